@@ -1,0 +1,355 @@
+//! The `gateway:` section: where to listen, where the cluster is, workers and limits.
+
+use super::error::{entries, Diagnostics};
+use super::yaml::Node;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Elasticsearch's own `http.max_content_length` default.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 100 * 1024 * 1024;
+pub const DEFAULT_HEADER_TIMEOUT_MS: u64 = 10_000;
+pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 60_000;
+pub const DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS: u64 = 2_000;
+pub const DEFAULT_UPSTREAM_RESPONSE_TIMEOUT_MS: u64 = 60_000;
+pub const DEFAULT_SHUTDOWN_TIMEOUT_MS: u64 = 30_000;
+/// Heads smaller than this cannot hold a realistic request line plus `Host`.
+const MIN_HEADER_BYTES: u64 = 1024;
+
+/// Validated `gateway:` settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewaySettings {
+    pub listen: Vec<SocketAddr>,
+    pub upstreams: Vec<UpstreamUrl>,
+    /// Worker threads; `None` means one per online core.
+    pub workers: Option<usize>,
+    pub pin_workers: bool,
+    pub limits: Limits,
+    /// A separate `readonlyrest.yml` holding the ACL, resolved against the config's folder.
+    pub acl_file: Option<PathBuf>,
+    /// How long in-flight requests may run after SIGTERM before the process exits.
+    pub shutdown_timeout_ms: u64,
+}
+
+/// Per-request limits and timeouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_header_bytes: usize,
+    pub max_body_bytes: u64,
+    pub header_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub upstream_connect_timeout_ms: u64,
+    pub upstream_response_timeout_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            header_timeout_ms: DEFAULT_HEADER_TIMEOUT_MS,
+            idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
+            upstream_connect_timeout_ms: DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS,
+            upstream_response_timeout_ms: DEFAULT_UPSTREAM_RESPONSE_TIMEOUT_MS,
+        }
+    }
+}
+
+/// An upstream node as written in the config: `http://host:port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamUrl {
+    pub host: String,
+    pub port: u16,
+}
+
+impl UpstreamUrl {
+    /// Parses `http://host[:port][/]`. TLS to the cluster comes with the TLS work.
+    pub fn parse(text: &str) -> Result<UpstreamUrl, String> {
+        let rest = text.strip_prefix("http://").ok_or_else(|| {
+            format!(
+                "upstream `{text}` must start with http:// (https upstreams are not supported yet)"
+            )
+        })?;
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
+            return Err(format!(
+                "upstream `{text}` must be http://host:port with no path, query or credentials"
+            ));
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            // `[::1]:9200`, `host:9200`; a bare IPv6 literal needs brackets.
+            Some((host, port)) if !port.contains(']') => {
+                let port = port
+                    .parse::<u16>()
+                    .map_err(|_| format!("upstream `{text}` has an invalid port `{port}`"))?;
+                (host, port)
+            }
+            _ => (authority, 9200),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() {
+            return Err(format!("upstream `{text}` has no host"));
+        }
+        Ok(UpstreamUrl {
+            host: host.to_string(),
+            port,
+        })
+    }
+
+    /// `host:port` with brackets for IPv6, as used in `Host` headers and for resolving.
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl std::fmt::Display for UpstreamUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "http://{}", self.authority())
+    }
+}
+
+/// Parses a listen address such as `0.0.0.0:9201` or `[::]:9201`.
+pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    text.parse().map_err(|_| {
+        format!("listen address `{text}` must be IP:PORT, for example 0.0.0.0:9201 or [::]:9201")
+    })
+}
+
+const KEYS: &[&str] = &[
+    "listen",
+    "upstreams",
+    "workers",
+    "pin_workers",
+    "limits",
+    "acl_file",
+    "shutdown_timeout_ms",
+];
+const LIMIT_KEYS: &[&str] = &[
+    "max_header_bytes",
+    "max_body_bytes",
+    "header_timeout_ms",
+    "idle_timeout_ms",
+    "upstream_connect_timeout_ms",
+    "upstream_response_timeout_ms",
+];
+
+/// Decodes the `gateway:` mapping. `base_dir` resolves a relative `acl_file`.
+pub fn decode(node: &Node, base_dir: &std::path::Path, d: &mut Diagnostics) -> GatewaySettings {
+    let mut settings = GatewaySettings {
+        listen: Vec::new(),
+        upstreams: Vec::new(),
+        workers: None,
+        pin_workers: false,
+        limits: Limits::default(),
+        acl_file: None,
+        shutdown_timeout_ms: DEFAULT_SHUTDOWN_TIMEOUT_MS,
+    };
+    let mut saw_listen = false;
+    let mut saw_upstreams = false;
+    for (key, key_node, value) in entries(node, "gateway", d) {
+        match key {
+            "listen" => {
+                saw_listen = true;
+                for item in string_or_list(value, "gateway.listen", d) {
+                    match parse_listen(item.as_str().unwrap_or_default()) {
+                        Ok(addr) => settings.listen.push(addr),
+                        Err(message) => d.error(item, message),
+                    }
+                }
+            }
+            "upstreams" => {
+                saw_upstreams = true;
+                for item in string_or_list(value, "gateway.upstreams", d) {
+                    match UpstreamUrl::parse(item.as_str().unwrap_or_default()) {
+                        Ok(url) => settings.upstreams.push(url),
+                        Err(message) => d.error(item, message),
+                    }
+                }
+            }
+            "workers" => match value.as_u64() {
+                Some(n @ 1..=1024) => settings.workers = Some(n as usize),
+                _ => d.error(value, "gateway.workers must be an integer from 1 to 1024"),
+            },
+            "pin_workers" => settings.pin_workers = bool_value(value, "gateway.pin_workers", d),
+            "limits" => settings.limits = decode_limits(value, d),
+            "acl_file" => match value.as_str() {
+                Some(path) if !path.is_empty() && !value.is_null() => {
+                    settings.acl_file = Some(base_dir.join(path));
+                }
+                _ => d.error(value, "gateway.acl_file must be a file path"),
+            },
+            "shutdown_timeout_ms" => {
+                settings.shutdown_timeout_ms = number(value, "gateway.shutdown_timeout_ms", 0, d)
+            }
+            _ => d.unknown_key(key_node, "gateway", KEYS),
+        }
+    }
+    if !saw_listen {
+        d.error(
+            node,
+            "gateway.listen is required (for example \"0.0.0.0:9201\")",
+        );
+    }
+    if !saw_upstreams {
+        d.error(
+            node,
+            "gateway.upstreams is required (for example [\"http://127.0.0.1:9200\"])",
+        );
+    }
+    settings
+}
+
+fn decode_limits(node: &Node, d: &mut Diagnostics) -> Limits {
+    let mut limits = Limits::default();
+    for (key, key_node, value) in entries(node, "gateway.limits", d) {
+        let name = format!("gateway.limits.{key}");
+        match key {
+            "max_header_bytes" => {
+                limits.max_header_bytes = number(value, &name, MIN_HEADER_BYTES, d) as usize
+            }
+            "max_body_bytes" => limits.max_body_bytes = number(value, &name, 0, d),
+            "header_timeout_ms" => limits.header_timeout_ms = number(value, &name, 1, d),
+            "idle_timeout_ms" => limits.idle_timeout_ms = number(value, &name, 1, d),
+            "upstream_connect_timeout_ms" => {
+                limits.upstream_connect_timeout_ms = number(value, &name, 1, d)
+            }
+            "upstream_response_timeout_ms" => {
+                limits.upstream_response_timeout_ms = number(value, &name, 1, d)
+            }
+            _ => d.unknown_key(key_node, "gateway.limits", LIMIT_KEYS),
+        }
+    }
+    limits
+}
+
+/// A scalar or a list of scalars (ROR's "string or list" convention).
+pub fn string_or_list<'a>(node: &'a Node, name: &str, d: &mut Diagnostics) -> Vec<&'a Node> {
+    let items: Vec<&Node> = match node.as_seq() {
+        Some(items) => items.iter().collect(),
+        None => vec![node],
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        if item.as_str().is_some() && !item.is_null() {
+            out.push(item);
+        } else {
+            d.error(
+                item,
+                format!(
+                    "{name} must be a string or a list of strings, found {}",
+                    item.kind_name()
+                ),
+            );
+        }
+    }
+    if out.is_empty() && node.as_seq().is_some_and(|s| s.is_empty()) {
+        d.error(node, format!("{name} must not be empty"));
+    }
+    out
+}
+
+pub fn bool_value(node: &Node, name: &str, d: &mut Diagnostics) -> bool {
+    node.as_bool().unwrap_or_else(|| {
+        d.error(node, format!("{name} must be true or false"));
+        false
+    })
+}
+
+fn number(node: &Node, name: &str, min: u64, d: &mut Diagnostics) -> u64 {
+    match node.as_u64() {
+        Some(n) if n >= min => n,
+        _ => {
+            d.error(node, format!("{name} must be an integer >= {min}"));
+            min
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::yaml;
+
+    fn decode_text(text: &str) -> (GatewaySettings, Vec<String>) {
+        let root = yaml::parse(text).unwrap();
+        let mut d = Diagnostics::new(std::path::Path::new("g.yml"));
+        let settings = decode(
+            root.get("gateway").unwrap(),
+            std::path::Path::new("/etc"),
+            &mut d,
+        );
+        let errors = match d.finish(()) {
+            Ok(()) => Vec::new(),
+            Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
+        };
+        (settings, errors)
+    }
+
+    #[test]
+    fn full_section_decodes() {
+        let (s, errors) = decode_text(
+            "gateway:\n  listen: [\"0.0.0.0:9201\", \"[::1]:9202\"]\n  upstreams: [\"http://127.0.0.1:9200\", \"http://es2:9202/\"]\n  workers: 2\n  pin_workers: true\n  acl_file: readonlyrest.yml\n  limits:\n    max_header_bytes: 8192\n    upstream_response_timeout_ms: 5000\n",
+        );
+        assert_eq!(errors, Vec::<String>::new());
+        assert_eq!(s.listen.len(), 2);
+        assert_eq!(
+            s.upstreams[1],
+            UpstreamUrl {
+                host: "es2".into(),
+                port: 9202
+            }
+        );
+        assert_eq!(s.workers, Some(2));
+        assert!(s.pin_workers);
+        assert_eq!(s.acl_file, Some(PathBuf::from("/etc/readonlyrest.yml")));
+        assert_eq!(s.limits.max_header_bytes, 8192);
+        assert_eq!(s.limits.upstream_response_timeout_ms, 5000);
+        assert_eq!(s.limits.idle_timeout_ms, DEFAULT_IDLE_TIMEOUT_MS);
+    }
+
+    #[test]
+    fn misspelled_keys_are_reported_with_line_and_column() {
+        let (_, errors) = decode_text(
+            "gateway:\n  listen: \"0.0.0.0:9201\"\n  upstreams: \"http://127.0.0.1:9200\"\n  limits:\n    max_heder_bytes: 1\n  wokers: 3\n",
+        );
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].starts_with("g.yml:5:5: unknown key `max_heder_bytes`"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].starts_with("g.yml:6:3: unknown key `wokers`"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn every_bad_value_is_reported() {
+        let (_, errors) = decode_text(
+            "gateway:\n  listen: \"nowhere\"\n  upstreams: [\"https://x:1\", \"http://x:99999\"]\n  workers: 0\n  pin_workers: maybe\n",
+        );
+        assert_eq!(errors.len(), 5, "{errors:?}");
+    }
+
+    #[test]
+    fn upstream_urls() {
+        assert_eq!(
+            UpstreamUrl::parse("http://[::1]:9200").unwrap(),
+            UpstreamUrl {
+                host: "::1".into(),
+                port: 9200
+            }
+        );
+        assert_eq!(UpstreamUrl::parse("http://es").unwrap().port, 9200);
+        assert!(UpstreamUrl::parse("http://u:p@es:9200").is_err());
+        assert!(UpstreamUrl::parse("http://es:9200/prefix").is_err());
+        assert_eq!(
+            UpstreamUrl::parse("http://[::1]:9200").unwrap().authority(),
+            "[::1]:9200"
+        );
+    }
+}

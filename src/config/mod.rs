@@ -1,0 +1,224 @@
+//! Configuration: the YAML file, its validation, and where the ACL comes from.
+//!
+//! A file has two sections, `gateway:` (this gateway's own settings) and `readonlyrest:` (the
+//! ReadonlyREST ACL, exactly as in a `readonlyrest.yml`); `gateway.acl_file` may point at an
+//! existing `readonlyrest.yml` instead. Reading files is the only IO here. Every mistake is
+//! reported as `FILE:LINE:COL: message`, all of them at once.
+
+pub mod error;
+pub mod gateway;
+pub mod yaml;
+
+pub use error::{ConfigError, ConfigErrors, Diagnostics};
+pub use gateway::{GatewaySettings, Limits, UpstreamUrl};
+
+use std::path::{Path, PathBuf};
+use yaml::Node;
+
+/// The validated configuration file.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub gateway: GatewaySettings,
+    pub policy_source: PolicySource,
+}
+
+/// Where the `readonlyrest:` settings live; re-read on every reload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicySource {
+    /// The `readonlyrest:` section of the main configuration file.
+    Inline(PathBuf),
+    /// A separate `readonlyrest.yml` (`gateway.acl_file`).
+    File(PathBuf),
+}
+
+impl PolicySource {
+    pub fn path(&self) -> &Path {
+        match self {
+            PolicySource::Inline(path) | PolicySource::File(path) => path,
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates the main configuration file (not yet the ACL: see [`read_policy`]).
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let root = read_yaml(path)?;
+        let mut d = Diagnostics::new(path);
+        let base_dir = path.parent().unwrap_or(Path::new("."));
+        let mut gateway = None;
+        let mut inline_policy = false;
+        for (key, key_node, value) in error::entries(&root, "the configuration file", &mut d) {
+            match key {
+                "gateway" => gateway = Some(gateway::decode(value, base_dir, &mut d)),
+                "readonlyrest" => inline_policy = true,
+                _ => d.unknown_key(
+                    key_node,
+                    "the configuration file",
+                    &["gateway", "readonlyrest"],
+                ),
+            }
+        }
+        let Some(gateway) = gateway else {
+            d.error(&root, "the `gateway:` section is missing");
+            return Err(d.finish(()).unwrap_err());
+        };
+        let policy_source = match (&gateway.acl_file, inline_policy) {
+            (Some(file), false) => PolicySource::File(file.clone()),
+            (None, true) => PolicySource::Inline(path.to_path_buf()),
+            (Some(_), true) => {
+                let node = root.get("readonlyrest").unwrap_or(&root);
+                d.error(
+                    node,
+                    "use either a `readonlyrest:` section or gateway.acl_file, not both",
+                );
+                PolicySource::Inline(path.to_path_buf())
+            }
+            (None, false) => {
+                d.error(
+                    &root,
+                    "no access control list: add a `readonlyrest:` section or set gateway.acl_file",
+                );
+                PolicySource::Inline(path.to_path_buf())
+            }
+        };
+        d.finish(Config {
+            path: path.to_path_buf(),
+            gateway,
+            policy_source,
+        })
+    }
+}
+
+/// Reads the file holding the ACL and returns its `readonlyrest:` node.
+pub fn read_policy(source: &PolicySource) -> Result<Node, ConfigErrors> {
+    let path = source.path();
+    let root = read_yaml(path)?;
+    let mut d = Diagnostics::new(path);
+    if let PolicySource::File(_) = source {
+        for (key, key_node, _) in error::entries(&root, "the ACL file", &mut d) {
+            if key != "readonlyrest" {
+                d.unknown_key(key_node, "the ACL file", &["readonlyrest"]);
+            }
+        }
+    }
+    match root.get("readonlyrest") {
+        Some(node) => d.finish(node.clone()),
+        None => {
+            d.error(&root, "the `readonlyrest:` section is missing");
+            Err(d.finish(()).unwrap_err())
+        }
+    }
+}
+
+/// Reads and parses a YAML file, turning IO and syntax errors into positioned errors.
+pub fn read_yaml(path: &Path) -> Result<Node, ConfigErrors> {
+    let mut d = Diagnostics::new(path);
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            d.at(
+                yaml::Mark { line: 1, col: 1 },
+                format!("cannot read the file: {e}"),
+            );
+            return Err(d.finish(()).unwrap_err());
+        }
+    };
+    match yaml::parse(&text) {
+        Ok(node) => Ok(node),
+        Err(e) => {
+            d.at(e.mark, format!("YAML syntax error: {}", e.message));
+            Err(d.finish(()).unwrap_err())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("ringfence-config-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn inline_and_file_policy_sources() {
+        let dir = temp_dir("sources");
+        let inline = write(
+            &dir,
+            "inline.yml",
+            "gateway:\n  listen: 127.0.0.1:0\n  upstreams: http://127.0.0.1:9200\nreadonlyrest:\n  enable: false\n",
+        );
+        let config = Config::load(&inline).unwrap();
+        assert_eq!(config.policy_source, PolicySource::Inline(inline.clone()));
+        assert!(read_policy(&config.policy_source)
+            .unwrap()
+            .get("enable")
+            .is_some());
+
+        write(
+            &dir,
+            "readonlyrest.yml",
+            "readonlyrest:\n  access_control_rules: []\n",
+        );
+        let external = write(
+            &dir,
+            "external.yml",
+            "gateway:\n  listen: 127.0.0.1:0\n  upstreams: http://127.0.0.1:9200\n  acl_file: readonlyrest.yml\n",
+        );
+        let config = Config::load(&external).unwrap();
+        assert_eq!(
+            config.policy_source,
+            PolicySource::File(dir.join("readonlyrest.yml"))
+        );
+        assert!(read_policy(&config.policy_source)
+            .unwrap()
+            .get("access_control_rules")
+            .is_some());
+    }
+
+    #[test]
+    fn errors_name_file_line_and_column() {
+        let dir = temp_dir("errors");
+        let path = write(
+            &dir,
+            "bad.yml",
+            "gateway:\n  listen: 127.0.0.1:0\n  upstream: http://127.0.0.1:9200\nreadonlyrest: {}\nextra: 1\n",
+        );
+        let errors = Config::load(&path).unwrap_err().to_string();
+        let file = path.display();
+        assert!(
+            errors.contains(&format!("{file}:3:3: unknown key `upstream` in gateway")),
+            "{errors}"
+        );
+        assert!(
+            errors.contains(&format!("{file}:5:1: unknown key `extra`")),
+            "{errors}"
+        );
+        assert!(errors.contains("gateway.upstreams is required"), "{errors}");
+    }
+
+    #[test]
+    fn syntax_and_io_errors_are_positioned() {
+        let dir = temp_dir("syntax");
+        let path = write(&dir, "broken.yml", "gateway:\n  listen: [1\n");
+        let errors = Config::load(&path).unwrap_err();
+        assert!(
+            errors.0[0].message.starts_with("YAML syntax error"),
+            "{errors}"
+        );
+        let missing = Config::load(&dir.join("nope.yml")).unwrap_err();
+        assert!(missing
+            .to_string()
+            .contains("nope.yml:1:1: cannot read the file"));
+    }
+}

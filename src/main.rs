@@ -1,0 +1,122 @@
+//! The `ringfence` command: parses the command line and calls the library.
+
+use clap::{Parser, Subcommand};
+use ringfence::config::{gateway, Config};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(
+    name = "ringfence",
+    version,
+    about = "Security gateway for Elasticsearch and OpenSearch"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Run {
+        /// The configuration file (gateway: and readonlyrest: sections).
+        #[arg(long)]
+        config: PathBuf,
+        /// Listen on this address instead of gateway.listen (repeatable).
+        #[arg(long = "listen", value_name = "ADDR")]
+        listen: Vec<String>,
+        /// Forward to this node instead of gateway.upstreams (repeatable).
+        #[arg(long = "upstream", value_name = "URL")]
+        upstream: Vec<String>,
+    },
+    /// Validate a configuration file and its ACL; print every error as FILE:LINE:COL: message.
+    Check {
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run {
+            config,
+            listen,
+            upstream,
+        } => run(config, listen, upstream),
+        Command::Check { config } => check(config),
+    }
+}
+
+fn run(path: PathBuf, listen: Vec<String>, upstream: Vec<String>) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let mut config = match Config::load(&path) {
+        Ok(config) => config,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(message) = apply_overrides(&mut config, &listen, &upstream) {
+        eprintln!("ringfence: {message}");
+        return ExitCode::FAILURE;
+    }
+    match ringfence::runtime::run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--listen` and `--upstream` replace the file's lists when given.
+fn apply_overrides(
+    config: &mut Config,
+    listen: &[String],
+    upstream: &[String],
+) -> Result<(), String> {
+    if !listen.is_empty() {
+        config.gateway.listen = listen
+            .iter()
+            .map(|a| gateway::parse_listen(a))
+            .collect::<Result<_, _>>()?;
+    }
+    if !upstream.is_empty() {
+        config.gateway.upstreams = upstream
+            .iter()
+            .map(|u| gateway::UpstreamUrl::parse(u))
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(())
+}
+
+fn check(path: PathBuf) -> ExitCode {
+    let result = Config::load(&path).and_then(|config| {
+        ringfence::snapshot::Snapshot::load(&config.policy_source, 1).map(|_| config)
+    });
+    match result {
+        Ok(config) => {
+            println!(
+                "{}: OK (policy from {})",
+                path.display(),
+                config.policy_source.path().display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The forwarding path: client connections, upstream pools, streaming in both directions.
+//!
+//! ```text
+//! client::serve ── read head ─ decide (snapshot ACL) ─┬─ deny: canned answer
+//!                                                      └─ forward::forward ── upstream::checkout
+//!                                                           head+body up, response down
+//! ```
+//! All state is per worker thread (`Rc`, `Cell`): nothing here is shared between cores.
+
+mod buffer;
+pub mod client;
+mod forward;
+pub mod upstream;
+
+pub use client::{serve, Worker};
+pub use upstream::{NodeAddress, Upstreams};

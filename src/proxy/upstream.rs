@@ -1,0 +1,219 @@
+//! Upstream nodes from one worker's point of view: health, round-robin, keep-alive pools.
+//!
+//! Everything here is per worker (ARCHITECTURE rule 3): each core has its own idle
+//! connections and its own view of which nodes are down, so no lock or shared counter is
+//! touched per request. A node that refuses a connection is marked down and a background
+//! task on the same worker probes it until it accepts again.
+
+use crate::config::{Limits, UpstreamUrl};
+use crate::http::UpstreamError;
+use monoio::net::TcpStream;
+use socket2::{Domain, Protocol, Socket, Type};
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+use tracing::{info, warn};
+
+/// Idle keep-alive connections kept per node and worker.
+const MAX_IDLE_PER_NODE: usize = 256;
+/// How often a down node is probed.
+const PROBE_INTERVAL_MS: u64 = 1000;
+/// Read buffer of an upstream connection (response heads and streamed bodies).
+const UPSTREAM_BUFFER_BYTES: usize = 32 * 1024;
+
+/// A resolved upstream node.
+#[derive(Debug, Clone)]
+pub struct NodeAddress {
+    pub url: UpstreamUrl,
+    pub addr: SocketAddr,
+}
+
+impl NodeAddress {
+    /// Resolves each configured URL once at start-up (DNS is not touched per request).
+    pub fn resolve_all(urls: &[UpstreamUrl]) -> io::Result<Vec<NodeAddress>> {
+        urls.iter()
+            .map(|url| {
+                use std::net::ToSocketAddrs;
+                let addr = url.authority().to_socket_addrs()?.next().ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::NotFound, format!("{url} did not resolve"))
+                })?;
+                Ok(NodeAddress {
+                    url: url.clone(),
+                    addr,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A connection to a node, with its own read buffer.
+#[derive(Debug)]
+pub struct UpstreamConn {
+    pub stream: TcpStream,
+    /// A second handle on the same socket, used to check a pooled connection without IO
+    /// through the runtime (a non-blocking peek).
+    probe: std::net::TcpStream,
+    pub buf: super::buffer::ReadBuf,
+    pub node: usize,
+    /// Taken from the idle pool (it may have been closed by the node meanwhile).
+    pub reused: bool,
+}
+
+impl UpstreamConn {
+    /// True if the node closed the connection or sent unsolicited bytes while it was idle.
+    fn is_stale(&self) -> bool {
+        let mut byte = [0u8; 1];
+        match self.probe.peek(&mut byte) {
+            Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+            Ok(_) => true,
+        }
+    }
+}
+
+struct Node {
+    address: NodeAddress,
+    idle: RefCell<Vec<UpstreamConn>>,
+    down: Cell<bool>,
+}
+
+/// One worker's upstream side.
+pub struct Upstreams {
+    nodes: Vec<Node>,
+    next: Cell<usize>,
+    connect_timeout: Duration,
+}
+
+impl Upstreams {
+    pub fn new(addresses: &[NodeAddress], limits: &Limits) -> Upstreams {
+        Upstreams {
+            nodes: addresses
+                .iter()
+                .map(|address| Node {
+                    address: address.clone(),
+                    idle: RefCell::new(Vec::new()),
+                    down: Cell::new(false),
+                })
+                .collect(),
+            next: Cell::new(0),
+            connect_timeout: Duration::from_millis(limits.upstream_connect_timeout_ms),
+        }
+    }
+
+    pub fn authority(&self, node: usize) -> String {
+        self.nodes[node].address.url.authority()
+    }
+
+    /// A connection to the next healthy node in round-robin order: an idle pooled one if
+    /// there is a live one, else a new one. A node that refuses is marked down and the next
+    /// one is tried; nothing has been sent yet, so this retry is always safe.
+    pub async fn checkout(self: &Rc<Self>) -> Result<UpstreamConn, UpstreamError> {
+        let count = self.nodes.len();
+        let first = self.next.get();
+        self.next.set((first + 1) % count);
+        let mut tried = false;
+        for offset in 0..count {
+            let index = (first + offset) % count;
+            let node = &self.nodes[index];
+            if node.down.get() {
+                continue;
+            }
+            tried = true;
+            while let Some(conn) = node.idle.borrow_mut().pop() {
+                if !conn.is_stale() {
+                    return Ok(conn);
+                }
+            }
+            match connect(node.address.addr, self.connect_timeout).await {
+                Ok(mut conn) => {
+                    conn.node = index;
+                    return Ok(conn);
+                }
+                Err(e) => {
+                    warn!(upstream = %node.address.url, error = %e, "upstream node refused a connection; marking it down");
+                    self.mark_down(index);
+                }
+            }
+        }
+        Err(if tried {
+            UpstreamError::Unreachable
+        } else {
+            UpstreamError::Unavailable
+        })
+    }
+
+    /// A fresh connection to the same node (used to retry a request on a stale pooled one).
+    pub async fn reconnect(&self, node: usize) -> Result<UpstreamConn, UpstreamError> {
+        let mut conn = connect(self.nodes[node].address.addr, self.connect_timeout)
+            .await
+            .map_err(|_| UpstreamError::Unreachable)?;
+        conn.node = node;
+        Ok(conn)
+    }
+
+    /// Returns a connection whose last response was read completely.
+    pub fn checkin(&self, mut conn: UpstreamConn) {
+        let node = &self.nodes[conn.node];
+        let mut idle = node.idle.borrow_mut();
+        if idle.len() < MAX_IDLE_PER_NODE && conn.buf.is_empty() {
+            conn.reused = true;
+            idle.push(conn);
+        }
+    }
+
+    /// Marks `index` down, drops its idle connections and starts probing it.
+    pub fn mark_down(self: &Rc<Self>, index: usize) {
+        let node = &self.nodes[index];
+        node.idle.borrow_mut().clear();
+        if node.down.replace(true) {
+            return;
+        }
+        let upstreams = Rc::clone(self);
+        monoio::spawn(async move {
+            let node = &upstreams.nodes[index];
+            loop {
+                monoio::time::sleep(Duration::from_millis(PROBE_INTERVAL_MS)).await;
+                if let Ok(conn) = connect(node.address.addr, upstreams.connect_timeout).await {
+                    info!(upstream = %node.address.url, "upstream node accepts connections again");
+                    node.down.set(false);
+                    let mut conn = conn;
+                    conn.node = index;
+                    node.idle.borrow_mut().push(conn);
+                    break;
+                }
+            }
+        });
+    }
+}
+
+/// Connects without blocking the worker: a non-blocking socket2 connect, then waiting for
+/// writability on the runtime. Keeps a duplicate handle for the staleness check.
+async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<UpstreamConn> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_nonblocking(true)?;
+    socket.set_nodelay(true)?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    let std_stream: std::net::TcpStream = socket.into();
+    let probe = std_stream.try_clone()?;
+    let stream = TcpStream::from_std(std_stream)?;
+    monoio::time::timeout(timeout, stream.writable(false))
+        .await
+        .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+    if let Some(e) = probe.take_error()? {
+        return Err(e);
+    }
+    // A refused connect can also surface only as "not connected".
+    probe.peer_addr()?;
+    Ok(UpstreamConn {
+        stream,
+        probe,
+        buf: super::buffer::ReadBuf::with_capacity(UPSTREAM_BUFFER_BYTES),
+        node: 0,
+        reused: false,
+    })
+}

@@ -1,0 +1,254 @@
+//! Threads, sockets and signals: one monoio runtime per worker thread.
+//!
+//! Each worker gets its own `SO_REUSEPORT` listener per address (bound here, before the
+//! threads start, so that port 0 resolves to one port shared by all workers), its own
+//! upstream pools and its own view of the policy. io_uring is used when the kernel offers it,
+//! the epoll driver otherwise. Shutdown: the stop channel closes, accept loops end, in-flight
+//! requests get `shutdown_timeout_ms` to finish, then the runtime is dropped.
+
+mod listener;
+
+use crate::config::{Config, ConfigErrors, GatewaySettings};
+use crate::proxy::{serve, NodeAddress, Upstreams, Worker};
+use crate::snapshot::{LocalPolicy, PolicyStore, Snapshot};
+use monoio::net::TcpListener;
+use std::cell::Cell;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::{error, info, warn};
+
+/// Set to `legacy` to force the epoll driver even where io_uring works.
+pub const DRIVER_ENV: &str = "RINGFENCE_DRIVER";
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(#[from] ConfigErrors),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_error(context: impl Into<String>) -> impl FnOnce(io::Error) -> StartError {
+    move |source| StartError::Io {
+        context: context.into(),
+        source,
+    }
+}
+
+/// A running gateway: its worker threads and the means to stop them.
+pub struct Gateway {
+    addrs: Vec<SocketAddr>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    stop: Option<flume::Sender<()>>,
+    policy: Arc<PolicyStore>,
+}
+
+impl Gateway {
+    /// Binds the listeners and starts the workers.
+    pub fn start(
+        settings: &GatewaySettings,
+        policy: Arc<PolicyStore>,
+    ) -> Result<Gateway, StartError> {
+        let workers = settings
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let nodes = NodeAddress::resolve_all(&settings.upstreams)
+            .map_err(io_error("cannot resolve an upstream"))?;
+        let (addrs, mut per_worker) =
+            listener::bind_all(&settings.listen, workers).map_err(io_error("cannot listen"))?;
+        let cores = if settings.pin_workers {
+            core_affinity::get_core_ids().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let (stop, stopped) = flume::bounded::<()>(1);
+        let mut threads = Vec::with_capacity(workers);
+        for id in (0..workers).rev() {
+            let listeners = per_worker.pop().unwrap_or_default();
+            let context = WorkerContext {
+                id,
+                listeners,
+                stopped: stopped.clone(),
+                nodes: nodes.clone(),
+                settings: settings.clone(),
+                policy: Arc::clone(&policy),
+                core: (!cores.is_empty()).then(|| cores[id % cores.len()]),
+            };
+            let thread = std::thread::Builder::new()
+                .name(format!("ringfence-w{id}"))
+                .spawn(move || context.run())
+                .map_err(io_error("cannot start a worker thread"))?;
+            threads.push(thread);
+        }
+        Ok(Gateway {
+            addrs,
+            threads,
+            stop: Some(stop),
+            policy,
+        })
+    }
+
+    /// The bound listen addresses (with the real port where 0 was asked for).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    pub fn policy(&self) -> &Arc<PolicyStore> {
+        &self.policy
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to the shutdown timeout) and
+    /// waits for every worker to exit.
+    pub fn shutdown(mut self) {
+        self.stop.take();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.stop.take();
+    }
+}
+
+/// Everything a worker thread needs, moved into it.
+struct WorkerContext {
+    id: usize,
+    listeners: Vec<std::net::TcpListener>,
+    stopped: flume::Receiver<()>,
+    nodes: Vec<NodeAddress>,
+    settings: GatewaySettings,
+    policy: Arc<PolicyStore>,
+    core: Option<core_affinity::CoreId>,
+}
+
+impl WorkerContext {
+    fn run(self) {
+        if let Some(core) = self.core {
+            if !core_affinity::set_for_current(core) {
+                warn!(
+                    worker = self.id,
+                    core = core.id,
+                    "could not pin the worker to its core"
+                );
+            }
+        }
+        let id = self.id;
+        let force_legacy = std::env::var(DRIVER_ENV).is_ok_and(|v| v == "legacy");
+        if !force_legacy && monoio::utils::detect_uring() {
+            match monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+                .enable_timer()
+                .with_entries(4096)
+                .build()
+            {
+                Ok(mut runtime) => {
+                    info!(worker = id, driver = "io_uring", "worker started");
+                    return runtime.block_on(self.main());
+                }
+                Err(e) => warn!(worker = id, error = %e, "io_uring unavailable; using epoll"),
+            }
+        }
+        match monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+        {
+            Ok(mut runtime) => {
+                info!(worker = id, driver = "legacy (epoll)", "worker started");
+                runtime.block_on(self.main());
+            }
+            Err(e) => error!(worker = id, error = %e, "cannot start the worker runtime"),
+        }
+    }
+
+    async fn main(self) {
+        let worker = Rc::new(Worker {
+            limits: self.settings.limits,
+            policy: LocalPolicy::new(self.policy),
+            upstreams: Rc::new(Upstreams::new(&self.nodes, &self.settings.limits)),
+            in_flight: Cell::new(0),
+            draining: Cell::new(false),
+        });
+        let mut accept_loops = Vec::new();
+        for listener in self.listeners {
+            match TcpListener::from_std(listener) {
+                Ok(listener) => accept_loops.push(monoio::spawn(accept_loop(
+                    listener,
+                    Rc::clone(&worker),
+                    self.stopped.clone(),
+                ))),
+                Err(e) => error!(worker = self.id, error = %e, "cannot register a listener"),
+            }
+        }
+        for accept_loop in accept_loops {
+            accept_loop.await;
+        }
+        worker.draining.set(true);
+        let deadline = Instant::now() + Duration::from_millis(self.settings.shutdown_timeout_ms);
+        while worker.in_flight.get() > 0 && Instant::now() < deadline {
+            monoio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if worker.in_flight.get() > 0 {
+            warn!(
+                worker = self.id,
+                in_flight = worker.in_flight.get(),
+                "shutdown timeout: closing requests still in flight"
+            );
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, worker: Rc<Worker>, stopped: flume::Receiver<()>) {
+    loop {
+        monoio::select! {
+            _ = stopped.recv_async() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    monoio::spawn(serve(Rc::clone(&worker), stream, peer));
+                }
+                Err(e) => {
+                    // Out of file descriptors or similar: back off instead of spinning.
+                    warn!(error = %e, "accept failed");
+                    monoio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+}
+
+/// Runs the gateway for `config` until SIGTERM or SIGINT; SIGHUP reloads the policy.
+pub fn run(config: Config) -> Result<(), StartError> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let snapshot = Snapshot::load(&config.policy_source, 1)?;
+    let store = Arc::new(PolicyStore::new(snapshot));
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
+        .map_err(io_error("cannot install signal handlers"))?;
+    let gateway = Gateway::start(&config.gateway, Arc::clone(&store))?;
+    for addr in gateway.local_addrs() {
+        info!(%addr, upstreams = ?config.gateway.upstreams.iter().map(ToString::to_string).collect::<Vec<_>>(), "listening");
+    }
+    for signal in signals.forever() {
+        if signal == SIGHUP {
+            match store.reload(&config.policy_source) {
+                Ok(generation) => info!(generation, "policy reloaded"),
+                Err(errors) => {
+                    error!("policy reload failed, keeping the previous policy:\n{errors}")
+                }
+            }
+            continue;
+        }
+        info!("shutting down");
+        break;
+    }
+    gateway.shutdown();
+    Ok(())
+}

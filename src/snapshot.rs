@@ -1,0 +1,95 @@
+//! The immutable policy snapshot every worker reads lock-free, and how a new one is built.
+//!
+//! A load reads the ACL source, compiles it, and only if that succeeds swaps the result in
+//! (ARCHITECTURE rule 2). Each worker keeps its own `Rc` of the current snapshot
+//! ([`LocalPolicy`]) and only compares a generation number per request, so the hot path
+//! touches no shared reference count; a request keeps the `Rc` it started with, so a swap
+//! never changes a decision half-way.
+
+use crate::acl::Acl;
+use crate::config::{self, ConfigErrors, Diagnostics, PolicySource};
+use arc_swap::ArcSwap;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Everything a decision needs, compiled once.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub acl: Acl,
+    /// Increases by one with every successful load (visible in logs).
+    pub generation: u64,
+}
+
+impl Snapshot {
+    /// Reads and compiles the policy from its source.
+    pub fn load(source: &PolicySource, generation: u64) -> Result<Snapshot, ConfigErrors> {
+        let node = config::read_policy(source)?;
+        let mut d = Diagnostics::new(source.path());
+        let acl = Acl::compile(&node, &mut d);
+        d.finish(Snapshot { acl, generation })
+    }
+}
+
+/// The current snapshot, swappable while serving.
+#[derive(Debug)]
+pub struct PolicyStore {
+    current: ArcSwap<Snapshot>,
+    generation: AtomicU64,
+}
+
+impl PolicyStore {
+    pub fn new(snapshot: Snapshot) -> PolicyStore {
+        PolicyStore {
+            generation: AtomicU64::new(snapshot.generation),
+            current: ArcSwap::from_pointee(snapshot),
+        }
+    }
+
+    /// The snapshot to decide the next request with.
+    pub fn current(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Rebuilds from `source`; on success swaps it in and returns the new generation. On
+    /// failure the old snapshot stays and the errors are returned.
+    pub fn reload(&self, source: &PolicySource) -> Result<u64, ConfigErrors> {
+        let generation = self.current.load().generation + 1;
+        let snapshot = Snapshot::load(source, generation)?;
+        self.current.store(Arc::new(snapshot));
+        self.generation.store(generation, Ordering::Release);
+        Ok(generation)
+    }
+}
+
+/// A worker's own handle on the current snapshot.
+#[derive(Debug)]
+pub struct LocalPolicy {
+    store: Arc<PolicyStore>,
+    // The `Rc` is the point: cloning it per request is a plain increment on this core,
+    // where cloning the `Arc` would bounce its shared counter between cores.
+    #[allow(clippy::redundant_allocation)]
+    cached: RefCell<(u64, Rc<Arc<Snapshot>>)>,
+}
+
+impl LocalPolicy {
+    pub fn new(store: Arc<PolicyStore>) -> LocalPolicy {
+        let current = store.current();
+        LocalPolicy {
+            cached: RefCell::new((current.generation, Rc::new(current))),
+            store,
+        }
+    }
+
+    /// The snapshot to decide the next request with: one atomic load when nothing changed.
+    pub fn current(&self) -> Rc<Arc<Snapshot>> {
+        let generation = self.store.generation.load(Ordering::Acquire);
+        let mut cached = self.cached.borrow_mut();
+        if cached.0 != generation {
+            let current = self.store.current();
+            *cached = (current.generation, Rc::new(current));
+        }
+        cached.1.clone()
+    }
+}
