@@ -17,6 +17,7 @@
 
 pub mod acl;
 pub mod config;
+pub mod fuzzing;
 pub mod http;
 pub mod proxy;
 pub mod runtime;

@@ -1,0 +1,56 @@
+//! Entry points for the fuzz targets in `fuzz/` and the corpus replay in `tests/`.
+//!
+//! Each takes arbitrary bytes and must never panic: these are the parsers that see what
+//! clients and operators send.
+
+use crate::config::{gateway, yaml, Diagnostics};
+use crate::http::chunked::ChunkedDecoder;
+use crate::http::request::{parse_request_head, write_upstream_head};
+use std::net::{IpAddr, Ipv4Addr};
+
+/// Parses a request head and, if it parses, writes the head that would go upstream.
+pub fn request_head(data: &[u8]) {
+    if let Ok(Some(head)) = parse_request_head(data, 16 * 1024) {
+        let mut out = Vec::new();
+        write_upstream_head(&mut out, data, &head, IpAddr::V4(Ipv4Addr::LOCALHOST), "x");
+        assert!(out.ends_with(b"\r\n\r\n"));
+    }
+}
+
+/// Decodes a chunked body whole and split in two halves; both ways must agree exactly.
+pub fn chunked(data: &[u8]) {
+    let mut whole = Vec::new();
+    let first = ChunkedDecoder::new().decode(data, |d| whole.extend_from_slice(d));
+    let mut decoder = ChunkedDecoder::new();
+    let mut parts = Vec::new();
+    let (head, tail) = data.split_at(data.len() / 2);
+    let split = decoder
+        .decode(head, |d| parts.extend_from_slice(d))
+        .and_then(|a| match a.done {
+            true => Ok(a.consumed),
+            false => decoder
+                .decode(tail, |d| parts.extend_from_slice(d))
+                .map(|b| a.consumed + b.consumed),
+        });
+    match (first, split) {
+        (Ok(first), Ok(consumed)) => {
+            assert_eq!((first.consumed, first.done), (consumed, decoder.is_done()));
+            assert_eq!(whole, parts);
+        }
+        (Err(a), Err(b)) => assert_eq!(a, b),
+        (first, split) => panic!("whole {first:?} and split {split:?} disagree"),
+    }
+}
+
+/// Parses text as YAML and decodes a `gateway:` section from it.
+pub fn config_yaml(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(root) = yaml::parse(text) {
+        let mut d = Diagnostics::new(std::path::Path::new("fuzz.yml"));
+        if let Some(section) = root.get("gateway") {
+            gateway::decode(section, std::path::Path::new("."), &mut d);
+        }
+    }
+}
