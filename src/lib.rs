@@ -16,7 +16,9 @@
 //! (threads and signals).
 
 pub mod acl;
+pub mod auth;
 pub mod config;
+pub mod es;
 pub mod fuzzing;
 pub mod http;
 pub mod proxy;

@@ -103,10 +103,13 @@ fn apply_overrides(
 
 fn check(path: PathBuf) -> ExitCode {
     let result = Config::load(&path).and_then(|config| {
-        ringfence::snapshot::Snapshot::load(&config.policy_source, 1).map(|_| config)
+        ringfence::snapshot::Snapshot::load(&config.policy_source, 1).map(|s| (config, s))
     });
     match result {
-        Ok(config) => {
+        Ok((config, snapshot)) => {
+            for warning in &snapshot.warnings {
+                eprintln!("{}:{}:{}: warning: {}", warning.file.display(), warning.line, warning.col, warning.message);
+            }
             println!(
                 "{}: OK (policy from {})",
                 path.display(),

@@ -7,7 +7,7 @@
 //! never changes a decision half-way.
 
 use crate::acl::Acl;
-use crate::config::{self, ConfigErrors, Diagnostics, PolicySource};
+use crate::config::{self, ConfigError, ConfigErrors, Diagnostics, PolicySource};
 use arc_swap::ArcSwap;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -20,6 +20,8 @@ pub struct Snapshot {
     pub acl: Acl,
     /// Increases by one with every successful load (visible in logs).
     pub generation: u64,
+    /// Things that loaded but deserve attention (ignored sections, ...).
+    pub warnings: Vec<ConfigError>,
 }
 
 impl Snapshot {
@@ -28,7 +30,12 @@ impl Snapshot {
         let node = config::read_policy(source)?;
         let mut d = Diagnostics::new(source.path());
         let acl = Acl::compile(&node, &mut d);
-        d.finish(Snapshot { acl, generation })
+        let warnings = d.take_warnings();
+        d.finish(Snapshot {
+            acl,
+            generation,
+            warnings,
+        })
     }
 }
 

@@ -1,65 +1,273 @@
 //! The compiled access-control list and its decisions (no IO).
 //!
-//! This is the placeholder the gateway core is built around: `enable: false` allows
-//! everything, an empty `access_control_rules` denies everything. The ReadonlyREST rule
-//! engine replaces the inside of [`Acl`] without changing how the proxy calls it.
+//! A ReadonlyREST `readonlyrest:` section compiles (`decode`) into an [`Acl`]: ordered
+//! blocks, each an AND of rules. [`Acl::evaluate`] walks the blocks in order; the first block
+//! whose rules all match decides (allow or forbid); no match denies. Rules run in a fixed
+//! order inside a block (see [`rule::Phase`]).
+//!
+//! ```text
+//! Request ─▶ block 1 ─▶ block 2 ─▶ … ─▶ no match: 403 (or 401 if credentials were the issue)
+//!              │ all rules matched
+//!              ▼
+//!          allow ▶ forward     forbid ▶ 403 with the block's message
+//! ```
 
-use crate::config::error::{entries, Diagnostics};
-use crate::config::yaml::Node;
+mod decode;
+pub mod groups;
+pub mod network;
+pub mod pattern;
+pub mod request;
+pub mod rule;
+pub mod variable;
+
+#[cfg(test)]
+mod tests;
+
+pub use request::{Basic, Request};
+pub use rule::{NoCache, Pending, Verifier};
+
+use groups::UsersSection;
+use network::HostName;
+use rule::{AuthRule, Outcome, Rule, Session};
+use std::borrow::Cow;
+use std::sync::Arc;
 
 /// ROR's default forbidden message (`GlobalSettings.defaultForbiddenRequestMessage`).
 pub const DEFAULT_FORBIDDEN_MESSAGE: &str = "Forbidden by ReadonlyREST";
+/// The realm in `WWW-Authenticate`.
+pub const REALM: &str = "ringfence";
 
 /// A compiled policy. Immutable once built; shared by all workers through a `Snapshot`.
 #[derive(Debug)]
 pub struct Acl {
-    enabled: bool,
+    mode: Mode,
+    blocks: Vec<Block>,
+    users: UsersSection,
+    settings: Settings,
+    /// Every host name the rules mention (resolved by `snapshot`, outside the hot path).
+    host_names: Vec<Arc<HostName>>,
 }
 
-/// What the ACL says about one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `readonlyrest.enable: false`: the ACL is off and everything passes.
+    Disabled,
+    Enabled,
+}
+
+/// `global_settings` (also accepted directly under `readonlyrest:`).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub prompt_for_basic_auth: bool,
+    pub forbidden_message: String,
+    pub username_ignore_case: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            // Ringfence keeps ReadonlyREST's pre-1.60 default: browsers and curl get a prompt.
+            prompt_for_basic_auth: true,
+            forbidden_message: DEFAULT_FORBIDDEN_MESSAGE.to_string(),
+            username_ignore_case: false,
+        }
+    }
+}
+
+/// `type: allow` or `type: forbid` (with an optional message).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+pub enum Policy {
     Allow,
+    Forbid { message: Option<String> },
+}
+
+#[derive(Debug)]
+pub struct Block {
+    pub name: String,
+    pub policy: Policy,
+    /// Sorted by phase.
+    rules: Vec<Rule>,
+}
+
+/// What the ACL says about one request. Borrows from the ACL and the request.
+#[derive(Debug, Clone)]
+pub enum Decision<'r> {
+    Allow {
+        /// The matching block; `None` when the ACL is disabled.
+        block: Option<&'r str>,
+        user: Option<Cow<'r, str>>,
+    },
     Forbid {
-        reason: String,
+        /// The forbid block that matched; `None` when no block matched.
+        block: Option<&'r str>,
+        reason: &'r str,
         due_to: &'static str,
     },
+    /// No block matched and the credentials were the problem: ask for Basic credentials.
+    Unauthorized { reason: &'r str },
+    /// An expensive hash must be verified first; evaluate again once it is cached.
+    Verify(Pending),
+}
+
+/// How one block fared.
+enum BlockResult<'r> {
+    Matched(Option<Cow<'r, str>>),
+    NotMatched { bad_credentials: bool },
+    Pending(Pending),
 }
 
 impl Acl {
-    /// Compiles the `readonlyrest:` section.
-    pub fn compile(readonlyrest: &Node, d: &mut Diagnostics) -> Acl {
-        let mut enabled = true;
-        for (key, key_node, value) in entries(readonlyrest, "readonlyrest", d) {
-            match key {
-                "enable" => match value.as_bool() {
-                    Some(flag) => enabled = flag,
-                    None => d.error(value, "readonlyrest.enable must be true or false"),
-                },
-                "access_control_rules" => {
-                    if value.as_seq().is_none_or(|blocks| !blocks.is_empty()) {
-                        d.error(value, "access control blocks are not supported yet");
-                    }
-                }
-                _ => d.unknown_key(
-                    key_node,
-                    "readonlyrest",
-                    &["enable", "access_control_rules"],
-                ),
-            }
-        }
-        Acl { enabled }
+    /// Compiles a `readonlyrest:` section; errors and warnings go to `d`.
+    pub fn compile(
+        readonlyrest: &crate::config::yaml::Node,
+        d: &mut crate::config::Diagnostics,
+    ) -> Acl {
+        decode::compile(readonlyrest, d)
     }
 
     /// Decides one request.
-    pub fn evaluate(&self) -> Decision {
-        if self.enabled {
-            Decision::Forbid {
-                reason: DEFAULT_FORBIDDEN_MESSAGE.to_string(),
-                due_to: "OPERATION_NOT_ALLOWED",
-            }
-        } else {
-            Decision::Allow
+    pub fn evaluate<'r>(
+        &'r self,
+        req: &'r Request<'r>,
+        verifier: &'r dyn Verifier,
+    ) -> Decision<'r> {
+        if self.mode == Mode::Disabled {
+            return Decision::Allow {
+                block: None,
+                user: None,
+            };
         }
+        let mut bad_credentials = false;
+        for block in &self.blocks {
+            match self.evaluate_block(block, req, verifier) {
+                BlockResult::Matched(user) => {
+                    return match &block.policy {
+                        Policy::Allow => Decision::Allow {
+                            block: Some(&block.name),
+                            user,
+                        },
+                        Policy::Forbid { message } => Decision::Forbid {
+                            block: Some(&block.name),
+                            reason: message
+                                .as_deref()
+                                .unwrap_or(&self.settings.forbidden_message),
+                            due_to: "FORBIDDEN_BY_BLOCK",
+                        },
+                    }
+                }
+                BlockResult::NotMatched {
+                    bad_credentials: bad,
+                } => bad_credentials |= bad,
+                BlockResult::Pending(pending) => return Decision::Verify(pending),
+            }
+        }
+        if bad_credentials && self.settings.prompt_for_basic_auth && !self.recognises(req, verifier)
+        {
+            return Decision::Unauthorized {
+                reason: &self.settings.forbidden_message,
+            };
+        }
+        Decision::Forbid {
+            block: None,
+            reason: &self.settings.forbidden_message,
+            due_to: "OPERATION_NOT_ALLOWED",
+        }
+    }
+
+    fn evaluate_block<'r>(
+        &'r self,
+        block: &'r Block,
+        req: &'r Request<'r>,
+        verifier: &'r dyn Verifier,
+    ) -> BlockResult<'r> {
+        let mut session = Session {
+            req,
+            verifier,
+            users: &self.users,
+            user: None,
+            groups: None,
+        };
+        for rule in &block.rules {
+            match rule.check(&session) {
+                Outcome::Match => {}
+                Outcome::Authenticated(user, groups) => {
+                    session.user = Some(user);
+                    if groups.is_some() {
+                        session.groups = groups;
+                    }
+                }
+                Outcome::NoMatch => {
+                    return BlockResult::NotMatched {
+                        bad_credentials: false,
+                    }
+                }
+                Outcome::BadCredentials => {
+                    return BlockResult::NotMatched {
+                        bad_credentials: true,
+                    }
+                }
+                Outcome::Pending(pending) => return BlockResult::Pending(pending),
+            }
+        }
+        BlockResult::Matched(session.user)
+    }
+
+    /// Whether the request's Basic credentials are valid for any authentication rule of the
+    /// ACL. A known user who is simply not allowed gets 403; a prompt would not help them.
+    /// Expensive keys count only when their verdict is already cached: this question is
+    /// never worth a hash.
+    fn recognises(&self, req: &Request<'_>, verifier: &dyn Verifier) -> bool {
+        let Some(basic) = &req.basic else {
+            return false;
+        };
+        let block_rules = self
+            .blocks
+            .iter()
+            .flat_map(|b| &b.rules)
+            .filter_map(|r| match r {
+                Rule::Auth(auth) => Some(auth),
+                _ => None,
+            });
+        let user_rules = self
+            .users
+            .users
+            .iter()
+            .filter(|u| u.usernames.iter().any(|g| g.matches(&basic.user)))
+            .map(|u| &u.auth);
+        block_rules.chain(user_rules).any(|auth| match auth {
+            AuthRule::Key { id, key } => {
+                let verdict = match key.cost() {
+                    crate::auth::key::Cost::Cheap => {
+                        Some(key.verify(basic.user.as_bytes(), basic.password.as_bytes()))
+                    }
+                    crate::auth::key::Cost::Expensive => {
+                        verifier.cached(*id, &basic.user, &basic.password)
+                    }
+                };
+                verdict == Some(crate::auth::key::Verdict::Match)
+            }
+            _ => false,
+        })
+    }
+
+    /// Host names to resolve (by `snapshot`, off the hot path).
+    pub fn host_names(&self) -> &[Arc<HostName>] {
+        &self.host_names
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn blocks(&self) -> &[Block] {
+        &self.blocks
+    }
+
+    /// Whether any block or user definition authenticates with `Authorization: Basic`.
+    pub fn uses_basic_auth(&self) -> bool {
+        self.blocks
+            .iter()
+            .flat_map(|b| &b.rules)
+            .any(|r| matches!(r, Rule::Auth(AuthRule::Key { .. }) | Rule::Groups(_)))
     }
 }

@@ -50,6 +50,7 @@ impl fmt::Display for ConfigErrors {
 pub struct Diagnostics {
     file: PathBuf,
     errors: Vec<ConfigError>,
+    warnings: Vec<ConfigError>,
 }
 
 impl Diagnostics {
@@ -57,6 +58,7 @@ impl Diagnostics {
         Diagnostics {
             file: file.to_path_buf(),
             errors: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -79,6 +81,21 @@ impl Diagnostics {
         self.at(node.mark, message);
     }
 
+    /// Records something that loads but deserves the operator's attention.
+    pub fn warn(&mut self, node: &Node, message: impl Into<String>) {
+        self.warnings.push(ConfigError {
+            file: self.file.clone(),
+            line: node.mark.line,
+            col: node.mark.col,
+            message: message.into(),
+        });
+    }
+
+    /// The warnings recorded so far, leaving none behind.
+    pub fn take_warnings(&mut self) -> Vec<ConfigError> {
+        std::mem::take(&mut self.warnings)
+    }
+
     /// Records an unknown key, listing the keys that are accepted there.
     pub fn unknown_key(&mut self, key: &Node, section: &str, known: &[&str]) {
         let name = key.as_str().unwrap_or("?");
@@ -98,6 +115,7 @@ impl Diagnostics {
     /// Adds errors found in another file (for example an included `acl_file`).
     pub fn extend(&mut self, other: Diagnostics) {
         self.errors.extend(other.errors);
+        self.warnings.extend(other.warnings);
     }
 
     /// `Ok(value)` when nothing was recorded, otherwise every error, sorted by position.

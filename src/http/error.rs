@@ -40,6 +40,8 @@ pub enum ClientError {
     BodyTooLarge,
     HeadTimeout,
     BodyTimeout,
+    MalformedAuthorization,
+    InvalidPathEncoding,
 }
 
 /// The cluster side failed.
@@ -130,6 +132,8 @@ impl Fault {
                 BodyTooLarge => "request body is larger than the configured max_body_bytes",
                 HeadTimeout => "request head not received within header_timeout_ms",
                 BodyTimeout => "request body not received within idle_timeout_ms",
+                MalformedAuthorization => "malformed Authorization header: Basic credentials must be base64 of user:password",
+                InvalidPathEncoding => "request path has invalid percent-encoding or is not UTF-8",
             },
             Fault::Upstream(e) => match e {
                 UpstreamError::Unreachable => "no upstream node accepted the connection",

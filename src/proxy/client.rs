@@ -7,7 +7,8 @@
 use super::buffer::{linger_close, write_all, ReadBuf};
 use super::forward::{forward, Next};
 use super::upstream::Upstreams;
-use crate::acl::Decision;
+use crate::acl::request::{decode_path, MalformedAuthorization};
+use crate::acl::{Decision, NoCache, Request};
 use crate::config::Limits;
 use crate::http::canned::Canned;
 use crate::http::request::{parse_request_head, BodyFraming, RequestHead};
@@ -58,6 +59,7 @@ pub struct ClientSide<'a> {
     pub buf: &'a mut ReadBuf,
     pub out: &'a mut Vec<u8>,
     pub peer: SocketAddr,
+    pub local: SocketAddr,
 }
 
 // Returned by value once per request; boxing the head would cost an allocation per request.
@@ -70,6 +72,9 @@ enum HeadRead {
 
 /// Serves one accepted connection until it closes.
 pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) {
+    let Ok(local) = stream.local_addr() else {
+        return;
+    };
     let mut buf = ReadBuf::with_capacity(CLIENT_BUFFER_BYTES);
     let mut out = Vec::with_capacity(1024);
     let mut first = true;
@@ -91,6 +96,7 @@ pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) 
             buf: &mut buf,
             out: &mut out,
             peer,
+            local,
         };
         let next = handle(&worker, &mut client, &head).await;
         match next {
@@ -144,24 +150,73 @@ async fn read_head(
 /// Decides and then answers or forwards one request.
 async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &RequestHead) -> Next {
     let snapshot = worker.policy.current();
-    match snapshot.acl.evaluate() {
-        Decision::Allow => {
-            drop(snapshot);
-            forward(worker, client, head).await
+    let buf = client.buf.data();
+    let Some(path) = decode_path(head.path.get(buf)) else {
+        return refuse(worker, client, head, ClientError::InvalidPathEncoding).await;
+    };
+    let content_length = match head.body {
+        BodyFraming::None => Some(0),
+        BodyFraming::Length(n) => Some(n),
+        BodyFraming::Chunked => None,
+    };
+    let request = match Request::new(
+        head.method,
+        &path,
+        buf,
+        &head.headers,
+        client.peer.ip(),
+        client.local.ip(),
+        content_length,
+    ) {
+        Ok(request) => request,
+        Err(MalformedAuthorization) => {
+            return refuse(worker, client, head, ClientError::MalformedAuthorization).await
         }
-        Decision::Forbid { reason, due_to } => {
-            let canned = Canned {
-                status: 403,
-                error_type: "forbidden_response",
-                reason: &reason,
-                extra: &[("due_to", due_to)],
-                headers: &[],
-                close: false,
-                head_only: head.is_head(),
-            };
-            respond_without_body(worker, client, head, &canned).await
+    };
+    // What to answer is copied out of the decision, so the request (which borrows the read
+    // buffer) ends before the buffer is used again.
+    let denial = match snapshot.acl.evaluate(&request, &NoCache) {
+        Decision::Allow { .. } => None,
+        Decision::Forbid { reason, due_to, .. } => Some((403, reason.to_string(), due_to)),
+        Decision::Unauthorized { reason } => {
+            Some((401, reason.to_string(), "OPERATION_NOT_ALLOWED"))
         }
-    }
+        Decision::Verify(_) => {
+            drop(request);
+            return refuse(worker, client, head, Fault::Internal).await;
+        }
+    };
+    drop(request);
+    drop(path);
+    drop(snapshot);
+    let Some((status, reason, due_to)) = denial else {
+        return forward(worker, client, head).await;
+    };
+    let challenge = [("www-authenticate", UNAUTHORIZED_CHALLENGE)];
+    let canned = Canned {
+        status,
+        error_type: "forbidden_response",
+        reason: &reason,
+        extra: &[("due_to", due_to)],
+        headers: if status == 401 { &challenge } else { &[] },
+        close: false,
+        head_only: head.is_head(),
+    };
+    respond_without_body(worker, client, head, &canned).await
+}
+
+/// `Basic realm="ringfence"`, the challenge sent with 401.
+const UNAUTHORIZED_CHALLENGE: &str = "Basic realm=\"ringfence\"";
+
+/// Refuses a request with a gateway error, without forwarding anything.
+async fn refuse(
+    worker: &Worker,
+    client: &mut ClientSide<'_>,
+    head: &RequestHead,
+    fault: impl Into<Fault>,
+) -> Next {
+    let canned = Canned::for_fault(fault.into(), false, head.is_head());
+    respond_without_body(worker, client, head, &canned).await
 }
 
 /// Answers a request whose body must not be forwarded. A small body is read and dropped to

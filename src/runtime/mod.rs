@@ -229,6 +229,9 @@ async fn accept_loop(listener: TcpListener, worker: Rc<Worker>, stopped: flume::
 pub fn run(config: Config) -> Result<(), StartError> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let snapshot = Snapshot::load(&config.policy_source, 1)?;
+    for warning in &snapshot.warnings {
+        warn!("{warning}");
+    }
     let store = Arc::new(PolicyStore::new(snapshot));
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
         .map_err(io_error("cannot install signal handlers"))?;

@@ -1,0 +1,348 @@
+//! Compiled rules and how each one matches a request.
+//!
+//! Every rule is pure: it reads the request and the block's session (the user an
+//! authentication rule established) and answers with an [`Outcome`]. Expensive password
+//! hashes are never computed here: a rule that would need one answers `Pending`, the proxy
+//! verifies on the hashing pool and evaluates again with the result cached.
+
+use super::groups::{GroupsLogic, UsersSection};
+use super::network::{client_behind_proxies, leftmost_forwarded_for, HostPattern};
+use super::pattern::{Glob, ValuePattern};
+use super::request::Request;
+use super::variable::{Resolve, Template};
+use crate::auth::key::{AuthKey, Cost, Verdict};
+use ipnet::IpNet;
+use std::borrow::Cow;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+/// When a rule runs inside its block: request-only rules first (cheap, and a request from
+/// the wrong host never costs a password hash), then authentication, then authorization,
+/// then rules that read the authenticated user. Rules are ANDed, so the order never changes
+/// whether a block matches, only what it costs to find out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    Request,
+    Authentication,
+    Authorization,
+    User,
+}
+
+/// An expensive credential check the ACL needs done before it can decide.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub key_id: u32,
+    pub key: Arc<AuthKey>,
+}
+
+/// Answers for expensive hashes that were already computed (the per-core cache).
+pub trait Verifier {
+    fn cached(&self, key_id: u32, user: &str, password: &str) -> Option<Verdict>;
+}
+
+/// A verifier that knows nothing (every expensive hash is pending).
+pub struct NoCache;
+
+impl Verifier for NoCache {
+    fn cached(&self, _: u32, _: &str, _: &str) -> Option<Verdict> {
+        None
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Outcome<'r> {
+    Match,
+    NoMatch,
+    /// Credentials were missing or wrong for a rule that reads `Authorization: Basic`
+    /// (counts towards answering 401 instead of 403).
+    BadCredentials,
+    /// The user this rule authenticated.
+    Authenticated(Cow<'r, str>, Option<&'r [String]>),
+    Pending(Pending),
+}
+
+/// An authentication rule (in a block, or the one of a `users` entry).
+#[derive(Debug, Clone)]
+pub enum AuthRule {
+    Key {
+        id: u32,
+        key: Arc<AuthKey>,
+    },
+    Proxy {
+        header: String,
+        users: Vec<ValuePattern>,
+    },
+    Token {
+        header: String,
+        token: Box<[u8]>,
+        username: String,
+    },
+}
+
+impl AuthRule {
+    /// The user name the request claims for this rule, before any check.
+    pub fn presented_user<'r>(&self, req: &'r Request<'r>) -> Option<&'r str> {
+        match self {
+            AuthRule::Key { .. } => req.basic.as_ref().map(|b| b.user.as_str()),
+            AuthRule::Proxy { header, .. } => req.header(header),
+            AuthRule::Token { .. } => None,
+        }
+    }
+
+    pub fn uses_basic(&self) -> bool {
+        matches!(self, AuthRule::Key { .. })
+    }
+
+    pub fn check<'r>(
+        &self,
+        req: &'r Request<'r>,
+        verifier: &dyn Verifier,
+        from: &dyn Resolve,
+    ) -> Outcome<'r> {
+        match self {
+            AuthRule::Key { id, key } => {
+                let Some(basic) = &req.basic else {
+                    return Outcome::BadCredentials;
+                };
+                if key.username().is_some_and(|u| u != basic.user) {
+                    return Outcome::BadCredentials;
+                }
+                let verdict = match key.cost() {
+                    Cost::Cheap => key.verify(basic.user.as_bytes(), basic.password.as_bytes()),
+                    Cost::Expensive => match verifier.cached(*id, &basic.user, &basic.password) {
+                        Some(verdict) => verdict,
+                        None => {
+                            return Outcome::Pending(Pending {
+                                key_id: *id,
+                                key: Arc::clone(key),
+                            })
+                        }
+                    },
+                };
+                match verdict {
+                    Verdict::Match => Outcome::Authenticated(Cow::Borrowed(&basic.user), None),
+                    _ => Outcome::BadCredentials,
+                }
+            }
+            AuthRule::Proxy { header, users } => match req.header(header) {
+                Some(user) if users.iter().any(|p| p.matches(user, from)) => {
+                    Outcome::Authenticated(Cow::Borrowed(user), None)
+                }
+                _ => Outcome::NoMatch,
+            },
+            AuthRule::Token {
+                header,
+                token,
+                username,
+            } => match req.headers(header).next() {
+                Some(value) if bool::from(value.ct_eq(token)) => {
+                    Outcome::Authenticated(Cow::Owned(username.clone()), None)
+                }
+                _ => Outcome::NoMatch,
+            },
+        }
+    }
+}
+
+/// How `x_forwarded_for` finds the address to check.
+#[derive(Debug, Clone)]
+pub enum ForwardedMode {
+    /// ReadonlyREST: the leftmost entry (written by the client; spoofable).
+    Leftmost,
+    /// The right-most entry not written by one of these proxies.
+    TrustedProxies(Vec<IpNet>),
+}
+
+/// One `headers_and`/`headers_or` item: `name:glob`, or `~name:glob` for "no such header".
+#[derive(Debug, Clone)]
+pub struct HeaderItem {
+    pub name: String,
+    pub value: Glob,
+    pub negated: bool,
+}
+
+impl HeaderItem {
+    fn holds(&self, req: &Request<'_>) -> bool {
+        let mut values = req.headers(&self.name);
+        let found = values.any(|v| self.value.matches_bytes(v));
+        found != self.negated
+    }
+}
+
+/// A compiled `uri_re` pattern.
+#[derive(Debug, Clone)]
+pub enum UriPattern {
+    Static(regex::Regex),
+    Dynamic(Template),
+}
+
+#[derive(Debug, Clone)]
+pub enum Rule {
+    Hosts {
+        hosts: Vec<HostPattern>,
+        accept_forwarded_for: bool,
+    },
+    HostsLocal(Vec<HostPattern>),
+    ForwardedFor {
+        hosts: Vec<HostPattern>,
+        mode: ForwardedMode,
+    },
+    /// Bit set of [`method_bit`]s.
+    Methods(u8),
+    Headers {
+        all: bool,
+        items: Vec<HeaderItem>,
+    },
+    UriRe(Vec<UriPattern>),
+    MaxBodyLength(u64),
+    ApiKeys(Vec<Box<[u8]>>),
+    Auth(AuthRule),
+    Groups(GroupsLogic),
+    Users(Vec<ValuePattern>),
+}
+
+/// The bit of a method in a `methods` set; HEAD counts as GET, as Elasticsearch reads it.
+pub fn method_bit(method: crate::http::Method) -> u8 {
+    use crate::http::Method::*;
+    match method {
+        Get => 1,
+        Head => 2,
+        Post => 4,
+        Put => 8,
+        Delete => 16,
+        Options => 32,
+        Patch => 64,
+    }
+}
+
+impl Rule {
+    /// The ReadonlyREST name of the rule (for logs and audit).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Rule::Hosts { .. } => "hosts",
+            Rule::HostsLocal(_) => "hosts_local",
+            Rule::ForwardedFor { .. } => "x_forwarded_for",
+            Rule::Methods(_) => "methods",
+            Rule::Headers { all: true, .. } => "headers_and",
+            Rule::Headers { all: false, .. } => "headers_or",
+            Rule::UriRe(_) => "uri_re",
+            Rule::MaxBodyLength(_) => "max_body_length",
+            Rule::ApiKeys(_) => "api_keys",
+            Rule::Auth(AuthRule::Key { key, .. }) => key.kind().rule_name(),
+            Rule::Auth(AuthRule::Proxy { .. }) => "proxy_auth",
+            Rule::Auth(AuthRule::Token { .. }) => "token_authentication",
+            Rule::Groups(_) => "groups",
+            Rule::Users(_) => "users",
+        }
+    }
+
+    pub fn phase(&self) -> Phase {
+        let needs_user = match self {
+            Rule::Hosts { hosts, .. }
+            | Rule::HostsLocal(hosts)
+            | Rule::ForwardedFor { hosts, .. } => hosts.iter().any(HostPattern::needs_user),
+            Rule::UriRe(patterns) => patterns
+                .iter()
+                .any(|p| matches!(p, UriPattern::Dynamic(t) if t.needs_user())),
+            _ => false,
+        };
+        match self {
+            _ if needs_user => Phase::User,
+            Rule::Auth(_) => Phase::Authentication,
+            Rule::Groups(_) => Phase::Authorization,
+            Rule::Users(_) => Phase::User,
+            _ => Phase::Request,
+        }
+    }
+
+    pub fn check<'r>(&'r self, s: &Session<'r>) -> Outcome<'r> {
+        let req = s.req;
+        let yes = |b: bool| if b { Outcome::Match } else { Outcome::NoMatch };
+        match self {
+            Rule::Hosts {
+                hosts,
+                accept_forwarded_for,
+            } => {
+                let forwarded = accept_forwarded_for
+                    .then(|| {
+                        req.header("x-forwarded-for")
+                            .and_then(leftmost_forwarded_for)
+                    })
+                    .flatten();
+                let ip = forwarded.unwrap_or(req.peer);
+                yes(hosts.iter().any(|h| h.matches(ip, s)))
+            }
+            Rule::HostsLocal(hosts) => yes(hosts.iter().any(|h| h.matches(req.local, s))),
+            Rule::ForwardedFor { hosts, mode } => {
+                let client = match mode {
+                    ForwardedMode::Leftmost => req
+                        .header("x-forwarded-for")
+                        .and_then(leftmost_forwarded_for),
+                    ForwardedMode::TrustedProxies(trusted) => {
+                        let entries: Vec<&str> = req
+                            .headers("x-forwarded-for")
+                            .filter_map(|v| std::str::from_utf8(v).ok())
+                            .flat_map(|v| v.split(','))
+                            .collect();
+                        client_behind_proxies(req.peer, entries.into_iter(), trusted)
+                    }
+                };
+                yes(client.is_some_and(|ip| hosts.iter().any(|h| h.matches(ip, s))))
+            }
+            Rule::Methods(bits) => {
+                let bit = method_bit(req.method);
+                let head_as_get = req.method == crate::http::Method::Head
+                    && bits & method_bit(crate::http::Method::Get) != 0;
+                yes(bits & bit != 0 || head_as_get)
+            }
+            Rule::Headers { all: true, items } => yes(items.iter().all(|i| i.holds(req))),
+            Rule::Headers { all: false, items } => yes(items.iter().any(|i| i.holds(req))),
+            Rule::UriRe(patterns) => yes(patterns.iter().any(|p| match p {
+                UriPattern::Static(re) => re.is_match(req.path),
+                UriPattern::Dynamic(template) => template
+                    .resolve(s)
+                    .iter()
+                    .filter_map(|text| regex::Regex::new(text).ok())
+                    .any(|re| re.is_match(req.path)),
+            })),
+            Rule::MaxBodyLength(max) => yes(req.content_length.is_some_and(|n| n <= *max)),
+            Rule::ApiKeys(keys) => {
+                let presented = req.headers("x-api-key").next();
+                yes(presented.is_some_and(|p| {
+                    keys.iter()
+                        .fold(false, |found, k| found | bool::from(k.as_ref().ct_eq(p)))
+                }))
+            }
+            Rule::Auth(auth) => auth.check(req, s.verifier, s),
+            Rule::Groups(logic) => s.users.authenticate(logic, req, s.verifier, s),
+            Rule::Users(patterns) => match &s.user {
+                Some(user) => yes(patterns.iter().any(|p| p.matches(user, s))),
+                None => Outcome::NoMatch,
+            },
+        }
+    }
+}
+
+/// One block's evaluation of one request: the request and what earlier rules established.
+pub struct Session<'r> {
+    pub req: &'r Request<'r>,
+    pub verifier: &'r dyn Verifier,
+    pub users: &'r UsersSection,
+    pub user: Option<Cow<'r, str>>,
+    pub groups: Option<&'r [String]>,
+}
+
+impl Resolve for Session<'_> {
+    fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    fn header(&self, lower_name: &str) -> Option<&str> {
+        self.req.header(lower_name)
+    }
+
+    fn current_group(&self) -> Option<&str> {
+        let group = self.req.header("x-ror-current-group")?;
+        self.groups?.iter().any(|g| g == group).then_some(group)
+    }
+}

@@ -1,0 +1,387 @@
+//! Streaming, bounded decompression of `Content-Encoding: gzip | deflate` request bodies.
+//!
+//! Owns: turning the compressed bytes of a body, fed in any chunks, into the bytes
+//! Elasticsearch will parse, so the scanners see exactly what Elasticsearch sees. The caller
+//! forwards the original compressed bytes unchanged; this only inspects. Must not: hold more
+//! than one fixed output buffer, or produce more than the configured number of bytes (a zip
+//! bomb is an error mapped to 413, not an allocation).
+//!
+//! Elasticsearch (and OpenSearch) decompress request bodies with Netty's
+//! `HttpContentDecompressor`; the decisions below follow it:
+//! - `gzip`/`x-gzip` and `deflate`/`x-deflate`, trimmed and case-insensitive; absent, empty
+//!   or `identity` means no decoding. Anything else is refused with 415 (Netty would pass
+//!   the bytes through undecoded and Elasticsearch would fail on them anyway).
+//! - `deflate` is zlib-wrapped or raw, chosen like Netty's `JdkZlibDecoder.looksLikeZlib`
+//!   on the first two bytes, so a stream that decodes both ways is read Netty's way.
+//! - gzip: header checked (magic, method 8, no reserved flags; optional fields skipped),
+//!   CRC-32 and length trailer verified, as Netty does.
+//! - Bytes after the end of the compressed stream (a second gzip member, garbage) are an
+//!   error: Netty ignores them, so rejecting is the safe side.
+//! - A truncated stream is an error at `finish` (Netty would hand Elasticsearch the prefix).
+
+use flate2::{Crc, Decompress, FlushDecompress, Status};
+
+use super::error::BodyError;
+
+/// Size of the inflater's single output buffer.
+const INFLATE_CHUNK_BYTES: usize = 32 * 1024;
+
+/// A request body's `Content-Encoding`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ContentEncoding {
+    Identity,
+    Gzip,
+    Deflate,
+}
+
+impl ContentEncoding {
+    /// Reads the header value (`None` when the header is absent). The caller must refuse a
+    /// request with more than one `Content-Encoding` header (Netty reads only the first).
+    pub fn from_header(value: Option<&[u8]>) -> Result<ContentEncoding, BodyError> {
+        let Some(value) = value else {
+            return Ok(ContentEncoding::Identity);
+        };
+        let value = value.trim_ascii();
+        let is = |name: &str| value.eq_ignore_ascii_case(name.as_bytes());
+        if value.is_empty() || is("identity") {
+            Ok(ContentEncoding::Identity)
+        } else if is("gzip") || is("x-gzip") {
+            Ok(ContentEncoding::Gzip)
+        } else if is("deflate") || is("x-deflate") {
+            Ok(ContentEncoding::Deflate)
+        } else {
+            Err(BodyError::UnsupportedEncoding)
+        }
+    }
+}
+
+#[derive(Debug)]
+enum State {
+    Identity,
+    /// Reading the gzip header (RFC 1952 §2.3).
+    GzipHeader(GzipHeader),
+    /// `deflate`: waiting for the first two bytes to tell zlib from raw deflate.
+    DeflateSniff(Option<u8>),
+    Inflate {
+        gzip: bool,
+    },
+    /// Reading the 8-byte gzip trailer: CRC-32 and ISIZE, little-endian.
+    GzipTrailer {
+        bytes: [u8; 8],
+        len: usize,
+    },
+    Done,
+}
+
+#[derive(Debug, Default)]
+struct GzipHeader {
+    fixed: [u8; 10],
+    fixed_len: usize,
+    /// FEXTRA length bytes read so far and the length itself.
+    xlen_bytes: usize,
+    extra_left: usize,
+    /// Remaining optional parts, as FLG bits still to skip.
+    pending: u8,
+    hcrc_left: usize,
+}
+
+const FHCRC: u8 = 0x02;
+const FEXTRA: u8 = 0x04;
+const FNAME: u8 = 0x08;
+const FCOMMENT: u8 = 0x10;
+const FRESERVED: u8 = 0xE0;
+
+impl GzipHeader {
+    /// Consumes header bytes; returns how many, and whether the header is complete.
+    fn advance(&mut self, input: &[u8]) -> Result<(usize, bool), BodyError> {
+        let mut used = 0;
+        while self.fixed_len < 10 {
+            let Some(&b) = input.get(used) else {
+                return Ok((used, false));
+            };
+            self.fixed[self.fixed_len] = b;
+            self.fixed_len += 1;
+            used += 1;
+            if self.fixed_len == 10 {
+                let [id1, id2, method, flags, ..] = self.fixed;
+                if id1 != 0x1f || id2 != 0x8b || method != 8 || flags & FRESERVED != 0 {
+                    return Err(BodyError::CorruptCompressed);
+                }
+                self.pending = flags & (FEXTRA | FNAME | FCOMMENT | FHCRC);
+                self.hcrc_left = 2;
+            }
+        }
+        loop {
+            let Some(&b) = input.get(used) else {
+                return Ok((used, self.pending == 0));
+            };
+            if self.pending & FEXTRA != 0 {
+                if self.xlen_bytes < 2 {
+                    self.extra_left |= usize::from(b) << (8 * self.xlen_bytes);
+                    self.xlen_bytes += 1;
+                    used += 1;
+                } else if self.extra_left > 0 {
+                    let take = self.extra_left.min(input.len() - used);
+                    self.extra_left -= take;
+                    used += take;
+                }
+                if self.xlen_bytes == 2 && self.extra_left == 0 {
+                    self.pending &= !FEXTRA;
+                }
+            } else if self.pending & (FNAME | FCOMMENT) != 0 {
+                used += 1;
+                if b == 0 {
+                    // FNAME comes before FCOMMENT; clear the lowest pending one.
+                    let bit = if self.pending & FNAME != 0 {
+                        FNAME
+                    } else {
+                        FCOMMENT
+                    };
+                    self.pending &= !bit;
+                }
+            } else if self.pending & FHCRC != 0 {
+                used += 1;
+                self.hcrc_left -= 1;
+                if self.hcrc_left == 0 {
+                    self.pending &= !FHCRC;
+                }
+            } else {
+                return Ok((used, true));
+            }
+        }
+    }
+}
+
+/// Push-style inflater: feed compressed chunks, receive inflated chunks through `sink`.
+pub struct Inflater {
+    state: State,
+    decompress: Option<Decompress>,
+    out: Box<[u8]>,
+    crc: Crc,
+    total_in: u64,
+    total_out: u64,
+    /// Inflated bytes of the current gzip member (for ISIZE).
+    member_out: u64,
+    max_out: u64,
+    failed: Option<BodyError>,
+}
+
+impl std::fmt::Debug for Inflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inflater")
+            .field("state", &self.state)
+            .field("total_in", &self.total_in)
+            .field("total_out", &self.total_out)
+            .field("max_out", &self.max_out)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inflater {
+    /// `max_inflated_bytes` bounds the decoded body; past it, [`BodyError::InflatedTooLarge`].
+    pub fn new(encoding: ContentEncoding, max_inflated_bytes: u64) -> Inflater {
+        let state = match encoding {
+            ContentEncoding::Identity => State::Identity,
+            ContentEncoding::Gzip => State::GzipHeader(GzipHeader::default()),
+            ContentEncoding::Deflate => State::DeflateSniff(None),
+        };
+        let out = if encoding == ContentEncoding::Identity {
+            Box::default()
+        } else {
+            vec![0u8; INFLATE_CHUNK_BYTES].into_boxed_slice()
+        };
+        Inflater {
+            state,
+            decompress: None,
+            out,
+            crc: Crc::new(),
+            total_in: 0,
+            total_out: 0,
+            member_out: 0,
+            max_out: max_inflated_bytes,
+            failed: None,
+        }
+    }
+
+    /// Inflated bytes produced so far.
+    pub fn total_out(&self) -> u64 {
+        self.total_out
+    }
+
+    /// Decodes the next compressed chunk, passing every decoded piece to `sink` (an error
+    /// from `sink` stops decoding and is returned). Errors are sticky.
+    pub fn feed(
+        &mut self,
+        input: &[u8],
+        mut sink: impl FnMut(&[u8]) -> Result<(), BodyError>,
+    ) -> Result<(), BodyError> {
+        if let Some(err) = self.failed {
+            return Err(err);
+        }
+        let result = self.feed_inner(input, &mut sink);
+        if let Err(err) = result {
+            self.failed = Some(err);
+        }
+        result
+    }
+
+    /// Ends the body: the compressed stream must be complete. An empty body is fine (there
+    /// is nothing to decode, and Elasticsearch sees an empty body too).
+    pub fn finish(&mut self) -> Result<u64, BodyError> {
+        if let Some(err) = self.failed {
+            return Err(err);
+        }
+        match self.state {
+            State::Identity | State::Done => Ok(self.total_out),
+            _ if self.total_in == 0 => Ok(0),
+            _ => {
+                self.failed = Some(BodyError::CorruptCompressed);
+                Err(BodyError::CorruptCompressed)
+            }
+        }
+    }
+
+    fn feed_inner(
+        &mut self,
+        mut input: &[u8],
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), BodyError>,
+    ) -> Result<(), BodyError> {
+        self.total_in += input.len() as u64;
+        while !input.is_empty() {
+            match &mut self.state {
+                State::Identity => {
+                    self.total_out += input.len() as u64;
+                    if self.total_out > self.max_out {
+                        return Err(BodyError::InflatedTooLarge);
+                    }
+                    return sink(input);
+                }
+                State::GzipHeader(header) => {
+                    let (used, done) = header.advance(input)?;
+                    input = &input[used..];
+                    if done {
+                        self.decompress = Some(Decompress::new(false));
+                        self.state = State::Inflate { gzip: true };
+                    }
+                }
+                State::DeflateSniff(first) => match *first {
+                    None => {
+                        *first = Some(input[0]);
+                        input = &input[1..];
+                    }
+                    Some(b0) => {
+                        // Netty: zlib when (cmf_flg & 0x7800) == 0x7800 && cmf_flg % 31 == 0,
+                        // computed on a Java (signed) short.
+                        let cmf_flg = i16::from_be_bytes([b0, input[0]]);
+                        let zlib = cmf_flg & 0x7800 == 0x7800 && cmf_flg % 31 == 0;
+                        self.decompress = Some(Decompress::new(zlib));
+                        self.state = State::Inflate { gzip: false };
+                        self.inflate(&[b0], false, sink)?;
+                    }
+                },
+                State::Inflate { gzip } => {
+                    let gzip = *gzip;
+                    input = self.inflate(input, gzip, sink)?;
+                }
+                State::GzipTrailer { bytes, len } => {
+                    let take = (8 - *len).min(input.len());
+                    bytes[*len..*len + take].copy_from_slice(&input[..take]);
+                    *len += take;
+                    input = &input[take..];
+                    if *len == 8 {
+                        let [c0, c1, c2, c3, s0, s1, s2, s3] = *bytes;
+                        let crc = u32::from_le_bytes([c0, c1, c2, c3]);
+                        let size = u32::from_le_bytes([s0, s1, s2, s3]);
+                        // ISIZE is the length modulo 2^32 (RFC 1952 §2.3.1).
+                        if crc != self.crc.sum() || size != self.member_out as u32 {
+                            return Err(BodyError::CorruptCompressed);
+                        }
+                        self.state = State::Done;
+                    }
+                }
+                State::Done => return Err(BodyError::CorruptCompressed),
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the decompressor over `input` until it needs more input or the stream ends;
+    /// returns the unconsumed rest (non-empty only after the end of the stream).
+    fn inflate<'i>(
+        &mut self,
+        mut input: &'i [u8],
+        gzip: bool,
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), BodyError>,
+    ) -> Result<&'i [u8], BodyError> {
+        let Some(decompress) = self.decompress.as_mut() else {
+            return Err(BodyError::CorruptCompressed);
+        };
+        loop {
+            let (in_before, out_before) = (decompress.total_in(), decompress.total_out());
+            let status = decompress
+                .decompress(input, &mut self.out, FlushDecompress::None)
+                .map_err(|_| BodyError::CorruptCompressed)?;
+            let used = usize::try_from(decompress.total_in() - in_before)
+                .map_err(|_| BodyError::CorruptCompressed)?;
+            let produced = usize::try_from(decompress.total_out() - out_before)
+                .map_err(|_| BodyError::CorruptCompressed)?;
+            input = input.get(used..).ok_or(BodyError::CorruptCompressed)?;
+            if produced > 0 {
+                let out = self
+                    .out
+                    .get(..produced)
+                    .ok_or(BodyError::CorruptCompressed)?;
+                self.total_out += produced as u64;
+                if self.total_out > self.max_out {
+                    return Err(BodyError::InflatedTooLarge);
+                }
+                if gzip {
+                    self.crc.update(out);
+                    self.member_out += produced as u64;
+                }
+                sink(out)?;
+            }
+            if status == Status::StreamEnd {
+                self.state = if gzip {
+                    State::GzipTrailer {
+                        bytes: [0; 8],
+                        len: 0,
+                    }
+                } else {
+                    State::Done
+                };
+                return Ok(input);
+            }
+            if produced == self.out.len() {
+                continue; // the decoder may hold more output
+            }
+            if input.is_empty() {
+                return Ok(input);
+            }
+            if used == 0 && produced == 0 {
+                return Err(BodyError::CorruptCompressed);
+            }
+        }
+    }
+}
+
+/// Decodes a whole body into memory (for the small JSON bodies: mget, reindex, aliases,
+/// templates), bounded by `max_inflated_bytes`.
+pub fn inflate_to_vec(
+    encoding: ContentEncoding,
+    body: &[u8],
+    max_inflated_bytes: u64,
+) -> Result<Vec<u8>, BodyError> {
+    let mut out = Vec::new();
+    let mut inflater = Inflater::new(encoding, max_inflated_bytes);
+    inflater.feed(body, |piece| {
+        out.extend_from_slice(piece);
+        Ok(())
+    })?;
+    inflater.finish()?;
+    Ok(out)
+}
+
+#[cfg(test)]
+#[path = "tests/inflate.rs"]
+mod tests;

@@ -1,0 +1,197 @@
+//! `_msearch` and `_msearch/template` NDJSON: the indices of every search.
+//!
+//! Owns: reading header lines as Elasticsearch's `MultiSearchRequest.readMultiLineFormat`
+//! does and skipping the body line after each. Must not: parse search bodies (indices hidden
+//! inside queries — terms lookup, `more_like_this` docs — are out of scope here).
+//!
+//! Decisions, with the Elasticsearch behaviour they follow:
+//! - Header and body alternate strictly; blank lines are *not* skipped: an empty or
+//!   whitespace-only header means "all defaults" (Elasticsearch's `parser.map()` of nothing).
+//! - An empty *first* line is refused: 7.x (and 8.x in v7-compat mode) skip it, 8.x reads
+//!   it as an empty header, and the two readings disagree on every later line.
+//! - `index` or `indices`: a string (split on `,`) or an array of strings. Both keys in one
+//!   header is refused (Elasticsearch keeps whichever its `HashMap` yields last). An empty
+//!   list, or no key and no path index, means all indices and is reported as `_all`.
+//! - Other known keys are accepted with any value: `search_type searchType
+//!   ccs_minimize_roundtrips ccsMinimizeRoundtrips request_cache requestCache preference
+//!   routing allow_partial_search_results expand_wildcards expandWildcards ignore_unavailable
+//!   ignoreUnavailable allow_no_indices allowNoIndices ignore_throttled ignoreThrottled`, and
+//!   `type`/`types` for 7.x clients. Unknown keys are an error ("key [..] is not supported in
+//!   the metadata section"); so are repeated keys and headers that are not objects (where
+//!   Elasticsearch would quietly read a scalar as "no header").
+//! - The body must end with `\n`; a header with no body line after it is an error.
+
+use std::borrow::Cow;
+
+use super::error::{BodyError, Loc};
+use super::json::{Kind, Reader};
+use super::names::{index_list, Seen};
+use super::ndjson::{End, Framer, Next};
+
+/// The name reported when a search targets all indices.
+pub const ALL_INDICES: &str = "_all";
+
+/// One index of one search in an msearch body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MsearchTarget<'a> {
+    /// 0-based number of the search within the body.
+    pub search: u32,
+    /// 1-based line number of its header.
+    pub line: u32,
+    /// Index expression as given (decoded), a path default, or [`ALL_INDICES`].
+    pub index: &'a str,
+}
+
+/// Counts for a whole msearch body.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MsearchSummary {
+    pub searches: u32,
+    pub lines: u32,
+}
+
+/// Header keys Elasticsearch accepts; the first two name indices.
+const KEYS: [&[u8]; 21] = [
+    b"index",
+    b"indices",
+    b"search_type",
+    b"searchType",
+    b"ccs_minimize_roundtrips",
+    b"ccsMinimizeRoundtrips",
+    b"request_cache",
+    b"requestCache",
+    b"preference",
+    b"routing",
+    b"allow_partial_search_results",
+    b"expand_wildcards",
+    b"expandWildcards",
+    b"ignore_unavailable",
+    b"ignoreUnavailable",
+    b"allow_no_indices",
+    b"allowNoIndices",
+    b"ignore_throttled",
+    b"ignoreThrottled",
+    b"type",
+    b"types",
+];
+
+/// Incremental msearch scanner: feed the body in chunks, then `finish`.
+#[derive(Debug)]
+pub struct MsearchScanner<'d> {
+    default_indices: &'d [&'d str],
+    framer: Framer,
+    searches: u32,
+}
+
+impl<'d> MsearchScanner<'d> {
+    /// `default_indices` are the path's `{index}` expressions, already split on `,`
+    /// (empty for `/_msearch`).
+    pub fn new(default_indices: &'d [&'d str]) -> Self {
+        MsearchScanner {
+            default_indices,
+            framer: Framer::default(),
+            searches: 0,
+        }
+    }
+
+    /// Scans the next chunk, calling `each` for every index of every complete header.
+    pub fn feed(
+        &mut self,
+        chunk: &[u8],
+        each: &mut impl FnMut(MsearchTarget<'_>),
+    ) -> Result<(), BodyError> {
+        let defaults = self.default_indices;
+        let searches = &mut self.searches;
+        self.framer.feed(chunk, |line, bytes| {
+            if line == 1 && bytes.is_empty() {
+                return Err(BodyError::EmptyFirstLine);
+            }
+            header_line(line, bytes, *searches, defaults, each)?;
+            *searches = searches.saturating_add(1);
+            Ok(Next::Skip)
+        })
+    }
+
+    /// Ends the body; fails if it was cut short.
+    pub fn finish(&self) -> Result<MsearchSummary, BodyError> {
+        match self.framer.finish()? {
+            End::Clean => Ok(MsearchSummary {
+                searches: self.searches,
+                lines: self.framer.lines(),
+            }),
+            End::PayloadMissing(line) => Err(BodyError::MissingSourceLine { line }),
+        }
+    }
+}
+
+/// Scans a complete msearch (or msearch template) body.
+pub fn scan_msearch(
+    body: &[u8],
+    default_indices: &[&str],
+    mut each: impl FnMut(MsearchTarget<'_>),
+) -> Result<MsearchSummary, BodyError> {
+    let mut scanner = MsearchScanner::new(default_indices);
+    scanner.feed(body, &mut each)?;
+    scanner.finish()
+}
+
+fn header_line(
+    line: u32,
+    bytes: &[u8],
+    search: u32,
+    defaults: &[&str],
+    each: &mut impl FnMut(MsearchTarget<'_>),
+) -> Result<(), BodyError> {
+    let loc = Loc::Line(line);
+    let json = |e| loc.json(e);
+    let mut emit = |index: &str| {
+        each(MsearchTarget {
+            search,
+            line,
+            index,
+        })
+    };
+    let mut r = Reader::new(bytes);
+    let mut explicit = false;
+    let mut names = 0u32;
+    if !r.at_end() {
+        if r.peek().map_err(json)? != Kind::Object {
+            return Err(BodyError::UnexpectedJson { line });
+        }
+        r.begin_object().map_err(json)?;
+        let mut seen = Seen::default();
+        let mut first = true;
+        while let Some(key) = r.next_key(&mut first).map_err(json)? {
+            let bit = KEYS
+                .iter()
+                .position(|k| *k == &*key)
+                .ok_or(BodyError::UnknownParameter { line })? as u32;
+            // `index` and `indices` share one slot: both in one header is a duplicate.
+            if !seen.first(bit.max(1)) {
+                return Err(BodyError::DuplicateKey { line });
+            }
+            if bit <= 1 {
+                explicit = true;
+                names = index_list(&mut r, loc, &mut |name: Cow<'_, str>| emit(&name))?;
+            } else {
+                r.skip_value().map_err(json)?;
+            }
+        }
+        if !r.at_end() {
+            return Err(BodyError::UnexpectedJson { line });
+        }
+    }
+    if !explicit {
+        for index in defaults {
+            emit(index);
+        }
+        names = u32::try_from(defaults.len()).unwrap_or(u32::MAX);
+    }
+    if names == 0 {
+        emit(ALL_INDICES);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "tests/msearch.rs"]
+mod tests;
