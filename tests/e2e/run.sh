@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Runs the end-to-end suite in one go:
+#   1. tests/e2e/setup.sh installs the pinned clients (fast when already done);
+#   2. scripts/backend.sh starts OpenSearch (E2E_PORT, default 9200) and Elasticsearch 7.17
+#      (E2E_ES_PORT, default 9201), reusing nodes that are already up;
+#   3. pytest runs with E2E_TARGET defaulting to the backend itself;
+#   4. the nodes this script started are stopped again.
+# Arguments go to pytest (e.g. `tests/e2e/run.sh -k curl -x`).
+#
+# Environment: E2E_TARGET, E2E_USER, E2E_PASSWORD, E2E_CA_CERT, E2E_ES_TARGET as in conftest.py.
+# Setting E2E_DIRECT (or E2E_ES_DIRECT) uses that backend instead of starting one;
+# E2E_WITH_ES=0 skips the Elasticsearch node and its tests.
+set -euo pipefail
+
+E2E="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$E2E/../.." && pwd)"
+BACKEND="$ROOT/scripts/backend.sh"
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+timings=()
+started=()
+
+stop_started() {
+    local entry
+    for entry in "${started[@]}"; do
+        # shellcheck disable=SC2086  # entry is "--flavor F --port P"
+        "$BACKEND" stop $entry || true
+    done
+}
+trap stop_started EXIT
+
+# ensure_backend FLAVOR PORT: starts the node unless it already runs (then it is left running).
+ensure_backend() {
+    local flavor="$1" port="$2"
+    if "$BACKEND" status --flavor "$flavor" --port "$port" >/dev/null 2>&1; then
+        echo "reusing $flavor on port $port"
+    else
+        "$BACKEND" start --flavor "$flavor" --port "$port" >&2
+        started+=("--flavor $flavor --port $port")
+    fi
+}
+
+t0="$(now)"
+"$E2E/setup.sh"
+timings+=("setup $(since "$t0") s")
+
+t0="$(now)"
+if [[ -z "${E2E_DIRECT:-}" ]]; then
+    port="${E2E_PORT:-9200}"
+    ensure_backend opensearch "$port"
+    export E2E_DIRECT="http://127.0.0.1:$port"
+fi
+export E2E_TARGET="${E2E_TARGET:-$E2E_DIRECT}"
+if [[ "${E2E_WITH_ES:-1}" == 1 && -z "${E2E_ES_DIRECT:-}" ]]; then
+    port="${E2E_ES_PORT:-9201}"
+    ensure_backend elasticsearch "$port"
+    export E2E_ES_DIRECT="http://127.0.0.1:$port"
+fi
+if [[ -n "${E2E_ES_DIRECT:-}" ]]; then
+    export E2E_ES_TARGET="${E2E_ES_TARGET:-$E2E_ES_DIRECT}"
+fi
+timings+=("backends $(since "$t0") s")
+
+echo "E2E_TARGET=$E2E_TARGET E2E_DIRECT=$E2E_DIRECT" \
+     "E2E_ES_TARGET=${E2E_ES_TARGET:-unset} E2E_ES_DIRECT=${E2E_ES_DIRECT:-unset}"
+t0="$(now)"
+status=0
+(cd "$E2E" && .venv/bin/pytest "$@") || status=$?
+timings+=("pytest $(since "$t0") s")
+
+t0="$(now)"
+stop_started
+started=()
+timings+=("stop $(since "$t0") s")
+
+summary="$(printf '%s, ' "${timings[@]}")"
+echo "timings: ${summary%, }"
+exit "$status"
