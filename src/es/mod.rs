@@ -1,4 +1,7 @@
 //! Elasticsearch knowledge, without IO: which action a request is and which indices it
-//! touches, from the path and from `_bulk`/`_msearch`/`_mget`/... bodies.
+//! touches, from the path (`route`, `index_name`) and from `_bulk`/`_msearch`/`_mget`/...
+//! bodies (`body`).
 
 pub mod body;
+pub mod index_name;
+pub mod route;
