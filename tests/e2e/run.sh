@@ -3,8 +3,11 @@
 #   1. tests/e2e/setup.sh installs the pinned clients (fast when already done);
 #   2. scripts/backend.sh starts OpenSearch (E2E_PORT, default 9200) and Elasticsearch 7.17
 #      (E2E_ES_PORT, default 9201), reusing nodes that are already up;
-#   3. pytest runs with E2E_TARGET defaulting to the backend itself;
-#   4. the nodes this script started are stopped again.
+#   3. Ringfence (target/release/ringfence, built if missing; RINGFENCE_BIN overrides) starts
+#      on tests/e2e/gateway.yml in front of each node (ports 9280 and 9281) and the clients
+#      talk to it as user e2e; E2E_GATEWAY=0 points them at the backends instead;
+#   4. pytest runs;
+#   5. the gateways and the nodes this script started are stopped again.
 # Arguments go to pytest (e.g. `tests/e2e/run.sh -k curl -x`).
 #
 # Environment: E2E_TARGET, E2E_USER, E2E_PASSWORD, E2E_CA_CERT, E2E_ES_TARGET as in conftest.py.
@@ -62,6 +65,47 @@ if [[ -n "${E2E_ES_DIRECT:-}" ]]; then
 fi
 timings+=("backends $(since "$t0") s")
 
+# Put Ringfence in front of each backend (E2E_GATEWAY=0 tests the backends directly).
+gateway_pids=()
+stop_gateways() {
+    local pid
+    for pid in "${gateway_pids[@]}"; do
+        kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+    done
+    gateway_pids=()
+}
+# start_gateway LISTEN UPSTREAM LOG: runs ringfence on tests/e2e/gateway.yml in the background.
+start_gateway() {
+    local listen="$1" upstream="$2" log="$3"
+    "$RINGFENCE_BIN" run --config "$E2E/gateway.yml" --listen "$listen" --upstream "$upstream" >"$log" 2>&1 &
+    gateway_pids+=("$!")
+    for _ in $(seq 100); do
+        curl -s -o /dev/null "http://$listen/" && return 0
+        sleep 0.1
+    done
+    echo "ringfence on $listen did not start:" >&2
+    cat "$log" >&2
+    return 1
+}
+if [[ "${E2E_GATEWAY:-1}" == 1 ]]; then
+    t0="$(now)"
+    RINGFENCE_BIN="${RINGFENCE_BIN:-$ROOT/target/release/ringfence}"
+    if [[ ! -x "$RINGFENCE_BIN" || -n "${E2E_BUILD:-}" ]]; then
+        (cd "$ROOT" && cargo build --release --locked --bin ringfence)
+    fi
+    trap 'stop_gateways; stop_started' EXIT
+    logs="${RINGFENCE_STATE:-/tmp/ringfence-backend}/gateway-logs"
+    mkdir -p "$logs"
+    start_gateway 127.0.0.1:"${E2E_GATEWAY_PORT:-9280}" "$E2E_DIRECT" "$logs/main.log"
+    export E2E_TARGET="http://127.0.0.1:${E2E_GATEWAY_PORT:-9280}"
+    if [[ -n "${E2E_ES_DIRECT:-}" ]]; then
+        start_gateway 127.0.0.1:"${E2E_ES_GATEWAY_PORT:-9281}" "$E2E_ES_DIRECT" "$logs/es.log"
+        export E2E_ES_TARGET="http://127.0.0.1:${E2E_ES_GATEWAY_PORT:-9281}"
+    fi
+    export E2E_USER=e2e E2E_PASSWORD=e2e-secret E2E_GATEWAY_CONTROL=1
+    timings+=("gateway $(since "$t0") s")
+fi
+
 echo "E2E_TARGET=$E2E_TARGET E2E_DIRECT=$E2E_DIRECT" \
      "E2E_ES_TARGET=${E2E_ES_TARGET:-unset} E2E_ES_DIRECT=${E2E_ES_DIRECT:-unset}"
 t0="$(now)"
@@ -70,6 +114,7 @@ status=0
 timings+=("pytest $(since "$t0") s")
 
 t0="$(now)"
+stop_gateways
 stop_started
 started=()
 timings+=("stop $(since "$t0") s")

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The project's whole test suite (README's second command; .ci/run calls it):
+#   1. formatting and lints;
+#   2. unit and integration tests (stub upstream in-process), once on io_uring and the proxy
+#      tests once more on the epoll fallback; fuzz corpus replay; benches compile;
+#   3. the route table matches its generator;
+#   4. end to end: real OpenSearch 2.19 and Elasticsearch 7.17 nodes, Ringfence in front,
+#      real clients (curl, opensearch-py, elasticsearch-py, opensearch-benchmark,
+#      elasticdump, rsyslog) - see tests/e2e/run.sh.
+# Arguments go to pytest in step 4.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+now() { date +%s; }
+phase() { echo; echo "== $1"; }
+t_start="$(now)"
+
+phase "format and lints"
+cargo fmt --all -- --check
+cargo clippy --locked --all-targets -- -D warnings
+
+phase "unit and integration tests (io_uring where available)"
+cargo test --locked
+phase "proxy integration tests on the epoll driver"
+RINGFENCE_DRIVER=legacy cargo test --locked --test proxy
+phase "benches compile"
+cargo bench --locked --no-run
+
+phase "route table is up to date with its generator"
+python3 tools/routes/gen_routes.py --check >/dev/null
+
+phase "end to end with real nodes and real clients"
+cargo build --release --locked --bin ringfence
+E2E_BUILD= tests/e2e/run.sh "$@"
+
+echo
+echo "all tests passed in $(( $(now) - t_start )) s"
