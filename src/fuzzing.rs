@@ -12,7 +12,14 @@ use std::net::{IpAddr, Ipv4Addr};
 pub fn request_head(data: &[u8]) {
     if let Ok(Some(head)) = parse_request_head(data, 16 * 1024) {
         let mut out = Vec::new();
-        write_upstream_head(&mut out, data, &head, IpAddr::V4(Ipv4Addr::LOCALHOST), "x");
+        write_upstream_head(
+            &mut out,
+            data,
+            &head,
+            None,
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            "x",
+        );
         assert!(out.ends_with(b"\r\n\r\n"));
     }
 }

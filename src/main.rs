@@ -108,7 +108,13 @@ fn check(path: PathBuf) -> ExitCode {
     match result {
         Ok((config, snapshot)) => {
             for warning in &snapshot.warnings {
-                eprintln!("{}:{}:{}: warning: {}", warning.file.display(), warning.line, warning.col, warning.message);
+                eprintln!(
+                    "{}:{}:{}: warning: {}",
+                    warning.file.display(),
+                    warning.line,
+                    warning.col,
+                    warning.message
+                );
             }
             println!(
                 "{}: OK (policy from {})",

@@ -5,6 +5,7 @@
 //! implement are errors, never silently ignored: a policy that loads is a policy that is
 //! enforced as written. Errors name the block, the rule, the line and the column.
 
+use super::es_rules::{privilege, ActionsRule, IndicesRule, NameKind, NamesRule};
 use super::groups::{GroupsLogic, UserDef, UsersSection};
 use super::network::{parse_net, HostName, HostPattern};
 use super::pattern::{Glob, ValuePattern};
@@ -66,13 +67,8 @@ const UNSUPPORTED_RULES: &[&str] = &[
     "session_max_idle",
 ];
 
-/// Elasticsearch-aware rules: they need the request's action and indices.
-const ES_RULES: &[&str] = &[
-    "indices",
-    "actions",
-    "repositories",
-    "snapshots",
-    "data_streams",
+/// Kibana rules: not implemented yet.
+const KIBANA_RULES: &[&str] = &[
     "kibana",
     "kibana_access",
     "kibana_index",
@@ -485,8 +481,14 @@ impl Decoder<'_> {
                         .collect(),
                 )
             }),
-            _ if ES_RULES.contains(&name) => {
-                self.d.error(key_node, at.msg("Elasticsearch-aware rules (indices, actions, kibana, ...) are not supported yet"));
+            "actions" => self.actions(at, value),
+            "indices" => self.indices(at, value),
+            "repositories" => self.names(at, value, NameKind::Repositories),
+            "snapshots" => self.names(at, value, NameKind::Snapshots),
+            "data_streams" => self.names(at, value, NameKind::DataStreams),
+            _ if KIBANA_RULES.contains(&name) => {
+                self.d
+                    .error(key_node, at.msg("the kibana rules are not supported yet"));
                 None
             }
             _ if UNSUPPORTED_RULES.contains(&name) => {
@@ -787,6 +789,77 @@ impl Decoder<'_> {
             }
         }
         Some(Rule::UriRe(patterns))
+    }
+
+    fn actions(&mut self, at: At, value: &Node) -> Option<Rule> {
+        let mut patterns = Vec::new();
+        let mut check_bulk_items = false;
+        for (text, node) in self.strings(at, value)? {
+            if let Some(name) = text.strip_prefix('@') {
+                match privilege(name) {
+                    Some(actions) => {
+                        patterns.extend(actions.iter().map(|a| Glob::new(a)));
+                        check_bulk_items = true;
+                    }
+                    None => self.d.error(&node, at.msg(format!("unknown privilege `{text}` (read, view_index_metadata, write, index, create_doc, delete, create_index, delete_index, monitor, manage, all, readonly, readwrite, none)"))),
+                }
+            } else {
+                patterns.push(Glob::new(&text));
+            }
+        }
+        Some(Rule::Actions(ActionsRule {
+            patterns,
+            check_bulk_items,
+        }))
+    }
+
+    fn indices(&mut self, at: At, value: &Node) -> Option<Rule> {
+        let (list, must_involve_indices) = if value.as_map().is_some() {
+            let (mut list, mut must) = (None, false);
+            for (key, key_node, v) in entries(value, "indices", self.d) {
+                match key {
+                    "patterns" => list = Some(v),
+                    "must_involve_indices" => match v.as_bool() {
+                        Some(flag) => must = flag,
+                        None => self
+                            .d
+                            .error(v, at.msg("must_involve_indices must be true or false")),
+                    },
+                    _ => self.d.unknown_key(
+                        key_node,
+                        "indices",
+                        &["patterns", "must_involve_indices"],
+                    ),
+                }
+            }
+            let Some(list) = list else {
+                self.d.error(value, at.msg("needs `patterns`"));
+                return None;
+            };
+            (list, must)
+        } else {
+            (value, false)
+        };
+        let patterns = self.patterns(at, list)?;
+        Some(Rule::Indices(IndicesRule {
+            patterns,
+            must_involve_indices,
+        }))
+    }
+
+    fn names(&mut self, at: At, value: &Node, kind: NameKind) -> Option<Rule> {
+        let patterns = self.patterns(at, value)?;
+        Some(Rule::Names(NamesRule { kind, patterns }))
+    }
+
+    fn patterns(&mut self, at: At, value: &Node) -> Option<Vec<ValuePattern>> {
+        let items = self.strings(at, value)?;
+        Some(
+            items
+                .iter()
+                .filter_map(|(text, node)| self.value_pattern(at, node, text, false))
+                .collect(),
+        )
     }
 
     /// A string or a non-empty list of strings, with their nodes.

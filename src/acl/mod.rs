@@ -13,6 +13,7 @@
 //! ```
 
 mod decode;
+pub mod es_rules;
 pub mod groups;
 pub mod network;
 pub mod pattern;
@@ -96,6 +97,8 @@ pub enum Decision<'r> {
         /// The matching block; `None` when the ACL is disabled.
         block: Option<&'r str>,
         user: Option<Cow<'r, str>>,
+        /// A read to rewrite so that it names only these indices.
+        narrowed: Option<Vec<String>>,
     },
     Forbid {
         /// The forbid block that matched; `None` when no block matched.
@@ -107,13 +110,22 @@ pub enum Decision<'r> {
     Unauthorized { reason: &'r str },
     /// An expensive hash must be verified first; evaluate again once it is cached.
     Verify(Pending),
+    /// The decision depends on indices named in the body: read it, then evaluate again.
+    ReadBody,
+    /// A read of indices the user may not see: answered as Elasticsearch answers for a
+    /// missing index, so that their existence does not leak.
+    IndexNotFound,
 }
 
 /// How one block fared.
 enum BlockResult<'r> {
-    Matched(Option<Cow<'r, str>>),
-    NotMatched { bad_credentials: bool },
+    Matched(Option<Cow<'r, str>>, Option<Vec<String>>),
+    NotMatched {
+        bad_credentials: bool,
+        index_not_found: bool,
+    },
     Pending(Pending),
+    NeedsBody,
 }
 
 impl Acl {
@@ -135,16 +147,19 @@ impl Acl {
             return Decision::Allow {
                 block: None,
                 user: None,
+                narrowed: None,
             };
         }
         let mut bad_credentials = false;
+        let mut index_not_found = false;
         for block in &self.blocks {
             match self.evaluate_block(block, req, verifier) {
-                BlockResult::Matched(user) => {
+                BlockResult::Matched(user, narrowed) => {
                     return match &block.policy {
                         Policy::Allow => Decision::Allow {
                             block: Some(&block.name),
                             user,
+                            narrowed,
                         },
                         Policy::Forbid { message } => Decision::Forbid {
                             block: Some(&block.name),
@@ -157,8 +172,13 @@ impl Acl {
                 }
                 BlockResult::NotMatched {
                     bad_credentials: bad,
-                } => bad_credentials |= bad,
+                    index_not_found: missing,
+                } => {
+                    bad_credentials |= bad;
+                    index_not_found |= missing;
+                }
                 BlockResult::Pending(pending) => return Decision::Verify(pending),
+                BlockResult::NeedsBody => return Decision::ReadBody,
             }
         }
         if bad_credentials && self.settings.prompt_for_basic_auth && !self.recognises(req, verifier)
@@ -166,6 +186,9 @@ impl Acl {
             return Decision::Unauthorized {
                 reason: &self.settings.forbidden_message,
             };
+        }
+        if index_not_found {
+            return Decision::IndexNotFound;
         }
         Decision::Forbid {
             block: None,
@@ -187,6 +210,11 @@ impl Acl {
             user: None,
             groups: None,
         };
+        let not_matched = |bad_credentials, index_not_found| BlockResult::NotMatched {
+            bad_credentials,
+            index_not_found,
+        };
+        let mut narrowed = None;
         for rule in &block.rules {
             match rule.check(&session) {
                 Outcome::Match => {}
@@ -196,20 +224,15 @@ impl Acl {
                         session.groups = groups;
                     }
                 }
-                Outcome::NoMatch => {
-                    return BlockResult::NotMatched {
-                        bad_credentials: false,
-                    }
-                }
-                Outcome::BadCredentials => {
-                    return BlockResult::NotMatched {
-                        bad_credentials: true,
-                    }
-                }
+                Outcome::Narrowed(indices) => narrowed = Some(indices),
+                Outcome::NoMatch => return not_matched(false, false),
+                Outcome::BadCredentials => return not_matched(true, false),
+                Outcome::IndexNotFound => return not_matched(false, true),
                 Outcome::Pending(pending) => return BlockResult::Pending(pending),
+                Outcome::NeedsBody => return BlockResult::NeedsBody,
             }
         }
-        BlockResult::Matched(session.user)
+        BlockResult::Matched(session.user, narrowed)
     }
 
     /// Whether the request's Basic credentials are valid for any authentication rule of the

@@ -224,3 +224,78 @@ impl ValuePattern {
         }
     }
 }
+
+impl Glob {
+    /// Whether every name the index expression `expr` can match (its `*` being a wildcard) is
+    /// also matched by this pattern: `logs-*` contains `logs-2024*` but not `log*`. Sound, not
+    /// complete: a `?` in the pattern never stands for a `*` of the expression.
+    pub fn contains_pattern(&self, expr: &str) -> bool {
+        if !expr.contains('*') {
+            return self.matches(expr);
+        }
+        contains(self.text.as_bytes(), expr.as_bytes(), self.ignore_case)
+    }
+}
+
+/// Matches `expr` (whose `*` can only be absorbed by a `*` of `pattern`) against `pattern`.
+fn contains(pattern: &[u8], expr: &[u8], ignore_case: bool) -> bool {
+    let same = |p: u8, e: u8| {
+        if ignore_case {
+            p.eq_ignore_ascii_case(&e)
+        } else {
+            p == e
+        }
+    };
+    let (mut p, mut e) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while e < expr.len() {
+        let literal_ok = p < pattern.len()
+            && pattern[p] != b'*'
+            && expr[e] != b'*'
+            && (pattern[p] == b'?' || same(pattern[p], expr[e]));
+        if literal_ok {
+            p += 1;
+            e += 1;
+        } else if p < pattern.len() && pattern[p] == b'*' {
+            star = Some((p, e));
+            p += 1;
+        } else if let Some((star_p, star_e)) = star {
+            p = star_p + 1;
+            e = star_e + 1;
+            star = Some((star_p, star_e + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&b| b == b'*')
+}
+
+#[cfg(test)]
+mod containment_tests {
+    use super::Glob;
+
+    #[test]
+    fn pattern_containment() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("logs-*", "logs-2024*", true),
+            ("logs-*", "logs-*", true),
+            ("logs-*", "log*", false),
+            ("logs-*", "*", false),
+            ("*", "*", true),
+            ("*", "anything*x", true),
+            ("logs-*-prod", "logs-*", false),
+            ("logs-*-prod", "logs-*-prod", true),
+            ("logs-?", "logs-*", false),
+            ("logs-?", "logs-a", true),
+            ("a*b*c", "a*c", false),
+            ("a*c", "a*b*c", true),
+        ];
+        for (pattern, expr, expected) in cases {
+            assert_eq!(
+                Glob::new(pattern).contains_pattern(expr),
+                *expected,
+                "{pattern} ⊇ {expr}"
+            );
+        }
+    }
+}

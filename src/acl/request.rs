@@ -36,6 +36,8 @@ pub struct Request<'a> {
     /// `Content-Length`, or `None` for a chunked body (length unknown before it arrives).
     pub content_length: Option<u64>,
     pub basic: Option<Basic>,
+    /// The Elasticsearch view (action, indices); `None` only in tests of non-ES rules.
+    pub es: Option<super::es_rules::EsView<'a>>,
 }
 
 /// The `Authorization` header claims Basic but is not valid Basic credentials (400, as
@@ -63,6 +65,7 @@ impl<'a> Request<'a> {
             local: local.to_canonical(),
             content_length,
             basic: None,
+            es: None,
         };
         if let Some(value) = request.header("authorization") {
             request.basic = parse_basic(value)?;

@@ -5,6 +5,7 @@
 //! hashes are never computed here: a rule that would need one answers `Pending`, the proxy
 //! verifies on the hashing pool and evaluates again with the result cached.
 
+use super::es_rules::{ActionsRule, IndicesRule, NameKind, NamesRule};
 use super::groups::{GroupsLogic, UsersSection};
 use super::network::{client_behind_proxies, leftmost_forwarded_for, HostPattern};
 use super::pattern::{Glob, ValuePattern};
@@ -26,6 +27,9 @@ pub enum Phase {
     Authentication,
     Authorization,
     User,
+    /// `indices` (and per-item bulk action checks): last, as in ReadonlyREST, so that a
+    /// body is only read for requests whose every other rule already matched.
+    Indices,
 }
 
 /// An expensive credential check the ACL needs done before it can decide.
@@ -59,6 +63,12 @@ pub enum Outcome<'r> {
     /// The user this rule authenticated.
     Authenticated(Cow<'r, str>, Option<&'r [String]>),
     Pending(Pending),
+    /// The indices are in the body, which has not been read yet.
+    NeedsBody,
+    /// Matches once the request's path names only these indices (a narrowed read).
+    Narrowed(Vec<String>),
+    /// A read that names only indices this rule forbids: answered like a missing index.
+    IndexNotFound,
 }
 
 /// An authentication rule (in a block, or the one of a `users` entry).
@@ -199,6 +209,9 @@ pub enum Rule {
     Auth(AuthRule),
     Groups(GroupsLogic),
     Users(Vec<ValuePattern>),
+    Actions(ActionsRule),
+    Indices(IndicesRule),
+    Names(NamesRule),
 }
 
 /// The bit of a method in a `methods` set; HEAD counts as GET, as Elasticsearch reads it.
@@ -233,6 +246,13 @@ impl Rule {
             Rule::Auth(AuthRule::Token { .. }) => "token_authentication",
             Rule::Groups(_) => "groups",
             Rule::Users(_) => "users",
+            Rule::Actions(_) => "actions",
+            Rule::Indices(_) => "indices",
+            Rule::Names(n) => match n.kind {
+                NameKind::Repositories => "repositories",
+                NameKind::Snapshots => "snapshots",
+                NameKind::DataStreams => "data_streams",
+            },
         }
     }
 
@@ -244,9 +264,12 @@ impl Rule {
             Rule::UriRe(patterns) => patterns
                 .iter()
                 .any(|p| matches!(p, UriPattern::Dynamic(t) if t.needs_user())),
+            Rule::Names(n) => n.patterns.iter().any(ValuePattern::needs_user),
             _ => false,
         };
         match self {
+            Rule::Indices(_) => Phase::Indices,
+            Rule::Actions(a) if a.check_bulk_items => Phase::Indices,
             _ if needs_user => Phase::User,
             Rule::Auth(_) => Phase::Authentication,
             Rule::Groups(_) => Phase::Authorization,
@@ -319,6 +342,9 @@ impl Rule {
                 Some(user) => yes(patterns.iter().any(|p| p.matches(user, s))),
                 None => Outcome::NoMatch,
             },
+            Rule::Actions(rule) => rule.check(req.es.as_ref()),
+            Rule::Indices(rule) => rule.check(s),
+            Rule::Names(rule) => rule.check(s),
         }
     }
 }

@@ -63,7 +63,7 @@ fn decide(acl: &Acl, r: &Req) -> String {
     )
     .unwrap();
     match acl.evaluate(&request, &NoCache) {
-        Decision::Allow { block, user } => format!(
+        Decision::Allow { block, user, .. } => format!(
             "allow:{}:{}",
             block.unwrap_or("-"),
             user.as_deref().unwrap_or("-")
@@ -73,6 +73,8 @@ fn decide(acl: &Acl, r: &Req) -> String {
         }
         Decision::Unauthorized { .. } => "401".to_string(),
         Decision::Verify(p) => format!("verify:{}", p.key_id),
+        Decision::ReadBody => "read-body".to_string(),
+        Decision::IndexNotFound => "404".to_string(),
     }
 }
 

@@ -13,6 +13,8 @@ pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 60_000;
 pub const DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS: u64 = 2_000;
 pub const DEFAULT_UPSTREAM_RESPONSE_TIMEOUT_MS: u64 = 60_000;
 pub const DEFAULT_SHUTDOWN_TIMEOUT_MS: u64 = 30_000;
+/// How often the cluster's indices, aliases and data streams are re-read (for narrowing).
+pub const DEFAULT_METADATA_REFRESH_MS: u64 = 5_000;
 /// Heads smaller than this cannot hold a realistic request line plus `Host`.
 const MIN_HEADER_BYTES: u64 = 1024;
 
@@ -29,6 +31,8 @@ pub struct GatewaySettings {
     pub acl_file: Option<PathBuf>,
     /// How long in-flight requests may run after SIGTERM before the process exits.
     pub shutdown_timeout_ms: u64,
+    /// Refresh period of the cluster metadata; 0 turns the refresher off.
+    pub metadata_refresh_ms: u64,
 }
 
 /// Per-request limits and timeouts.
@@ -127,6 +131,7 @@ const KEYS: &[&str] = &[
     "limits",
     "acl_file",
     "shutdown_timeout_ms",
+    "metadata_refresh_ms",
 ];
 const LIMIT_KEYS: &[&str] = &[
     "max_header_bytes",
@@ -147,6 +152,7 @@ pub fn decode(node: &Node, base_dir: &std::path::Path, d: &mut Diagnostics) -> G
         limits: Limits::default(),
         acl_file: None,
         shutdown_timeout_ms: DEFAULT_SHUTDOWN_TIMEOUT_MS,
+        metadata_refresh_ms: DEFAULT_METADATA_REFRESH_MS,
     };
     let mut saw_listen = false;
     let mut saw_upstreams = false;
@@ -184,6 +190,9 @@ pub fn decode(node: &Node, base_dir: &std::path::Path, d: &mut Diagnostics) -> G
             },
             "shutdown_timeout_ms" => {
                 settings.shutdown_timeout_ms = number(value, "gateway.shutdown_timeout_ms", 0, d)
+            }
+            "metadata_refresh_ms" => {
+                settings.metadata_refresh_ms = number(value, "gateway.metadata_refresh_ms", 0, d)
             }
             _ => d.unknown_key(key_node, "gateway", KEYS),
         }

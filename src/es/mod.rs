@@ -4,4 +4,7 @@
 
 pub mod body;
 pub mod index_name;
+pub mod metadata;
+pub mod rewrite;
 pub mod route;
+pub mod target;

@@ -334,11 +334,13 @@ fn diagnose_header_line(buf: &[u8]) -> ClientError {
 /// Hop-by-hop fields (RFC 9110 §7.6.1) and those named in `Connection` are dropped, `Expect`
 /// too (the gateway answers `100 Continue` itself), the length is re-stated once in
 /// canonical form, and the client address is appended to `X-Forwarded-For`. Everything else
-/// passes through byte for byte. `host_fallback` is used when an HTTP/1.0 client sent no Host.
+/// passes through byte for byte. `target` replaces the request target (a narrowed read);
+/// `host_fallback` is used when an HTTP/1.0 client sent no Host.
 pub fn write_upstream_head(
     out: &mut Vec<u8>,
     buf: &[u8],
     head: &RequestHead,
+    target: Option<&str>,
     client_ip: std::net::IpAddr,
     host_fallback: &str,
 ) {
@@ -346,7 +348,10 @@ pub fn write_upstream_head(
     use std::io::Write;
     out.extend_from_slice(head.method.as_str().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(head.path_and_query().get(buf));
+    match target {
+        Some(target) => out.extend_from_slice(target.as_bytes()),
+        None => out.extend_from_slice(head.path_and_query().get(buf)),
+    }
     out.extend_from_slice(b" HTTP/1.1\r\n");
     let mut forwarded_for: Option<Span> = None;
     for field in &head.headers {

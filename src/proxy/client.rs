@@ -5,19 +5,23 @@
 //! previous body in the same buffer.
 
 use super::buffer::{linger_close, write_all, ReadBuf};
+use super::decide::{decide, payload_for_inspection, Answer, Inspected, Verdict};
 use super::forward::{forward, Next};
 use super::upstream::Upstreams;
-use crate::acl::request::{decode_path, MalformedAuthorization};
-use crate::acl::{Decision, NoCache, Request};
+use crate::acl::NoCache;
 use crate::config::Limits;
+use crate::es::metadata::ClusterMetadata;
 use crate::http::canned::Canned;
+use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::{parse_request_head, BodyFraming, RequestHead};
 use crate::http::{ClientError, Fault};
 use crate::snapshot::LocalPolicy;
+use arc_swap::ArcSwap;
 use monoio::net::TcpStream;
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Initial read buffer of a client connection; it grows up to the head limit when needed.
@@ -31,6 +35,8 @@ pub struct Worker {
     pub limits: Limits,
     pub policy: LocalPolicy,
     pub upstreams: Rc<Upstreams>,
+    /// The cluster's indices, aliases and data streams (refreshed in the background).
+    pub metadata: Arc<ArcSwap<ClusterMetadata>>,
     /// Requests being handled right now (graceful shutdown waits for zero).
     pub in_flight: Cell<usize>,
     /// Set on shutdown: finish the current request, then close.
@@ -147,89 +153,187 @@ async fn read_head(
     }
 }
 
+/// Most decision rounds for one request: one to learn the body is needed, one per
+/// expensive hash a policy may need, one with everything known.
+const MAX_DECISION_ROUNDS: usize = 8;
+
 /// Decides and then answers or forwards one request.
 async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &RequestHead) -> Next {
-    let snapshot = worker.policy.current();
-    let buf = client.buf.data();
-    let Some(path) = decode_path(head.path.get(buf)) else {
-        return refuse(worker, client, head, ClientError::InvalidPathEncoding).await;
-    };
-    let content_length = match head.body {
-        BodyFraming::None => Some(0),
-        BodyFraming::Length(n) => Some(n),
-        BodyFraming::Chunked => None,
-    };
-    let request = match Request::new(
-        head.method,
-        &path,
-        buf,
-        &head.headers,
-        client.peer.ip(),
-        client.local.ip(),
-        content_length,
-    ) {
-        Ok(request) => request,
-        Err(MalformedAuthorization) => {
-            return refuse(worker, client, head, ClientError::MalformedAuthorization).await
+    let mut inspected: Option<Inspected> = None;
+    for _ in 0..MAX_DECISION_ROUNDS {
+        let verdict = {
+            let buf = match &inspected {
+                Some(inspected) => &inspected.head[..],
+                None => client.buf.data(),
+            };
+            decide(
+                worker,
+                head,
+                buf,
+                inspected.as_ref(),
+                client.peer,
+                client.local,
+                &NoCache,
+            )
+        };
+        match verdict {
+            Verdict::Forward { target } => {
+                return forward(worker, client, head, inspected, target).await
+            }
+            Verdict::Answer(answer) => {
+                return respond(worker, client, head, &answer, inspected.is_some()).await
+            }
+            Verdict::ReadBody => match read_body(worker, client, head).await {
+                Ok(body) => inspected = Some(body),
+                Err(next) => return next,
+            },
+            Verdict::Verify(pending) => {
+                tracing::warn!(key = pending.key_id, "expensive credential check needs the hashing pool");
+                break;
+            }
         }
+    }
+    let internal = Answer {
+        status: 500,
+        error_type: "internal_server_error",
+        reason: "the request could not be decided".into(),
+        extra: Vec::new(),
+        challenge: false,
     };
-    // What to answer is copied out of the decision, so the request (which borrows the read
-    // buffer) ends before the buffer is used again.
-    let denial = match snapshot.acl.evaluate(&request, &NoCache) {
-        Decision::Allow { .. } => None,
-        Decision::Forbid { reason, due_to, .. } => Some((403, reason.to_string(), due_to)),
-        Decision::Unauthorized { reason } => {
-            Some((401, reason.to_string(), "OPERATION_NOT_ALLOWED"))
-        }
-        Decision::Verify(_) => {
-            drop(request);
-            return refuse(worker, client, head, Fault::Internal).await;
-        }
-    };
-    drop(request);
-    drop(path);
-    drop(snapshot);
-    let Some((status, reason, due_to)) = denial else {
-        return forward(worker, client, head).await;
-    };
-    let challenge = [("www-authenticate", UNAUTHORIZED_CHALLENGE)];
-    let canned = Canned {
-        status,
-        error_type: "forbidden_response",
-        reason: &reason,
-        extra: &[("due_to", due_to)],
-        headers: if status == 401 { &challenge } else { &[] },
-        close: false,
-        head_only: head.is_head(),
-    };
-    respond_without_body(worker, client, head, &canned).await
+    respond(worker, client, head, &internal, inspected.is_some()).await
 }
 
-/// `Basic realm="ringfence"`, the challenge sent with 401.
-const UNAUTHORIZED_CHALLENGE: &str = "Basic realm=\"ringfence\"";
-
-/// Refuses a request with a gateway error, without forwarding anything.
-async fn refuse(
+/// Reads the whole request body (the ACL needs the indices it names), keeping it as received
+/// for forwarding and as payload (de-chunked, inflated) for inspection. On failure the client
+/// has been answered and the connection's fate is returned.
+async fn read_body(
     worker: &Worker,
     client: &mut ClientSide<'_>,
     head: &RequestHead,
-    fault: impl Into<Fault>,
-) -> Next {
-    let canned = Canned::for_fault(fault.into(), false, head.is_head());
-    respond_without_body(worker, client, head, &canned).await
+) -> Result<Inspected, Next> {
+    let max = worker.limits.max_body_bytes;
+    let fail = |error: ClientError| Answer {
+        status: Fault::Client(error).status(),
+        error_type: Fault::Client(error).error_type(),
+        reason: Fault::Client(error).reason().to_string(),
+        extra: Vec::new(),
+        challenge: false,
+    };
+    if let BodyFraming::Length(n) = head.body {
+        if n > max {
+            return Err(respond(
+                worker,
+                client,
+                head,
+                &fail(ClientError::BodyTooLarge),
+                false,
+            )
+            .await);
+        }
+    }
+    let head_bytes = client.buf.data()[..head.len].to_vec();
+    client.buf.consume(head.len);
+    if head.expect_continue && client.buf.is_empty() {
+        client
+            .out
+            .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        let out = std::mem::take(client.out);
+        let (result, out) = write_all(client.stream, out).await;
+        *client.out = out;
+        result.map_err(|_| Next::Close)?;
+    }
+    let idle = Duration::from_millis(worker.limits.idle_timeout_ms);
+    let mut raw = Vec::new();
+    let mut data = Vec::new();
+    let mut decoder = ChunkedDecoder::new();
+    loop {
+        let done = match head.body {
+            BodyFraming::None => true,
+            BodyFraming::Length(n) => {
+                let take = (n as usize - raw.len()).min(client.buf.len());
+                raw.extend_from_slice(&client.buf.data()[..take]);
+                client.buf.consume(take);
+                raw.len() as u64 == n
+            }
+            BodyFraming::Chunked => {
+                let progress =
+                    match decoder.decode(client.buf.data(), |d| data.extend_from_slice(d)) {
+                        Ok(progress) => progress,
+                        Err(e) => return Err(answer_and_close(client, head, &fail(e)).await),
+                    };
+                raw.extend_from_slice(&client.buf.data()[..progress.consumed]);
+                client.buf.consume(progress.consumed);
+                if decoder.data_bytes() > max {
+                    return Err(
+                        answer_and_close(client, head, &fail(ClientError::BodyTooLarge)).await,
+                    );
+                }
+                progress.done
+            }
+        };
+        if done {
+            break;
+        }
+        match client.buf.fill(client.stream, idle).await {
+            Ok(n) if n > 0 => {}
+            _ => return Err(Next::Close),
+        }
+    }
+    if head.body != BodyFraming::Chunked {
+        data = raw.clone();
+    }
+    match payload_for_inspection(head, &head_bytes, data, max) {
+        Ok(payload) => Ok(Inspected {
+            head: head_bytes,
+            raw,
+            payload,
+        }),
+        Err(answer) => Err(respond(worker, client, head, &answer, true).await),
+    }
 }
+
+/// Answers and closes (after a linger): the rest of the request cannot be read reliably.
+async fn answer_and_close(
+    client: &mut ClientSide<'_>,
+    head: &RequestHead,
+    answer: &Answer,
+) -> Next {
+    answer.write_to(client.out, head, true);
+    let out = std::mem::take(client.out);
+    let (_, out) = write_all(client.stream, out).await;
+    *client.out = out;
+    Next::Linger
+}
+
+/// Answers a request without forwarding it. `body_read` says its body was already read.
+pub async fn respond(
+    worker: &Worker,
+    client: &mut ClientSide<'_>,
+    head: &RequestHead,
+    answer: &Answer,
+    body_read: bool,
+) -> Next {
+    let mut response = Vec::new();
+    answer.write_to(&mut response, head, false);
+    respond_without_body(worker, client, head, ResponseBytes(response), body_read).await
+}
+
+/// An answer already written, with `Connection` still to decide.
+pub struct ResponseBytes(pub Vec<u8>);
 
 /// Answers a request whose body must not be forwarded. A small body is read and dropped to
 /// keep the connection; otherwise the answer says `Connection: close` and the connection is
-/// closed after a linger.
+/// closed after a linger. `response` is a complete response without a `Connection` header.
 pub async fn respond_without_body(
     worker: &Worker,
     client: &mut ClientSide<'_>,
     head: &RequestHead,
-    canned: &Canned<'_>,
+    response: ResponseBytes,
+    body_read: bool,
 ) -> Next {
     let already = client.buf.len().saturating_sub(head.len) as u64;
     let discard = match head.body {
+        _ if body_read => Some(0),
         BodyFraming::None => Some(0),
         BodyFraming::Length(n)
             if n <= DISCARD_BODY_BYTES && (!head.expect_continue || already >= n) =>
@@ -239,20 +343,25 @@ pub async fn respond_without_body(
         _ => None,
     };
     let keep_alive = head.keep_alive && discard.is_some() && !worker.draining.get();
-    let canned = Canned {
-        close: !keep_alive,
-        ..*canned
-    };
-    canned.write_to(client.out);
+    let mut response = response.0;
+    if !keep_alive {
+        // Insert `connection: close` before the blank line ending the head.
+        if let Some(end) = response.windows(4).position(|w| w == b"\r\n\r\n") {
+            response.splice(end + 2..end + 2, b"connection: close\r\n".iter().copied());
+        }
+    }
+    client.out.extend_from_slice(&response);
     let out = std::mem::take(client.out);
     let (result, out) = write_all(client.stream, out).await;
     *client.out = out;
-    client.buf.consume(head.len);
+    if !body_read {
+        client.buf.consume(head.len);
+    }
     if result.is_err() {
         return Next::Close;
     }
     let Some(mut remaining) = discard.filter(|_| keep_alive) else {
-        return if head.body == BodyFraming::None {
+        return if head.body == BodyFraming::None || body_read {
             Next::Close
         } else {
             Next::Linger

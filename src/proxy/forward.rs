@@ -8,7 +8,8 @@
 //! that could change the cluster twice.
 
 use super::buffer::{write_all, ReadBuf};
-use super::client::{respond_without_body, ClientSide, Worker};
+use super::client::{respond_without_body, ClientSide, ResponseBytes, Worker};
+use super::decide::Inspected;
 use super::upstream::UpstreamConn;
 use crate::http::canned::Canned;
 use crate::http::chunked::ChunkedDecoder;
@@ -46,43 +47,77 @@ enum BodyError {
     Upstream,
 }
 
-pub async fn forward(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &RequestHead) -> Next {
-    if let BodyFraming::Length(n) = head.body {
+/// Forwards an allowed request. `inspected` holds its head and body when the body was read
+/// for the decision (then it is sent from there); `target` replaces the request target.
+pub async fn forward(
+    worker: &Rc<Worker>,
+    client: &mut ClientSide<'_>,
+    head: &RequestHead,
+    inspected: Option<Inspected>,
+    target: Option<String>,
+) -> Next {
+    let body_read = inspected.is_some();
+    if let (BodyFraming::Length(n), false) = (head.body, body_read) {
         if n > worker.limits.max_body_bytes {
-            return respond_without_body(
+            return fail(
                 worker,
                 client,
                 head,
-                &fault(ClientError::BodyTooLarge.into(), head),
+                ClientError::BodyTooLarge.into(),
+                false,
             )
             .await;
         }
     }
     let mut conn = match worker.upstreams.checkout().await {
         Ok(conn) => conn,
-        Err(e) => return respond_without_body(worker, client, head, &fault(e.into(), head)).await,
+        Err(e) => return fail(worker, client, head, e.into(), body_read).await,
     };
     let host = worker.upstreams.authority(conn.node);
     let mut upstream_head = Vec::with_capacity(head.len + 64);
-    write_upstream_head(
-        &mut upstream_head,
-        client.buf.data(),
-        head,
-        client.peer.ip().to_canonical(),
-        &host,
-    );
-    client.buf.consume(head.len);
-    // The first body bytes go out with the head when the whole body is small.
-    let mut body_left = match head.body {
-        BodyFraming::Length(n) => n,
-        _ => 0,
+    let ip = client.peer.ip().to_canonical();
+    let (mut body_left, buffered) = match inspected {
+        Some(inspected) => {
+            write_upstream_head(
+                &mut upstream_head,
+                &inspected.head,
+                head,
+                target.as_deref(),
+                ip,
+                &host,
+            );
+            (0, Some(inspected.raw))
+        }
+        None => {
+            write_upstream_head(
+                &mut upstream_head,
+                client.buf.data(),
+                head,
+                target.as_deref(),
+                ip,
+                &host,
+            );
+            client.buf.consume(head.len);
+            let length = match head.body {
+                BodyFraming::Length(n) => n,
+                _ => 0,
+            };
+            (length, None)
+        }
     };
-    if body_left <= COALESCE_BODY_BYTES as u64 {
-        let first = (body_left as usize).min(client.buf.len());
-        upstream_head.extend_from_slice(&client.buf.data()[..first]);
-        client.buf.consume(first);
-        body_left -= first as u64;
+    // A small body goes out in the same write as the head.
+    match &buffered {
+        Some(body) if body.len() <= COALESCE_BODY_BYTES => upstream_head.extend_from_slice(body),
+        Some(_) => {}
+        None if body_left <= COALESCE_BODY_BYTES as u64 => {
+            let first = (body_left as usize).min(client.buf.len());
+            upstream_head.extend_from_slice(&client.buf.data()[..first]);
+            client.buf.consume(first);
+            body_left -= first as u64;
+        }
+        None => {}
     }
+    let mut buffered = buffered.filter(|body| body.len() > COALESCE_BODY_BYTES);
     let retryable = conn.reused
         && head.body == BodyFraming::None
         && matches!(
@@ -96,19 +131,21 @@ pub async fn forward(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Re
         let outcome = match sent {
             Err(_) => Err(UpstreamError::ClosedEarly),
             Ok(_) => {
-                if let Err(e) = send_body(worker, client, head, &mut conn.stream, body_left).await {
+                let sent_body = match buffered.take() {
+                    Some(body) => {
+                        let (result, _) = conn.stream.write_all(body).await;
+                        result.map(|_| ()).map_err(|_| BodyError::Upstream)
+                    }
+                    None if body_read => Ok(()),
+                    None => send_body(worker, client, head, &mut conn.stream, body_left).await,
+                };
+                if let Err(e) = sent_body {
                     return match e {
                         BodyError::ClientGone => Next::Close,
                         BodyError::Client(e) => answer(worker, client, head, e.into(), false).await,
                         BodyError::Upstream => {
-                            answer(
-                                worker,
-                                client,
-                                head,
-                                UpstreamError::ClosedEarly.into(),
-                                false,
-                            )
-                            .await
+                            let fault = UpstreamError::ClosedEarly.into();
+                            answer(worker, client, head, fault, body_read).await
                         }
                     };
                 }
@@ -400,9 +437,17 @@ async fn relay_until_close(
     }
 }
 
-/// The canned response for `fault`, for this request.
-fn fault(fault: Fault, head: &RequestHead) -> Canned<'static> {
-    Canned::for_fault(fault, false, head.is_head())
+/// Answers a fault before anything was forwarded.
+async fn fail(
+    worker: &Worker,
+    client: &mut ClientSide<'_>,
+    head: &RequestHead,
+    fault: Fault,
+    body_read: bool,
+) -> Next {
+    let mut response = Vec::new();
+    Canned::for_fault(fault, false, head.is_head()).write_to(&mut response);
+    respond_without_body(worker, client, head, ResponseBytes(response), body_read).await
 }
 
 /// Answers a fault once the request body was handled: `body_done` means the whole body was

@@ -9,7 +9,9 @@
 
 mod buffer;
 pub mod client;
+mod decide;
 mod forward;
+pub mod metadata;
 pub mod upstream;
 
 pub use client::{serve, Worker};

@@ -9,13 +9,16 @@
 mod listener;
 
 use crate::config::{Config, ConfigErrors, GatewaySettings};
+use crate::es::metadata::ClusterMetadata;
 use crate::proxy::{serve, NodeAddress, Upstreams, Worker};
 use crate::snapshot::{LocalPolicy, PolicyStore, Snapshot};
+use arc_swap::ArcSwap;
 use monoio::net::TcpListener;
 use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{error, info, warn};
@@ -49,6 +52,8 @@ pub struct Gateway {
     threads: Vec<std::thread::JoinHandle<()>>,
     stop: Option<flume::Sender<()>>,
     policy: Arc<PolicyStore>,
+    metadata: Arc<ArcSwap<ClusterMetadata>>,
+    metadata_stop: Arc<AtomicBool>,
 }
 
 impl Gateway {
@@ -70,6 +75,18 @@ impl Gateway {
             Vec::new()
         };
         let (stop, stopped) = flume::bounded::<()>(1);
+        let metadata = Arc::new(ArcSwap::from_pointee(ClusterMetadata::default()));
+        let metadata_stop = Arc::new(AtomicBool::new(false));
+        if settings.metadata_refresh_ms > 0 {
+            crate::proxy::metadata::start(
+                nodes.iter().map(|n| n.addr).collect(),
+                Arc::clone(&metadata),
+                Duration::from_millis(settings.metadata_refresh_ms),
+                Duration::from_millis(settings.limits.upstream_response_timeout_ms.min(10_000)),
+                Arc::clone(&metadata_stop),
+            )
+            .map_err(io_error("cannot start the metadata refresher"))?;
+        }
         let mut threads = Vec::with_capacity(workers);
         for id in (0..workers).rev() {
             let listeners = per_worker.pop().unwrap_or_default();
@@ -80,6 +97,7 @@ impl Gateway {
                 nodes: nodes.clone(),
                 settings: settings.clone(),
                 policy: Arc::clone(&policy),
+                metadata: Arc::clone(&metadata),
                 core: (!cores.is_empty()).then(|| cores[id % cores.len()]),
             };
             let thread = std::thread::Builder::new()
@@ -93,6 +111,8 @@ impl Gateway {
             threads,
             stop: Some(stop),
             policy,
+            metadata,
+            metadata_stop,
         })
     }
 
@@ -107,8 +127,14 @@ impl Gateway {
 
     /// Stops accepting, lets in-flight requests finish (up to the shutdown timeout) and
     /// waits for every worker to exit.
+    /// The cluster metadata the ACL narrows with (tests can inspect or set it).
+    pub fn metadata(&self) -> &Arc<ArcSwap<ClusterMetadata>> {
+        &self.metadata
+    }
+
     pub fn shutdown(mut self) {
         self.stop.take();
+        self.metadata_stop.store(true, Ordering::Relaxed);
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
@@ -118,6 +144,7 @@ impl Gateway {
 impl Drop for Gateway {
     fn drop(&mut self) {
         self.stop.take();
+        self.metadata_stop.store(true, Ordering::Relaxed);
     }
 }
 
@@ -129,6 +156,7 @@ struct WorkerContext {
     nodes: Vec<NodeAddress>,
     settings: GatewaySettings,
     policy: Arc<PolicyStore>,
+    metadata: Arc<ArcSwap<ClusterMetadata>>,
     core: Option<core_affinity::CoreId>,
 }
 
@@ -175,6 +203,7 @@ impl WorkerContext {
             limits: self.settings.limits,
             policy: LocalPolicy::new(self.policy),
             upstreams: Rc::new(Upstreams::new(&self.nodes, &self.settings.limits)),
+            metadata: Arc::clone(&self.metadata),
             in_flight: Cell::new(0),
             draining: Cell::new(false),
         });

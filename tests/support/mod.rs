@@ -199,7 +199,8 @@ pub fn config_file(name: &str, upstream: &str, readonlyrest: &str, extra_gateway
     std::fs::write(
         &path,
         format!(
-            "gateway:\n  listen: 127.0.0.1:0\n  upstreams: [\"{upstream}\"]\n  workers: 1\n{extra_gateway}readonlyrest:\n{readonlyrest}"
+            // No metadata refresher: the stub must see only the test's own requests.
+            "gateway:\n  listen: 127.0.0.1:0\n  upstreams: [\"{upstream}\"]\n  workers: 1\n  metadata_refresh_ms: 0\n{extra_gateway}readonlyrest:\n{readonlyrest}"
         ),
     )
     .unwrap();

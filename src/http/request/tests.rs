@@ -244,6 +244,7 @@ fn upstream_head_rewrites_only_what_it_must() {
         &mut out,
         raw,
         &head,
+        None,
         "192.0.2.7".parse().unwrap(),
         "es:9200",
     );
@@ -254,19 +255,20 @@ fn upstream_head_rewrites_only_what_it_must() {
 }
 
 #[test]
-fn upstream_head_for_http10_adds_host_and_chunked_stays_chunked() {
+fn upstream_head_for_http10_adds_host_rewrites_targets_and_chunked_stays_chunked() {
     let raw = b"GET /_cat/health?v HTTP/1.0\r\n\r\n";
     let mut out = Vec::new();
     write_upstream_head(
         &mut out,
         raw,
         &complete(raw),
+        Some("/_cat/health/narrowed?v"),
         "::1".parse().unwrap(),
         "127.0.0.1:9200",
     );
     assert_eq!(
         String::from_utf8(out).unwrap(),
-        "GET /_cat/health?v HTTP/1.1\r\nhost: 127.0.0.1:9200\r\nx-forwarded-for: ::1\r\n\r\n"
+        "GET /_cat/health/narrowed?v HTTP/1.1\r\nhost: 127.0.0.1:9200\r\nx-forwarded-for: ::1\r\n\r\n"
     );
     let raw = b"POST /_bulk HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n";
     let mut out = Vec::new();
@@ -274,6 +276,7 @@ fn upstream_head_for_http10_adds_host_and_chunked_stays_chunked() {
         &mut out,
         raw,
         &complete(raw),
+        None,
         "127.0.0.1".parse().unwrap(),
         "x",
     );

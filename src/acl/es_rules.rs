@@ -1,0 +1,296 @@
+//! The Elasticsearch-aware rules: `actions`, `indices`, `repositories`, `snapshots`,
+//! `data_streams`.
+//!
+//! They read what `es::route` and `es::target` derived from the request: the transport
+//! action and every index expression with its access. Reads that name some forbidden
+//! indices are narrowed to the allowed ones (wildcards and aliases expanded against the
+//! cluster metadata), reads that name only forbidden ones look like a missing index, writes
+//! must be allowed for every index. No IO.
+
+use super::pattern::{Glob, ValuePattern};
+use super::rule::{Outcome, Session};
+use super::variable::Resolve;
+use crate::es::body::BulkOp;
+use crate::es::index_name::IndexExpr;
+use crate::es::metadata::ClusterMetadata;
+use crate::es::target::{Access, Targets};
+
+/// What the Elasticsearch-aware rules see of a request.
+#[derive(Debug, Clone, Copy)]
+pub struct EsView<'a> {
+    pub action: &'static str,
+    /// The route has no known action: every `actions`/`indices` rule fails closed.
+    pub unknown: bool,
+    /// `None` while the body that names the indices has not been read yet.
+    pub targets: Option<&'a Targets<'a>>,
+    pub metadata: &'a ClusterMetadata,
+}
+
+/// Named privileges usable in `actions` as `@name` (X-Pack/Shield style), and the levels of
+/// the older security plugin (READONLY, READWRITE, ALL, NONE as `@readonly`, ...).
+pub fn privilege(name: &str) -> Option<&'static [&'static str]> {
+    const READ: &[&str] = &[
+        "indices:data/read/*",
+        "indices:admin/mappings/fields/get*",
+        "indices:admin/resolve/index",
+    ];
+    const VIEW_METADATA: &[&str] = &[
+        "indices:admin/get",
+        "indices:admin/aliases/get",
+        "indices:admin/mappings/get",
+        "indices:admin/mappings/fields/get*",
+        "indices:monitor/settings/get",
+        "indices:admin/resolve/index",
+        "indices:admin/validate/query",
+        "indices:admin/analyze",
+    ];
+    Some(match name {
+        "read" => READ,
+        "view_index_metadata" => VIEW_METADATA,
+        "write" => &["indices:data/write/*"],
+        "index" => &[
+            "indices:data/write/index*",
+            "indices:data/write/update*",
+            "indices:data/write/bulk*",
+        ],
+        "create_doc" | "create" => &["indices:data/write/index*", "indices:data/write/bulk*"],
+        "delete" => &["indices:data/write/delete*", "indices:data/write/bulk*"],
+        "create_index" => &["indices:admin/create", "indices:admin/data_stream/create"],
+        "delete_index" => &["indices:admin/delete", "indices:admin/data_stream/delete"],
+        "monitor" => &["cluster:monitor/*", "indices:monitor/*"],
+        "manage" => &["cluster:*", "indices:admin/*", "indices:monitor/*"],
+        "all" => &["*"],
+        "readonly" => &[
+            "indices:data/read/*",
+            "indices:admin/get",
+            "indices:admin/aliases/get",
+            "indices:admin/mappings/get",
+            "indices:admin/mappings/fields/get*",
+            "indices:admin/resolve/index",
+            "indices:monitor/*",
+            "cluster:monitor/*",
+        ],
+        "readwrite" => &[
+            "indices:data/*",
+            "indices:admin/get",
+            "indices:admin/create",
+            "indices:admin/aliases/get",
+            "indices:admin/mappings/*",
+            "indices:admin/resolve/index",
+            "indices:admin/refresh*",
+            "indices:monitor/*",
+            "cluster:monitor/*",
+        ],
+        "none" => &[],
+        _ => return None,
+    })
+}
+
+/// The action a bulk item runs as (checked when a rule uses named privileges).
+fn item_action(op: BulkOp) -> &'static str {
+    match op {
+        BulkOp::Index | BulkOp::Create => "indices:data/write/index",
+        BulkOp::Update => "indices:data/write/update",
+        BulkOp::Delete => "indices:data/write/delete",
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ActionsRule {
+    pub patterns: Vec<Glob>,
+    /// Named privileges were used: each `_bulk` item's own action must match too.
+    pub check_bulk_items: bool,
+}
+
+impl ActionsRule {
+    pub fn check<'r>(&self, es: Option<&EsView<'_>>) -> Outcome<'r> {
+        let Some(es) = es else {
+            return Outcome::NoMatch;
+        };
+        let allowed = |action: &str| self.patterns.iter().any(|p| p.matches(action));
+        if es.unknown || !allowed(es.action) {
+            return Outcome::NoMatch;
+        }
+        if self.check_bulk_items && es.action == "indices:data/write/bulk" {
+            let Some(targets) = es.targets else {
+                return Outcome::NeedsBody;
+            };
+            if !targets.bulk_ops.iter().all(|op| allowed(item_action(*op))) {
+                return Outcome::NoMatch;
+            }
+        }
+        Outcome::Match
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct IndicesRule {
+    pub patterns: Vec<ValuePattern>,
+    pub must_involve_indices: bool,
+}
+
+impl IndicesRule {
+    pub fn needs_user(&self) -> bool {
+        self.patterns.iter().any(ValuePattern::needs_user)
+    }
+
+    pub fn check<'r>(&self, s: &Session<'r>) -> Outcome<'r> {
+        let Some(es) = s.req.es.as_ref() else {
+            return Outcome::NoMatch;
+        };
+        if es.unknown {
+            return Outcome::NoMatch;
+        }
+        let Some(targets) = es.targets else {
+            return Outcome::NeedsBody;
+        };
+        if !targets.involves_indices() {
+            return if self.must_involve_indices {
+                Outcome::NoMatch
+            } else {
+                Outcome::Match
+            };
+        }
+        if targets.opaque_indices {
+            return Outcome::NoMatch;
+        }
+        let patterns = resolve(&self.patterns, s);
+        let allowed = |name: &str| patterns.iter().any(|p| p.matches(name));
+        let covered = |expr: &str| patterns.iter().any(|p| p.contains_pattern(expr));
+
+        // Writes: every index must be allowed as written; nothing is expanded or narrowed.
+        let writes_ok = targets
+            .indices
+            .iter()
+            .filter(|i| i.access == Access::Write)
+            .all(|i| covered(&i.name));
+        if !writes_ok || (targets.all_indices && !targets.narrowable && !covered("*")) {
+            return Outcome::NoMatch;
+        }
+        // Reads: keep what is allowed, expanding wildcards and aliases that are not.
+        let mut kept: Vec<String> = Vec::new();
+        let mut changed = false;
+        let requested = targets
+            .indices
+            .iter()
+            .filter(|i| i.access == Access::Read)
+            .map(|i| i.name.as_ref())
+            .chain(targets.all_indices.then_some("*"));
+        for name in requested {
+            let expr = IndexExpr::parse(name);
+            if expr.exclusion || covered(name) {
+                kept.push(name.to_string());
+                continue;
+            }
+            changed = true;
+            if expr.remote.is_some() || expr.date_math {
+                continue; // cannot be expanded here; dropped unless allowed as written
+            }
+            narrow(
+                name,
+                expr.wildcard || expr.is_all(),
+                es.metadata,
+                &allowed,
+                &mut kept,
+            );
+        }
+        if !changed {
+            return Outcome::Match;
+        }
+        if !targets.narrowable {
+            // Indices named in a body (msearch, mget) are not rewritten: fail closed.
+            return Outcome::NoMatch;
+        }
+        kept.dedup();
+        if kept.iter().all(|k| IndexExpr::parse(k).exclusion) {
+            return Outcome::IndexNotFound;
+        }
+        Outcome::Narrowed(kept)
+    }
+}
+
+/// Adds the allowed names `name` stands for: matching indices, aliases and data streams for a
+/// wildcard (hidden ones only if the wildcard starts with a dot, as Elasticsearch expands),
+/// and the allowed members of an alias or data stream.
+fn narrow(
+    name: &str,
+    wildcard: bool,
+    metadata: &ClusterMetadata,
+    allowed: &dyn Fn(&str) -> bool,
+    kept: &mut Vec<String>,
+) {
+    let mut add = |candidate: &str| {
+        if allowed(candidate) {
+            kept.push(candidate.to_string());
+        } else if let Some(members) = metadata.members(candidate) {
+            kept.extend(members.iter().filter(|m| allowed(m)).cloned());
+        }
+    };
+    if wildcard {
+        let glob = Glob::new(if name == "_all" { "*" } else { name });
+        let mut names: Vec<&str> = metadata
+            .names()
+            .filter(|(n, hidden)| glob.matches(n) && (!hidden || name.starts_with('.')))
+            .map(|(n, _)| n)
+            .collect();
+        names.sort_unstable();
+        for candidate in names {
+            add(candidate);
+        }
+    } else {
+        add(name);
+    }
+}
+
+fn resolve(patterns: &[ValuePattern], from: &dyn Resolve) -> Vec<Glob> {
+    let mut out = Vec::with_capacity(patterns.len());
+    for pattern in patterns {
+        match pattern {
+            ValuePattern::Static(glob) => out.push(glob.clone()),
+            ValuePattern::Dynamic(template, ignore_case) => out.extend(
+                template
+                    .resolve(from)
+                    .iter()
+                    .map(|p| Glob::with_case(p, *ignore_case)),
+            ),
+        }
+    }
+    out
+}
+
+/// `repositories`, `snapshots`, `data_streams`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    Repositories,
+    Snapshots,
+    DataStreams,
+}
+
+#[derive(Debug, Clone)]
+pub struct NamesRule {
+    pub kind: NameKind,
+    pub patterns: Vec<ValuePattern>,
+}
+
+impl NamesRule {
+    pub fn check<'r>(&self, s: &Session<'r>) -> Outcome<'r> {
+        let Some(targets) = s.req.es.as_ref().and_then(|es| es.targets) else {
+            return Outcome::NoMatch;
+        };
+        let (names, all) = match self.kind {
+            NameKind::Repositories => (&targets.repositories, targets.all_repositories),
+            NameKind::Snapshots => (&targets.snapshots, targets.all_snapshots),
+            NameKind::DataStreams => (&targets.data_streams, targets.all_data_streams),
+        };
+        let patterns = resolve(&self.patterns, s);
+        let covered = |n: &str| patterns.iter().any(|p| p.contains_pattern(n));
+        // A request about no such names passes; one about all of them (GET /_snapshot)
+        // needs a pattern covering `*`.
+        let ok = names.iter().all(|n| covered(n)) && (!all || covered("*"));
+        if ok {
+            Outcome::Match
+        } else {
+            Outcome::NoMatch
+        }
+    }
+}

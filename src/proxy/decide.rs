@@ -1,0 +1,280 @@
+//! Deciding one request: classify it, evaluate the ACL, and turn the decision into what the
+//! connection does next. Synchronous and allocation-light; the result owns everything, so
+//! the read buffer is free again when it returns.
+//!
+//! ```text
+//! head ─▶ es::route::classify ─▶ Targets (path) ─▶ acl::evaluate ─┬▶ Forward (maybe narrowed)
+//!                      body, if read ─▶ Targets (+ body) ─┘        ├▶ Answer (400/401/403/404/413/415)
+//!                                                                  ├▶ ReadBody (indices are in it)
+//!                                                                  └▶ Verify (expensive hash)
+//! ```
+
+use super::client::Worker;
+use crate::acl::es_rules::EsView;
+use crate::acl::request::MalformedAuthorization;
+use crate::acl::{Decision, Pending, Request, Verifier};
+use crate::es::body::{inflate_to_vec, ContentEncoding};
+use crate::es::index_name::{decode_part, IndexExpr};
+use crate::es::rewrite::narrow_target;
+use crate::es::route::classify;
+use crate::es::target::{needs_body, Access, Targets};
+use crate::http::canned::Canned;
+use crate::http::request::{BodyFraming, RequestHead};
+use crate::http::ClientError;
+use std::net::SocketAddr;
+
+/// A request whose body was read (to find the indices it names) before forwarding.
+pub struct Inspected {
+    /// The request head, copied out of the read buffer.
+    pub head: Vec<u8>,
+    /// The body exactly as received (forwarded unchanged).
+    pub raw: Vec<u8>,
+    /// The body's payload: de-chunked and inflated, for inspection.
+    pub payload: Vec<u8>,
+}
+
+/// What to do with a request. Owns its data.
+pub enum Verdict {
+    /// Forward, with this request target instead of the original one if set.
+    Forward {
+        target: Option<String>,
+    },
+    Answer(Answer),
+    ReadBody,
+    Verify(Pending),
+}
+
+/// A response the gateway writes itself.
+pub struct Answer {
+    pub status: u16,
+    pub error_type: &'static str,
+    pub reason: String,
+    pub extra: Vec<(&'static str, String)>,
+    pub challenge: bool,
+}
+
+/// `Basic realm="ringfence"`, the challenge sent with 401.
+const UNAUTHORIZED_CHALLENGE: &str = "Basic realm=\"ringfence\"";
+
+impl Answer {
+    fn client(error: ClientError) -> Answer {
+        let fault = crate::http::Fault::Client(error);
+        Answer::plain(
+            fault.status(),
+            fault.error_type(),
+            fault.reason().to_string(),
+        )
+    }
+
+    fn plain(status: u16, error_type: &'static str, reason: String) -> Answer {
+        Answer {
+            status,
+            error_type,
+            reason,
+            extra: Vec::new(),
+            challenge: false,
+        }
+    }
+
+    /// Writes the answer (head and body) for `head`.
+    pub fn write_to(&self, out: &mut Vec<u8>, head: &RequestHead, close: bool) {
+        let extra: Vec<(&str, &str)> = self.extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let challenge = [("www-authenticate", UNAUTHORIZED_CHALLENGE)];
+        Canned {
+            status: self.status,
+            error_type: self.error_type,
+            reason: &self.reason,
+            extra: &extra,
+            headers: if self.challenge { &challenge } else { &[] },
+            close,
+            head_only: head.is_head(),
+        }
+        .write_to(out);
+    }
+}
+
+/// Decides `head` (parsed from `buf`). `inspected` is the body, once read.
+pub fn decide(
+    worker: &Worker,
+    head: &RequestHead,
+    buf: &[u8],
+    inspected: Option<&Inspected>,
+    peer: SocketAddr,
+    local: SocketAddr,
+    verifier: &dyn Verifier,
+) -> Verdict {
+    // The head parser admits only printable ASCII in the target.
+    let Ok(target) = std::str::from_utf8(head.path_and_query().get(buf)) else {
+        return Verdict::Answer(Answer::client(ClientError::InvalidTarget));
+    };
+    let classified = match classify(head.method, target) {
+        Ok(classified) => classified,
+        Err(e) => {
+            return Verdict::Answer(Answer::plain(
+                400,
+                "illegal_argument_exception",
+                e.reason().to_string(),
+            ))
+        }
+    };
+    let Ok(path) = decode_part(std::str::from_utf8(head.path.get(buf)).unwrap_or_default()) else {
+        return Verdict::Answer(Answer::client(ClientError::InvalidPathEncoding));
+    };
+    let mut targets = Targets::from_path(&classified);
+    let body_pending = needs_body(&classified) && head.body != BodyFraming::None;
+    if let (true, Some(inspected)) = (body_pending, inspected) {
+        if let Err(e) = targets.add_body(&classified, &inspected.payload) {
+            return Verdict::Answer(Answer::plain(e.status(), e.es_type(), e.reason()));
+        }
+    }
+    let content_length = match head.body {
+        BodyFraming::None => Some(0),
+        BodyFraming::Length(n) => Some(n),
+        BodyFraming::Chunked => inspected.map(|i| i.payload.len() as u64),
+    };
+    let mut request = match Request::new(
+        head.method,
+        &path,
+        buf,
+        &head.headers,
+        peer.ip(),
+        local.ip(),
+        content_length,
+    ) {
+        Ok(request) => request,
+        Err(MalformedAuthorization) => {
+            return Verdict::Answer(Answer::client(ClientError::MalformedAuthorization))
+        }
+    };
+    let metadata = worker.metadata.load();
+    request.es = Some(EsView {
+        action: classified.action,
+        unknown: classified.is_unknown(),
+        targets: (!body_pending || inspected.is_some()).then_some(&targets),
+        metadata: &metadata,
+    });
+    let snapshot = worker.policy.current();
+    match snapshot.acl.evaluate(&request, verifier) {
+        Decision::Allow { narrowed: None, .. } => Verdict::Forward { target: None },
+        Decision::Allow {
+            narrowed: Some(indices),
+            ..
+        } => match narrow_target(head.method, target, &indices) {
+            Some(target) => Verdict::Forward {
+                target: Some(target),
+            },
+            None => Verdict::Answer(forbidden(
+                snapshot.acl.settings().forbidden_message.clone(),
+                "OPERATION_NOT_ALLOWED",
+            )),
+        },
+        Decision::Forbid { reason, due_to, .. } => {
+            Verdict::Answer(forbidden(reason.to_string(), due_to))
+        }
+        Decision::Unauthorized { reason } => Verdict::Answer(Answer {
+            challenge: true,
+            ..forbidden(reason.to_string(), "OPERATION_NOT_ALLOWED")
+        }),
+        Decision::IndexNotFound => index_not_found(head, target, &targets),
+        Decision::ReadBody if inspected.is_none() => Verdict::ReadBody,
+        Decision::ReadBody => Verdict::Answer(Answer::plain(
+            500,
+            "internal_server_error",
+            "the ACL asked for the body twice".into(),
+        )),
+        Decision::Verify(pending) => Verdict::Verify(pending),
+    }
+}
+
+fn forbidden(reason: String, due_to: &'static str) -> Answer {
+    Answer {
+        status: 403,
+        error_type: "forbidden_response",
+        reason,
+        extra: vec![("due_to", due_to.to_string())],
+        challenge: false,
+    }
+}
+
+/// A read of forbidden indices only, answered as Elasticsearch answers for indices that do
+/// not exist: a literal name gets the exact `index_not_found_exception` 404; wildcards are
+/// forwarded with a pattern that matches nothing, so the node gives its own empty answer.
+fn index_not_found(head: &RequestHead, target: &str, targets: &Targets<'_>) -> Verdict {
+    let literal = targets
+        .indices
+        .iter()
+        .filter(|i| i.access == Access::Read)
+        .map(|i| IndexExpr::parse(&i.name))
+        .find(|e| !e.wildcard && !e.exclusion && !e.is_all());
+    if let Some(expr) = literal {
+        let name = expr.raw.to_string();
+        return Verdict::Answer(Answer {
+            status: 404,
+            error_type: "index_not_found_exception",
+            reason: format!("no such index [{name}]"),
+            extra: vec![
+                ("resource.type", "index_or_alias".to_string()),
+                ("resource.id", name.clone()),
+                ("index_uuid", "_na_".to_string()),
+                ("index", name),
+            ],
+            challenge: false,
+        });
+    }
+    let none = vec![format!(".rf-none-{}-*", nonce())];
+    match narrow_target(head.method, target, &none) {
+        Some(target) => Verdict::Forward {
+            target: Some(target),
+        },
+        None => Verdict::Answer(forbidden(
+            crate::acl::DEFAULT_FORBIDDEN_MESSAGE.into(),
+            "OPERATION_NOT_ALLOWED",
+        )),
+    }
+}
+
+/// A value that differs between calls, for index names that must not exist.
+fn nonce() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let time = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    format!(
+        "{:x}",
+        time ^ COUNTER.fetch_add(1, Ordering::Relaxed).rotate_left(40)
+    )
+}
+
+/// Inflates a body per its `Content-Encoding` for inspection, bounded by `max` bytes.
+pub fn payload_for_inspection(
+    head: &RequestHead,
+    head_buf: &[u8],
+    data: Vec<u8>,
+    max: u64,
+) -> Result<Vec<u8>, Answer> {
+    // Netty reads only the first Content-Encoding; two of them would be read differently.
+    let encodings = head
+        .headers
+        .iter()
+        .filter(|h| {
+            h.name
+                .get(head_buf)
+                .eq_ignore_ascii_case(b"content-encoding")
+        })
+        .count();
+    if encodings > 1 {
+        return Err(Answer::plain(
+            400,
+            "illegal_argument_exception",
+            "more than one Content-Encoding header".into(),
+        ));
+    }
+    let encoding = ContentEncoding::from_header(head.header(head_buf, "content-encoding"))
+        .map_err(|e| Answer::plain(e.status(), e.es_type(), e.reason()))?;
+    match encoding {
+        ContentEncoding::Identity => Ok(data),
+        encoding => inflate_to_vec(encoding, &data, max)
+            .map_err(|e| Answer::plain(e.status(), e.es_type(), e.reason())),
+    }
+}

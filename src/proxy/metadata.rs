@@ -1,0 +1,97 @@
+//! Keeps the cluster metadata (indices, aliases, data streams) fresh for the ACL.
+//!
+//! A background thread asks one upstream node `GET /_resolve/index/*?expand_wildcards=all`
+//! every `gateway.metadata_refresh_ms` and swaps the parsed result in; workers read it
+//! lock-free. A failed refresh keeps the previous snapshot. The request is tiny and rare, so
+//! a blocking client on its own thread keeps the workers' event loops out of it.
+
+use crate::es::metadata::ClusterMetadata;
+use crate::http::chunked::ChunkedDecoder;
+use crate::http::response::{parse_response_head, ResponseFraming};
+use arc_swap::ArcSwap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{debug, info, warn};
+
+const RESOLVE_PATH: &str = "/_resolve/index/*?expand_wildcards=all";
+/// The largest metadata response accepted (a cluster with ~100k indices).
+const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Starts the refresher; it stops when `stop` is set.
+pub fn start(
+    upstreams: Vec<SocketAddr>,
+    metadata: Arc<ArcSwap<ClusterMetadata>>,
+    interval: Duration,
+    timeout: Duration,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("ringfence-metadata".into())
+        .spawn(move || {
+            let mut healthy = false;
+            while !stop.load(Ordering::Relaxed) {
+                match upstreams.iter().find_map(|addr| fetch(*addr, timeout).ok()) {
+                    Some(fresh) => {
+                        if !healthy {
+                            info!(
+                                indices = fresh.indices.len(),
+                                aliases = fresh.aliases.len(),
+                                "cluster metadata loaded"
+                            );
+                        }
+                        healthy = true;
+                        metadata.store(Arc::new(fresh));
+                    }
+                    None if healthy => {
+                        healthy = false;
+                        warn!("cluster metadata refresh failed; keeping the last snapshot");
+                    }
+                    None => debug!("cluster metadata not available yet"),
+                }
+                std::thread::sleep(interval);
+            }
+        })?;
+    Ok(())
+}
+
+/// One `_resolve/index` round trip.
+pub fn fetch(addr: SocketAddr, timeout: Duration) -> Result<ClusterMetadata, String> {
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    stream
+        .set_write_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    let request = format!("GET {RESOLVE_PATH} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let mut response = Vec::new();
+    stream
+        .take(MAX_RESPONSE_BYTES as u64)
+        .read_to_end(&mut response)
+        .map_err(|e| e.to_string())?;
+    let head = parse_response_head(&response, 64 * 1024, false)
+        .map_err(|e| format!("{e:?}"))?
+        .ok_or("incomplete response head")?;
+    if head.status != 200 {
+        return Err(format!("status {}", head.status));
+    }
+    let rest = &response[head.len..];
+    let body = match head.framing {
+        ResponseFraming::Chunked => {
+            let mut body = Vec::new();
+            ChunkedDecoder::new()
+                .decode(rest, |d| body.extend_from_slice(d))
+                .map_err(|e| format!("{e:?}"))?;
+            body
+        }
+        ResponseFraming::Length(n) => rest.get(..n as usize).ok_or("truncated body")?.to_vec(),
+        _ => rest.to_vec(),
+    };
+    ClusterMetadata::from_resolve_response(&body).map_err(|e| e.to_string())
+}
