@@ -201,7 +201,8 @@ impl IndicesRule {
             // Indices named in a body (msearch, mget) are not rewritten: fail closed.
             return Outcome::NoMatch;
         }
-        kept.dedup();
+        let mut seen = std::collections::HashSet::new();
+        kept.retain(|k| seen.insert(k.clone()));
         if kept.iter().all(|k| IndexExpr::parse(k).exclusion) {
             return Outcome::IndexNotFound;
         }

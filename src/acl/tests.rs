@@ -52,7 +52,11 @@ fn basic(user: &str, password: &str) -> (&'static str, String) {
 fn decide(acl: &Acl, r: &Req) -> String {
     let head = parse_request_head(&r.raw, 16384).unwrap().unwrap();
     let path = request::decode_path(head.path.get(&r.raw)).unwrap();
-    let request = Request::new(
+    let target = std::str::from_utf8(head.path_and_query().get(&r.raw)).unwrap();
+    let classified = crate::es::route::classify(head.method, target).unwrap();
+    let targets = crate::es::target::Targets::from_path(&classified);
+    let metadata = crate::es::metadata::ClusterMetadata::default();
+    let mut request = Request::new(
         head.method,
         &path,
         &r.raw,
@@ -62,6 +66,12 @@ fn decide(acl: &Acl, r: &Req) -> String {
         Some(0),
     )
     .unwrap();
+    request.es = Some(es_rules::EsView {
+        action: classified.action,
+        unknown: classified.is_unknown(),
+        targets: (!crate::es::target::needs_body(&classified)).then_some(&targets),
+        metadata: &metadata,
+    });
     match acl.evaluate(&request, &NoCache) {
         Decision::Allow { block, user, .. } => format!(
             "allow:{}:{}",

@@ -188,7 +188,10 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
                 Err(next) => return next,
             },
             Verdict::Verify(pending) => {
-                tracing::warn!(key = pending.key_id, "expensive credential check needs the hashing pool");
+                tracing::warn!(
+                    key = pending.key_id,
+                    "expensive credential check needs the hashing pool"
+                );
                 break;
             }
         }

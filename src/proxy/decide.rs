@@ -172,6 +172,7 @@ pub fn decide(
             Verdict::Answer(forbidden(reason.to_string(), due_to))
         }
         Decision::Unauthorized { reason } => Verdict::Answer(Answer {
+            status: 401,
             challenge: true,
             ..forbidden(reason.to_string(), "OPERATION_NOT_ALLOWED")
         }),

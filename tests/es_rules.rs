@@ -1,0 +1,425 @@
+//! Elasticsearch-aware rules through the gateway, against the stub upstream: every deny is
+//! proven to leave the upstream untouched, every narrowing is checked on the bytes it got.
+
+mod support;
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use ringfence::es::metadata::ClusterMetadata;
+use std::io::Write;
+use std::sync::Arc;
+use support::*;
+
+const POLICY: &str = r#"  access_control_rules:
+  - name: "Logstash writer"
+    auth_key: "logstash:logstash"
+    actions: ["indices:data/write/*", "indices:admin/create", "cluster:monitor/*", "indices:admin/mapping/put"]
+    indices: ["logstash-*"]
+  - name: "Reader"
+    auth_key: "reader:reader"
+    indices: ["logs-*"]
+  - name: "Indexer via privileges"
+    auth_key: "indexer:indexer"
+    actions: ["@index"]
+    indices: ["idx-*"]
+"#;
+
+fn basic(user: &str) -> String {
+    use base64::Engine;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{user}"));
+    format!("Authorization: Basic {token}\r\n")
+}
+
+fn request(method: &str, target: &str, user: &str, extra: &str, body: &[u8]) -> Vec<u8> {
+    let mut raw = format!(
+        "{method} {target} HTTP/1.1\r\nHost: es\r\n{}{extra}Content-Length: {}\r\n\r\n",
+        basic(user),
+        body.len()
+    )
+    .into_bytes();
+    raw.extend_from_slice(body);
+    raw
+}
+
+fn gateway(name: &str) -> (StubUpstream, ringfence::runtime::Gateway) {
+    let upstream = StubUpstream::echo();
+    let gateway = start_gateway(name, &upstream.url(), POLICY, "");
+    (upstream, gateway)
+}
+
+fn forwarded_target(upstream: &StubUpstream) -> String {
+    let requests = upstream.requests();
+    let head = requests
+        .last()
+        .expect("a request reached the upstream")
+        .head_text();
+    head.split(' ').nth(1).unwrap().to_string()
+}
+
+const GOOD_BULK: &[u8] = b"{\"index\":{\"_index\":\"logstash-2024.01.01\"}}\n{\"message\":\"a\"}\n{\"create\":{\"_index\":\"logstash-2024.01.02\",\"_id\":\"1\"}}\n{\"message\":\"b\"}\n";
+const BAD_BULK: &[u8] = b"{\"index\":{\"_index\":\"logstash-2024.01.01\"}}\n{\"message\":\"a\"}\n{\"index\":{\"_index\":\"secret\"}}\n{\"message\":\"b\"}\n";
+
+#[test]
+fn logstash_writer_bulk_indexes_into_its_indices_only() {
+    let (upstream, gateway) = gateway("writer");
+    let addr = gateway.local_addrs()[0];
+    let ok = roundtrip(
+        addr,
+        &request(
+            "POST",
+            "/_bulk",
+            "logstash",
+            "Content-Type: application/x-ndjson\r\n",
+            GOOD_BULK,
+        ),
+    );
+    assert_eq!(ok.status, 200);
+    assert_eq!(
+        upstream.requests()[0].body,
+        GOOD_BULK,
+        "the body is forwarded unchanged"
+    );
+
+    let denied = roundtrip(addr, &request("POST", "/_bulk", "logstash", "", BAD_BULK));
+    assert_eq!(denied.status, 403);
+    // Default index from the path, forbidden.
+    let denied = roundtrip(
+        addr,
+        &request(
+            "POST",
+            "/secret/_bulk",
+            "logstash",
+            "",
+            b"{\"index\":{}}\n{}\n",
+        ),
+    );
+    assert_eq!(denied.status, 403);
+    // Escaped index names are decoded before they are checked.
+    let escaped = b"{\"index\":{\"_index\":\"s\\u0065cret\"}}\n{}\n";
+    assert_eq!(
+        roundtrip(addr, &request("POST", "/_bulk", "logstash", "", escaped)).status,
+        403
+    );
+    // Anything but writes to its indices.
+    assert_eq!(
+        roundtrip(
+            addr,
+            &request("GET", "/logstash-1/_search", "logstash", "", b"")
+        )
+        .status,
+        403
+    );
+    assert_eq!(
+        roundtrip(addr, &request("DELETE", "/logstash-1", "logstash", "", b"")).status,
+        403
+    );
+    assert_eq!(
+        upstream.requests().len(),
+        1,
+        "only the allowed bulk reached the upstream"
+    );
+}
+
+#[test]
+fn chunked_and_gzip_bulk_bodies_are_inspected_and_forwarded_unchanged() {
+    let (upstream, gateway) = gateway("gzip");
+    let addr = gateway.local_addrs()[0];
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(GOOD_BULK).unwrap();
+    let compressed = gz.finish().unwrap();
+    let ok = roundtrip(
+        addr,
+        &request(
+            "POST",
+            "/_bulk",
+            "logstash",
+            "Content-Encoding: gzip\r\n",
+            &compressed,
+        ),
+    );
+    assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.body));
+    assert_eq!(
+        upstream.requests()[0].body,
+        compressed,
+        "forwarded exactly as sent, still compressed"
+    );
+
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(BAD_BULK).unwrap();
+    let bad = gz.finish().unwrap();
+    assert_eq!(
+        roundtrip(
+            addr,
+            &request(
+                "POST",
+                "/_bulk",
+                "logstash",
+                "Content-Encoding: gzip\r\n",
+                &bad
+            )
+        )
+        .status,
+        403
+    );
+    let unknown = roundtrip(
+        addr,
+        &request(
+            "POST",
+            "/_bulk",
+            "logstash",
+            "Content-Encoding: br\r\n",
+            GOOD_BULK,
+        ),
+    );
+    assert_eq!(unknown.status, 415);
+
+    // Chunked: inspected whole, then forwarded as the same chunks.
+    let mut client = Client::connect(addr);
+    let head = format!(
+        "POST /_bulk HTTP/1.1\r\nHost: es\r\n{}Transfer-Encoding: chunked\r\n\r\n",
+        basic("logstash")
+    );
+    client.send(head.as_bytes());
+    client.send(format!("{:x}\r\n", GOOD_BULK.len()).as_bytes());
+    client.send(GOOD_BULK);
+    client.send(b"\r\n0\r\n\r\n");
+    assert_eq!(client.read_response(false).status, 200);
+    let forwarded = upstream.requests();
+    assert_eq!(forwarded.len(), 2);
+    assert_eq!(forwarded[1].body, GOOD_BULK);
+    assert!(forwarded[1]
+        .head_text()
+        .contains("transfer-encoding: chunked"));
+}
+
+#[test]
+fn zip_bombs_are_refused() {
+    let (upstream, gateway) = start_gateway_with("bomb", &[("max_body_bytes", 1 << 20)]);
+    let addr = gateway.local_addrs()[0];
+    let mut bomb = b"{\"index\":{\"_index\":\"logstash-1\"}}\n{\"a\":\"".to_vec();
+    bomb.extend(std::iter::repeat_n(b'a', 8 << 20));
+    bomb.extend_from_slice(b"\"}\n");
+    let mut gz = GzEncoder::new(Vec::new(), Compression::best());
+    gz.write_all(&bomb).unwrap();
+    let compressed = gz.finish().unwrap();
+    assert!(compressed.len() < 1 << 20);
+    let response = roundtrip(
+        addr,
+        &request(
+            "POST",
+            "/_bulk",
+            "logstash",
+            "Content-Encoding: gzip\r\n",
+            &compressed,
+        ),
+    );
+    assert_eq!(response.status, 413);
+    assert!(upstream.requests().is_empty());
+}
+
+fn start_gateway_with(
+    name: &str,
+    limits: &[(&str, u64)],
+) -> (StubUpstream, ringfence::runtime::Gateway) {
+    let upstream = StubUpstream::echo();
+    let gateway = start_gateway(name, &upstream.url(), POLICY, &limits_yaml(limits));
+    (upstream, gateway)
+}
+
+#[test]
+fn reads_are_narrowed_to_allowed_indices() {
+    let (upstream, gateway) = gateway("narrow");
+    let metadata = ClusterMetadata::from_resolve_response(
+        br#"{"indices":[{"name":"logs-1","aliases":["mixed"]},{"name":"logs-2"},{"name":"secret","aliases":["mixed"]},{"name":".hidden-logs","attributes":["hidden"]}],
+             "aliases":[{"name":"mixed","indices":["logs-1","secret"]}],"data_streams":[]}"#,
+    )
+    .unwrap();
+    gateway.metadata().store(Arc::new(metadata));
+    let addr = gateway.local_addrs()[0];
+    let cases: &[(&str, &str)] = &[
+        ("/logs-1/_search?q=x", "/logs-1/_search?q=x"),
+        ("/logs-1,secret/_search", "/logs-1/_search"),
+        ("/logs-1,%73ecret/_search", "/logs-1/_search"),
+        ("/logs-1%2Csecret/_search", "/logs-1/_search"),
+        ("/_search", "/logs-1,logs-2/_search"),
+        ("/*/_count", "/logs-1,logs-2/_count"),
+        ("/mixed/_search", "/logs-1/_search"),
+        (
+            "/_cat/indices?format=json",
+            "/_cat/indices/logs-1,logs-2?format=json",
+        ),
+        ("/logs-*/_search", "/logs-*/_search"),
+    ];
+    for (asked, forwarded) in cases {
+        let response = roundtrip(addr, &request("GET", asked, "reader", "", b""));
+        assert_eq!(
+            response.status,
+            200,
+            "{asked}: {}",
+            String::from_utf8_lossy(&response.body)
+        );
+        assert_eq!(forwarded_target(&upstream), *forwarded, "{asked}");
+    }
+    let before = upstream.requests().len();
+    // Only forbidden indices: the same 404 Elasticsearch gives for a missing index.
+    let missing = roundtrip(addr, &request("GET", "/secret/_search", "reader", "", b""));
+    assert_eq!(missing.status, 404);
+    let json = missing.json();
+    assert_eq!(json["error"]["type"], "index_not_found_exception");
+    assert_eq!(json["error"]["reason"], "no such index [secret]");
+    assert_eq!(json["error"]["index"], "secret");
+    assert_eq!(
+        upstream.requests().len(),
+        before,
+        "a 404 for a forbidden index never reaches the node"
+    );
+    // A forbidden wildcard becomes one that matches nothing: the node answers as usual.
+    let empty = roundtrip(addr, &request("GET", "/secret*/_search", "reader", "", b""));
+    assert_eq!(empty.status, 200);
+    assert!(
+        forwarded_target(&upstream).starts_with("/.rf-none-"),
+        "{}",
+        forwarded_target(&upstream)
+    );
+    // Writes are never narrowed.
+    let write = roundtrip(
+        addr,
+        &request("PUT", "/logs-1,secret/_settings", "reader", "", b"{}"),
+    );
+    assert_eq!(write.status, 403);
+}
+
+#[test]
+fn msearch_and_mget_need_every_index_allowed() {
+    let (upstream, gateway) = gateway("multi");
+    let addr = gateway.local_addrs()[0];
+    let ok = roundtrip(
+        addr,
+        &request(
+            "POST",
+            "/_msearch",
+            "reader",
+            "",
+            b"{\"index\":\"logs-1\"}\n{}\n{\"index\":\"logs-2\"}\n{}\n",
+        ),
+    );
+    assert_eq!(ok.status, 200);
+    let bad = roundtrip(
+        addr,
+        &request(
+            "POST",
+            "/_msearch",
+            "reader",
+            "",
+            b"{\"index\":\"logs-1\"}\n{}\n{\"index\":\"secret\"}\n{}\n",
+        ),
+    );
+    assert_eq!(bad.status, 403);
+    let ok = roundtrip(
+        addr,
+        &request("POST", "/logs-1/_mget", "reader", "", b"{\"ids\":[\"1\"]}"),
+    );
+    assert_eq!(ok.status, 200);
+    let bad = roundtrip(
+        addr,
+        &request(
+            "POST",
+            "/_mget",
+            "reader",
+            "",
+            b"{\"docs\":[{\"_index\":\"secret\",\"_id\":\"1\"}]}",
+        ),
+    );
+    assert_eq!(bad.status, 403);
+    let malformed = roundtrip(
+        addr,
+        &request(
+            "POST",
+            "/_mget",
+            "reader",
+            "",
+            b"{\"docs\":[{\"_index\":\"ok\",\"x\":{\"_index\":\"secret\"}}]}",
+        ),
+    );
+    assert_eq!(malformed.status, 400);
+    assert_eq!(upstream.requests().len(), 2);
+}
+
+#[test]
+fn named_privileges_check_each_bulk_item() {
+    let (upstream, gateway) = gateway("privileges");
+    let addr = gateway.local_addrs()[0];
+    let index_only = b"{\"index\":{\"_index\":\"idx-1\"}}\n{}\n{\"update\":{\"_index\":\"idx-1\",\"_id\":\"1\"}}\n{\"doc\":{}}\n";
+    assert_eq!(
+        roundtrip(addr, &request("POST", "/_bulk", "indexer", "", index_only)).status,
+        200
+    );
+    let with_delete = b"{\"index\":{\"_index\":\"idx-1\"}}\n{}\n{\"delete\":{\"_index\":\"idx-1\",\"_id\":\"1\"}}\n";
+    assert_eq!(
+        roundtrip(addr, &request("POST", "/_bulk", "indexer", "", with_delete)).status,
+        403
+    );
+    assert_eq!(upstream.requests().len(), 1);
+}
+
+#[test]
+fn unknown_endpoints_and_bad_paths_fail_closed() {
+    let upstream = StubUpstream::echo();
+    let policy = "  access_control_rules:\n  - name: all actions\n    actions: [\"*\"]\n    indices: [\"*\"]\n";
+    let gateway = start_gateway("unknown", &upstream.url(), policy, "");
+    let addr = gateway.local_addrs()[0];
+    assert_eq!(
+        roundtrip(
+            addr,
+            b"GET /_plugins/_security/api/internalusers HTTP/1.1\r\nHost: es\r\n\r\n"
+        )
+        .status,
+        403
+    );
+    for bad in [
+        "/logs%2Fsecret/_search",
+        "/./_search",
+        "//_search",
+        "/_search?index=secret",
+        "/%zz/_search",
+    ] {
+        let response = roundtrip(
+            addr,
+            format!("GET {bad} HTTP/1.1\r\nHost: es\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(response.status, 400, "{bad}");
+        assert_eq!(
+            response.json()["error"]["type"],
+            "illegal_argument_exception"
+        );
+    }
+    assert!(upstream.requests().is_empty());
+}
+
+#[test]
+fn expect_continue_is_answered_before_the_body_when_credentials_fail() {
+    let (upstream, gateway) = gateway("expect-es");
+    let addr = gateway.local_addrs()[0];
+    // Wrong password: answered on the head, the body is never read.
+    let mut client = Client::connect(addr);
+    client.send(b"POST /_bulk HTTP/1.1\r\nHost: es\r\nAuthorization: Basic bG9nc3Rhc2g6eA==\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n");
+    let response = client.read_response(false);
+    assert_eq!(
+        response.status,
+        401,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    // Right password: 100 Continue, then the body is read, inspected and forwarded.
+    let mut client = Client::connect(addr);
+    let head = format!(
+        "POST /_bulk HTTP/1.1\r\nHost: es\r\n{}Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        basic("logstash"),
+        GOOD_BULK.len()
+    );
+    client.send(head.as_bytes());
+    assert_eq!(client.read_response(false).status, 100);
+    client.send(GOOD_BULK);
+    assert_eq!(client.read_response(false).status, 200);
+    assert_eq!(upstream.requests().len(), 1);
+}
