@@ -38,6 +38,16 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Show how a request is classified: REST API, transport action and indices (as JSON).
+    Classify {
+        /// GET, POST, PUT, DELETE, HEAD, ...
+        method: String,
+        /// The request target, e.g. "/logs-*/_search?size=1".
+        target: String,
+        /// A body file to read indices from (_bulk, _msearch, _mget, ...).
+        #[arg(long)]
+        body: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -49,6 +59,11 @@ fn main() -> ExitCode {
             upstream,
         } => run(config, listen, upstream),
         Command::Check { config } => check(config),
+        Command::Classify {
+            method,
+            target,
+            body,
+        } => classify(&method, &target, body),
     }
 }
 
@@ -128,4 +143,48 @@ fn check(path: PathBuf) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn classify(method: &str, target: &str, body: Option<PathBuf>) -> ExitCode {
+    use ringfence::es::{route, target::Targets};
+    let Some(method) = ringfence::http::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+    else {
+        eprintln!("ringfence: unknown method `{method}`");
+        return ExitCode::FAILURE;
+    };
+    let classified = match route::classify(method, target) {
+        Ok(classified) => classified,
+        Err(e) => {
+            eprintln!("ringfence: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut targets = Targets::from_path(&classified);
+    if let Some(path) = body {
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                eprintln!("ringfence: {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        };
+        if let Err(e) = targets.add_body(&classified, &bytes) {
+            eprintln!("ringfence: body: {}", e.reason());
+            return ExitCode::FAILURE;
+        }
+    }
+    let indices: Vec<serde_json::Value> = targets
+        .indices
+        .iter()
+        .map(|i| serde_json::json!({"name": i.name, "access": format!("{:?}", i.access).to_lowercase()}))
+        .collect();
+    let out = serde_json::json!({
+        "api": classified.api,
+        "action": classified.action,
+        "indices": indices,
+        "all_indices": targets.all_indices,
+        "narrowable": targets.narrowable,
+    });
+    println!("{out}");
+    ExitCode::SUCCESS
 }

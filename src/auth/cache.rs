@@ -235,10 +235,7 @@ impl CredentialCache {
             return;
         }
         // A TTL past the clock's range is capped rather than dropped.
-        let Some(expires_at) = now
-            .checked_add(ttl)
-            .or_else(|| now.checked_add(MAX_TTL))
-        else {
+        let Some(expires_at) = now.checked_add(ttl).or_else(|| now.checked_add(MAX_TTL)) else {
             return;
         };
         let entry = Entry {

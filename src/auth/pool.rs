@@ -278,10 +278,7 @@ impl Shared {
         while let Some((tag, check, credentials)) = self.next_job() {
             self.computations.fetch_add(1, Ordering::Relaxed);
             let verdict = catch_unwind(AssertUnwindSafe(|| {
-                check.check(
-                    credentials.user.as_bytes(),
-                    credentials.password.as_bytes(),
-                )
+                check.check(credentials.user.as_bytes(), credentials.password.as_bytes())
             }))
             .ok();
             drop(credentials);

@@ -36,7 +36,7 @@
 //! per request) and still caps the CPU an attacker burns per core.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash};
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 

@@ -30,7 +30,10 @@ fn tag_depends_on_every_input_and_the_key() {
     assert_ne!(base, h.tag(2, "alice", "secret"));
     assert_ne!(base, h.tag(1, "alicf", "secret"));
     assert_ne!(base, h.tag(1, "alice", "secreu"));
-    assert_ne!(base, KeyedHasher::from_key([8; 32]).tag(1, "alice", "secret"));
+    assert_ne!(
+        base,
+        KeyedHasher::from_key([8; 32]).tag(1, "alice", "secret")
+    );
     // The user is length-prefixed: moving bytes across the boundary changes the tag.
     assert_ne!(h.tag(1, "ab", "c"), h.tag(1, "a", "bc"));
     assert_ne!(h.tag(1, "", "abc"), h.tag(1, "abc", ""));

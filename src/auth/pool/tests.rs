@@ -121,8 +121,12 @@ fn identical_concurrent_submissions_cost_one_real_hash() {
     let submitted = Arc::new(AtomicUsize::new(0));
     let clients: Vec<_> = (0..16)
         .map(|_| {
-            let (pool, key, barrier, submitted) =
-                (pool.clone(), key.clone(), barrier.clone(), submitted.clone());
+            let (pool, key, barrier, submitted) = (
+                pool.clone(),
+                key.clone(),
+                barrier.clone(),
+                submitted.clone(),
+            );
             std::thread::spawn(move || {
                 barrier.wait();
                 let handle = pool.submit(unix_tag, key, "test".into(), "test".into());

@@ -72,12 +72,21 @@ fn the_longer_block_is_reported() {
     limiter.record_failure(ip(1), Some("carol"), t0 + SEC);
     limiter.record_failure(ip(2), Some("bob"), t0 + SEC);
     let now = t0 + SEC;
-    assert_eq!(limiter.check(ip(1), Some("bob"), now), blocked(ThrottleScope::Address, 2 * SEC));
-    assert_eq!(limiter.check(ip(3), Some("bob"), now), blocked(ThrottleScope::User, 2 * SEC));
+    assert_eq!(
+        limiter.check(ip(1), Some("bob"), now),
+        blocked(ThrottleScope::Address, 2 * SEC)
+    );
+    assert_eq!(
+        limiter.check(ip(3), Some("bob"), now),
+        blocked(ThrottleScope::User, 2 * SEC)
+    );
     // ... then only bob fails again: 4 s, longer than the address's block.
     limiter.record_failure(ip(4), Some("bob"), now + 2 * SEC);
     let now = now + 2 * SEC;
-    assert_eq!(limiter.check(ip(1), Some("bob"), now), blocked(ThrottleScope::User, 4 * SEC));
+    assert_eq!(
+        limiter.check(ip(1), Some("bob"), now),
+        blocked(ThrottleScope::User, 4 * SEC)
+    );
 }
 
 #[test]
@@ -109,7 +118,10 @@ fn backoff_doubles_up_to_the_cap_then_resets_after_a_quiet_window() {
         assert_eq!(limiter.check(ip(1), None, now), Ok(()));
     }
     limiter.record_failure(ip(1), None, now);
-    assert_eq!(limiter.check(ip(1), None, now), blocked(ThrottleScope::Address, SEC));
+    assert_eq!(
+        limiter.check(ip(1), None, now),
+        blocked(ThrottleScope::Address, SEC)
+    );
 }
 
 #[test]
@@ -135,7 +147,10 @@ fn failures_while_blocked_are_ignored() {
     for _ in 0..10 {
         limiter.record_failure(ip(1), None, t0 + SEC / 2);
     }
-    assert_eq!(limiter.check(ip(1), None, t0), blocked(ThrottleScope::Address, SEC));
+    assert_eq!(
+        limiter.check(ip(1), None, t0),
+        blocked(ThrottleScope::Address, SEC)
+    );
     assert_eq!(limiter.check(ip(1), None, t0 + SEC), Ok(()));
 }
 

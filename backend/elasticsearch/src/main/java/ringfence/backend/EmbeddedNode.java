@@ -11,6 +11,7 @@ import org.elasticsearch.common.settings.Settings;
 import org.elasticsearch.env.Environment;
 import org.elasticsearch.node.InternalSettingsPreparer;
 import org.elasticsearch.node.Node;
+import org.elasticsearch.reindex.ReindexPlugin;
 import org.elasticsearch.transport.Netty4Plugin;
 
 /**
@@ -30,7 +31,7 @@ public final class EmbeddedNode extends Node {
     private EmbeddedNode(Environment environment) {
         // The protected constructor takes classpath plugins; `true` forbids private index
         // settings, as the real bootstrap does.
-        super(environment, List.of(Netty4Plugin.class), true);
+        super(environment, List.of(Netty4Plugin.class, ReindexPlugin.class), true);
     }
 
     public static void main(String[] args) throws Exception {

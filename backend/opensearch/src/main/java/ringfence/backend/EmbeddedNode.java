@@ -12,6 +12,7 @@ import org.opensearch.common.settings.Settings;
 import org.opensearch.env.Environment;
 import org.opensearch.node.InternalSettingsPreparer;
 import org.opensearch.node.Node;
+import org.opensearch.index.reindex.ReindexPlugin;
 import org.opensearch.painless.PainlessPlugin;
 import org.opensearch.transport.Netty4Plugin;
 
@@ -32,7 +33,7 @@ public final class EmbeddedNode extends Node {
         // The protected constructor takes classpath plugins; `true` forbids private index
         // settings, as the real bootstrap does.
         super(environment,
-              List.of(Netty4Plugin.class, CommonAnalysisPlugin.class, PainlessPlugin.class),
+              List.of(Netty4Plugin.class, CommonAnalysisPlugin.class, PainlessPlugin.class, ReindexPlugin.class),
               true);
     }
 
