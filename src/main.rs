@@ -38,6 +38,14 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Print the config line for a credential: reads the password from a prompt (or stdin
+    /// when it is not a terminal), never from the command line.
+    Hash {
+        /// sha1, sha256, sha512, pbkdf2, unix ($6$ rounds=65535), bcrypt or argon2 (argon2id).
+        scheme: String,
+        #[arg(long)]
+        user: String,
+    },
     /// Show how a request is classified: REST API, transport action and indices (as JSON).
     Classify {
         /// GET, POST, PUT, DELETE, HEAD, ...
@@ -59,6 +67,7 @@ fn main() -> ExitCode {
             upstream,
         } => run(config, listen, upstream),
         Command::Check { config } => check(config),
+        Command::Hash { scheme, user } => hash(&scheme, &user),
         Command::Classify {
             method,
             target,
@@ -187,4 +196,38 @@ fn classify(method: &str, target: &str, body: Option<PathBuf>) -> ExitCode {
     });
     println!("{out}");
     ExitCode::SUCCESS
+}
+
+fn hash(scheme: &str, user: &str) -> ExitCode {
+    use ringfence::auth::key::{config_line, HashScheme};
+    use std::io::IsTerminal;
+    let Some(scheme) = HashScheme::from_name(scheme) else {
+        eprintln!("ringfence: unknown scheme `{scheme}` (sha1, sha256, sha512, pbkdf2, unix, bcrypt, argon2)");
+        return ExitCode::FAILURE;
+    };
+    let password = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(format!("password for {user}: "))
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map(|_| line.trim_end_matches(['\r', '\n']).to_string())
+    };
+    let password = match password {
+        Ok(password) => password,
+        Err(e) => {
+            eprintln!("ringfence: cannot read the password: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match config_line(scheme, user, &password) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ringfence: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

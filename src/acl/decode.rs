@@ -297,6 +297,7 @@ impl Decoder<'_> {
         };
         let mut policy = Policy::Allow;
         let mut accept_forwarded_for = false;
+        let mut cache_ttl = None;
         let mut rules = Vec::new();
         let mut has_auth = false;
         let mut auth_rule_nodes = Vec::new();
@@ -319,6 +320,14 @@ impl Decoder<'_> {
                     }
                 }
                 "audit" => {}
+                // ReadonlyREST 1.16's cache TTL for the block's credential checks.
+                "auth_cache_ttl_sec" => match value.as_u64() {
+                    Some(seconds) => cache_ttl = Some(std::time::Duration::from_secs(seconds)),
+                    None => self.d.error(
+                        value,
+                        format!("block `{name}`: auth_cache_ttl_sec must be a number of seconds"),
+                    ),
+                },
                 "accept_x-forwarded-for_header" => match value.as_bool() {
                     Some(flag) => accept_forwarded_for = flag,
                     None => self.d.error(
@@ -349,6 +358,13 @@ impl Decoder<'_> {
         }) = rules.iter_mut().find(|r| matches!(r, Rule::Hosts { .. }))
         {
             *flag = accept_forwarded_for;
+        }
+        if let Some(ttl) = cache_ttl {
+            for rule in &mut rules {
+                if let Rule::Auth(AuthRule::Key { cache_ttl, .. }) = rule {
+                    *cache_ttl = Some(ttl);
+                }
+            }
         }
         if auth_rule_nodes.len() > 1 {
             self.d.error(
@@ -520,6 +536,7 @@ impl Decoder<'_> {
                 Some(AuthRule::Key {
                     id: self.next_key_id,
                     key: Arc::new(key),
+                    cache_ttl: None,
                 })
             }
             Err(e) => {

@@ -258,7 +258,7 @@ impl Acl {
             .filter(|u| u.usernames.iter().any(|g| g.matches(&basic.user)))
             .map(|u| &u.auth);
         block_rules.chain(user_rules).any(|auth| match auth {
-            AuthRule::Key { id, key } => {
+            AuthRule::Key { id, key, .. } => {
                 let verdict = match key.cost() {
                     crate::auth::key::Cost::Cheap => {
                         Some(key.verify(basic.user.as_bytes(), basic.password.as_bytes()))

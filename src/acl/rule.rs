@@ -37,6 +37,8 @@ pub enum Phase {
 pub struct Pending {
     pub key_id: u32,
     pub key: Arc<AuthKey>,
+    /// How long the verdict may be cached (`auth_cache_ttl_sec` of the block), if set.
+    pub cache_ttl: Option<std::time::Duration>,
 }
 
 /// Answers for expensive hashes that were already computed (the per-core cache).
@@ -77,6 +79,7 @@ pub enum AuthRule {
     Key {
         id: u32,
         key: Arc<AuthKey>,
+        cache_ttl: Option<std::time::Duration>,
     },
     Proxy {
         header: String,
@@ -110,7 +113,7 @@ impl AuthRule {
         from: &dyn Resolve,
     ) -> Outcome<'r> {
         match self {
-            AuthRule::Key { id, key } => {
+            AuthRule::Key { id, key, cache_ttl } => {
                 let Some(basic) = &req.basic else {
                     return Outcome::BadCredentials;
                 };
@@ -125,6 +128,7 @@ impl AuthRule {
                             return Outcome::Pending(Pending {
                                 key_id: *id,
                                 key: Arc::clone(key),
+                                cache_ttl: *cache_ttl,
                             })
                         }
                     },

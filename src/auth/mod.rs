@@ -1,6 +1,14 @@
-//! Credentials: the verifiers behind the `auth_key*` rules.
+//! Credentials: verifiers, the per-core cache, the hashing pool and failure limits.
 //!
-//! `key` holds the pure verifiers (no IO, no caching). The per-core cache and the hashing
-//! pool that keep expensive hashes off the event loop build on them.
+//! ```text
+//! acl (cheap keys inline) ─▶ Decision::Verify ─▶ throttle::check ─▶ pool::submit ─▶ cache
+//!                  ▲                                                              │
+//!                  └──────────── evaluate again, verdict now cached ◀─────────────┘
+//! ```
+//! `key` holds the pure verifiers; `cache` and `throttle` are per worker and lock-free;
+//! `pool` is the one shared, bounded set of hashing threads (ARCHITECTURE rule 4).
 
+pub mod cache;
 pub mod key;
+pub mod pool;
+pub mod throttle;

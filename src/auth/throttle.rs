@@ -53,7 +53,8 @@ pub const DEFAULT_FAILURE_WINDOW: Duration = Duration::from_secs(60);
 /// the doubling handles clients that keep going (5 s .. 15 min in 8 steps).
 pub const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
-/// Tracked scopes per core and kind; a tally is ~64 bytes in the table.
+/// Tracked scopes per core and kind (0 tracks nothing, which disables that limit);
+/// a tally is under 100 bytes in the table.
 pub const DEFAULT_MAX_TRACKED: usize = 10_000;
 
 /// Used when `now + duration` overflows `Instant`: far beyond any useful block.

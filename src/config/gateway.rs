@@ -33,6 +33,42 @@ pub struct GatewaySettings {
     pub shutdown_timeout_ms: u64,
     /// Refresh period of the cluster metadata; 0 turns the refresher off.
     pub metadata_refresh_ms: u64,
+    pub auth: AuthSettings,
+}
+
+/// `gateway.auth`: the credential cache, the hashing pool and the failure limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthSettings {
+    /// Threads that compute expensive hashes; `None`: half the cores, at least one.
+    pub hash_threads: Option<usize>,
+    /// Hash computations queued or running at most; beyond that requests get 503 at once.
+    pub max_pending_hashes: usize,
+    pub cache_ttl_ms: u64,
+    pub negative_cache_ttl_ms: u64,
+    /// Per worker, separately for valid and for failed credentials.
+    pub cache_max_entries: usize,
+    pub max_failures_per_address: u32,
+    pub max_failures_per_user: u32,
+    pub failure_window_ms: u64,
+    /// What a throttled client gets: 429 (with Retry-After) or 401.
+    pub throttled_status: u16,
+}
+
+impl Default for AuthSettings {
+    fn default() -> AuthSettings {
+        AuthSettings {
+            hash_threads: None,
+            max_pending_hashes: 64,
+            // ReadonlyREST's old auth_cache_ttl_sec default.
+            cache_ttl_ms: 10_000,
+            negative_cache_ttl_ms: 10_000,
+            cache_max_entries: 10_000,
+            max_failures_per_address: 20,
+            max_failures_per_user: 50,
+            failure_window_ms: 60_000,
+            throttled_status: 429,
+        }
+    }
 }
 
 /// Per-request limits and timeouts.
@@ -132,6 +168,18 @@ const KEYS: &[&str] = &[
     "acl_file",
     "shutdown_timeout_ms",
     "metadata_refresh_ms",
+    "auth",
+];
+const AUTH_KEYS: &[&str] = &[
+    "hash_threads",
+    "max_pending_hashes",
+    "cache_ttl_ms",
+    "negative_cache_ttl_ms",
+    "cache_max_entries",
+    "max_failures_per_address",
+    "max_failures_per_user",
+    "failure_window_ms",
+    "throttled_status",
 ];
 const LIMIT_KEYS: &[&str] = &[
     "max_header_bytes",
@@ -153,6 +201,7 @@ pub fn decode(node: &Node, base_dir: &std::path::Path, d: &mut Diagnostics) -> G
         acl_file: None,
         shutdown_timeout_ms: DEFAULT_SHUTDOWN_TIMEOUT_MS,
         metadata_refresh_ms: DEFAULT_METADATA_REFRESH_MS,
+        auth: AuthSettings::default(),
     };
     let mut saw_listen = false;
     let mut saw_upstreams = false;
@@ -194,6 +243,7 @@ pub fn decode(node: &Node, base_dir: &std::path::Path, d: &mut Diagnostics) -> G
             "metadata_refresh_ms" => {
                 settings.metadata_refresh_ms = number(value, "gateway.metadata_refresh_ms", 0, d)
             }
+            "auth" => settings.auth = decode_auth(value, d),
             _ => d.unknown_key(key_node, "gateway", KEYS),
         }
     }
@@ -233,6 +283,34 @@ fn decode_limits(node: &Node, d: &mut Diagnostics) -> Limits {
         }
     }
     limits
+}
+
+fn decode_auth(node: &Node, d: &mut Diagnostics) -> AuthSettings {
+    let mut auth = AuthSettings::default();
+    for (key, key_node, value) in entries(node, "gateway.auth", d) {
+        let name = format!("gateway.auth.{key}");
+        match key {
+            "hash_threads" => auth.hash_threads = Some(number(value, &name, 1, d) as usize),
+            "max_pending_hashes" => auth.max_pending_hashes = number(value, &name, 1, d) as usize,
+            "cache_ttl_ms" => auth.cache_ttl_ms = number(value, &name, 0, d),
+            "negative_cache_ttl_ms" => auth.negative_cache_ttl_ms = number(value, &name, 0, d),
+            "cache_max_entries" => auth.cache_max_entries = number(value, &name, 0, d) as usize,
+            "max_failures_per_address" => {
+                auth.max_failures_per_address =
+                    number(value, &name, 0, d).min(u32::MAX.into()) as u32
+            }
+            "max_failures_per_user" => {
+                auth.max_failures_per_user = number(value, &name, 0, d).min(u32::MAX.into()) as u32
+            }
+            "failure_window_ms" => auth.failure_window_ms = number(value, &name, 1, d),
+            "throttled_status" => match value.as_u64() {
+                Some(status @ (401 | 429)) => auth.throttled_status = status as u16,
+                _ => d.error(value, format!("{name} must be 429 or 401")),
+            },
+            _ => d.unknown_key(key_node, "gateway.auth", AUTH_KEYS),
+        }
+    }
+    auth
 }
 
 /// A scalar or a list of scalars (ROR's "string or list" convention).

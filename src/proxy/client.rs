@@ -5,10 +5,10 @@
 //! previous body in the same buffer.
 
 use super::buffer::{linger_close, write_all, ReadBuf};
+use super::credentials::Credentials;
 use super::decide::{decide, payload_for_inspection, Answer, Inspected, Verdict};
 use super::forward::{forward, Next};
 use super::upstream::Upstreams;
-use crate::acl::NoCache;
 use crate::config::Limits;
 use crate::es::metadata::ClusterMetadata;
 use crate::http::canned::Canned;
@@ -35,6 +35,8 @@ pub struct Worker {
     pub limits: Limits,
     pub policy: LocalPolicy,
     pub upstreams: Rc<Upstreams>,
+    /// The credential cache, failure limits and the way to the hashing pool.
+    pub credentials: Credentials,
     /// The cluster's indices, aliases and data streams (refreshed in the background).
     pub metadata: Arc<ArcSwap<ClusterMetadata>>,
     /// Requests being handled right now (graceful shutdown waits for zero).
@@ -173,7 +175,7 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
                 inspected.as_ref(),
                 client.peer,
                 client.local,
-                &NoCache,
+                &worker.credentials,
             )
         };
         match verdict {
@@ -187,12 +189,11 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
                 Ok(body) => inspected = Some(body),
                 Err(next) => return next,
             },
-            Verdict::Verify(pending) => {
-                tracing::warn!(
-                    key = pending.key_id,
-                    "expensive credential check needs the hashing pool"
-                );
-                break;
+            Verdict::Verify(pending, user, password) => {
+                let ip = client.peer.ip().to_canonical();
+                if let Err(answer) = worker.credentials.verify(pending, user, password, ip).await {
+                    return respond(worker, client, head, &answer, inspected.is_some()).await;
+                }
             }
         }
     }
@@ -202,6 +203,7 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
         reason: "the request could not be decided".into(),
         extra: Vec::new(),
         challenge: false,
+        retry_after: None,
     };
     respond(worker, client, head, &internal, inspected.is_some()).await
 }
@@ -221,6 +223,7 @@ async fn read_body(
         reason: Fault::Client(error).reason().to_string(),
         extra: Vec::new(),
         challenge: false,
+        retry_after: None,
     };
     if let BodyFraming::Length(n) = head.body {
         if n > max {

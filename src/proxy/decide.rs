@@ -10,9 +10,10 @@
 //! ```
 
 use super::client::Worker;
+use super::credentials::Credentials;
 use crate::acl::es_rules::EsView;
 use crate::acl::request::MalformedAuthorization;
-use crate::acl::{Decision, Pending, Request, Verifier};
+use crate::acl::{Decision, Pending, Request, DEFAULT_FORBIDDEN_MESSAGE};
 use crate::es::body::{inflate_to_vec, ContentEncoding};
 use crate::es::index_name::{decode_part, IndexExpr};
 use crate::es::rewrite::narrow_target;
@@ -41,7 +42,8 @@ pub enum Verdict {
     },
     Answer(Answer),
     ReadBody,
-    Verify(Pending),
+    /// Check these Basic credentials against the pending key, then decide again.
+    Verify(Pending, String, String),
 }
 
 /// A response the gateway writes itself.
@@ -51,6 +53,8 @@ pub struct Answer {
     pub reason: String,
     pub extra: Vec<(&'static str, String)>,
     pub challenge: bool,
+    /// Seconds for a `Retry-After` header.
+    pub retry_after: Option<u64>,
 }
 
 /// `Basic realm="ringfence"`, the challenge sent with 401.
@@ -73,19 +77,27 @@ impl Answer {
             reason,
             extra: Vec::new(),
             challenge: false,
+            retry_after: None,
         }
     }
 
     /// Writes the answer (head and body) for `head`.
     pub fn write_to(&self, out: &mut Vec<u8>, head: &RequestHead, close: bool) {
         let extra: Vec<(&str, &str)> = self.extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let challenge = [("www-authenticate", UNAUTHORIZED_CHALLENGE)];
+        let retry_after = self.retry_after.map(|s| s.to_string());
+        let mut headers: Vec<(&str, &str)> = Vec::new();
+        if self.challenge {
+            headers.push(("www-authenticate", UNAUTHORIZED_CHALLENGE));
+        }
+        if let Some(seconds) = &retry_after {
+            headers.push(("retry-after", seconds));
+        }
         Canned {
             status: self.status,
             error_type: self.error_type,
             reason: &self.reason,
             extra: &extra,
-            headers: if self.challenge { &challenge } else { &[] },
+            headers: &headers,
             close,
             head_only: head.is_head(),
         }
@@ -101,7 +113,7 @@ pub fn decide(
     inspected: Option<&Inspected>,
     peer: SocketAddr,
     local: SocketAddr,
-    verifier: &dyn Verifier,
+    credentials: &Credentials,
 ) -> Verdict {
     // The head parser admits only printable ASCII in the target.
     let Ok(target) = std::str::from_utf8(head.path_and_query().get(buf)) else {
@@ -154,7 +166,8 @@ pub fn decide(
         metadata: &metadata,
     });
     let snapshot = worker.policy.current();
-    match snapshot.acl.evaluate(&request, verifier) {
+    let verifier = credentials.verifier(snapshot.generation);
+    match snapshot.acl.evaluate(&request, &verifier) {
         Decision::Allow { narrowed: None, .. } => Verdict::Forward { target: None },
         Decision::Allow {
             narrowed: Some(indices),
@@ -183,7 +196,13 @@ pub fn decide(
             "internal_server_error",
             "the ACL asked for the body twice".into(),
         )),
-        Decision::Verify(pending) => Verdict::Verify(pending),
+        Decision::Verify(pending) => match &request.basic {
+            Some(basic) => Verdict::Verify(pending, basic.user.clone(), basic.password.clone()),
+            None => Verdict::Answer(forbidden(
+                DEFAULT_FORBIDDEN_MESSAGE.into(),
+                "OPERATION_NOT_ALLOWED",
+            )),
+        },
     }
 }
 
@@ -194,6 +213,7 @@ fn forbidden(reason: String, due_to: &'static str) -> Answer {
         reason,
         extra: vec![("due_to", due_to.to_string())],
         challenge: false,
+        retry_after: None,
     }
 }
 
@@ -220,6 +240,7 @@ fn index_not_found(head: &RequestHead, target: &str, targets: &Targets<'_>) -> V
                 ("index", name),
             ],
             challenge: false,
+            retry_after: None,
         });
     }
     let none = vec![format!(".rf-none-{}-*", nonce())];
@@ -228,7 +249,7 @@ fn index_not_found(head: &RequestHead, target: &str, targets: &Targets<'_>) -> V
             target: Some(target),
         },
         None => Verdict::Answer(forbidden(
-            crate::acl::DEFAULT_FORBIDDEN_MESSAGE.into(),
+            DEFAULT_FORBIDDEN_MESSAGE.into(),
             "OPERATION_NOT_ALLOWED",
         )),
     }

@@ -9,10 +9,12 @@
 
 mod buffer;
 pub mod client;
+mod credentials;
 mod decide;
 mod forward;
 pub mod metadata;
 pub mod upstream;
 
 pub use client::{serve, Worker};
+pub use credentials::{Credentials, SharedCredentials};
 pub use upstream::{NodeAddress, Upstreams};

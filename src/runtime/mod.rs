@@ -10,7 +10,7 @@ mod listener;
 
 use crate::config::{Config, ConfigErrors, GatewaySettings};
 use crate::es::metadata::ClusterMetadata;
-use crate::proxy::{serve, NodeAddress, Upstreams, Worker};
+use crate::proxy::{serve, Credentials, NodeAddress, SharedCredentials, Upstreams, Worker};
 use crate::snapshot::{LocalPolicy, PolicyStore, Snapshot};
 use arc_swap::ArcSwap;
 use monoio::net::TcpListener;
@@ -54,6 +54,7 @@ pub struct Gateway {
     policy: Arc<PolicyStore>,
     metadata: Arc<ArcSwap<ClusterMetadata>>,
     metadata_stop: Arc<AtomicBool>,
+    credentials: SharedCredentials,
 }
 
 impl Gateway {
@@ -77,6 +78,8 @@ impl Gateway {
         let (stop, stopped) = flume::bounded::<()>(1);
         let metadata = Arc::new(ArcSwap::from_pointee(ClusterMetadata::default()));
         let metadata_stop = Arc::new(AtomicBool::new(false));
+        let credentials = SharedCredentials::start(&settings.auth)
+            .map_err(io_error("cannot start the hashing pool"))?;
         if settings.metadata_refresh_ms > 0 {
             crate::proxy::metadata::start(
                 nodes.iter().map(|n| n.addr).collect(),
@@ -98,6 +101,7 @@ impl Gateway {
                 settings: settings.clone(),
                 policy: Arc::clone(&policy),
                 metadata: Arc::clone(&metadata),
+                credentials: credentials.clone(),
                 core: (!cores.is_empty()).then(|| cores[id % cores.len()]),
             };
             let thread = std::thread::Builder::new()
@@ -113,6 +117,7 @@ impl Gateway {
             policy,
             metadata,
             metadata_stop,
+            credentials,
         })
     }
 
@@ -130,6 +135,11 @@ impl Gateway {
     /// The cluster metadata the ACL narrows with (tests can inspect or set it).
     pub fn metadata(&self) -> &Arc<ArcSwap<ClusterMetadata>> {
         &self.metadata
+    }
+
+    /// How many expensive hashes the pool has computed (metrics, tests).
+    pub fn hash_computations(&self) -> u64 {
+        self.credentials.pool.computations()
     }
 
     pub fn shutdown(mut self) {
@@ -157,6 +167,7 @@ struct WorkerContext {
     settings: GatewaySettings,
     policy: Arc<PolicyStore>,
     metadata: Arc<ArcSwap<ClusterMetadata>>,
+    credentials: SharedCredentials,
     core: Option<core_affinity::CoreId>,
 }
 
@@ -203,6 +214,7 @@ impl WorkerContext {
             limits: self.settings.limits,
             policy: LocalPolicy::new(self.policy),
             upstreams: Rc::new(Upstreams::new(&self.nodes, &self.settings.limits)),
+            credentials: Credentials::new(&self.credentials, &self.settings.auth),
             metadata: Arc::clone(&self.metadata),
             in_flight: Cell::new(0),
             draining: Cell::new(false),

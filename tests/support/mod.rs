@@ -196,11 +196,17 @@ pub fn config_file(name: &str, upstream: &str, readonlyrest: &str, extra_gateway
     let dir = std::env::temp_dir().join(format!("ringfence-it-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.yml"));
+    // One worker unless the test asks for more: connection reuse is then deterministic.
+    let workers = if extra_gateway.contains("  workers:") {
+        ""
+    } else {
+        "  workers: 1\n"
+    };
     std::fs::write(
         &path,
         format!(
             // No metadata refresher: the stub must see only the test's own requests.
-            "gateway:\n  listen: 127.0.0.1:0\n  upstreams: [\"{upstream}\"]\n  workers: 1\n  metadata_refresh_ms: 0\n{extra_gateway}readonlyrest:\n{readonlyrest}"
+            "gateway:\n  listen: 127.0.0.1:0\n  upstreams: [\"{upstream}\"]\n{workers}  metadata_refresh_ms: 0\n{extra_gateway}readonlyrest:\n{readonlyrest}"
         ),
     )
     .unwrap();

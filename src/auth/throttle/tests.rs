@@ -204,9 +204,11 @@ fn huge_durations_do_not_panic() {
 #[test]
 fn memory_stays_bounded_and_floods_evict_their_own_entries_first() {
     let t0 = Instant::now();
-    let mut s = ThrottleSettings::default();
-    s.max_addresses = 1_000;
-    s.max_users = 1_000;
+    let s = ThrottleSettings {
+        max_addresses: 1_000,
+        max_users: 1_000,
+        ..ThrottleSettings::default()
+    };
     let mut limiter = FailureLimiter::new(s);
     let attacked = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1));
     for _ in 0..s.max_failures_per_address {

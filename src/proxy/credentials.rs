@@ -1,0 +1,177 @@
+//! A worker's side of expensive credential checks: the per-core cache, the failure limiter,
+//! and the round trip to the shared hashing pool.
+//!
+//! The cache hit path (the ACL asking [`CachedVerifier::cached`]) is a keyed hash and a
+//! table lookup on this core: no lock, no allocation, no cross-core traffic. A miss is
+//! throttled per address and per user, then computed on the pool while this worker keeps
+//! serving other connections; the verdict is cached and the request evaluated again.
+
+use super::decide::Answer;
+use crate::acl::{Pending, Verifier};
+use crate::auth::cache::{CacheSettings, CredentialCache, KeyedHasher};
+use crate::auth::key::Verdict;
+use crate::auth::pool::HashPool;
+use crate::auth::throttle::{FailureLimiter, ThrottleScope, ThrottleSettings};
+use crate::config::AuthSettings;
+use std::cell::{Cell, RefCell};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One worker's credential state.
+pub struct Credentials {
+    hasher: KeyedHasher,
+    cache: RefCell<CredentialCache>,
+    limiter: RefCell<FailureLimiter>,
+    pool: Arc<HashPool>,
+    /// The policy generation the cached verdicts belong to (key ids mean nothing across).
+    generation: Cell<u64>,
+    cache_settings: CacheSettings,
+    throttled_status: u16,
+}
+
+/// The shared, process-wide parts: the hashing pool and the cache key.
+#[derive(Clone)]
+pub struct SharedCredentials {
+    pub hasher: KeyedHasher,
+    pub pool: Arc<HashPool>,
+}
+
+impl SharedCredentials {
+    pub fn start(settings: &AuthSettings) -> std::io::Result<SharedCredentials> {
+        let threads = settings.hash_threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+        });
+        let hasher = KeyedHasher::new().map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(SharedCredentials {
+            hasher,
+            pool: HashPool::start(threads, settings.max_pending_hashes)?,
+        })
+    }
+}
+
+impl Credentials {
+    pub fn new(shared: &SharedCredentials, settings: &AuthSettings) -> Credentials {
+        let cache_settings = CacheSettings {
+            ttl: Duration::from_millis(settings.cache_ttl_ms),
+            negative_ttl: Duration::from_millis(settings.negative_cache_ttl_ms),
+            max_positive: settings.cache_max_entries,
+            max_negative: settings.cache_max_entries,
+        };
+        let throttle = ThrottleSettings {
+            window: Duration::from_millis(settings.failure_window_ms),
+            max_failures_per_address: settings.max_failures_per_address,
+            max_failures_per_user: settings.max_failures_per_user,
+            ..ThrottleSettings::default()
+        };
+        Credentials {
+            hasher: shared.hasher.clone(),
+            cache: RefCell::new(CredentialCache::new(&cache_settings)),
+            limiter: RefCell::new(FailureLimiter::new(throttle)),
+            pool: Arc::clone(&shared.pool),
+            generation: Cell::new(0),
+            cache_settings,
+            throttled_status: settings.throttled_status,
+        }
+    }
+
+    /// The verifier for one evaluation under the policy of `generation`; a new policy
+    /// drops every cached verdict first.
+    pub fn verifier(&self, generation: u64) -> CachedVerifier<'_> {
+        if self.generation.replace(generation) != generation {
+            self.cache.borrow_mut().clear();
+        }
+        CachedVerifier {
+            credentials: self,
+            now: Instant::now(),
+        }
+    }
+
+    /// Computes the pending check on the pool (unless throttled) and caches the verdict.
+    /// `Err` is the answer to send instead.
+    pub async fn verify(
+        &self,
+        pending: Pending,
+        user: String,
+        password: String,
+        ip: IpAddr,
+    ) -> Result<(), Answer> {
+        let tag = self.hasher.tag(pending.key_id, &user, &password);
+        let now = Instant::now();
+        // A tag that matched before is the owner refreshing, never a guess: not throttled,
+        // so an attack on a user name cannot lock its owner out.
+        if !self.cache.borrow().matched_before(&tag) {
+            if let Err(throttled) = self.limiter.borrow().check(ip, Some(&user), now) {
+                let scope = match throttled.scope {
+                    ThrottleScope::Address => "this address",
+                    ThrottleScope::User => "this user",
+                };
+                return Err(self.throttled(scope, throttled.retry_after));
+            }
+        }
+        let handle = self
+            .pool
+            .submit(tag, pending.key, user.clone(), password)
+            .map_err(|_| busy())?;
+        let joined = handle.joined();
+        let verdict = handle.await.map_err(|_| busy())?;
+        let ttl = pending
+            .cache_ttl
+            .unwrap_or_else(|| self.cache_settings.ttl_for(verdict));
+        self.cache
+            .borrow_mut()
+            .insert(tag, verdict, ttl, Instant::now());
+        if verdict != Verdict::Match && !joined {
+            self.limiter
+                .borrow_mut()
+                .record_failure(ip, Some(&user), Instant::now());
+        }
+        Ok(())
+    }
+
+    fn throttled(&self, scope: &str, retry_after: Duration) -> Answer {
+        let reason = format!("too many failed authentication attempts from {scope}; retry later");
+        if self.throttled_status == 401 {
+            return Answer {
+                status: 401,
+                error_type: "forbidden_response",
+                reason,
+                extra: vec![("due_to", "AUTHENTICATION_THROTTLED".to_string())],
+                challenge: true,
+                retry_after: None,
+            };
+        }
+        Answer {
+            status: 429,
+            error_type: "too_many_requests",
+            reason,
+            extra: Vec::new(),
+            challenge: false,
+            retry_after: Some(retry_after.as_secs().max(1)),
+        }
+    }
+}
+
+fn busy() -> Answer {
+    Answer {
+        status: 503,
+        error_type: "authentication_capacity_exceeded",
+        reason: "too many credential checks are queued; retry later".into(),
+        extra: Vec::new(),
+        challenge: false,
+        retry_after: Some(1),
+    }
+}
+
+/// Answers the ACL from this worker's cache.
+pub struct CachedVerifier<'a> {
+    credentials: &'a Credentials,
+    now: Instant,
+}
+
+impl Verifier for CachedVerifier<'_> {
+    fn cached(&self, key_id: u32, user: &str, password: &str) -> Option<Verdict> {
+        let tag = self.credentials.hasher.tag(key_id, user, password);
+        self.credentials.cache.borrow().get(&tag, self.now)
+    }
+}

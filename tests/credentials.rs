@@ -1,0 +1,145 @@
+//! Expensive credentials through the gateway: ReadonlyREST's hashes verify, the per-core
+//! cache makes repeats free, concurrent first requests share one hash, a reload empties the
+//! cache, and a flood of wrong passwords is throttled while cached users keep working.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::*;
+
+/// ReadonlyREST's documented vectors (readonlyrest.md §3.3).
+const UNIX_TEST: &str = "test:$6$rounds=65535$d07dnv4N$QeErsDT9Mz.ZoEPXW3dwQGL7tzwRz.eOrTBepIwfGEwdUAYSy/NirGoOaNyPx8lqiR6DYRSsDzVvVbhP4Y9wf0";
+const PBKDF2_LOGSTASH: &str = "logstash:JltDNAoXNtc7MIBs2FYlW0o1f815ucj+bel3drdAk2yOufg2PNfQ51qr0EQ6RSkojw/DzrDLFDeXONumzwKjOA==";
+
+fn policy() -> String {
+    format!(
+        "  access_control_rules:\n  - name: unix\n    auth_key_unix: \"{UNIX_TEST}\"\n  - name: pbkdf2\n    auth_key_pbkdf2: \"{PBKDF2_LOGSTASH}\"\n"
+    )
+}
+
+fn get(addr: std::net::SocketAddr, user: &str, password: &str) -> Response {
+    use base64::Engine;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    roundtrip(
+        addr,
+        format!("GET / HTTP/1.1\r\nHost: es\r\nAuthorization: Basic {token}\r\n\r\n").as_bytes(),
+    )
+}
+
+#[test]
+fn ror_hashes_verify_and_repeats_hit_the_cache() {
+    let upstream = StubUpstream::echo();
+    let gateway = start_gateway("vectors", &upstream.url(), &policy(), "");
+    let addr = gateway.local_addrs()[0];
+    assert_eq!(get(addr, "test", "test").status, 200);
+    assert_eq!(get(addr, "logstash", "logstash").status, 200);
+    assert_eq!(gateway.hash_computations(), 2);
+    for _ in 0..20 {
+        assert_eq!(get(addr, "test", "test").status, 200);
+        assert_eq!(get(addr, "logstash", "logstash").status, 200);
+    }
+    assert_eq!(
+        gateway.hash_computations(),
+        2,
+        "cached verdicts cost no hash"
+    );
+    // A wrong password is hashed once, then answered from the negative cache.
+    assert_eq!(get(addr, "test", "wrong").status, 401);
+    assert_eq!(get(addr, "test", "wrong").status, 401);
+    assert_eq!(gateway.hash_computations(), 3);
+    // A wrong user for a `user:hash` key is refused before any hashing.
+    assert_eq!(get(addr, "nobody", "test").status, 401);
+    assert_eq!(gateway.hash_computations(), 3);
+}
+
+#[test]
+fn concurrent_first_requests_share_one_hash() {
+    let upstream = StubUpstream::echo();
+    let gateway = start_gateway(
+        "single-flight",
+        &upstream.url(),
+        &policy(),
+        "  workers: 2\n",
+    );
+    let addr = gateway.local_addrs()[0];
+    let clients: Vec<_> = (0..16)
+        .map(|_| std::thread::spawn(move || get(addr, "test", "test").status))
+        .collect();
+    for client in clients {
+        assert_eq!(client.join().unwrap(), 200);
+    }
+    assert_eq!(gateway.hash_computations(), 1);
+}
+
+#[test]
+fn cache_entries_expire_and_reload_empties_the_cache() {
+    let upstream = StubUpstream::echo();
+    let auth = "  auth:\n    cache_ttl_ms: 300\n";
+    let path = config_file("expiry", &upstream.url(), &policy(), auth);
+    let config = ringfence::config::Config::load(&path).unwrap();
+    let store = Arc::new(ringfence::snapshot::PolicyStore::new(
+        ringfence::snapshot::Snapshot::load(&config.policy_source, 1).unwrap(),
+    ));
+    let gateway = ringfence::runtime::Gateway::start(&config.gateway, Arc::clone(&store)).unwrap();
+    let addr = gateway.local_addrs()[0];
+    assert_eq!(get(addr, "test", "test").status, 200);
+    assert_eq!(get(addr, "test", "test").status, 200);
+    assert_eq!(gateway.hash_computations(), 1);
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(get(addr, "test", "test").status, 200);
+    assert_eq!(gateway.hash_computations(), 2, "expired after the TTL");
+    store.reload(&config.policy_source).unwrap();
+    assert_eq!(get(addr, "test", "test").status, 200);
+    assert_eq!(
+        gateway.hash_computations(),
+        3,
+        "a new policy starts with an empty cache"
+    );
+}
+
+#[test]
+fn random_credential_flood_is_throttled_but_cached_users_keep_working() {
+    let upstream = StubUpstream::echo();
+    let auth = "  auth:\n    max_failures_per_address: 5\n    max_failures_per_user: 1000\n";
+    let gateway = start_gateway("flood", &upstream.url(), &policy(), auth);
+    let addr = gateway.local_addrs()[0];
+    assert_eq!(get(addr, "test", "test").status, 200);
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let response = get(addr, "test", &format!("guess-{i}"));
+        if response.status == 429 {
+            assert!(response.header("retry-after").is_some());
+            assert_eq!(response.json()["error"]["type"], "too_many_requests");
+        }
+        statuses.push(response.status);
+    }
+    assert_eq!(&statuses[..5], &[401; 5], "{statuses:?}");
+    assert!(statuses[5..].iter().all(|&s| s == 429), "{statuses:?}");
+    assert_eq!(
+        gateway.hash_computations(),
+        6,
+        "throttled guesses cost no hash"
+    );
+    // The valid user, from the same address, is served from the cache.
+    let started = Instant::now();
+    assert_eq!(get(addr, "test", "test").status, 200);
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+#[test]
+fn a_full_pool_answers_503_at_once() {
+    let upstream = StubUpstream::echo();
+    let auth = "  auth:\n    hash_threads: 1\n    max_pending_hashes: 1\n    max_failures_per_address: 0\n";
+    let gateway = start_gateway("busy", &upstream.url(), &policy(), auth);
+    let addr = gateway.local_addrs()[0];
+    let clients: Vec<_> = (0..6)
+        .map(|i| std::thread::spawn(move || get(addr, "test", &format!("distinct-{i}")).status))
+        .collect();
+    let statuses: Vec<u16> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    assert!(statuses.contains(&503), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|&s| s == 503 || s == 401),
+        "{statuses:?}"
+    );
+}
