@@ -22,20 +22,57 @@ pub struct Snapshot {
     pub generation: u64,
     /// Things that loaded but deserve attention (ignored sections, ...).
     pub warnings: Vec<ConfigError>,
+    /// `Some(status)` while no valid policy has ever loaded: every request gets that status
+    /// (403 or 503, `gateway.not_started_response_code`), as ReadonlyREST answers before its
+    /// settings load.
+    pub not_started: Option<u16>,
 }
 
 impl Snapshot {
-    /// Reads and compiles the policy from its source.
+    /// Reads and compiles the policy from its source, and resolves the host names it names.
     pub fn load(source: &PolicySource, generation: u64) -> Result<Snapshot, ConfigErrors> {
         let node = config::read_policy(source)?;
         let mut d = Diagnostics::new(source.path());
         let acl = Acl::compile(&node, &mut d);
         let warnings = d.take_warnings();
-        d.finish(Snapshot {
+        let snapshot = d.finish(Snapshot {
             acl,
             generation,
             warnings,
-        })
+            not_started: None,
+        })?;
+        snapshot.resolve_host_names();
+        Ok(snapshot)
+    }
+
+    /// The stand-in used until a valid policy loads: it denies everything with `status`.
+    pub fn not_started(status: u16) -> Snapshot {
+        let empty = config::yaml::parse("access_control_rules: []")
+            .unwrap_or_else(|_| unreachable!("a constant document"));
+        let mut d = Diagnostics::new(std::path::Path::new("-"));
+        Snapshot {
+            acl: Acl::compile(&empty, &mut d),
+            generation: 0,
+            warnings: Vec::new(),
+            not_started: Some(status),
+        }
+    }
+
+    /// Resolves every host name the rules mention (`hosts`, `x_forwarded_for`, ...). Runs
+    /// when a policy loads and from the background refresher, never on the request path; a
+    /// name that does not resolve matches nothing (fail closed).
+    pub fn resolve_host_names(&self) {
+        use std::net::ToSocketAddrs;
+        for name in self.acl.host_names() {
+            let addrs = (name.name.as_str(), 0)
+                .to_socket_addrs()
+                .map(|addrs| addrs.map(|a| a.ip().to_canonical()).collect())
+                .unwrap_or_else(|e| {
+                    tracing::warn!(host = %name.name, error = %e, "host name in the ACL does not resolve");
+                    Vec::new()
+                });
+            name.set_addrs(addrs);
+        }
     }
 }
 
@@ -44,6 +81,8 @@ impl Snapshot {
 pub struct PolicyStore {
     current: ArcSwap<Snapshot>,
     generation: AtomicU64,
+    /// Reloads come from SIGHUP and from the file watcher; one at a time.
+    reloading: std::sync::Mutex<()>,
 }
 
 impl PolicyStore {
@@ -51,6 +90,7 @@ impl PolicyStore {
         PolicyStore {
             generation: AtomicU64::new(snapshot.generation),
             current: ArcSwap::from_pointee(snapshot),
+            reloading: std::sync::Mutex::new(()),
         }
     }
 
@@ -62,6 +102,7 @@ impl PolicyStore {
     /// Rebuilds from `source`; on success swaps it in and returns the new generation. On
     /// failure the old snapshot stays and the errors are returned.
     pub fn reload(&self, source: &PolicySource) -> Result<u64, ConfigErrors> {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
         let generation = self.current.load().generation + 1;
         let snapshot = Snapshot::load(source, generation)?;
         self.current.store(Arc::new(snapshot));

@@ -77,3 +77,80 @@ fn run_rejects_a_bad_override() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("must start with http://"));
 }
+
+#[test]
+fn run_without_a_valid_policy_refuses_everything_until_one_loads() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    // A one-line upstream that answers every request with 200.
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let upstream_addr = upstream.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in upstream.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0
+                        || stream
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+                            .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let acl = write_config(
+        "not-started-acl.yml",
+        "readonlyrest:\n  access_control_rules:\n  - name: x\n    methodz: GET\n",
+    );
+    let config = write_config(
+        "not-started.yml",
+        &format!(
+            "gateway:\n  listen: 127.0.0.1:{port}\n  upstreams: [\"http://{upstream_addr}\"]\n  workers: 1\n  metadata_refresh_ms: 0\n  policy_watch_ms: 100\n  not_started_response_code: 503\n  acl_file: {}\n",
+            acl.display()
+        ),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ringfence"))
+        .args(["run", "--config", config.to_str().unwrap()])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let get = || -> Option<(u16, String)> {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .ok()?;
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).ok()?;
+        Some((reply[9..12].parse().ok()?, reply))
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let first = loop {
+        if let Some(reply) = get() {
+            break reply;
+        }
+        assert!(Instant::now() < deadline, "the gateway did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(first.0, 503, "{}", first.1);
+    assert!(
+        first.1.contains("READONLYREST_FAILED_TO_START"),
+        "{}",
+        first.1
+    );
+    std::fs::write(&acl, "readonlyrest:\n  enable: false\n").unwrap();
+    while get().map(|r| r.0) != Some(200) {
+        assert!(Instant::now() < deadline, "the fixed policy was not loaded");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

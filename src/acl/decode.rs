@@ -7,6 +7,7 @@
 
 use super::es_rules::{privilege, ActionsRule, IndicesRule, NameKind, NamesRule};
 use super::groups::{GroupsLogic, UserDef, UsersSection};
+use super::kibana::{self, KibanaKeys};
 use super::network::{parse_net, HostName, HostPattern};
 use super::pattern::{Glob, ValuePattern};
 use super::rule::{method_bit, AuthRule, ForwardedMode, HeaderItem, Rule, UriPattern};
@@ -65,15 +66,6 @@ const UNSUPPORTED_RULES: &[&str] = &[
     "fields",
     "response_fields",
     "session_max_idle",
-];
-
-/// Kibana rules: not implemented yet.
-const KIBANA_RULES: &[&str] = &[
-    "kibana",
-    "kibana_access",
-    "kibana_index",
-    "kibana_template_index",
-    "kibana_hide_apps",
 ];
 
 /// Compiles the `readonlyrest:` node. Errors go to `d`; the returned ACL is only used when
@@ -303,6 +295,9 @@ impl Decoder<'_> {
         let mut auth_rule_nodes = Vec::new();
         let mut needs_user: Option<&Node> = None;
         let mut rule_keys = 0;
+        // `kibana` and its deprecated siblings merge into one rule once the block is read.
+        let mut kibana = KibanaKeys::default();
+        let mut actions_key: Option<&Node> = None;
         for (key, key_node, value) in entries(node, &format!("block `{name}`"), self.d) {
             let at = At {
                 block: &name,
@@ -337,14 +332,21 @@ impl Decoder<'_> {
                         ),
                     ),
                 },
+                _ if kibana::RULE_NAMES.contains(&key) => {
+                    rule_keys += 1;
+                    kibana.add(self.d, &name, key, key_node, value);
+                }
                 _ => {
                     rule_keys += 1;
+                    if key == "actions" {
+                        actions_key = Some(key_node);
+                    }
                     if let Some(rule) = self.rule(at, key_node, value) {
                         if matches!(rule, Rule::Auth(_)) {
                             auth_rule_nodes.push(key_node);
                         }
                         has_auth |= matches!(rule, Rule::Auth(_) | Rule::Groups(_));
-                        if rule.phase() == super::rule::Phase::User {
+                        if rule.reads_user() {
                             needs_user.get_or_insert(key_node);
                         }
                         rules.push(rule);
@@ -365,6 +367,18 @@ impl Decoder<'_> {
                     *cache_ttl = Some(ttl);
                 }
             }
+        }
+        if let Some(node) = kibana.needs_user() {
+            needs_user.get_or_insert(node);
+        }
+        if let Some(rule) = kibana.finish(self.d, &name, actions_key) {
+            // An `indices` rule lets requests that name only Kibana indices through.
+            for other in &mut rules {
+                if let Rule::Indices(indices) = other {
+                    indices.kibana = Some(rule.index.clone());
+                }
+            }
+            rules.push(Rule::Kibana(rule));
         }
         if auth_rule_nodes.len() > 1 {
             self.d.error(
@@ -502,9 +516,10 @@ impl Decoder<'_> {
             "repositories" => self.names(at, value, NameKind::Repositories),
             "snapshots" => self.names(at, value, NameKind::Snapshots),
             "data_streams" => self.names(at, value, NameKind::DataStreams),
-            _ if KIBANA_RULES.contains(&name) => {
+            // Blocks read these before calling here (see `block`); elsewhere they are misplaced.
+            _ if kibana::RULE_NAMES.contains(&name) => {
                 self.d
-                    .error(key_node, at.msg("the kibana rules are not supported yet"));
+                    .error(key_node, at.msg("a kibana rule is only allowed in a block"));
                 None
             }
             _ if UNSUPPORTED_RULES.contains(&name) => {
@@ -861,6 +876,7 @@ impl Decoder<'_> {
         Some(Rule::Indices(IndicesRule {
             patterns,
             must_involve_indices,
+            kibana: None,
         }))
     }
 

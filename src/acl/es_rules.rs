@@ -127,6 +127,9 @@ impl ActionsRule {
 pub struct IndicesRule {
     pub patterns: Vec<ValuePattern>,
     pub must_involve_indices: bool,
+    /// The Kibana index of a Kibana rule in the same block: requests that name only
+    /// Kibana indices pass as written (`BaseIndicesProcessor.allKibanaRelatedIndicesMatched`).
+    pub kibana: Option<super::kibana::KibanaIndex>,
 }
 
 impl IndicesRule {
@@ -153,6 +156,9 @@ impl IndicesRule {
         }
         if targets.opaque_indices {
             return Outcome::NoMatch;
+        }
+        if self.kibana.as_ref().is_some_and(|k| k.covers(targets, s)) {
+            return Outcome::Match;
         }
         let patterns = resolve(&self.patterns, s);
         let allowed = |name: &str| patterns.iter().any(|p| p.matches(name));

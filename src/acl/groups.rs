@@ -22,6 +22,63 @@ pub struct UserDef {
 #[derive(Debug, Clone, Default)]
 pub struct UsersSection {
     pub users: Vec<UserDef>,
+    /// Built on first use: which entries can authenticate a given Basic user name.
+    index: std::sync::OnceLock<UserIndex>,
+}
+
+/// Entries by literal Basic user name; the rest (wildcard names, proxy and token
+/// authentication) are always candidates. Keeps a 100-user section from costing 100 glob
+/// matches per block.
+#[derive(Debug, Clone, Default)]
+struct UserIndex {
+    by_name: ahash::AHashMap<String, Vec<usize>>,
+    /// Some literal name is case-insensitive (keyed in lower case).
+    folded: bool,
+    always: Vec<usize>,
+    /// Some entry authenticates with Basic credentials.
+    has_basic: bool,
+}
+
+impl UserIndex {
+    fn build(users: &[UserDef]) -> UserIndex {
+        let mut index = UserIndex::default();
+        for (i, def) in users.iter().enumerate() {
+            index.has_basic |= def.auth.uses_basic();
+            let literal = def.auth.uses_basic() && def.usernames.iter().all(|g| g.is_literal());
+            if !literal {
+                index.always.push(i);
+                continue;
+            }
+            for glob in &def.usernames {
+                index.folded |= glob.ignores_case();
+                let key = if glob.ignores_case() {
+                    glob.as_str().to_lowercase()
+                } else {
+                    glob.as_str().to_string()
+                };
+                index.by_name.entry(key).or_default().push(i);
+            }
+        }
+        index
+    }
+
+    /// Entry numbers worth trying for Basic user `user`, in section order.
+    fn candidates(&self, user: Option<&str>) -> smallvec::SmallVec<[usize; 8]> {
+        let mut out: smallvec::SmallVec<[usize; 8]> = self.always.iter().copied().collect();
+        if let Some(user) = user {
+            if let Some(list) = self.by_name.get(user) {
+                out.extend(list.iter().copied());
+            }
+            if self.folded {
+                if let Some(list) = self.by_name.get(&user.to_lowercase()) {
+                    out.extend(list.iter().copied());
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
 }
 
 /// Which groups a user must (not) have. Group patterns are globs and may hold variables.
@@ -60,21 +117,23 @@ impl UsersSection {
         verifier: &dyn Verifier,
         from: &dyn Resolve,
     ) -> Outcome<'r> {
-        let mut outcome = Outcome::NoMatch;
-        for def in &self.users {
+        let index = self.index.get_or_init(|| UserIndex::build(&self.users));
+        let candidates = req
+            .user_candidates
+            .get_or_init(|| index.candidates(req.basic.as_ref().map(|b| b.user.as_str())));
+        // Until an entry accepts them, Basic credentials count as unknown (a 401 candidate).
+        let outcome = if index.has_basic {
+            Outcome::BadCredentials
+        } else {
+            Outcome::NoMatch
+        };
+        for def in candidates.iter().map(|&i| &self.users[i]) {
             let Some(presented) = def.auth.presented_user(req) else {
-                if def.auth.uses_basic() {
-                    outcome = Outcome::BadCredentials;
-                }
                 continue;
             };
-            if !def.usernames.iter().any(|u| u.matches(presented)) {
-                if def.auth.uses_basic() && matches!(outcome, Outcome::NoMatch) {
-                    outcome = Outcome::BadCredentials;
-                }
-                continue;
-            }
-            if !logic.satisfied_by(&def.groups, from) {
+            if !def.usernames.iter().any(|u| u.matches(presented))
+                || !logic.satisfied_by(&def.groups, from)
+            {
                 continue;
             }
             match def.auth.check(req, verifier, from) {
@@ -82,7 +141,6 @@ impl UsersSection {
                     return Outcome::Authenticated(user, Some(&def.groups))
                 }
                 pending @ Outcome::Pending(_) => return pending,
-                Outcome::BadCredentials => outcome = Outcome::BadCredentials,
                 _ => {}
             }
         }

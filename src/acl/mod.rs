@@ -15,6 +15,7 @@
 mod decode;
 pub mod es_rules;
 pub mod groups;
+pub mod kibana;
 pub mod network;
 pub mod pattern;
 pub mod request;

@@ -58,6 +58,10 @@ impl Glob {
         self.shape == Shape::Exact
     }
 
+    pub fn ignores_case(&self) -> bool {
+        self.ignore_case
+    }
+
     pub fn matches(&self, value: &str) -> bool {
         self.matches_bytes(value.as_bytes())
     }

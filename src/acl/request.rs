@@ -38,6 +38,8 @@ pub struct Request<'a> {
     pub basic: Option<Basic>,
     /// The Elasticsearch view (action, indices); `None` only in tests of non-ES rules.
     pub es: Option<super::es_rules::EsView<'a>>,
+    /// The `users` entries that can authenticate this request, found once for all blocks.
+    pub(crate) user_candidates: std::cell::OnceCell<smallvec::SmallVec<[usize; 8]>>,
 }
 
 /// The `Authorization` header claims Basic but is not valid Basic credentials (400, as
@@ -66,6 +68,7 @@ impl<'a> Request<'a> {
             content_length,
             basic: None,
             es: None,
+            user_candidates: std::cell::OnceCell::new(),
         };
         if let Some(value) = request.header("authorization") {
             request.basic = parse_basic(value)?;

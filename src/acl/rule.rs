@@ -7,6 +7,7 @@
 
 use super::es_rules::{ActionsRule, IndicesRule, NameKind, NamesRule};
 use super::groups::{GroupsLogic, UsersSection};
+use super::kibana::KibanaRule;
 use super::network::{client_behind_proxies, leftmost_forwarded_for, HostPattern};
 use super::pattern::{Glob, ValuePattern};
 use super::request::Request;
@@ -27,8 +28,10 @@ pub enum Phase {
     Authentication,
     Authorization,
     User,
-    /// `indices` (and per-item bulk action checks): last, as in ReadonlyREST, so that a
-    /// body is only read for requests whose every other rule already matched.
+    /// `indices`, `kibana` and per-item bulk action checks: last, as in ReadonlyREST for
+    /// `indices`, so that a body is only read for requests whose every other rule already
+    /// matched. (ReadonlyREST runs `kibana` earlier; rules are ANDed and neither reads the
+    /// other's result, so only the cost differs.)
     Indices,
 }
 
@@ -216,6 +219,7 @@ pub enum Rule {
     Actions(ActionsRule),
     Indices(IndicesRule),
     Names(NamesRule),
+    Kibana(KibanaRule),
 }
 
 /// The bit of a method in a `methods` set; HEAD counts as GET, as Elasticsearch reads it.
@@ -257,6 +261,16 @@ impl Rule {
                 NameKind::Snapshots => "snapshots",
                 NameKind::DataStreams => "data_streams",
             },
+            Rule::Kibana(k) => k.name(),
+        }
+    }
+
+    /// Whether the rule reads the authenticated user (`users`, `@{user}` in any value), so
+    /// its block needs an authentication rule.
+    pub fn reads_user(&self) -> bool {
+        match self {
+            Rule::Indices(rule) => rule.needs_user(),
+            _ => self.phase() == Phase::User,
         }
     }
 
@@ -274,6 +288,8 @@ impl Rule {
         match self {
             Rule::Indices(_) => Phase::Indices,
             Rule::Actions(a) if a.check_bulk_items => Phase::Indices,
+            // Reads the request's indices, which may be in the body (`_bulk` into `.kibana`).
+            Rule::Kibana(k) if k.reads_indices() => Phase::Indices,
             _ if needs_user => Phase::User,
             Rule::Auth(_) => Phase::Authentication,
             Rule::Groups(_) => Phase::Authorization,
@@ -349,6 +365,7 @@ impl Rule {
             Rule::Actions(rule) => rule.check(req.es.as_ref()),
             Rule::Indices(rule) => rule.check(s),
             Rule::Names(rule) => rule.check(s),
+            Rule::Kibana(rule) => rule.check(s),
         }
     }
 }

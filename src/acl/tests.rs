@@ -555,6 +555,8 @@ readonlyrest:
     auth_key_sha256: "nothex"
   - name: three
     users: ["x"]
+  - name: four
+    indices: ["logs-@{user}"]
   - name: one
     ldap_auth: {name: l, groups: [g]}
   - type: allow
@@ -567,10 +569,11 @@ readonlyrest:
         "readonlyrest.yml:6:5: block `one`: unknown rule `hostz`",
         "readonlyrest.yml:9:22: block `two`: auth_key_sha256: expected 64 hex digits",
         "readonlyrest.yml:11:5: block `three`: this rule reads the authenticated user",
-        "readonlyrest.yml:12:11: duplicate block name `one`",
-        "readonlyrest.yml:13:5: block `one`: rule `ldap_auth`: this ReadonlyREST rule is not supported by Ringfence yet",
-        "readonlyrest.yml:14:5: a block needs a `name`",
-        "readonlyrest.yml:15:14: block `?`: rule `uri_re`: invalid regular expression `(unclosed`: unclosed group",
+        "readonlyrest.yml:13:5: block `four`: this rule reads the authenticated user",
+        "readonlyrest.yml:14:11: duplicate block name `one`",
+        "readonlyrest.yml:15:5: block `one`: rule `ldap_auth`: this ReadonlyREST rule is not supported by Ringfence yet",
+        "readonlyrest.yml:16:5: a block needs a `name`",
+        "readonlyrest.yml:17:14: block `?`: rule `uri_re`: invalid regular expression `(unclosed`: unclosed group",
     ];
     assert_eq!(errors.len(), expected.len(), "{errors:#?}");
     for (error, prefix) in errors.iter().zip(expected) {

@@ -15,6 +15,8 @@ pub const DEFAULT_UPSTREAM_RESPONSE_TIMEOUT_MS: u64 = 60_000;
 pub const DEFAULT_SHUTDOWN_TIMEOUT_MS: u64 = 30_000;
 /// How often the cluster's indices, aliases and data streams are re-read (for narrowing).
 pub const DEFAULT_METADATA_REFRESH_MS: u64 = 5_000;
+/// How often the policy file is checked for changes.
+pub const DEFAULT_POLICY_WATCH_MS: u64 = 2_000;
 /// Heads smaller than this cannot hold a realistic request line plus `Host`.
 const MIN_HEADER_BYTES: u64 = 1024;
 
@@ -34,6 +36,21 @@ pub struct GatewaySettings {
     /// Refresh period of the cluster metadata; 0 turns the refresher off.
     pub metadata_refresh_ms: u64,
     pub auth: AuthSettings,
+    /// Status answered while no valid policy has ever loaded: 403 (default) or 503.
+    pub not_started_response_code: u16,
+    /// How often the policy file is checked for changes (0: only SIGHUP reloads).
+    pub policy_watch_ms: u64,
+    /// Connection-level address filter, checked at accept time.
+    pub ip_filter: IpFilterSettings,
+}
+
+/// `gateway.ip_filter` (like X-Pack's `xpack.security.http.filter`): `allow` wins over
+/// `deny`; an address matching neither is accepted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IpFilterSettings {
+    /// IPs, CIDRs, host names, or `_all`.
+    pub allow: Vec<String>,
+    pub deny: Vec<String>,
 }
 
 /// `gateway.auth`: the credential cache, the hashing pool and the failure limits.
@@ -169,6 +186,9 @@ const KEYS: &[&str] = &[
     "shutdown_timeout_ms",
     "metadata_refresh_ms",
     "auth",
+    "not_started_response_code",
+    "policy_watch_ms",
+    "ip_filter",
 ];
 const AUTH_KEYS: &[&str] = &[
     "hash_threads",
@@ -202,6 +222,9 @@ pub fn decode(node: &Node, base_dir: &std::path::Path, d: &mut Diagnostics) -> G
         shutdown_timeout_ms: DEFAULT_SHUTDOWN_TIMEOUT_MS,
         metadata_refresh_ms: DEFAULT_METADATA_REFRESH_MS,
         auth: AuthSettings::default(),
+        not_started_response_code: 403,
+        policy_watch_ms: DEFAULT_POLICY_WATCH_MS,
+        ip_filter: IpFilterSettings::default(),
     };
     let mut saw_listen = false;
     let mut saw_upstreams = false;
@@ -244,6 +267,17 @@ pub fn decode(node: &Node, base_dir: &std::path::Path, d: &mut Diagnostics) -> G
                 settings.metadata_refresh_ms = number(value, "gateway.metadata_refresh_ms", 0, d)
             }
             "auth" => settings.auth = decode_auth(value, d),
+            "not_started_response_code" => match value.as_u64() {
+                Some(status @ (403 | 503)) => settings.not_started_response_code = status as u16,
+                _ => d.error(
+                    value,
+                    "gateway.not_started_response_code must be 403 or 503",
+                ),
+            },
+            "policy_watch_ms" => {
+                settings.policy_watch_ms = number(value, "gateway.policy_watch_ms", 0, d)
+            }
+            "ip_filter" => settings.ip_filter = decode_ip_filter(value, d),
             _ => d.unknown_key(key_node, "gateway", KEYS),
         }
     }
@@ -283,6 +317,29 @@ fn decode_limits(node: &Node, d: &mut Diagnostics) -> Limits {
         }
     }
     limits
+}
+
+fn decode_ip_filter(node: &Node, d: &mut Diagnostics) -> IpFilterSettings {
+    let mut filter = IpFilterSettings::default();
+    for (key, key_node, value) in entries(node, "gateway.ip_filter", d) {
+        let list = match key {
+            "allow" => &mut filter.allow,
+            "deny" => &mut filter.deny,
+            _ => {
+                d.unknown_key(key_node, "gateway.ip_filter", &["allow", "deny"]);
+                continue;
+            }
+        };
+        for item in string_or_list(value, &format!("gateway.ip_filter.{key}"), d) {
+            let text = item.as_str().unwrap_or_default();
+            if text.contains('*') && text != "*" {
+                d.error(item, format!("`{text}`: host name wildcards would need a reverse DNS lookup for every connection; use IPs or CIDR ranges"));
+            } else {
+                list.push(text.to_string());
+            }
+        }
+    }
+    filter
 }
 
 fn decode_auth(node: &Node, d: &mut Diagnostics) -> AuthSettings {

@@ -10,7 +10,7 @@ pub mod gateway;
 pub mod yaml;
 
 pub use error::{ConfigError, ConfigErrors, Diagnostics};
-pub use gateway::{AuthSettings, GatewaySettings, Limits, UpstreamUrl};
+pub use gateway::{AuthSettings, GatewaySettings, IpFilterSettings, Limits, UpstreamUrl};
 
 use std::path::{Path, PathBuf};
 use yaml::Node;

@@ -166,6 +166,14 @@ pub fn decide(
         metadata: &metadata,
     });
     let snapshot = worker.policy.current();
+    if let Some(status) = snapshot.not_started {
+        let mut answer = forbidden(
+            "Ringfence has no valid access control list loaded yet; see the gateway's log".into(),
+            "READONLYREST_FAILED_TO_START",
+        );
+        answer.status = status;
+        return Verdict::Answer(answer);
+    }
     let verifier = credentials.verifier(snapshot.generation);
     match snapshot.acl.evaluate(&request, &verifier) {
         Decision::Allow { narrowed: None, .. } => Verdict::Forward { target: None },

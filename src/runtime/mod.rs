@@ -6,13 +6,16 @@
 //! the epoll driver otherwise. Shutdown: the stop channel closes, accept loops end, in-flight
 //! requests get `shutdown_timeout_ms` to finish, then the runtime is dropped.
 
+mod ip_filter;
 mod listener;
+pub mod watch;
 
 use crate::config::{Config, ConfigErrors, GatewaySettings};
 use crate::es::metadata::ClusterMetadata;
 use crate::proxy::{serve, Credentials, NodeAddress, SharedCredentials, Upstreams, Worker};
 use crate::snapshot::{LocalPolicy, PolicyStore, Snapshot};
 use arc_swap::ArcSwap;
+use ip_filter::IpFilter;
 use monoio::net::TcpListener;
 use std::cell::Cell;
 use std::io;
@@ -80,6 +83,8 @@ impl Gateway {
         let metadata_stop = Arc::new(AtomicBool::new(false));
         let credentials = SharedCredentials::start(&settings.auth)
             .map_err(io_error("cannot start the hashing pool"))?;
+        let ip_filter =
+            IpFilter::build(&settings.ip_filter).map_err(io_error("gateway.ip_filter"))?;
         if settings.metadata_refresh_ms > 0 {
             crate::proxy::metadata::start(
                 nodes.iter().map(|n| n.addr).collect(),
@@ -102,6 +107,7 @@ impl Gateway {
                 policy: Arc::clone(&policy),
                 metadata: Arc::clone(&metadata),
                 credentials: credentials.clone(),
+                ip_filter: ip_filter.clone(),
                 core: (!cores.is_empty()).then(|| cores[id % cores.len()]),
             };
             let thread = std::thread::Builder::new()
@@ -168,6 +174,7 @@ struct WorkerContext {
     policy: Arc<PolicyStore>,
     metadata: Arc<ArcSwap<ClusterMetadata>>,
     credentials: SharedCredentials,
+    ip_filter: IpFilter,
     core: Option<core_affinity::CoreId>,
 }
 
@@ -225,6 +232,7 @@ impl WorkerContext {
                 Ok(listener) => accept_loops.push(monoio::spawn(accept_loop(
                     listener,
                     Rc::clone(&worker),
+                    Rc::new(self.ip_filter.clone()),
                     self.stopped.clone(),
                 ))),
                 Err(e) => error!(worker = self.id, error = %e, "cannot register a listener"),
@@ -248,11 +256,18 @@ impl WorkerContext {
     }
 }
 
-async fn accept_loop(listener: TcpListener, worker: Rc<Worker>, stopped: flume::Receiver<()>) {
+async fn accept_loop(
+    listener: TcpListener,
+    worker: Rc<Worker>,
+    filter: Rc<IpFilter>,
+    stopped: flume::Receiver<()>,
+) {
     loop {
         monoio::select! {
             _ = stopped.recv_async() => return,
             accepted = listener.accept() => match accepted {
+                // A filtered address is closed at once: nothing is read from it.
+                Ok((_, peer)) if !filter.admits(peer.ip()) => {}
                 Ok((stream, peer)) => {
                     monoio::spawn(serve(Rc::clone(&worker), stream, peer));
                 }
@@ -266,10 +281,21 @@ async fn accept_loop(listener: TcpListener, worker: Rc<Worker>, stopped: flume::
     }
 }
 
-/// Runs the gateway for `config` until SIGTERM or SIGINT; SIGHUP reloads the policy.
+/// Runs the gateway for `config` until SIGTERM or SIGINT. SIGHUP and changes to the policy
+/// file reload the policy. A policy that does not load at start-up leaves the gateway
+/// answering `not_started_response_code` to everything until a valid one loads.
 pub fn run(config: Config) -> Result<(), StartError> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let snapshot = Snapshot::load(&config.policy_source, 1)?;
+    let snapshot = match Snapshot::load(&config.policy_source, 1) {
+        Ok(snapshot) => snapshot,
+        Err(errors) => {
+            error!(
+                "the policy did not load; answering {} to every request until it does:\n{errors}",
+                config.gateway.not_started_response_code
+            );
+            Snapshot::not_started(config.gateway.not_started_response_code)
+        }
+    };
     for warning in &snapshot.warnings {
         warn!("{warning}");
     }
@@ -280,14 +306,15 @@ pub fn run(config: Config) -> Result<(), StartError> {
     for addr in gateway.local_addrs() {
         info!(%addr, upstreams = ?config.gateway.upstreams.iter().map(ToString::to_string).collect::<Vec<_>>(), "listening");
     }
+    watch::start(
+        Arc::clone(&store),
+        config.policy_source.clone(),
+        config.gateway.policy_watch_ms,
+    )
+    .map_err(io_error("cannot start the policy watcher"))?;
     for signal in signals.forever() {
         if signal == SIGHUP {
-            match store.reload(&config.policy_source) {
-                Ok(generation) => info!(generation, "policy reloaded"),
-                Err(errors) => {
-                    error!("policy reload failed, keeping the previous policy:\n{errors}")
-                }
-            }
+            watch::reload(&store, &config.policy_source, "SIGHUP");
             continue;
         }
         info!("shutting down");

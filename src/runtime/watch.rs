@@ -1,0 +1,66 @@
+//! Reloading the policy: on SIGHUP and when its file changes, off the request path.
+//!
+//! A background thread compares the policy file's contents every `gateway.policy_watch_ms`
+//! and reloads when they change; it also re-resolves the host names the rules mention once
+//! a minute. A file that does not load is reported and the previous policy stays.
+
+use crate::config::PolicySource;
+use crate::snapshot::PolicyStore;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::{error, info};
+
+/// How often host names in the ACL are resolved again.
+const HOST_NAME_REFRESH: Duration = Duration::from_secs(60);
+
+/// Reloads from `source`, logging the outcome; `why` says what asked for it.
+pub fn reload(store: &PolicyStore, source: &PolicySource, why: &str) {
+    match store.reload(source) {
+        Ok(generation) => {
+            info!(generation, trigger = why, "policy reloaded");
+            for warning in &store.current().warnings {
+                tracing::warn!("{warning}");
+            }
+        }
+        Err(errors) => error!(
+            trigger = why,
+            "policy reload failed, keeping the previous policy:\n{errors}"
+        ),
+    }
+}
+
+/// Starts the watcher thread (`interval_ms` 0: host names are still refreshed, the file is
+/// not watched).
+pub fn start(
+    store: Arc<PolicyStore>,
+    source: PolicySource,
+    interval_ms: u64,
+) -> std::io::Result<()> {
+    let tick = if interval_ms == 0 {
+        HOST_NAME_REFRESH
+    } else {
+        Duration::from_millis(interval_ms)
+    };
+    // Read before the thread starts, so that a change made right after this call is seen.
+    let mut seen = std::fs::read(source.path()).ok();
+    std::thread::Builder::new()
+        .name("ringfence-watch".into())
+        .spawn(move || {
+            let mut resolved_at = Instant::now();
+            loop {
+                std::thread::sleep(tick);
+                if interval_ms > 0 {
+                    let now = std::fs::read(source.path()).ok();
+                    if now.is_some() && now != seen {
+                        seen = now;
+                        reload(&store, &source, "file changed");
+                    }
+                }
+                if resolved_at.elapsed() >= HOST_NAME_REFRESH {
+                    store.current().resolve_host_names();
+                    resolved_at = Instant::now();
+                }
+            }
+        })?;
+    Ok(())
+}
