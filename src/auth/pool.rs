@@ -168,7 +168,16 @@ impl HashPool {
             let shared = Arc::clone(&pool.shared);
             let handle = std::thread::Builder::new()
                 .name(format!("ringfence-hash-{n}"))
-                .spawn(move || shared.run())?;
+                .spawn(move || {
+                    // Lowest CPU priority (nice 19): whenever a worker has a request to
+                    // serve, the kernel runs the worker first, so a flood of new
+                    // credentials slows other hashes down, never served traffic. Failing
+                    // to lower it only loses that protection.
+                    let _ = thread_priority::set_current_thread_priority(
+                        thread_priority::ThreadPriority::Min,
+                    );
+                    shared.run()
+                })?;
             pool.threads.push(handle);
         }
         Ok(Arc::new(pool))

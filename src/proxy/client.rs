@@ -191,7 +191,21 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
             },
             Verdict::Verify(pending, user, password) => {
                 let ip = client.peer.ip().to_canonical();
+                if worker
+                    .credentials
+                    .accept_known(pending.key_id, &user, &password)
+                {
+                    // Re-verified in the background; this request goes on at once.
+                    let worker = Rc::clone(worker);
+                    monoio::spawn(async move {
+                        let _ = worker.credentials.verify(pending, user, password, ip).await;
+                    });
+                    continue;
+                }
                 if let Err(answer) = worker.credentials.verify(pending, user, password, ip).await {
+                    if let Some(delay) = answer.delay {
+                        monoio::time::sleep(delay).await;
+                    }
                     return respond(worker, client, head, &answer, inspected.is_some()).await;
                 }
             }
@@ -204,6 +218,7 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
         extra: Vec::new(),
         challenge: false,
         retry_after: None,
+        delay: None,
     };
     respond(worker, client, head, &internal, inspected.is_some()).await
 }
@@ -224,6 +239,7 @@ async fn read_body(
         extra: Vec::new(),
         challenge: false,
         retry_after: None,
+        delay: None,
     };
     if let BodyFraming::Length(n) = head.body {
         if n > max {

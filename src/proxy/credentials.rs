@@ -18,6 +18,15 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// How long a throttled client waits for its 429: a flood from one address then costs a
+/// timer per connection instead of a full request cycle each time (a tarpit).
+const THROTTLED_DELAY: Duration = Duration::from_secs(1);
+/// How long a request waits for its 503 when the hashing pool is full.
+const BUSY_DELAY: Duration = Duration::from_millis(250);
+
+/// How long a known-good credential is accepted while it is being re-verified.
+const REVALIDATE_GRACE: Duration = Duration::from_secs(2);
+
 /// One worker's credential state.
 pub struct Credentials {
     hasher: KeyedHasher,
@@ -87,6 +96,24 @@ impl Credentials {
         }
     }
 
+    /// Stale-while-revalidate for credentials that already verified under this policy: if
+    /// `user`/`password` matched `key_id` before, they are accepted again at once (a
+    /// provisional entry for [`REVALIDATE_GRACE`]) and the caller re-verifies in the
+    /// background. A verdict cannot change without a policy reload, which empties the
+    /// cache, so this never accepts anything the policy would refuse; it only keeps a known
+    /// client from waiting behind a busy hashing pool when its entry's TTL runs out.
+    pub fn accept_known(&self, key_id: u32, user: &str, password: &str) -> bool {
+        let tag = self.hasher.tag(key_id, user, password);
+        let known = self.cache.borrow().matched_before(&tag);
+        if known {
+            let grace = REVALIDATE_GRACE.min(self.cache_settings.ttl);
+            self.cache
+                .borrow_mut()
+                .insert(tag, Verdict::Match, grace, Instant::now());
+        }
+        known
+    }
+
     /// Computes the pending check on the pool (unless throttled) and caches the verdict.
     /// `Err` is the answer to send instead.
     pub async fn verify(
@@ -139,6 +166,7 @@ impl Credentials {
                 extra: vec![("due_to", "AUTHENTICATION_THROTTLED".to_string())],
                 challenge: true,
                 retry_after: None,
+                delay: Some(THROTTLED_DELAY.min(retry_after)),
             };
         }
         Answer {
@@ -148,6 +176,7 @@ impl Credentials {
             extra: Vec::new(),
             challenge: false,
             retry_after: Some(retry_after.as_secs().max(1)),
+            delay: Some(THROTTLED_DELAY.min(retry_after)),
         }
     }
 }
@@ -160,6 +189,7 @@ fn busy() -> Answer {
         extra: Vec::new(),
         challenge: false,
         retry_after: Some(1),
+        delay: Some(BUSY_DELAY),
     }
 }
 

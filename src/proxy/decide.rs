@@ -55,6 +55,9 @@ pub struct Answer {
     pub challenge: bool,
     /// Seconds for a `Retry-After` header.
     pub retry_after: Option<u64>,
+    /// Hold the answer back this long (a throttled client is slowed down, cheaply: its
+    /// connection waits on a timer instead of being served again at once).
+    pub delay: Option<std::time::Duration>,
 }
 
 /// `Basic realm="ringfence"`, the challenge sent with 401.
@@ -78,6 +81,7 @@ impl Answer {
             extra: Vec::new(),
             challenge: false,
             retry_after: None,
+            delay: None,
         }
     }
 
@@ -222,6 +226,7 @@ fn forbidden(reason: String, due_to: &'static str) -> Answer {
         extra: vec![("due_to", due_to.to_string())],
         challenge: false,
         retry_after: None,
+        delay: None,
     }
 }
 
@@ -249,6 +254,7 @@ fn index_not_found(head: &RequestHead, target: &str, targets: &Targets<'_>) -> V
             ],
             challenge: false,
             retry_after: None,
+            delay: None,
         });
     }
     let none = vec![format!(".rf-none-{}-*", nonce())];

@@ -1,0 +1,380 @@
+#!/usr/bin/env python3
+"""Load harness: Ringfence against the direct upstream, nginx and haproxy, measured in one run.
+
+Every scenario puts the proxy under test on CPU 0 and the load generator (wrk) and the
+upstream (a static nginx answering like an Elasticsearch node) on CPU 1, so the proxy's own
+CPU time per request can be read from /proc and compared. Results are ratios against
+references measured in the same run; absolute numbers on a shared 2-core machine are noise.
+
+    tuning/load/bench.py                       # all scenarios, 10 s each
+    tuning/load/bench.py --duration 5 proxy    # some scenarios only
+
+Scenarios:
+  proxy   direct upstream vs ringfence (ACL off, and a realistic ACL) vs nginx vs haproxy
+  auth    per-request CPU of cached auth_key_unix ($6$, 65535 rounds) and auth_key_pbkdf2 vs
+          plain auth_key; throughput vs nginx auth_basic with the same $6$ hash
+  flood   a valid auth_key_unix client with and without a random-credential flood
+Needs wrk, nginx and haproxy (Debian packages; tuning/load/run.sh installs them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RINGFENCE = ROOT / "target" / "release" / "ringfence"
+UPSTREAM_PORT, RINGFENCE_PORT, NGINX_PORT, HAPROXY_PORT = 18080, 18201, 18202, 18203
+PROXY_CPU, LOAD_CPU = "0", "1"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+# What the static upstream answers: the size of a typical small Elasticsearch response.
+ES_BODY = json.dumps({
+    "name": "bench-node", "cluster_name": "bench", "cluster_uuid": "x" * 22,
+    "version": {"number": "2.19.6", "distribution": "opensearch", "build_type": "tar",
+                "lucene_version": "9.12.2"},
+    "tagline": "The OpenSearch Project: https://opensearch.org/"})
+# ReadonlyREST's documented test vectors (readonlyrest.md section 3.3): test:test, logstash:logstash.
+UNIX_TEST = "test:$6$rounds=65535$d07dnv4N$QeErsDT9Mz.ZoEPXW3dwQGL7tzwRz.eOrTBepIwfGEwdUAYSy/NirGoOaNyPx8lqiR6DYRSsDzVvVbhP4Y9wf0"
+PBKDF2_LOGSTASH = "logstash:JltDNAoXNtc7MIBs2FYlW0o1f815ucj+bel3drdAk2yOufg2PNfQ51qr0EQ6RSkojw/DzrDLFDeXONumzwKjOA=="
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    cpu_us_per_req: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class Harness:
+    def __init__(self, duration: int, connections: int):
+        self.duration, self.connections = duration, connections
+        self.dir = Path(tempfile.mkdtemp(prefix="ringfence-load-"))
+        # nginx workers run as nobody and must read the htpasswd file in here.
+        self.dir.chmod(0o755)
+        self.procs: list[subprocess.Popen] = []
+
+    # -- processes ---------------------------------------------------------------------
+    def start(self, args: list[str], cpu: str, port: int, name: str) -> subprocess.Popen:
+        log = open(self.dir / f"{name}.log", "w")
+        proc = subprocess.Popen(["taskset", "-c", cpu, *args], stdout=log, stderr=log)
+        self.procs.append(proc)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return proc
+            except OSError:
+                if proc.poll() is not None:
+                    sys.exit(f"{name} exited: {(self.dir / f'{name}.log').read_text()}")
+                time.sleep(0.05)
+        sys.exit(f"{name} did not listen on {port}")
+
+    def stop(self, proc: subprocess.Popen) -> None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        self.procs.remove(proc)
+
+    def stop_all(self) -> None:
+        for proc in list(self.procs):
+            self.stop(proc)
+
+    def upstream(self) -> subprocess.Popen:
+        conf = self.nginx_conf("upstream", UPSTREAM_PORT, f"""
+            location / {{ default_type application/json; return 200 '{ES_BODY}'; }}""")
+        return self.start(["nginx", "-c", str(conf)], LOAD_CPU, UPSTREAM_PORT, "upstream")
+
+    def nginx_conf(self, name: str, port: int, locations: str, extra_http: str = "") -> Path:
+        conf = self.dir / f"{name}.conf"
+        conf.write_text(f"""
+            worker_processes 1; daemon off; pid {self.dir}/{name}.pid; error_log stderr error;
+            events {{ worker_connections 4096; }}
+            http {{
+                access_log off; keepalive_requests 1000000; keepalive_timeout 60s;
+                client_body_temp_path {self.dir}/{name}-body;
+                proxy_temp_path {self.dir}/{name}-proxy;
+                {extra_http}
+                server {{ listen 127.0.0.1:{port}; {locations} }}
+            }}""")
+        return conf
+
+    def ringfence(self, acl: str, name: str, auth: str = "") -> subprocess.Popen:
+        conf = self.dir / f"{name}.yml"
+        conf.write_text(
+            f"gateway:\n  listen: 127.0.0.1:{RINGFENCE_PORT}\n"
+            f"  upstreams: [\"http://127.0.0.1:{UPSTREAM_PORT}\"]\n  workers: 1\n"
+            f"  metadata_refresh_ms: 0\n  policy_watch_ms: 0\n{auth}readonlyrest:\n{acl}")
+        return self.start([str(RINGFENCE), "run", "--config", str(conf)], PROXY_CPU, RINGFENCE_PORT, name)
+
+    def nginx_proxy(self, auth_file: Path | None = None) -> subprocess.Popen:
+        auth = f'auth_basic "es"; auth_basic_user_file {auth_file};' if auth_file else ""
+        conf = self.nginx_conf("nginx-proxy", NGINX_PORT, f"""
+            location / {{ {auth} proxy_pass http://es; proxy_http_version 1.1;
+                         proxy_set_header Connection ""; }}""",
+                               f"upstream es {{ server 127.0.0.1:{UPSTREAM_PORT}; keepalive 64; }}")
+        return self.start(["nginx", "-c", str(conf)], PROXY_CPU, NGINX_PORT, "nginx-proxy")
+
+    def haproxy(self) -> subprocess.Popen:
+        conf = self.dir / "haproxy.cfg"
+        conf.write_text(f"""
+global
+    maxconn 4096
+    nbthread 1
+defaults
+    mode http
+    option http-keep-alive
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend f
+    bind 127.0.0.1:{HAPROXY_PORT}
+    default_backend b
+backend b
+    http-reuse always
+    server s1 127.0.0.1:{UPSTREAM_PORT} maxconn 1000
+""")
+        return self.start(["haproxy", "-f", str(conf)], PROXY_CPU, HAPROXY_PORT, "haproxy")
+
+    # -- measuring ---------------------------------------------------------------------
+    @staticmethod
+    def cpu_ticks(proc: subprocess.Popen) -> int:
+        """utime + stime of the process and its children (nginx workers), in clock ticks."""
+        total = 0
+        pids = [str(proc.pid)]
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        if children.exists():
+            pids += children.read_text().split()
+        # taskset execs the command, so proc.pid is the proxy itself.
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+            except (FileNotFoundError, IndexError):
+                pass
+        return total
+
+    def wrk(self, port: int, path: str = "/", headers: dict[str, str] | None = None,
+            script: Path | None = None, connections: int | None = None,
+            duration: int | None = None, rate_cpu: str = LOAD_CPU) -> subprocess.Popen:
+        args = ["taskset", "-c", rate_cpu, "wrk", "-t1", f"-c{connections or self.connections}",
+                f"-d{duration or self.duration}s", "--latency", "--timeout", "5s"]
+        for name, value in (headers or {}).items():
+            args += ["-H", f"{name}: {value}"]
+        if script:
+            args += ["-s", str(script)]
+        args.append(f"http://127.0.0.1:{port}{path}")
+        return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def measure(self, name: str, port: int, proxy: subprocess.Popen | None, **wrk_args) -> Result:
+        # Warm up connections and caches first (cached credentials, pooled upstream sockets).
+        self.wrk(port, duration=2, **{k: v for k, v in wrk_args.items() if k != "duration"}).wait()
+        before = self.cpu_ticks(proxy) if proxy else 0
+        out = self.wrk(port, **wrk_args).communicate()[0]
+        after = self.cpu_ticks(proxy) if proxy else 0
+        result = parse_wrk(name, out)
+        if proxy and result.rps:
+            requests = result.rps * (wrk_args.get("duration") or self.duration)
+            result.cpu_us_per_req = (after - before) / CLOCK_TICKS / requests * 1e6
+        return result
+
+
+def parse_wrk(name: str, out: str) -> Result:
+    def latency(label: str) -> float:
+        m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not m:
+            return float("nan")
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    result = Result(name, float(rps.group(1)) if rps else 0.0, latency("50"), latency("99"),
+                    int(non2xx.group(1)) if non2xx else 0)
+    if not rps:
+        result.notes.append("wrk: " + " / ".join(out.strip().splitlines()[-3:]))
+    if errors:
+        result.notes.append(errors.group(0))
+    return result
+
+
+def random_credentials_script(path: Path, count: int = 20000) -> Path:
+    """A wrk script sending Basic credentials for random users and passwords."""
+    rng = random.Random(7)
+    values = [basic("test" if i % 2 else f"u{rng.getrandbits(32):x}", f"{rng.getrandbits(64):x}")
+              for i in range(count)]
+    path.write_text(
+        "local creds = {" + ",".join(f'"{v}"' for v in values) + "}\n"
+        "local n = 0\n"
+        "request = function()\n"
+        "  n = n % #creds + 1\n"
+        "  return wrk.format('GET', '/', {['Authorization'] = creds[n]})\n"
+        "end\n")
+    return path
+
+
+ACL_OFF = "  enable: false\n"
+ACL_REALISTIC = """  access_control_rules:
+  - name: health
+    hosts: ["10.0.0.0/8"]
+    methods: [GET]
+    uri_re: ["^/_cluster/health"]
+  - name: writers
+    auth_key_sha256: "logstash:76cd2c0d589e224531fc6af2c5850e3c9b2aca6902d813ce598833c7c1b28bee"
+    actions: ["indices:data/write/*"]
+    indices: ["logstash-*"]
+  - name: readers
+    auth_key_sha256: "logstash:76cd2c0d589e224531fc6af2c5850e3c9b2aca6902d813ce598833c7c1b28bee"
+    indices: ["logs-*", "logstash-*"]
+"""
+
+
+def scenario_proxy(h: Harness) -> list[Result]:
+    results = []
+    upstream = h.upstream()
+    results.append(h.measure("direct upstream (reference)", UPSTREAM_PORT, None))
+    rf = h.ringfence(ACL_OFF, "ringfence-open")
+    results.append(h.measure("ringfence, ACL disabled", RINGFENCE_PORT, rf))
+    h.stop(rf)
+    rf = h.ringfence(ACL_REALISTIC, "ringfence-acl")
+    results.append(h.measure("ringfence, sha256 user + indices ACL, GET /logs-1/_search",
+                             RINGFENCE_PORT, rf, path="/logs-1/_search",
+                             headers={"Authorization": basic("logstash", "logstash")}))
+    h.stop(rf)
+    ng = h.nginx_proxy()
+    results.append(h.measure("nginx proxy_pass (keepalive upstream)", NGINX_PORT, ng))
+    h.stop(ng)
+    ha = h.haproxy()
+    results.append(h.measure("haproxy (http-reuse always)", HAPROXY_PORT, ha))
+    h.stop(ha)
+    h.stop(upstream)
+    return results
+
+
+def scenario_auth(h: Harness) -> list[Result]:
+    results = []
+    upstream = h.upstream()
+    acl = ("  access_control_rules:\n  - name: plain\n    auth_key: \"test:test\"\n"
+           f"  - name: unix\n    auth_key_unix: \"{UNIX_TEST.replace('test:', 'unix:', 1)}\"\n"
+           f"  - name: pbkdf2\n    auth_key_pbkdf2: \"{PBKDF2_LOGSTASH}\"\n")
+    # The unix vector is for password "test"; the user name is ours to choose.
+    rf = h.ringfence(acl, "ringfence-auth")
+    for label, user, password in (("auth_key (plain)", "test", "test"),
+                                  ("auth_key_unix $6$ rounds=65535, cached", "unix", "test"),
+                                  ("auth_key_pbkdf2, cached", "logstash", "logstash")):
+        results.append(h.measure(f"ringfence {label}", RINGFENCE_PORT, rf,
+                                 headers={"Authorization": basic(user, password)}))
+    h.stop(rf)
+    htpasswd = h.dir / "htpasswd"
+    htpasswd.write_text(UNIX_TEST + "\n")
+    ng = h.nginx_proxy(htpasswd)
+    results.append(h.measure("nginx auth_basic, same $6$ rounds=65535 hash", NGINX_PORT, ng,
+                             headers={"Authorization": basic("test", "test")}))
+    h.stop(ng)
+    h.stop(upstream)
+    return results
+
+
+def paced(h: Harness, name: str, rate: int, headers: dict[str, str]) -> Result:
+    """The valid client at a fixed rate (open loop), on the load CPU."""
+    args = ["taskset", "-c", LOAD_CPU, sys.executable, str(Path(__file__).with_name("paced.py")),
+            "--port", str(RINGFENCE_PORT), "--rate", str(rate), "--duration", str(h.duration)]
+    for header, value in headers.items():
+        args += ["--header", f"{header}: {value}"]
+    out = json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
+    non_2xx = sum(n for status, n in out["statuses"].items() if not status.startswith("2"))
+    result = Result(name, out["rps"], out["p50_ms"], out["p99_ms"], non_2xx)
+    result.notes.append(f"asked for {rate} req/s")
+    return result
+
+
+def scenario_flood(h: Harness) -> list[Result]:
+    """A valid auth_key_unix client while one attacker sends random credentials as fast as it
+    can. Generators and upstream share the load CPU, the gateway has CPU 0 to itself."""
+    results = []
+    upstream = h.upstream()
+    acl = f"  access_control_rules:\n  - name: unix\n    auth_key_unix: \"{UNIX_TEST}\"\n"
+    flood_script = random_credentials_script(h.dir / "flood.lua")
+    valid = {"Authorization": basic("test", "test")}
+    rate = 2000
+    for label, auth in (("throttling on (defaults)", ""),
+                        ("throttling off: only the hashing budget",
+                         "  auth:\n    max_failures_per_address: 0\n    max_failures_per_user: 0\n")):
+        rf = h.ringfence(acl, "ringfence-flood", auth)
+        quiet = h.measure(f"valid client, closed loop, alone [{label}]", RINGFENCE_PORT, rf,
+                          headers=valid, connections=8)
+        quiet_paced = paced(h, f"valid client, {rate}/s open loop, alone [{label}]", rate, valid)
+        # Long enough to cover both measurements below; it ends by itself and reports.
+        flood = h.wrk(RINGFENCE_PORT, script=flood_script, connections=64,
+                      duration=2 * h.duration + 7)
+        time.sleep(2)
+        flooded = h.measure(f"valid client, closed loop, during flood [{label}]", RINGFENCE_PORT,
+                            rf, headers=valid, connections=8)
+        flooded.notes.append(f"{flooded.rps / quiet.rps * 100:.0f}% of alone" if quiet.rps else "")
+        flooded_paced = paced(h, f"valid client, {rate}/s open loop, during flood [{label}]", rate, valid)
+        flooded_paced.notes.append(f"{flooded_paced.rps / quiet_paced.rps * 100:.0f}% of alone"
+                                   if quiet_paced.rps else "")
+        attack = parse_wrk(f"the flood itself [{label}]", flood.communicate()[0])
+        results += [quiet, flooded, quiet_paced, flooded_paced, attack]
+        h.stop(rf)
+    h.stop(upstream)
+    return results
+
+
+SCENARIOS = {"proxy": scenario_proxy, "auth": scenario_auth, "flood": scenario_flood}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("scenarios", nargs="*", default=list(SCENARIOS), choices=list(SCENARIOS))
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    for tool in ("wrk", "nginx", "haproxy", "taskset"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is missing: run tuning/load/run.sh, which installs it")
+    if not RINGFENCE.exists():
+        sys.exit("build first: cargo build --release")
+    harness = Harness(args.duration, args.connections)
+    all_results: dict[str, list[Result]] = {}
+    try:
+        for name in args.scenarios:
+            all_results[name] = SCENARIOS[name](harness)
+    finally:
+        harness.stop_all()
+    for name, results in all_results.items():
+        print(f"\n## {name}\n")
+        print("| scenario | req/s | p50 ms | p99 ms | non-2xx | proxy CPU µs/req | notes |")
+        print("|---|---:|---:|---:|---:|---:|---|")
+        for r in results:
+            cpu = f"{r.cpu_us_per_req:.1f}" if r.cpu_us_per_req is not None else "-"
+            print(f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.non_2xx} | {cpu} | {'; '.join(r.notes)} |")
+    if args.json:
+        args.json.write_text(json.dumps({k: [r.__dict__ for r in v] for k, v in all_results.items()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the load tools (Debian packages wrk, nginx-light, haproxy), builds the release
+# binary and runs the load harness. Arguments go to bench.py, e.g. `run.sh --duration 5 proxy`.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v nginx >/dev/null || missing+=(nginx-light)
+command -v haproxy >/dev/null || missing+=(haproxy)
+if ((${#missing[@]})); then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+(cd "$ROOT" && cargo build --release --locked --bin ringfence)
+exec python3 "$ROOT/tuning/load/bench.py" "$@"
