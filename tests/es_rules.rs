@@ -293,55 +293,39 @@ fn reads_are_narrowed_to_allowed_indices() {
 fn msearch_and_mget_need_every_index_allowed() {
     let (upstream, gateway) = gateway("multi");
     let addr = gateway.local_addrs()[0];
-    let ok = roundtrip(
-        addr,
-        &request(
-            "POST",
+    let cases: &[(&str, &[u8], u16)] = &[
+        (
             "/_msearch",
-            "reader",
-            "",
             b"{\"index\":\"logs-1\"}\n{}\n{\"index\":\"logs-2\"}\n{}\n",
+            200,
         ),
-    );
-    assert_eq!(ok.status, 200);
-    let bad = roundtrip(
-        addr,
-        &request(
-            "POST",
+        (
             "/_msearch",
-            "reader",
-            "",
             b"{\"index\":\"logs-1\"}\n{}\n{\"index\":\"secret\"}\n{}\n",
+            403,
         ),
-    );
-    assert_eq!(bad.status, 403);
-    let ok = roundtrip(
-        addr,
-        &request("POST", "/logs-1/_mget", "reader", "", b"{\"ids\":[\"1\"]}"),
-    );
-    assert_eq!(ok.status, 200);
-    let bad = roundtrip(
-        addr,
-        &request(
-            "POST",
+        ("/logs-1/_mget", b"{\"ids\":[\"1\"]}", 200),
+        (
             "/_mget",
-            "reader",
-            "",
             b"{\"docs\":[{\"_index\":\"secret\",\"_id\":\"1\"}]}",
+            403,
         ),
-    );
-    assert_eq!(bad.status, 403);
-    let malformed = roundtrip(
-        addr,
-        &request(
-            "POST",
+        // An unknown key inside a doc could hide an index from an older parser: refused.
+        (
             "/_mget",
-            "reader",
-            "",
             b"{\"docs\":[{\"_index\":\"ok\",\"x\":{\"_index\":\"secret\"}}]}",
+            400,
         ),
-    );
-    assert_eq!(malformed.status, 400);
+    ];
+    for (target, body, status) in cases {
+        let response = roundtrip(addr, &request("POST", target, "reader", "", body));
+        assert_eq!(
+            response.status,
+            *status,
+            "{target} {}",
+            String::from_utf8_lossy(body)
+        );
+    }
     assert_eq!(upstream.requests().len(), 2);
 }
 

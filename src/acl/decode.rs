@@ -459,16 +459,16 @@ impl Decoder<'_> {
                 self.groups_extended(at, value).map(Rule::Groups)
             }
             "groups" | "groups_any_of" | "groups_or" | "roles" => self
-                .group_patterns(at, value)
+                .patterns(at, value)
                 .map(|p| Rule::Groups(GroupsLogic::AnyOf(p))),
             "groups_all_of" | "groups_and" | "roles_and" => self
-                .group_patterns(at, value)
+                .patterns(at, value)
                 .map(|p| Rule::Groups(GroupsLogic::AllOf(p))),
             "groups_not_any_of" => self
-                .group_patterns(at, value)
+                .patterns(at, value)
                 .map(|p| Rule::Groups(GroupsLogic::NotAnyOf(p))),
             "groups_not_all_of" => self
-                .group_patterns(at, value)
+                .patterns(at, value)
                 .map(|p| Rule::Groups(GroupsLogic::NotAllOf(p))),
             "users" => self
                 .strings(at, value)
@@ -631,10 +631,10 @@ impl Decoder<'_> {
         let mut negative = None;
         for (key, key_node, v) in entries(value, "groups", self.d) {
             let logic = match key {
-                "any_of" => self.group_patterns(at, v).map(GroupsLogic::AnyOf),
-                "all_of" => self.group_patterns(at, v).map(GroupsLogic::AllOf),
-                "not_any_of" => self.group_patterns(at, v).map(GroupsLogic::NotAnyOf),
-                "not_all_of" => self.group_patterns(at, v).map(GroupsLogic::NotAllOf),
+                "any_of" => self.patterns(at, v).map(GroupsLogic::AnyOf),
+                "all_of" => self.patterns(at, v).map(GroupsLogic::AllOf),
+                "not_any_of" => self.patterns(at, v).map(GroupsLogic::NotAnyOf),
+                "not_all_of" => self.patterns(at, v).map(GroupsLogic::NotAllOf),
                 _ => {
                     self.d.unknown_key(
                         key_node,
@@ -666,16 +666,6 @@ impl Decoder<'_> {
                 None
             }
         }
-    }
-
-    fn group_patterns(&mut self, at: At, value: &Node) -> Option<Vec<ValuePattern>> {
-        let items = self.strings(at, value)?;
-        Some(
-            items
-                .iter()
-                .filter_map(|(text, node)| self.value_pattern(at, node, text, false))
-                .collect(),
-        )
     }
 
     fn value_pattern(

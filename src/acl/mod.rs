@@ -23,6 +23,8 @@ pub mod rule;
 pub mod variable;
 
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
 
 pub use request::{Basic, Request};

@@ -2,22 +2,10 @@
 //! and a randomized comparison against a tiny reference model.
 
 use super::*;
-use crate::config::{yaml, Diagnostics};
 use crate::http::request::parse_request_head;
 use std::net::IpAddr;
 
-/// Compiles a `readonlyrest:` document; panics with the errors if it does not load.
-fn compile(text: &str) -> Acl {
-    try_acl(text).unwrap_or_else(|errors| panic!("{}", errors.join("\n")))
-}
-
-fn try_acl(text: &str) -> Result<Acl, Vec<String>> {
-    let root = yaml::parse(text).expect("yaml");
-    let mut d = Diagnostics::new(std::path::Path::new("readonlyrest.yml"));
-    let acl = Acl::compile(root.get("readonlyrest").expect("readonlyrest:"), &mut d);
-    d.finish(acl)
-        .map_err(|e| e.0.iter().map(ToString::to_string).collect())
-}
+use super::test_support::{basic_value, compile, try_acl};
 
 /// A request built from a raw head, from `peer` to the gateway at 10.0.0.1.
 struct Req {
@@ -38,14 +26,7 @@ fn req(method: &str, path: &str, headers: &[(&str, &str)]) -> Req {
 }
 
 fn basic(user: &str, password: &str) -> (&'static str, String) {
-    use base64::Engine;
-    (
-        "Authorization",
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-        ),
-    )
+    ("Authorization", basic_value(user, password))
 }
 
 /// The decision, summarised: `allow:<block>:<user>`, `forbid:<block>:<reason>`, `401`.

@@ -70,6 +70,29 @@ pub struct ClientSide<'a> {
     pub local: SocketAddr,
 }
 
+impl ClientSide<'_> {
+    /// Writes whatever is in `out` and keeps the buffer for the next response.
+    pub async fn flush(&mut self) -> std::io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let out = std::mem::take(self.out);
+        let (result, out) = write_all(self.stream, out).await;
+        *self.out = out;
+        result
+    }
+
+    /// Tells a client waiting on `Expect: 100-continue` to send its body, unless it already
+    /// started (RFC 9110 §10.1.1).
+    pub async fn continue_if_expected(&mut self, head: &RequestHead) -> std::io::Result<()> {
+        if head.expect_continue && self.buf.is_empty() {
+            self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            return self.flush().await;
+        }
+        Ok(())
+    }
+}
+
 // Returned by value once per request; boxing the head would cost an allocation per request.
 #[allow(clippy::large_enum_variant)]
 enum HeadRead {
@@ -255,15 +278,10 @@ async fn read_body(
     }
     let head_bytes = client.buf.data()[..head.len].to_vec();
     client.buf.consume(head.len);
-    if head.expect_continue && client.buf.is_empty() {
-        client
-            .out
-            .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-        let out = std::mem::take(client.out);
-        let (result, out) = write_all(client.stream, out).await;
-        *client.out = out;
-        result.map_err(|_| Next::Close)?;
-    }
+    client
+        .continue_if_expected(head)
+        .await
+        .map_err(|_| Next::Close)?;
     let idle = Duration::from_millis(worker.limits.idle_timeout_ms);
     let mut raw = Vec::new();
     let mut data = Vec::new();
@@ -321,9 +339,7 @@ async fn answer_and_close(
     answer: &Answer,
 ) -> Next {
     answer.write_to(client.out, head, true);
-    let out = std::mem::take(client.out);
-    let (_, out) = write_all(client.stream, out).await;
-    *client.out = out;
+    let _ = client.flush().await;
     Next::Linger
 }
 
@@ -373,9 +389,7 @@ pub async fn respond_without_body(
         }
     }
     client.out.extend_from_slice(&response);
-    let out = std::mem::take(client.out);
-    let (result, out) = write_all(client.stream, out).await;
-    *client.out = out;
+    let result = client.flush().await;
     if !body_read {
         client.buf.consume(head.len);
     }

@@ -7,7 +7,7 @@
 //! connection, but only for a bodiless idempotent request, so nothing is ever sent twice
 //! that could change the cluster twice.
 
-use super::buffer::{write_all, ReadBuf};
+use super::buffer::ReadBuf;
 use super::client::{respond_without_body, ClientSide, ResponseBytes, Worker};
 use super::decide::Inspected;
 use super::upstream::UpstreamConn;
@@ -177,15 +177,10 @@ async fn send_body(
     if head.body == BodyFraming::None {
         return Ok(());
     }
-    if head.expect_continue && client.buf.is_empty() {
-        client
-            .out
-            .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-        let out = std::mem::take(client.out);
-        let (result, out) = write_all(client.stream, out).await;
-        *client.out = out;
-        result.map_err(|_| BodyError::ClientGone)?;
-    }
+    client
+        .continue_if_expected(head)
+        .await
+        .map_err(|_| BodyError::ClientGone)?;
     let idle = Duration::from_millis(worker.limits.idle_timeout_ms);
     match head.body {
         BodyFraming::None => Ok(()),
@@ -319,13 +314,7 @@ async fn relay_response(
 
 /// Writes whatever is in `client.out`.
 async fn flush(client: &mut ClientSide<'_>) -> Result<(), ()> {
-    if client.out.is_empty() {
-        return Ok(());
-    }
-    let out = std::mem::take(client.out);
-    let (result, out) = write_all(client.stream, out).await;
-    *client.out = out;
-    result.map_err(|_| ())
+    client.flush().await.map_err(|_| ())
 }
 
 /// Moves up to `limit` buffered body bytes behind the head when they are few, so that a

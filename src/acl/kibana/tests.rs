@@ -6,33 +6,14 @@
 //! and the unit tests in `BaseKibanaAccessBasedTests.scala`), or says where Ringfence denies
 //! more on purpose.
 
+use super::super::test_support::{basic_value, compile, try_acl};
 use super::super::*;
 use super::{is_kibana_related, is_non_strict_path};
-use crate::config::{yaml, Diagnostics};
 use crate::http::request::parse_request_head;
 use std::net::IpAddr;
 
-fn compile(text: &str) -> Acl {
-    try_acl(text).unwrap_or_else(|errors| panic!("{}", errors.join("\n")))
-}
-
-fn try_acl(text: &str) -> Result<Acl, Vec<String>> {
-    let root = yaml::parse(text).expect("yaml");
-    let mut d = Diagnostics::new(std::path::Path::new("readonlyrest.yml"));
-    let acl = Acl::compile(root.get("readonlyrest").expect("readonlyrest:"), &mut d);
-    d.finish(acl)
-        .map_err(|e| e.0.iter().map(ToString::to_string).collect())
-}
-
 fn basic(user: &str, password: &str) -> (String, String) {
-    use base64::Engine;
-    (
-        "Authorization".to_string(),
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-        ),
-    )
+    ("Authorization".to_string(), basic_value(user, password))
 }
 
 /// One request as the proxy would present it: the real route classifier and target
