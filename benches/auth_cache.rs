@@ -14,7 +14,7 @@ use ringfence::auth::key::Verdict;
 
 /// Entries in the benchmarked cache: the default positive bound, full.
 const ENTRIES: u32 = 10_000;
-const KEY_ID: u32 = 3;
+const KEY_ID: u64 = 3;
 
 fn user(n: u32) -> String {
     format!("logstash-{n:05}")

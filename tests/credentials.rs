@@ -163,3 +163,72 @@ fn a_full_pool_answers_503_at_once() {
         "{statuses:?}"
     );
 }
+
+#[test]
+fn no_caching_still_decides_and_many_keys_do_not_lock_users_out() {
+    // Nine full-form PBKDF2 keys (no user name: every one must be tried) and no cache at
+    // all: the ninth user still gets in, every time, and is never throttled for the eight
+    // keys that were not theirs.
+    let upstream = StubUpstream::echo();
+    let mut acl = String::from("  access_control_rules:\n");
+    for i in 0..9 {
+        let line = pbkdf2_full(&format!("user{i}"), &format!("pw{i}"));
+        acl.push_str(&format!(
+            "  - name: k{i}\n    auth_key_pbkdf2: \"{line}\"\n"
+        ));
+    }
+    let auth = "  auth:\n    cache_ttl_ms: 0\n    negative_cache_ttl_ms: 0\n    max_failures_per_address: 5\n";
+    let gateway = start_gateway("no-cache", &upstream.url(), &acl, auth);
+    let addr = gateway.local_addrs()[0];
+    for _ in 0..4 {
+        assert_eq!(get(addr, "user8", "pw8").status, 200);
+    }
+    assert_eq!(get(addr, "user8", "wrong").status, 401);
+}
+
+/// The full-form `auth_key_pbkdf2` value for `user:password` (PBKDF2-HMAC-SHA512, 10 000
+/// rounds, the input as its own salt, as ReadonlyREST computes it).
+fn pbkdf2_full(user: &str, password: &str) -> String {
+    use base64::Engine;
+    let input = format!("{user}:{password}");
+    let mut key = [0u8; 64];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha512>(input.as_bytes(), input.as_bytes(), 10_000, &mut key);
+    base64::engine::general_purpose::STANDARD.encode(key)
+}
+
+#[test]
+fn a_hash_running_across_a_reload_is_not_cached_for_the_new_policy() {
+    // A deliberately slow hash (999 999 rounds) so the reload lands while it runs.
+    const OLD: &str = "u:$6$rounds=999999$saltsalt$K2mpvgWa3bjcWrCfFzHvnqDdgfU4OR4jEoitJwxyHTVTBjIohbT3YHZ.x2yUoWZjyUREspVFblGfPInSpmhom.";
+    const NEW: &str = "u:$6$rounds=999999$saltsalt$cH443zxIZv/s5.GwK8zbr.EfdsdJLm35PIjYEYvvV/jsBzJX9F10BKDHlAl0h.l6pnQ4hdNBxOgdboD8qrbTv0";
+    let upstream = StubUpstream::echo();
+    let dir = std::env::temp_dir().join(format!("ringfence-rotation-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let acl = |hash: &str| {
+        format!(
+            "readonlyrest:\n  access_control_rules:\n  - name: u\n    auth_key_unix: \"{hash}\"\n"
+        )
+    };
+    std::fs::write(dir.join("readonlyrest.yml"), acl(OLD)).unwrap();
+    let config_path = dir.join("gateway.yml");
+    std::fs::write(
+        &config_path,
+        format!("gateway:\n  listen: 127.0.0.1:0\n  upstreams: [\"{}\"]\n  workers: 1\n  metadata_refresh_ms: 0\n  acl_file: readonlyrest.yml\n", upstream.url()),
+    )
+    .unwrap();
+    let config = ringfence::config::Config::load(&config_path).unwrap();
+    let store = Arc::new(ringfence::snapshot::PolicyStore::new(
+        ringfence::snapshot::Snapshot::load(&config.policy_source, 1).unwrap(),
+    ));
+    let gateway = ringfence::runtime::Gateway::start(&config.gateway, Arc::clone(&store)).unwrap();
+    let addr = gateway.local_addrs()[0];
+    let during = std::thread::spawn(move || get(addr, "u", "old-pw").status);
+    std::thread::sleep(Duration::from_millis(50));
+    std::fs::write(dir.join("readonlyrest.yml"), acl(NEW)).unwrap();
+    store.reload(&config.policy_source).unwrap();
+    // Decided under the policy it started with.
+    assert_eq!(during.join().unwrap(), 200);
+    // The rotated password no longer works, and the new one does.
+    assert_eq!(get(addr, "u", "old-pw").status, 401);
+    assert_eq!(get(addr, "u", "new-pw").status, 200);
+}

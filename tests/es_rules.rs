@@ -18,6 +18,9 @@ const POLICY: &str = r#"  access_control_rules:
   - name: "Reader"
     auth_key: "reader:reader"
     indices: ["logs-*"]
+  - name: "Team admin"
+    auth_key: "team:team"
+    indices: ["team-*"]
   - name: "Indexer via privileges"
     auth_key: "indexer:indexer"
     actions: ["@index"]
@@ -249,6 +252,10 @@ fn reads_are_narrowed_to_allowed_indices() {
             "/_cat/indices/logs-1,logs-2?format=json",
         ),
         ("/logs-*/_search", "/logs-*/_search"),
+        // Exclusions are applied here when the list is narrowed to concrete names.
+        ("/*,-logs-2/_search", "/logs-1/_search"),
+        ("/logs-*,-logs-2/_search", "/logs-*,-logs-2/_search"),
+        ("/logs-*,secret,-logs-2/_search", "/logs-*,-logs-2/_search"),
     ];
     for (asked, forwarded) in cases {
         let response = roundtrip(addr, &request("GET", asked, "reader", "", b""));
@@ -406,4 +413,121 @@ fn expect_continue_is_answered_before_the_body_when_credentials_fail() {
     client.send(GOOD_BULK);
     assert_eq!(client.read_response(false).status, 200);
     assert_eq!(upstream.requests().len(), 1);
+}
+
+#[test]
+fn templates_aliases_and_snapshots_are_checked_against_what_they_change() {
+    let (upstream, gateway) = gateway("admin-bodies");
+    gateway.metadata().store(Arc::new({
+        let mut m = ClusterMetadata::default();
+        m.add_templates(
+            ringfence::es::metadata::TemplateKind::Composable,
+            br#"{"index_templates":[{"name":"theirs","index_template":{"index_patterns":["other-*"]}},
+                                    {"name":"mine","index_template":{"index_patterns":["team-*"]}}]}"#,
+        )
+        .unwrap();
+        m
+    }));
+    let addr = gateway.local_addrs()[0];
+    let team = |method: &str, target: &str, body: &[u8]| {
+        roundtrip(addr, &request(method, target, "team", "", body)).status
+    };
+    let ours = br#"{"index_patterns":["team-*"]}"#;
+    assert_eq!(team("PUT", "/_index_template/new-one", ours), 200);
+    assert_eq!(team("PUT", "/_index_template/mine", ours), 200);
+    // Overwriting someone else's template, or deleting it, changes their indices.
+    assert_eq!(team("PUT", "/_index_template/theirs", ours), 403);
+    assert_eq!(team("DELETE", "/_index_template/theirs", b""), 403);
+    assert_eq!(team("DELETE", "/_index_template/mine", b""), 200);
+    // Aliases created with an index are names like any other.
+    assert_eq!(
+        team("PUT", "/team-1", br#"{"aliases":{"team-all":{}}}"#),
+        200
+    );
+    assert_eq!(
+        team(
+            "PUT",
+            "/team-2",
+            br#"{"aliases":{"other-logs":{"is_write_index":true}}}"#
+        ),
+        403
+    );
+    // Snapshots read what they include; restores write what they restore.
+    assert_eq!(
+        team("PUT", "/_snapshot/repo/s1", br#"{"indices":"team-1"}"#),
+        200
+    );
+    assert_eq!(
+        team(
+            "PUT",
+            "/_snapshot/repo/s2",
+            br#"{"indices":["team-1","other-1"]}"#
+        ),
+        403
+    );
+    assert_eq!(team("PUT", "/_snapshot/repo/s3", b"{}"), 403);
+    assert_eq!(
+        team(
+            "POST",
+            "/_snapshot/repo/s1/_restore",
+            br#"{"indices":"team-1"}"#
+        ),
+        200
+    );
+    assert_eq!(
+        team(
+            "POST",
+            "/_snapshot/repo/s1/_restore",
+            br#"{"indices":"team-1","rename_pattern":"(.+)","rename_replacement":"x$1"}"#
+        ),
+        403
+    );
+    // Bodies in other media types are not read differently: they are refused.
+    let yaml = roundtrip(
+        addr,
+        &request(
+            "PUT",
+            "/team-3",
+            "team",
+            "Content-Type: application/yaml\r\n",
+            b"aliases:\n  other: {}\n",
+        ),
+    );
+    assert_eq!(yaml.status, 415);
+    assert_eq!(upstream.requests().len(), 6);
+}
+
+#[test]
+fn inspected_bodies_are_bounded() {
+    let (upstream, bounded) = start_gateway_with("bounded", &[("max_buffered_body_bytes", 4096)]);
+    let addr = bounded.local_addrs()[0];
+    // More than this worker may hold for inspection at once: 503, try again later.
+    let mut big = Vec::new();
+    while big.len() < 8192 {
+        big.extend_from_slice(b"{\"index\":{\"_index\":\"logstash-1\"}}\n{\"m\":\"xxxxxxxxxxxxxxxx\"}\n");
+    }
+    let response = roundtrip(addr, &request("POST", "/_bulk", "logstash", "", &big));
+    assert_eq!(response.status, 503);
+    assert!(response.header("retry-after").is_some());
+    assert!(upstream.requests().is_empty());
+
+    let (upstream, gateway) = gateway("framing");
+    let addr = gateway.local_addrs()[0];
+    // Chunk framing far larger than the data it carries is refused, not buffered.
+    let mut client = Client::connect(addr);
+    let head = format!("POST /_bulk HTTP/1.1\r\nHost: es\r\n{}Transfer-Encoding: chunked\r\n\r\n", basic("logstash"));
+    client.send(head.as_bytes());
+    let chunk = format!("1;{}\r\nx\r\n", "e".repeat(4000));
+    for _ in 0..64 {
+        if std::io::Write::write_all(&mut client.stream, chunk.as_bytes()).is_err() {
+            break;
+        }
+    }
+    let response = client.read_response(false);
+    assert_eq!(response.status, 400);
+    assert!(String::from_utf8_lossy(&response.body).contains("far more framing than data"));
+    // The `source` query parameter cannot carry a body past the inspection.
+    let sneaky = roundtrip(addr, &request("GET", "/_msearch?source=%7B%22index%22%3A%22secret%22%7D%0A%7B%7D%0A&source_content_type=application/x-ndjson", "reader", "", b""));
+    assert_eq!(sneaky.status, 400);
+    assert!(upstream.requests().is_empty());
 }

@@ -175,7 +175,9 @@ impl IndicesRule {
         }
         // Reads: keep what is allowed, expanding wildcards and aliases that are not.
         let mut kept: Vec<String> = Vec::new();
+        let mut exclusions: Vec<Glob> = Vec::new();
         let mut changed = false;
+        let mut after_wildcard = false;
         let requested = targets
             .indices
             .iter()
@@ -184,7 +186,14 @@ impl IndicesRule {
             .chain(targets.all_indices.then_some("*"));
         for name in requested {
             let expr = IndexExpr::parse(name);
-            if expr.exclusion || covered(name) {
+            // Elasticsearch reads `-x` as an exclusion only after a wildcard item.
+            if expr.exclusion && after_wildcard {
+                exclusions.push(Glob::new(expr.name));
+                kept.push(name.to_string());
+                continue;
+            }
+            after_wildcard |= expr.wildcard || expr.is_all();
+            if covered(name) {
                 kept.push(name.to_string());
                 continue;
             }
@@ -207,8 +216,20 @@ impl IndicesRule {
             // Indices named in a body (msearch, mget) are not rewritten: fail closed.
             return Outcome::NoMatch;
         }
+        // Exclusions are applied here to the concrete names the expansion produced. They stay
+        // in the list only while a wildcard still precedes them; after concrete names alone
+        // Elasticsearch would read `-x` as an index name.
+        let keeps_wildcard = kept.iter().any(|k| {
+            let expr = IndexExpr::parse(k);
+            expr.wildcard && !expr.exclusion
+        });
         let mut seen = std::collections::HashSet::new();
-        kept.retain(|k| seen.insert(k.clone()));
+        kept.retain(|k| {
+            let expr = IndexExpr::parse(k);
+            let excluded =
+                !expr.wildcard && !expr.exclusion && exclusions.iter().any(|g| g.matches(k));
+            (!expr.exclusion || keeps_wildcard) && !excluded && seen.insert(k.clone())
+        });
         if kept.iter().all(|k| IndexExpr::parse(k).exclusion) {
             return Outcome::IndexNotFound;
         }

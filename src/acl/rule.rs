@@ -97,11 +97,12 @@ pub enum AuthRule {
 
 impl AuthRule {
     /// The user name the request claims for this rule, before any check.
-    pub fn presented_user<'r>(&self, req: &'r Request<'r>) -> Option<&'r str> {
+    pub fn presented_user<'r>(&'r self, req: &'r Request<'r>) -> Option<&'r str> {
         match self {
             AuthRule::Key { .. } => req.basic.as_ref().map(|b| b.user.as_str()),
             AuthRule::Proxy { header, .. } => req.header(header),
-            AuthRule::Token { .. } => None,
+            // A static token stands for the user name configured with it.
+            AuthRule::Token { username, .. } => Some(username),
         }
     }
 

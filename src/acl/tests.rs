@@ -481,6 +481,11 @@ readonlyrest:
   - username: u3
     groups: [c]
     auth_key: u3:p
+  - username: robot
+    groups: [c]
+    token_authentication:
+      token: "Bearer r0b0t"
+      username: robot
   - username: "svc-*"
     groups: [x]
     auth_key_sha256: "e0bba5fda92dbb0570fd2e729a3c8ed6b1d52b380581f32427a38e396ba28ec6"
@@ -495,6 +500,8 @@ readonlyrest:
     );
     assert_eq!(as_user("GET", "u3", "p"), "allow:combined:u3");
     assert_eq!(as_user("GET", "u3", "wrong"), "401");
+    let robot = req("GET", "/", &[("Authorization", "Bearer r0b0t")]);
+    assert_eq!(decide(&acl, &robot), "allow:combined:robot");
     assert_eq!(as_user("PUT", "u2", "p"), "allow:not-all:u2");
     // A full-hash key in a users entry: only entries whose username matches are tried.
     assert_eq!(as_user("PUT", "claire", "p455key"), "401");

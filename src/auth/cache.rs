@@ -124,11 +124,13 @@ impl KeyedHasher {
         KeyedHasher { keyed }
     }
 
-    /// The tag of one set of Basic credentials for one configured key. No
-    /// allocation; about one SHA-256 block for typical credentials.
-    pub fn tag(&self, key_id: u32, user: &str, password: &str) -> CacheTag {
+    /// The tag of one set of Basic credentials for one configured key. `key`
+    /// identifies the key across reloads (the proxy uses the policy generation in
+    /// the high half and the key's number in the low half). No allocation; about
+    /// one SHA-256 block for typical credentials.
+    pub fn tag(&self, key: u64, user: &str, password: &str) -> CacheTag {
         let mut hasher = self.keyed.clone();
-        hasher.update(key_id.to_le_bytes());
+        hasher.update(key.to_le_bytes());
         hasher.update((user.len() as u64).to_le_bytes());
         hasher.update(user.as_bytes());
         hasher.update(password.as_bytes());

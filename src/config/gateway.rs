@@ -8,6 +8,8 @@ use std::path::PathBuf;
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Elasticsearch's own `http.max_content_length` default.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 100 * 1024 * 1024;
+/// Per worker: room for a few maximum-size `_bulk` bodies being inspected at once.
+pub const DEFAULT_MAX_BUFFERED_BODY_BYTES: u64 = 256 * 1024 * 1024;
 pub const DEFAULT_HEADER_TIMEOUT_MS: u64 = 10_000;
 pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 60_000;
 pub const DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS: u64 = 2_000;
@@ -93,6 +95,8 @@ impl Default for AuthSettings {
 pub struct Limits {
     pub max_header_bytes: usize,
     pub max_body_bytes: u64,
+    /// Request bodies one worker may hold at once to read the indices they name.
+    pub max_buffered_body_bytes: u64,
     pub header_timeout_ms: u64,
     pub idle_timeout_ms: u64,
     pub upstream_connect_timeout_ms: u64,
@@ -104,6 +108,7 @@ impl Default for Limits {
         Limits {
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_buffered_body_bytes: DEFAULT_MAX_BUFFERED_BODY_BYTES,
             header_timeout_ms: DEFAULT_HEADER_TIMEOUT_MS,
             idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
             upstream_connect_timeout_ms: DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS,
@@ -204,6 +209,7 @@ const AUTH_KEYS: &[&str] = &[
 const LIMIT_KEYS: &[&str] = &[
     "max_header_bytes",
     "max_body_bytes",
+    "max_buffered_body_bytes",
     "header_timeout_ms",
     "idle_timeout_ms",
     "upstream_connect_timeout_ms",
@@ -305,6 +311,9 @@ fn decode_limits(node: &Node, d: &mut Diagnostics) -> Limits {
                 limits.max_header_bytes = number(value, &name, MIN_HEADER_BYTES, d) as usize
             }
             "max_body_bytes" => limits.max_body_bytes = number(value, &name, 0, d),
+            "max_buffered_body_bytes" => {
+                limits.max_buffered_body_bytes = number(value, &name, 0, d)
+            }
             "header_timeout_ms" => limits.header_timeout_ms = number(value, &name, 1, d),
             "idle_timeout_ms" => limits.idle_timeout_ms = number(value, &name, 1, d),
             "upstream_connect_timeout_ms" => {

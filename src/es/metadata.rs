@@ -15,6 +15,15 @@ pub struct ClusterMetadata {
     pub aliases: HashMap<String, Vec<String>>,
     /// Data stream name -> its backing indices.
     pub data_streams: HashMap<String, Vec<String>>,
+    /// Index templates that exist -> their index patterns.
+    pub templates: HashMap<(TemplateKind, String), Vec<String>>,
+}
+
+/// Composable (`_index_template`) or legacy (`_template`) index templates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TemplateKind {
+    Composable,
+    Legacy,
 }
 
 /// The metadata response could not be read.
@@ -74,6 +83,56 @@ impl ClusterMetadata {
         Ok(metadata)
     }
 
+    /// Adds the templates of a `GET /_index_template` (composable) or `GET /_template`
+    /// (legacy) response.
+    pub fn add_templates(&mut self, kind: TemplateKind, body: &[u8]) -> Result<(), MetadataError> {
+        let value: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| MetadataError(e.to_string()))?;
+        let patterns = |v: Option<&serde_json::Value>| -> Vec<String> {
+            match v {
+                Some(serde_json::Value::String(s)) => vec![s.clone()],
+                Some(serde_json::Value::Array(a)) => a
+                    .iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        match kind {
+            TemplateKind::Composable => {
+                let list = value
+                    .get("index_templates")
+                    .and_then(|v| v.as_array())
+                    .ok_or_else(|| MetadataError("no `index_templates`".into()))?;
+                for template in list {
+                    if let Some(name) = template.get("name").and_then(|n| n.as_str()) {
+                        let found = patterns(
+                            template
+                                .get("index_template")
+                                .and_then(|t| t.get("index_patterns")),
+                        );
+                        self.templates.insert((kind, name.to_string()), found);
+                    }
+                }
+            }
+            TemplateKind::Legacy => {
+                let object = value
+                    .as_object()
+                    .ok_or_else(|| MetadataError("not an object".into()))?;
+                for (name, template) in object {
+                    // 5.x's `template` string is the pattern of very old templates.
+                    let found = patterns(
+                        template
+                            .get("index_patterns")
+                            .or_else(|| template.get("template")),
+                    );
+                    self.templates.insert((kind, name.clone()), found);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// What an alias or data stream stands for, if `name` is one.
     pub fn members(&self, name: &str) -> Option<&[String]> {
         self.aliases
@@ -120,6 +179,25 @@ mod tests {
         assert_eq!(m.members("ds").unwrap(), [".ds-ds-000001"]);
         assert_eq!(m.names().count(), 6);
         assert!(ClusterMetadata::from_resolve_response(b"{}").is_err());
+        let mut m = m;
+        m.add_templates(TemplateKind::Composable, br#"{"index_templates":[{"name":"t1","index_template":{"index_patterns":["logs-*"]}}]}"#).unwrap();
+        m.add_templates(
+            TemplateKind::Legacy,
+            br#"{"old":{"index_patterns":["a-*","b-*"]},"ancient":{"template":"c-*"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            m.templates[&(TemplateKind::Composable, "t1".into())],
+            ["logs-*"]
+        );
+        assert_eq!(
+            m.templates[&(TemplateKind::Legacy, "old".into())],
+            ["a-*", "b-*"]
+        );
+        assert_eq!(
+            m.templates[&(TemplateKind::Legacy, "ancient".into())],
+            ["c-*"]
+        );
         assert!(ClusterMetadata::from_resolve_response(b"nope").is_err());
     }
 }

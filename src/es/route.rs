@@ -111,6 +111,9 @@ pub enum RouteError {
     PathPartInQuery,
     /// Elasticsearch versions would route this path to different handlers.
     AmbiguousRoute,
+    /// A `source` query parameter would carry the body of an API that names indices in its
+    /// body (ES `RestRequest.contentOrSourceParam`), past the body inspection.
+    BodyInQuery,
 }
 
 impl RouteError {
@@ -136,6 +139,9 @@ impl RouteError {
             }
             RouteError::AmbiguousRoute => {
                 "request path is routed differently by different Elasticsearch versions"
+            }
+            RouteError::BodyInQuery => {
+                "the `source` query parameter is not accepted for this API: send the body as the request body"
             }
         }
     }
@@ -201,6 +207,10 @@ pub enum BodyIndices {
     QueryText,
     /// `_cluster/allocation/explain`: `index`.
     AllocationExplain,
+    /// Snapshot creation: `indices` (all when absent) are read into the snapshot.
+    SnapshotCreate,
+    /// Snapshot restore: `indices` (all when absent) are written, possibly renamed.
+    SnapshotRestore,
 }
 
 /// One named part of the matched route, percent-decoded.
@@ -400,6 +410,12 @@ fn classify_path<'a>(
     }
     if let Some(query) = query {
         query::check(query, route.guard)?;
+        if api.body != BodyIndices::None {
+            query::check(query, &["source", "source_content_type"]).map_err(|e| match e {
+                RouteError::PathPartInQuery => RouteError::BodyInQuery,
+                other => other,
+            })?;
+        }
     }
     // A generic route caught a path of an endpoint we do not know: see `NameList::HasReserved`.
     if foreign {

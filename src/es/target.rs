@@ -85,6 +85,9 @@ pub fn needs_body(classified: &Classified<'_>) -> bool {
             | BodyIndices::Reindex
             | BodyIndices::UpdateAliases
             | BodyIndices::IndexTemplate
+            | BodyIndices::NewIndexAliases
+            | BodyIndices::SnapshotCreate
+            | BodyIndices::SnapshotRestore
     )
 }
 
@@ -212,9 +215,51 @@ impl<'a> Targets<'a> {
                     self.push_owned(pattern.into_owned(), Access::Write);
                 }
             }
+            BodyIndices::NewIndexAliases => {
+                // `PUT /index {"aliases": {"name": {...}}}`: every alias created is a write.
+                if let Some(aliases) = json_object(body)?.get("aliases") {
+                    let Some(aliases) = aliases.as_object() else {
+                        return Err(BodyError::UnexpectedJson { line: 1 });
+                    };
+                    for alias in aliases.keys() {
+                        self.push_owned(alias.clone(), Access::Write);
+                    }
+                }
+            }
+            BodyIndices::SnapshotCreate | BodyIndices::SnapshotRestore => {
+                let restore = classified.body == BodyIndices::SnapshotRestore;
+                let access = if restore { Access::Write } else { Access::Read };
+                let object = json_object(body)?;
+                match object.get("indices") {
+                    None => self.all_indices = true,
+                    Some(indices) => {
+                        for name in json_names(indices)? {
+                            self.push_owned(name, access);
+                        }
+                    }
+                }
+                // Renamed restores write to names computed by a Java regex replacement:
+                // not evaluated here, so an `indices` rule cannot be satisfied.
+                if restore
+                    && (object.contains_key("rename_pattern")
+                        || object.contains_key("rename_replacement"))
+                {
+                    self.opaque_indices = true;
+                }
+                // The snapshot or restore covers indices the path does not name: never narrowed.
+                self.narrowable = false;
+            }
             _ => {}
         }
         Ok(())
+    }
+
+    /// Adds a write of every index pattern of a template that exists (its overwrite or
+    /// deletion changes what happens to those indices).
+    pub fn add_existing_template(&mut self, patterns: &[String]) {
+        for pattern in patterns {
+            self.push_owned(pattern.clone(), Access::Write);
+        }
     }
 
     fn push_owned(&mut self, name: String, access: Access) {
@@ -228,6 +273,56 @@ impl<'a> Targets<'a> {
     pub fn involves_indices(&self) -> bool {
         self.all_indices || !self.indices.is_empty() || self.opaque_indices
     }
+}
+
+/// A JSON object body (an empty body is an empty object). These bodies are small and
+/// rare, so they are read with serde_json rather than the streaming scanners.
+fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, BodyError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Map::new());
+    }
+    match serde_json::from_slice(body) {
+        Ok(serde_json::Value::Object(object)) => Ok(object),
+        Ok(_) => Err(BodyError::UnexpectedJson { line: 1 }),
+        Err(e) => Err(BodyError::MalformedJson {
+            line: e.line() as u32,
+        }),
+    }
+}
+
+/// Index names given as `"a,b"` or `["a", "b"]`, split on commas as Elasticsearch does.
+fn json_names(value: &serde_json::Value) -> Result<Vec<String>, BodyError> {
+    let items: Vec<&str> = match value {
+        serde_json::Value::String(s) => vec![s.as_str()],
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().ok_or(BodyError::UnexpectedJson { line: 1 }))
+            .collect::<Result<_, _>>()?,
+        _ => return Err(BodyError::UnexpectedJson { line: 1 }),
+    };
+    Ok(items
+        .iter()
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// The template a template API names (`PUT`/`DELETE /_index_template/{name}`, ...), if any.
+pub fn template_target<'c>(
+    classified: &'c Classified<'_>,
+) -> Option<(super::metadata::TemplateKind, &'c str)> {
+    use super::metadata::TemplateKind::*;
+    let kind = match classified.api {
+        "indices.put_index_template" | "indices.delete_index_template" => Composable,
+        "indices.put_template" | "indices.delete_template" => Legacy,
+        _ => return None,
+    };
+    classified
+        .parts
+        .get("name")
+        .map(|part| (kind, part.value.as_ref()))
 }
 
 #[cfg(test)]
@@ -324,5 +419,43 @@ mod tests {
         let mut t = Targets::from_path(&c);
         t.add_body(&c, b"{\"index_patterns\":[\"x-*\"]}").unwrap();
         assert_eq!(names(&t), [("x-*".into(), Access::Write)]);
+
+        let c = classify(Method::Put, "/team-1").unwrap();
+        let mut t = Targets::from_path(&c);
+        t.add_body(
+            &c,
+            b"{\"aliases\":{\"other-logs\":{\"is_write_index\":true}}}",
+        )
+        .unwrap();
+        assert_eq!(
+            names(&t),
+            [
+                ("team-1".into(), Access::Write),
+                ("other-logs".into(), Access::Write)
+            ]
+        );
+
+        let c = classify(Method::Post, "/_snapshot/r/s/_restore").unwrap();
+        let mut t = Targets::from_path(&c);
+        t.add_body(&c, b"{\"indices\":\"a,b\"}").unwrap();
+        assert_eq!(
+            names(&t),
+            [("a".into(), Access::Write), ("b".into(), Access::Write)]
+        );
+        let mut t = Targets::from_path(&c);
+        t.add_body(
+            &c,
+            b"{\"indices\":[\"a\"],\"rename_pattern\":\"(.+)\",\"rename_replacement\":\"x$1\"}",
+        )
+        .unwrap();
+        assert!(t.opaque_indices);
+        let mut t = Targets::from_path(&c);
+        t.add_body(&c, b"{}").unwrap();
+        assert!(t.all_indices && !t.narrowable);
+
+        let c = classify(Method::Put, "/_snapshot/r/s").unwrap();
+        let mut t = Targets::from_path(&c);
+        t.add_body(&c, b"{\"indices\":[\"secret\"]}").unwrap();
+        assert_eq!(names(&t), [("secret".into(), Access::Read)]);
     }
 }

@@ -75,11 +75,20 @@ impl ReadBuf {
         result
     }
 
-    /// Writes `data()[..n]` to `stream` and consumes it.
-    pub async fn write_prefix(&mut self, stream: &mut TcpStream, n: usize) -> io::Result<()> {
+    /// Writes `data()[..n]` to `stream` within `timeout` and consumes it. A peer that stops
+    /// reading (a zero TCP window) times out instead of holding the connection forever; the
+    /// buffer is then gone, and so is the connection.
+    pub async fn write_prefix(
+        &mut self,
+        stream: &mut TcpStream,
+        n: usize,
+        timeout: Duration,
+    ) -> io::Result<()> {
         let range = self.start..self.start + n;
         let buf = std::mem::take(&mut self.buf);
-        let (result, slice) = stream.write_all(buf.slice(range)).await;
+        let (result, slice) = monoio::time::timeout(timeout, stream.write_all(buf.slice(range)))
+            .await
+            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?;
         self.buf = slice.into_inner();
         result?;
         self.consume(n);
@@ -87,11 +96,17 @@ impl ReadBuf {
     }
 }
 
-/// Writes all of `out` and hands the (cleared) buffer back for reuse.
-pub async fn write_all(stream: &mut TcpStream, out: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
-    let (result, mut out) = stream.write_all(out).await;
-    out.clear();
-    (result.map(|_| ()), out)
+/// Writes all of `buf` within `timeout` and hands the buffer back (empty after a timeout,
+/// when the connection is closed anyway).
+pub async fn write_all(
+    stream: &mut TcpStream,
+    buf: Vec<u8>,
+    timeout: Duration,
+) -> (io::Result<()>, Vec<u8>) {
+    match monoio::time::timeout(timeout, stream.write_all(buf)).await {
+        Ok((result, buf)) => (result.map(|_| ()), buf),
+        Err(_) => (Err(io::ErrorKind::TimedOut.into()), Vec::new()),
+    }
 }
 
 /// Closes a connection the client may still be sending on: answer first, then read and

@@ -6,9 +6,10 @@
 
 use super::buffer::{linger_close, write_all, ReadBuf};
 use super::credentials::Credentials;
-use super::decide::{decide, payload_for_inspection, Answer, Inspected, Verdict};
+use super::decide::{decide, decode_for_inspection, Answer, Inspected, Verdict};
 use super::forward::{forward, Next};
 use super::upstream::Upstreams;
+use crate::auth::key::Verdict as HashVerdict;
 use crate::config::Limits;
 use crate::es::metadata::ClusterMetadata;
 use crate::http::canned::Canned;
@@ -18,6 +19,7 @@ use crate::http::{ClientError, Fault};
 use crate::snapshot::LocalPolicy;
 use arc_swap::ArcSwap;
 use monoio::net::TcpStream;
+use smallvec::SmallVec;
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -43,6 +45,8 @@ pub struct Worker {
     pub in_flight: Cell<usize>,
     /// Set on shutdown: finish the current request, then close.
     pub draining: Cell<bool>,
+    /// Request-body bytes held for inspection right now (see [`BodyBudget`]).
+    pub buffered_body_bytes: Cell<u64>,
 }
 
 /// Counts a request as in flight while alive.
@@ -68,6 +72,8 @@ pub struct ClientSide<'a> {
     pub out: &'a mut Vec<u8>,
     pub peer: SocketAddr,
     pub local: SocketAddr,
+    /// Longest a write to the client may take (the idle timeout).
+    pub write_timeout: Duration,
 }
 
 impl ClientSide<'_> {
@@ -77,7 +83,8 @@ impl ClientSide<'_> {
             return Ok(());
         }
         let out = std::mem::take(self.out);
-        let (result, out) = write_all(self.stream, out).await;
+        let (result, mut out) = write_all(self.stream, out, self.write_timeout).await;
+        out.clear();
         *self.out = out;
         result
     }
@@ -115,7 +122,8 @@ pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) 
             HeadRead::Closed => return,
             HeadRead::Fault(fault) => {
                 Canned::for_fault(fault, true, false).write_to(&mut out);
-                let (_, _) = write_all(&mut stream, out).await;
+                let timeout = Duration::from_millis(worker.limits.idle_timeout_ms);
+                let (_, _) = write_all(&mut stream, out, timeout).await;
                 linger_close(stream, buf).await;
                 return;
             }
@@ -128,6 +136,7 @@ pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) 
             out: &mut out,
             peer,
             local,
+            write_timeout: Duration::from_millis(worker.limits.idle_timeout_ms),
         };
         let next = handle(&worker, &mut client, &head).await;
         match next {
@@ -178,27 +187,36 @@ async fn read_head(
     }
 }
 
-/// Most decision rounds for one request: one to learn the body is needed, one per
-/// expensive hash a policy may need, one with everything known.
-const MAX_DECISION_ROUNDS: usize = 8;
+/// A safety net on decision rounds for one request: one to learn the body is needed, one
+/// per expensive key the request's credentials must be checked against (each key at most
+/// once, see `handle`), one with everything known.
+const MAX_DECISION_ROUNDS: usize = 256;
 
 /// Decides and then answers or forwards one request.
 async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &RequestHead) -> Next {
     let mut inspected: Option<Inspected> = None;
+    let mut budget = BodyBudget::new(worker);
+    // Verdicts of this request's own hash checks, consulted before the cache, so that a
+    // request never depends on the cache keeping what it just computed.
+    let mut verdicts: SmallVec<[(u32, HashVerdict); 4]> = SmallVec::new();
+    // The user whose credentials failed a hash this request computed itself.
+    let mut failed_user: Option<String> = None;
+    let ip = client.peer.ip().to_canonical();
     for _ in 0..MAX_DECISION_ROUNDS {
         let verdict = {
             let buf = match &inspected {
                 Some(inspected) => &inspected.head[..],
                 None => client.buf.data(),
             };
+            let (peer, local) = (client.peer, client.local);
             decide(
                 worker,
                 head,
                 buf,
                 inspected.as_ref(),
-                client.peer,
-                client.local,
-                &worker.credentials,
+                peer,
+                local,
+                &verdicts,
             )
         };
         match verdict {
@@ -206,43 +224,61 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
                 return forward(worker, client, head, inspected, target).await
             }
             Verdict::Answer(answer) => {
-                return respond(worker, client, head, &answer, inspected.is_some()).await
+                // Failed logins count when the request as a whole was refused for its
+                // credentials, not for each of several keys tried on the way.
+                if let (401, Some(user)) = (answer.status, &failed_user) {
+                    worker.credentials.record_failure(ip, user);
+                }
+                return respond(worker, client, head, &answer, inspected.is_some()).await;
             }
-            Verdict::ReadBody => match read_body(worker, client, head).await {
+            Verdict::ReadBody => match read_body(worker, client, head, &mut budget).await {
                 Ok(body) => inspected = Some(body),
                 Err(next) => return next,
             },
-            Verdict::Verify(pending, user, password) => {
-                let ip = client.peer.ip().to_canonical();
-                if worker
-                    .credentials
-                    .accept_known(pending.key_id, &user, &password)
-                {
+            Verdict::Verify(_, pending, _, _)
+                if verdicts.iter().any(|(id, _)| *id == pending.key_id) =>
+            {
+                break
+            }
+            Verdict::Verify(generation, pending, user, password) => {
+                let credentials = &worker.credentials;
+                if credentials.accept_known(generation, pending.key_id, &user, &password) {
                     // Re-verified in the background; this request goes on at once.
                     let worker = Rc::clone(worker);
                     monoio::spawn(async move {
-                        let _ = worker.credentials.verify(pending, user, password, ip).await;
+                        let _ = worker
+                            .credentials
+                            .verify(generation, pending, user, password, ip)
+                            .await;
                     });
                     continue;
                 }
-                if let Err(answer) = worker.credentials.verify(pending, user, password, ip).await {
-                    if let Some(delay) = answer.delay {
-                        monoio::time::sleep(delay).await;
+                let key_id = pending.key_id;
+                match credentials
+                    .verify(generation, pending, user.clone(), password, ip)
+                    .await
+                {
+                    Ok((verdict, joined)) => {
+                        if verdict != HashVerdict::Match && !joined {
+                            failed_user = Some(user);
+                        }
+                        verdicts.push((key_id, verdict));
                     }
-                    return respond(worker, client, head, &answer, inspected.is_some()).await;
+                    Err(answer) => {
+                        if let Some(delay) = answer.delay {
+                            monoio::time::sleep(delay).await;
+                        }
+                        return respond(worker, client, head, &answer, inspected.is_some()).await;
+                    }
                 }
             }
         }
     }
-    let internal = Answer {
-        status: 500,
-        error_type: "internal_server_error",
-        reason: "the request could not be decided".into(),
-        extra: Vec::new(),
-        challenge: false,
-        retry_after: None,
-        delay: None,
-    };
+    let internal = Answer::plain(
+        500,
+        "internal_server_error",
+        "the request could not be decided".into(),
+    );
     respond(worker, client, head, &internal, inspected.is_some()).await
 }
 
@@ -253,17 +289,10 @@ async fn read_body(
     worker: &Worker,
     client: &mut ClientSide<'_>,
     head: &RequestHead,
+    budget: &mut BodyBudget<'_>,
 ) -> Result<Inspected, Next> {
     let max = worker.limits.max_body_bytes;
-    let fail = |error: ClientError| Answer {
-        status: Fault::Client(error).status(),
-        error_type: Fault::Client(error).error_type(),
-        reason: Fault::Client(error).reason().to_string(),
-        extra: Vec::new(),
-        challenge: false,
-        retry_after: None,
-        delay: None,
-    };
+    let fail = |error: ClientError| Answer::client(error);
     if let BodyFraming::Length(n) = head.body {
         if n > max {
             return Err(respond(
@@ -308,9 +337,20 @@ async fn read_body(
                         answer_and_close(client, head, &fail(ClientError::BodyTooLarge)).await,
                     );
                 }
+                // Chunk sizes and extensions are a few bytes per chunk; a body that is mostly
+                // framing would make `raw` grow without bound against a small data limit.
+                if raw.len() as u64 > 2 * decoder.data_bytes() + CHUNK_FRAMING_ALLOWANCE {
+                    return Err(
+                        answer_and_close(client, head, &fail(ClientError::ChunkOverhead)).await,
+                    );
+                }
                 progress.done
             }
         };
+        let held = (raw.len() + data.len()) as u64;
+        if !budget.hold(held) {
+            return Err(answer_and_close(client, head, &busy_buffering()).await);
+        }
         if done {
             break;
         }
@@ -319,16 +359,74 @@ async fn read_body(
             _ => return Err(Next::Close),
         }
     }
-    if head.body != BodyFraming::Chunked {
-        data = raw.clone();
-    }
-    match payload_for_inspection(head, &head_bytes, data, max) {
-        Ok(payload) => Ok(Inspected {
+    let decoded = (head.body == BodyFraming::Chunked).then_some(data);
+    let inflated =
+        decode_for_inspection(head, &head_bytes, decoded.as_deref().unwrap_or(&raw), max);
+    let inspected = match inflated {
+        Ok(None) => Inspected {
             head: head_bytes,
             raw,
-            payload,
-        }),
-        Err(answer) => Err(respond(worker, client, head, &answer, true).await),
+            decoded,
+        },
+        Ok(Some(inflated)) => Inspected {
+            head: head_bytes,
+            raw,
+            decoded: Some(inflated),
+        },
+        Err(answer) => return Err(respond(worker, client, head, &answer, true).await),
+    };
+    if !budget.hold(inspected.held_bytes()) {
+        return Err(respond(worker, client, head, &busy_buffering(), true).await);
+    }
+    Ok(inspected)
+}
+
+/// Framing bytes a chunked body may carry beyond twice its data.
+const CHUNK_FRAMING_ALLOWANCE: u64 = 64 * 1024;
+
+fn busy_buffering() -> Answer {
+    let mut answer = Answer::plain(
+        503,
+        "es_rejected_execution_exception",
+        "too many large bodies are being inspected on this worker; retry later".into(),
+    );
+    answer.retry_after = Some(1);
+    answer
+}
+
+/// Bytes of request bodies one worker holds for inspection, at most
+/// `limits.max_buffered_body_bytes`; a request keeps its share until it is done.
+pub struct BodyBudget<'w> {
+    in_use: &'w Cell<u64>,
+    limit: u64,
+    held: u64,
+}
+
+impl<'w> BodyBudget<'w> {
+    pub fn new(worker: &'w Worker) -> BodyBudget<'w> {
+        BodyBudget {
+            in_use: &worker.buffered_body_bytes,
+            limit: worker.limits.max_buffered_body_bytes,
+            held: 0,
+        }
+    }
+
+    /// Grows (or shrinks) this request's share to `bytes`; false if that would exceed the
+    /// worker's limit (the share stays as it was).
+    fn hold(&mut self, bytes: u64) -> bool {
+        let others = self.in_use.get() - self.held;
+        if bytes > self.held && others + bytes > self.limit {
+            return false;
+        }
+        self.in_use.set(others + bytes);
+        self.held = bytes;
+        true
+    }
+}
+
+impl Drop for BodyBudget<'_> {
+    fn drop(&mut self) {
+        self.in_use.set(self.in_use.get() - self.held);
     }
 }
 

@@ -84,14 +84,21 @@ impl Credentials {
         }
     }
 
-    /// The verifier for one evaluation under the policy of `generation`; a new policy
-    /// drops every cached verdict first.
-    pub fn verifier(&self, generation: u64) -> CachedVerifier<'_> {
+    /// The verifier for one evaluation under the policy of `generation`, answering first
+    /// from `verdicts` (what this request's own hash checks found) and then from the cache;
+    /// a new policy drops every cached verdict first.
+    pub fn verifier<'a>(
+        &'a self,
+        generation: u64,
+        verdicts: &'a [(u32, Verdict)],
+    ) -> CachedVerifier<'a> {
         if self.generation.replace(generation) != generation {
             self.cache.borrow_mut().clear();
         }
         CachedVerifier {
             credentials: self,
+            generation,
+            verdicts,
             now: Instant::now(),
         }
     }
@@ -102,8 +109,13 @@ impl Credentials {
     /// background. A verdict cannot change without a policy reload, which empties the
     /// cache, so this never accepts anything the policy would refuse; it only keeps a known
     /// client from waiting behind a busy hashing pool when its entry's TTL runs out.
-    pub fn accept_known(&self, key_id: u32, user: &str, password: &str) -> bool {
-        let tag = self.hasher.tag(key_id, user, password);
+    pub fn accept_known(&self, generation: u64, key_id: u32, user: &str, password: &str) -> bool {
+        if generation != self.generation.get() {
+            return false;
+        }
+        let tag = self
+            .hasher
+            .tag(key_identity(generation, key_id), user, password);
         let known = self.cache.borrow().matched_before(&tag);
         if known {
             let grace = REVALIDATE_GRACE.min(self.cache_settings.ttl);
@@ -114,16 +126,20 @@ impl Credentials {
         known
     }
 
-    /// Computes the pending check on the pool (unless throttled) and caches the verdict.
-    /// `Err` is the answer to send instead.
+    /// Computes the pending check on the pool (unless throttled), caches the verdict if the
+    /// policy it was asked under is still current, and returns it with whether this request
+    /// joined a computation already under way (then it is not its own failed attempt).
     pub async fn verify(
         &self,
+        generation: u64,
         pending: Pending,
         user: String,
         password: String,
         ip: IpAddr,
-    ) -> Result<(), Answer> {
-        let tag = self.hasher.tag(pending.key_id, &user, &password);
+    ) -> Result<(Verdict, bool), Answer> {
+        let tag = self
+            .hasher
+            .tag(key_identity(generation, pending.key_id), &user, &password);
         let now = Instant::now();
         // A tag that matched before is the owner refreshing, never a guess: not throttled,
         // so an attack on a user name cannot lock its owner out.
@@ -138,22 +154,27 @@ impl Credentials {
         }
         let handle = self
             .pool
-            .submit(tag, pending.key, user.clone(), password)
+            .submit(tag, pending.key, user, password)
             .map_err(|_| busy())?;
         let joined = handle.joined();
         let verdict = handle.await.map_err(|_| busy())?;
-        let ttl = pending
-            .cache_ttl
-            .unwrap_or_else(|| self.cache_settings.ttl_for(verdict));
-        self.cache
-            .borrow_mut()
-            .insert(tag, verdict, ttl, Instant::now());
-        if verdict != Verdict::Match && !joined {
-            self.limiter
+        // A reload during the hash: the verdict belongs to a key that may be gone.
+        if self.generation.get() == generation {
+            let ttl = pending
+                .cache_ttl
+                .unwrap_or_else(|| self.cache_settings.ttl_for(verdict));
+            self.cache
                 .borrow_mut()
-                .record_failure(ip, Some(&user), Instant::now());
+                .insert(tag, verdict, ttl, Instant::now());
         }
-        Ok(())
+        Ok((verdict, joined))
+    }
+
+    /// Counts a request whose credentials failed a hash check and matched no rule.
+    pub fn record_failure(&self, ip: IpAddr, user: &str) {
+        self.limiter
+            .borrow_mut()
+            .record_failure(ip, Some(user), Instant::now());
     }
 
     fn throttled(&self, scope: &str, retry_after: Duration) -> Answer {
@@ -193,15 +214,28 @@ fn busy() -> Answer {
     }
 }
 
-/// Answers the ACL from this worker's cache.
+/// Answers the ACL from this request's own checks and this worker's cache.
 pub struct CachedVerifier<'a> {
     credentials: &'a Credentials,
+    generation: u64,
+    verdicts: &'a [(u32, Verdict)],
     now: Instant,
 }
 
 impl Verifier for CachedVerifier<'_> {
     fn cached(&self, key_id: u32, user: &str, password: &str) -> Option<Verdict> {
-        let tag = self.credentials.hasher.tag(key_id, user, password);
+        if let Some((_, verdict)) = self.verdicts.iter().find(|(id, _)| *id == key_id) {
+            return Some(*verdict);
+        }
+        let tag =
+            self.credentials
+                .hasher
+                .tag(key_identity(self.generation, key_id), user, password);
         self.credentials.cache.borrow().get(&tag, self.now)
     }
+}
+
+/// A key's identity across reloads: key numbers restart with every compiled policy.
+fn key_identity(generation: u64, key_id: u32) -> u64 {
+    generation << 32 | u64::from(key_id)
 }

@@ -10,7 +10,6 @@
 //! ```
 
 use super::client::Worker;
-use super::credentials::Credentials;
 use crate::acl::es_rules::EsView;
 use crate::acl::request::MalformedAuthorization;
 use crate::acl::{Decision, Pending, Request, DEFAULT_FORBIDDEN_MESSAGE};
@@ -18,7 +17,7 @@ use crate::es::body::{inflate_to_vec, ContentEncoding};
 use crate::es::index_name::{decode_part, IndexExpr};
 use crate::es::rewrite::narrow_target;
 use crate::es::route::classify;
-use crate::es::target::{needs_body, Access, Targets};
+use crate::es::target::{needs_body, template_target, Access, Targets};
 use crate::http::canned::Canned;
 use crate::http::request::{BodyFraming, RequestHead};
 use crate::http::ClientError;
@@ -30,8 +29,20 @@ pub struct Inspected {
     pub head: Vec<u8>,
     /// The body exactly as received (forwarded unchanged).
     pub raw: Vec<u8>,
-    /// The body's payload: de-chunked and inflated, for inspection.
-    pub payload: Vec<u8>,
+    /// The body's payload when it differs from `raw` (de-chunked, inflated).
+    pub decoded: Option<Vec<u8>>,
+}
+
+impl Inspected {
+    /// What the body says, for inspection.
+    pub fn payload(&self) -> &[u8] {
+        self.decoded.as_deref().unwrap_or(&self.raw)
+    }
+
+    /// Bytes held for this request.
+    pub fn held_bytes(&self) -> u64 {
+        (self.head.len() + self.raw.len() + self.decoded.as_ref().map_or(0, Vec::len)) as u64
+    }
 }
 
 /// What to do with a request. Owns its data.
@@ -42,8 +53,9 @@ pub enum Verdict {
     },
     Answer(Answer),
     ReadBody,
-    /// Check these Basic credentials against the pending key, then decide again.
-    Verify(Pending, String, String),
+    /// Check these Basic credentials against the pending key (of the policy with this
+    /// generation), then decide again.
+    Verify(u64, Pending, String, String),
 }
 
 /// A response the gateway writes itself.
@@ -64,7 +76,7 @@ pub struct Answer {
 const UNAUTHORIZED_CHALLENGE: &str = "Basic realm=\"ringfence\"";
 
 impl Answer {
-    fn client(error: ClientError) -> Answer {
+    pub fn client(error: ClientError) -> Answer {
         let fault = crate::http::Fault::Client(error);
         Answer::plain(
             fault.status(),
@@ -73,7 +85,7 @@ impl Answer {
         )
     }
 
-    fn plain(status: u16, error_type: &'static str, reason: String) -> Answer {
+    pub fn plain(status: u16, error_type: &'static str, reason: String) -> Answer {
         Answer {
             status,
             error_type,
@@ -117,7 +129,7 @@ pub fn decide(
     inspected: Option<&Inspected>,
     peer: SocketAddr,
     local: SocketAddr,
-    credentials: &Credentials,
+    verdicts: &[(u32, crate::auth::key::Verdict)],
 ) -> Verdict {
     // The head parser admits only printable ASCII in the target.
     let Ok(target) = std::str::from_utf8(head.path_and_query().get(buf)) else {
@@ -136,17 +148,24 @@ pub fn decide(
     let Ok(path) = decode_part(std::str::from_utf8(head.path.get(buf)).unwrap_or_default()) else {
         return Verdict::Answer(Answer::client(ClientError::InvalidPathEncoding));
     };
+    let metadata = worker.metadata.load();
     let mut targets = Targets::from_path(&classified);
+    // Overwriting or deleting a template changes the indices its existing patterns match.
+    if let Some(key) = template_target(&classified) {
+        if let Some(patterns) = metadata.templates.get(&(key.0, key.1.to_string())) {
+            targets.add_existing_template(patterns);
+        }
+    }
     let body_pending = needs_body(&classified) && head.body != BodyFraming::None;
     if let (true, Some(inspected)) = (body_pending, inspected) {
-        if let Err(e) = targets.add_body(&classified, &inspected.payload) {
+        if let Err(e) = targets.add_body(&classified, inspected.payload()) {
             return Verdict::Answer(Answer::plain(e.status(), e.es_type(), e.reason()));
         }
     }
     let content_length = match head.body {
         BodyFraming::None => Some(0),
         BodyFraming::Length(n) => Some(n),
-        BodyFraming::Chunked => inspected.map(|i| i.payload.len() as u64),
+        BodyFraming::Chunked => inspected.map(|i| i.payload().len() as u64),
     };
     let mut request = match Request::new(
         head.method,
@@ -162,7 +181,6 @@ pub fn decide(
             return Verdict::Answer(Answer::client(ClientError::MalformedAuthorization))
         }
     };
-    let metadata = worker.metadata.load();
     request.es = Some(EsView {
         action: classified.action,
         unknown: classified.is_unknown(),
@@ -178,7 +196,7 @@ pub fn decide(
         answer.status = status;
         return Verdict::Answer(answer);
     }
-    let verifier = credentials.verifier(snapshot.generation);
+    let verifier = worker.credentials.verifier(snapshot.generation, verdicts);
     match snapshot.acl.evaluate(&request, &verifier) {
         Decision::Allow { narrowed: None, .. } => Verdict::Forward { target: None },
         Decision::Allow {
@@ -209,7 +227,12 @@ pub fn decide(
             "the ACL asked for the body twice".into(),
         )),
         Decision::Verify(pending) => match &request.basic {
-            Some(basic) => Verdict::Verify(pending, basic.user.clone(), basic.password.clone()),
+            Some(basic) => Verdict::Verify(
+                snapshot.generation,
+                pending,
+                basic.user.clone(),
+                basic.password.clone(),
+            ),
             None => Verdict::Answer(forbidden(
                 DEFAULT_FORBIDDEN_MESSAGE.into(),
                 "OPERATION_NOT_ALLOWED",
@@ -282,13 +305,37 @@ fn nonce() -> String {
     )
 }
 
-/// Inflates a body per its `Content-Encoding` for inspection, bounded by `max` bytes.
-pub fn payload_for_inspection(
+/// Media types whose bodies the inspectors read (Elasticsearch also parses YAML, CBOR and
+/// SMILE; those are refused rather than read differently).
+const INSPECTABLE_TYPES: [&str; 4] = [
+    "application/json",
+    "application/x-ndjson",
+    "application/vnd.elasticsearch+json",
+    "application/vnd.elasticsearch+x-ndjson",
+];
+
+/// Checks that an inspected body is JSON/NDJSON and inflates it per `Content-Encoding`,
+/// bounded by `max` bytes. `Ok(None)`: the payload is `data` itself.
+pub fn decode_for_inspection(
     head: &RequestHead,
     head_buf: &[u8],
-    data: Vec<u8>,
+    data: &[u8],
     max: u64,
-) -> Result<Vec<u8>, Answer> {
+) -> Result<Option<Vec<u8>>, Answer> {
+    let unsupported =
+        |reason: String| Answer::plain(415, "media_type_not_supported_exception", reason);
+    if let Some(content_type) = head.header(head_buf, "content-type") {
+        let media = content_type
+            .split(|&b| b == b';')
+            .next()
+            .unwrap_or_default();
+        let media = String::from_utf8_lossy(media).trim().to_ascii_lowercase();
+        if !INSPECTABLE_TYPES.contains(&media.as_str()) {
+            return Err(unsupported(format!(
+                "the gateway reads the indices in this body and accepts it only as JSON or NDJSON, not [{media}]"
+            )));
+        }
+    }
     // Netty reads only the first Content-Encoding; two of them would be read differently.
     let encodings = head
         .headers
@@ -309,8 +356,9 @@ pub fn payload_for_inspection(
     let encoding = ContentEncoding::from_header(head.header(head_buf, "content-encoding"))
         .map_err(|e| Answer::plain(e.status(), e.es_type(), e.reason()))?;
     match encoding {
-        ContentEncoding::Identity => Ok(data),
-        encoding => inflate_to_vec(encoding, &data, max)
+        ContentEncoding::Identity => Ok(None),
+        encoding => inflate_to_vec(encoding, data, max)
+            .map(Some)
             .map_err(|e| Answer::plain(e.status(), e.es_type(), e.reason())),
     }
 }

@@ -7,7 +7,7 @@
 //! connection, but only for a bodiless idempotent request, so nothing is ever sent twice
 //! that could change the cluster twice.
 
-use super::buffer::ReadBuf;
+use super::buffer::{write_all, ReadBuf};
 use super::client::{respond_without_body, ClientSide, ResponseBytes, Worker};
 use super::decide::Inspected;
 use super::upstream::UpstreamConn;
@@ -18,7 +18,6 @@ use crate::http::response::{
     parse_response_head, write_client_head, ResponseFraming, ResponseHead,
 };
 use crate::http::{ClientError, Fault, Method, UpstreamError};
-use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
 use std::rc::Rc;
 use std::time::Duration;
@@ -118,27 +117,38 @@ pub async fn forward(
         None => {}
     }
     let mut buffered = buffered.filter(|body| body.len() > COALESCE_BODY_BYTES);
+    // Only reads are retried: the node may have run the request before it closed, and
+    // `PUT /index` or `DELETE /index` twice is not the same as once.
     let retryable = conn.reused
         && head.body == BodyFraming::None
-        && matches!(
-            head.method,
-            Method::Get | Method::Head | Method::Options | Method::Put | Method::Delete
-        );
+        && matches!(head.method, Method::Get | Method::Head | Method::Options);
+    // Whether the client's body has left the client connection completely; if not, a failure
+    // must close it (the rest of the body would otherwise be read as the next request).
+    let mut body_done = body_read
+        || match head.body {
+            BodyFraming::None => true,
+            BodyFraming::Length(_) => body_left == 0,
+            BodyFraming::Chunked => false,
+        };
 
+    let write_timeout = Duration::from_millis(worker.limits.upstream_response_timeout_ms);
     let response = loop {
-        let (sent, returned) = conn.stream.write_all(upstream_head).await;
+        let (sent, returned) = write_all(&mut conn.stream, upstream_head, write_timeout).await;
         upstream_head = returned;
         let outcome = match sent {
+            // The head buffer is gone with the timed-out write: no retry.
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(UpstreamError::Timeout),
             Err(_) => Err(UpstreamError::ClosedEarly),
             Ok(_) => {
                 let sent_body = match buffered.take() {
                     Some(body) => {
-                        let (result, _) = conn.stream.write_all(body).await;
-                        result.map(|_| ()).map_err(|_| BodyError::Upstream)
+                        let (result, _) = write_all(&mut conn.stream, body, write_timeout).await;
+                        result.map_err(|_| BodyError::Upstream)
                     }
                     None if body_read => Ok(()),
                     None => send_body(worker, client, head, &mut conn.stream, body_left).await,
                 };
+                body_done |= sent_body.is_ok();
                 if let Err(e) = sent_body {
                     return match e {
                         BodyError::ClientGone => Next::Close,
@@ -157,10 +167,10 @@ pub async fn forward(
             Err(UpstreamError::ClosedEarly) if retryable && conn.reused => {
                 conn = match worker.upstreams.reconnect(conn.node).await {
                     Ok(fresh) => fresh,
-                    Err(e) => return answer(worker, client, head, e.into(), true).await,
+                    Err(e) => return answer(worker, client, head, e.into(), body_done).await,
                 };
             }
-            Err(e) => return answer(worker, client, head, e.into(), true).await,
+            Err(e) => return answer(worker, client, head, e.into(), body_done).await,
         }
     };
     relay_response(worker, client, head, conn, response).await
@@ -193,7 +203,7 @@ async fn send_body(
                 let take = left.min(client.buf.len() as u64) as usize;
                 client
                     .buf
-                    .write_prefix(upstream, take)
+                    .write_prefix(upstream, take, client.write_timeout)
                     .await
                     .map_err(|_| BodyError::Upstream)?;
                 left -= take as u64;
@@ -214,7 +224,7 @@ async fn send_body(
                 }
                 client
                     .buf
-                    .write_prefix(upstream, progress.consumed)
+                    .write_prefix(upstream, progress.consumed, client.write_timeout)
                     .await
                     .map_err(|_| BodyError::Upstream)?;
                 if progress.done {
@@ -349,7 +359,7 @@ async fn relay_length(
         }
         let take = left.min(conn.buf.len() as u64) as usize;
         conn.buf
-            .write_prefix(client.stream, take)
+            .write_prefix(client.stream, take, client.write_timeout)
             .await
             .map_err(|_| ())?;
         left -= take as u64;
@@ -385,7 +395,7 @@ async fn relay_chunked(
                 } else {
                     flush(client).await?;
                     conn.buf
-                        .write_prefix(client.stream, progress.consumed)
+                        .write_prefix(client.stream, progress.consumed, client.write_timeout)
                         .await
                         .map_err(|_| ())?;
                 }
@@ -414,7 +424,7 @@ async fn relay_until_close(
         if !conn.buf.is_empty() {
             let all = conn.buf.len();
             conn.buf
-                .write_prefix(client.stream, all)
+                .write_prefix(client.stream, all, client.write_timeout)
                 .await
                 .map_err(|_| ())?;
         }

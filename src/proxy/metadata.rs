@@ -5,7 +5,7 @@
 //! lock-free. A failed refresh keeps the previous snapshot. The request is tiny and rare, so
 //! a blocking client on its own thread keeps the workers' event loops out of it.
 
-use crate::es::metadata::ClusterMetadata;
+use crate::es::metadata::{ClusterMetadata, TemplateKind};
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::response::{parse_response_head, ResponseFraming};
 use arc_swap::ArcSwap;
@@ -57,8 +57,23 @@ pub fn start(
     Ok(())
 }
 
-/// One `_resolve/index` round trip.
+/// Indices, aliases, data streams and index templates, in three requests.
 pub fn fetch(addr: SocketAddr, timeout: Duration) -> Result<ClusterMetadata, String> {
+    let mut metadata = ClusterMetadata::from_resolve_response(&get(addr, RESOLVE_PATH, timeout)?)
+        .map_err(|e| e.to_string())?;
+    for (kind, path) in [
+        (TemplateKind::Composable, "/_index_template"),
+        (TemplateKind::Legacy, "/_template"),
+    ] {
+        metadata
+            .add_templates(kind, &get(addr, path, timeout)?)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(metadata)
+}
+
+/// One GET round trip on a fresh connection; the body of a 200 response.
+fn get(addr: SocketAddr, path: &str, timeout: Duration) -> Result<Vec<u8>, String> {
     let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
     stream
         .set_read_timeout(Some(timeout))
@@ -66,7 +81,7 @@ pub fn fetch(addr: SocketAddr, timeout: Duration) -> Result<ClusterMetadata, Str
     stream
         .set_write_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
-    let request = format!("GET {RESOLVE_PATH} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nConnection: close\r\n\r\n");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nConnection: close\r\n\r\n");
     stream
         .write_all(request.as_bytes())
         .map_err(|e| e.to_string())?;
@@ -93,5 +108,5 @@ pub fn fetch(addr: SocketAddr, timeout: Duration) -> Result<ClusterMetadata, Str
         ResponseFraming::Length(n) => rest.get(..n as usize).ok_or("truncated body")?.to_vec(),
         _ => rest.to_vec(),
     };
-    ClusterMetadata::from_resolve_response(&body).map_err(|e| e.to_string())
+    Ok(body)
 }

@@ -225,6 +225,7 @@ impl WorkerContext {
             metadata: Arc::clone(&self.metadata),
             in_flight: Cell::new(0),
             draining: Cell::new(false),
+            buffered_body_bytes: Cell::new(0),
         });
         let mut accept_loops = Vec::new();
         for listener in self.listeners {

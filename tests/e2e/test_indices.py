@@ -69,6 +69,29 @@ def test_logstash_writer_bulk_indexes_and_nothing_else(main_route: Route):
         direct(main_route, "DELETE", f"/{index}", params={"ignore_unavailable": "true"})
 
 
+def test_compressed_bulk_is_inspected_and_forwarded_unchanged(main_route: Route):
+    """Logstash's http_compression and Beats send gzip bulk bodies: inspected, not trusted."""
+    import gzip
+
+    tag = uuid.uuid4().hex[:8]
+    index, secret = f"logstash-e2e-gz-{tag}", f"secret-e2e-gz-{tag}"
+    headers = {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}
+    try:
+        good = "".join(f'{{"index":{{"_index":"{index}"}}}}\n{{"n":{i}}}\n' for i in range(100))
+        reply = through(main_route, "POST", "/_bulk?refresh=true", WRITER, data=gzip.compress(good.encode()), headers=headers)
+        assert reply.status_code == 200 and not reply.json()["errors"], reply.text
+        assert main_route.direct.count(index) == 100
+        bad = good + f'{{"index":{{"_index":"{secret}"}}}}\n{{"n":0}}\n'
+        reply = through(main_route, "POST", "/_bulk", WRITER, data=gzip.compress(bad.encode()), headers=headers)
+        assert reply.status_code == 403, reply.text
+        assert direct(main_route, "HEAD", f"/{secret}").status_code == 404
+        reply = through(main_route, "POST", "/_bulk", WRITER, data=good.encode(),
+                        headers={**headers, "Content-Encoding": "br"})
+        assert reply.status_code == 415, reply.text
+    finally:
+        direct(main_route, "DELETE", f"/{index}", params={"ignore_unavailable": "true"})
+
+
 @pytest.fixture
 def log_indices(main_route: Route):
     """logs-…-a (2 docs), logs-…-b (3 docs), secret-… (4 docs), alias mixed-… over a+secret."""

@@ -226,7 +226,7 @@ fn kibana_traffic_per_access_level() {
          "AADDDD", "admin from Kibana's index management page (isRequestRelatedToIndexManagementPath)"),
         (call("DELETE", "/.kibana"), "ADDDDD",
          "indices:admin/delete is neither an RW nor an indices-write action; admin needs no indices"),
-        (call("PUT", "/kibana_sample_data_logs"), "AAADDD", "isKibanaSimpleData (any action, rw/admin)"),
+        (call("PUT", "/kibana_sample_data_logs").body("{}"), "AAADDD", "isKibanaSimpleData (any action, rw/admin)"),
         (call("PUT", "/_data_stream/kibana_sample_data_logs"), "AAADDD",
          "indices:admin/data_stream/create ('is kibana_sample_data_logs' data stream)"),
         (call("POST", "/.kibana-devnull/_doc"), "AAAAAA", "isDevNullKibanaRelated: any action, any level"),

@@ -52,7 +52,7 @@ fn tags_do_not_collide_over_many_inputs() {
     let h = hasher();
     let mut seen = std::collections::HashSet::new();
     for i in 0..20_000u32 {
-        assert!(seen.insert(h.tag(i % 7, &format!("user{}", i / 7), "pw").0));
+        assert!(seen.insert(h.tag(u64::from(i % 7), &format!("user{}", i / 7), "pw").0));
     }
 }
 

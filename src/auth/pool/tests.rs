@@ -44,7 +44,7 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 fn tag(n: u32) -> CacheTag {
-    KeyedHasher::from_key([1; 32]).tag(n, "user", "password")
+    KeyedHasher::from_key([1; 32]).tag(u64::from(n), "user", "password")
 }
 
 fn credentials(user: &str, password: &str) -> Credentials {
