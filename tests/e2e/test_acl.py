@@ -17,8 +17,14 @@ pytestmark = pytest.mark.skipif(
 
 
 # Handlers that run between two counter reads without any test request: our own
-# _nodes/usage reads, and the gateway's background metadata refresh (_resolve/index).
-GATEWAY_OWN_CALLS = {"nodes_usage_action", "resolve_index_action"}
+# _nodes/usage reads, and the gateway's background metadata refresh (_resolve/index and
+# the index templates).
+GATEWAY_OWN_CALLS = {
+    "nodes_usage_action",
+    "resolve_index_action",
+    "get_composable_index_template_action",
+    "get_index_template_action",
+}
 
 
 def rest_actions(route: Route) -> dict[str, int]:
