@@ -6,20 +6,12 @@
 use crate::config::{gateway, yaml, Diagnostics};
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::{parse_request_head, write_upstream_head};
-use std::net::{IpAddr, Ipv4Addr};
 
 /// Parses a request head and, if it parses, writes the head that would go upstream.
 pub fn request_head(data: &[u8]) {
     if let Ok(Some(head)) = parse_request_head(data, 16 * 1024) {
         let mut out = Vec::new();
-        write_upstream_head(
-            &mut out,
-            data,
-            &head,
-            None,
-            IpAddr::V4(Ipv4Addr::LOCALHOST),
-            "x",
-        );
+        write_upstream_head(&mut out, data, &head, None, "127.0.0.1", "x");
         assert!(out.ends_with(b"\r\n\r\n"));
     }
 }

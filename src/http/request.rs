@@ -341,11 +341,10 @@ pub fn write_upstream_head(
     buf: &[u8],
     head: &RequestHead,
     target: Option<&str>,
-    client_ip: std::net::IpAddr,
+    client_ip: &str,
     host_fallback: &str,
 ) {
     use super::response::{is_hop_by_hop, named_by_connection, push_field};
-    use std::io::Write;
     out.extend_from_slice(head.method.as_str().as_bytes());
     out.push(b' ');
     match target {
@@ -381,7 +380,9 @@ pub fn write_upstream_head(
     match head.body {
         BodyFraming::None => {}
         BodyFraming::Length(n) => {
-            let _ = write!(out, "content-length: {n}\r\n");
+            out.extend_from_slice(b"content-length: ");
+            super::response::push_decimal(out, n);
+            out.extend_from_slice(b"\r\n");
         }
         BodyFraming::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
     }
@@ -390,7 +391,8 @@ pub fn write_upstream_head(
         out.extend_from_slice(previous.get(buf));
         out.extend_from_slice(b", ");
     }
-    let _ = write!(out, "{client_ip}\r\n\r\n");
+    out.extend_from_slice(client_ip.as_bytes());
+    out.extend_from_slice(b"\r\n\r\n");
 }
 
 #[cfg(test)]

@@ -7,8 +7,10 @@ use super::error::UpstreamError;
 use super::request::{HeaderField, Span};
 use smallvec::SmallVec;
 
-/// How many header fields an upstream response may have.
-const MAX_RESPONSE_HEADERS: usize = 128;
+/// Header fields parsed on the stack; Elasticsearch answers with a handful.
+const USUAL_RESPONSE_HEADERS: usize = 24;
+/// How many header fields an upstream response may have (parsed on the heap, rarely).
+const MAX_RESPONSE_HEADERS: usize = 256;
 
 /// How the response body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,9 +47,16 @@ pub fn parse_response_head(
     max_head_bytes: usize,
     request_was_head: bool,
 ) -> Result<Option<ResponseHead>, UpstreamError> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
+    let mut fields = [httparse::EMPTY_HEADER; USUAL_RESPONSE_HEADERS];
+    let mut many: Vec<httparse::Header<'_>>;
     let mut response = httparse::Response::new(&mut fields);
-    let len = match response.parse(buf) {
+    let mut parsed = response.parse(buf);
+    if parsed == Err(httparse::Error::TooManyHeaders) {
+        many = vec![httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
+        response = httparse::Response::new(&mut many);
+        parsed = response.parse(buf);
+    }
+    let len = match parsed {
         Ok(httparse::Status::Complete(len)) if len <= max_head_bytes => len,
         Ok(httparse::Status::Partial) if buf.len() < max_head_bytes => return Ok(None),
         _ => return Err(UpstreamError::MalformedResponse),
@@ -188,6 +197,21 @@ pub fn push_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// Appends `n` in decimal (what `write!` does, without the formatting machinery).
+pub fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
 fn push_status(out: &mut Vec<u8>, status: u16) {
     out.extend_from_slice(&[
         b'0' + (status / 100 % 10) as u8,
@@ -312,6 +336,16 @@ mod tests {
             assert_eq!(head.framing, *framing, "{text}");
             assert_eq!(head.reusable, *reusable, "{text}");
         }
+    }
+
+    #[test]
+    fn many_header_fields_are_parsed_too() {
+        let mut raw = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n".to_vec();
+        for i in 0..100 {
+            raw.extend_from_slice(format!("Warning: 299 x \"{i}\"\r\n").as_bytes());
+        }
+        raw.extend_from_slice(b"\r\n");
+        assert_eq!(parse(&raw, false).headers.len(), 101);
     }
 
     #[test]

@@ -70,7 +70,11 @@ pub struct ClientSide<'a> {
     pub stream: &'a mut TcpStream,
     pub buf: &'a mut ReadBuf,
     pub out: &'a mut Vec<u8>,
+    /// Reused for the heads sent upstream.
+    pub upstream_out: &'a mut Vec<u8>,
     pub peer: SocketAddr,
+    /// The peer's address as text, for `X-Forwarded-For` (formatted once per connection).
+    pub peer_ip: &'a str,
     pub local: SocketAddr,
     /// Longest a write to the client may take (the idle timeout).
     pub write_timeout: Duration,
@@ -113,8 +117,10 @@ pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) 
     let Ok(local) = stream.local_addr() else {
         return;
     };
+    let peer_ip = peer.ip().to_canonical().to_string();
     let mut buf = ReadBuf::with_capacity(CLIENT_BUFFER_BYTES);
     let mut out = Vec::with_capacity(1024);
+    let mut upstream_out = Vec::with_capacity(1024);
     let mut first = true;
     loop {
         let head = match read_head(&worker, &mut stream, &mut buf, first).await {
@@ -134,7 +140,9 @@ pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) 
             stream: &mut stream,
             buf: &mut buf,
             out: &mut out,
+            upstream_out: &mut upstream_out,
             peer,
+            peer_ip: &peer_ip,
             local,
             write_timeout: Duration::from_millis(worker.limits.idle_timeout_ms),
         };

@@ -73,8 +73,10 @@ pub async fn forward(
         Err(e) => return fail(worker, client, head, e.into(), body_read).await,
     };
     let host = worker.upstreams.authority(conn.node);
-    let mut upstream_head = Vec::with_capacity(head.len + 64);
-    let ip = client.peer.ip().to_canonical();
+    // The connection's own buffer for upstream heads: no allocation per request.
+    let mut upstream_head = std::mem::take(client.upstream_out);
+    upstream_head.clear();
+    let ip = client.peer_ip;
     let (mut body_left, buffered) = match inspected {
         Some(inspected) => {
             write_upstream_head(
@@ -83,7 +85,7 @@ pub async fn forward(
                 head,
                 target.as_deref(),
                 ip,
-                &host,
+                host,
             );
             (0, Some(inspected.raw))
         }
@@ -94,7 +96,7 @@ pub async fn forward(
                 head,
                 target.as_deref(),
                 ip,
-                &host,
+                host,
             );
             client.buf.consume(head.len);
             let length = match head.body {
@@ -173,6 +175,7 @@ pub async fn forward(
             Err(e) => return answer(worker, client, head, e.into(), body_done).await,
         }
     };
+    *client.upstream_out = upstream_head;
     relay_response(worker, client, head, conn, response).await
 }
 

@@ -74,6 +74,8 @@ impl UpstreamConn {
 
 struct Node {
     address: NodeAddress,
+    /// `host:port`, for the `Host` header of HTTP/1.0 clients that sent none.
+    authority: String,
     idle: RefCell<Vec<UpstreamConn>>,
     down: Cell<bool>,
 }
@@ -91,6 +93,7 @@ impl Upstreams {
             nodes: addresses
                 .iter()
                 .map(|address| Node {
+                    authority: address.url.authority(),
                     address: address.clone(),
                     idle: RefCell::new(Vec::new()),
                     down: Cell::new(false),
@@ -101,8 +104,8 @@ impl Upstreams {
         }
     }
 
-    pub fn authority(&self, node: usize) -> String {
-        self.nodes[node].address.url.authority()
+    pub fn authority(&self, node: usize) -> &str {
+        &self.nodes[node].authority
     }
 
     /// A connection to the next healthy node in round-robin order: an idle pooled one if
