@@ -504,7 +504,9 @@ fn inspected_bodies_are_bounded() {
     // More than this worker may hold for inspection at once: 503, try again later.
     let mut big = Vec::new();
     while big.len() < 8192 {
-        big.extend_from_slice(b"{\"index\":{\"_index\":\"logstash-1\"}}\n{\"m\":\"xxxxxxxxxxxxxxxx\"}\n");
+        big.extend_from_slice(
+            b"{\"index\":{\"_index\":\"logstash-1\"}}\n{\"m\":\"xxxxxxxxxxxxxxxx\"}\n",
+        );
     }
     let response = roundtrip(addr, &request("POST", "/_bulk", "logstash", "", &big));
     assert_eq!(response.status, 503);
@@ -515,7 +517,10 @@ fn inspected_bodies_are_bounded() {
     let addr = gateway.local_addrs()[0];
     // Chunk framing far larger than the data it carries is refused, not buffered.
     let mut client = Client::connect(addr);
-    let head = format!("POST /_bulk HTTP/1.1\r\nHost: es\r\n{}Transfer-Encoding: chunked\r\n\r\n", basic("logstash"));
+    let head = format!(
+        "POST /_bulk HTTP/1.1\r\nHost: es\r\n{}Transfer-Encoding: chunked\r\n\r\n",
+        basic("logstash")
+    );
     client.send(head.as_bytes());
     let chunk = format!("1;{}\r\nx\r\n", "e".repeat(4000));
     for _ in 0..64 {
