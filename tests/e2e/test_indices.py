@@ -146,6 +146,23 @@ def test_reader_sees_only_logs_indices(main_route: Route, log_indices):
     msearch = f'{{"index":"{names["a"]}"}}\n{{}}\n{{"index":"{names["secret"]}"}}\n{{}}\n'
     reply = through(main_route, "POST", "/_msearch", READER, data=msearch, headers={"Content-Type": "application/x-ndjson"})
     assert reply.status_code == 403
+    mget = {"docs": [{"_index": names["a"], "_id": "1"}, {"_index": names["secret"], "_id": "1"}]}
+    assert through(main_route, "POST", "/_mget", READER, json=mget).status_code == 403
+    allowed_mget = {"docs": [{"_index": names["a"], "_id": "nope"}]}
+    assert through(main_route, "POST", "/_mget", READER, json=allowed_mget).status_code == 200
+    # Copying the forbidden index into an allowed one is a read of the forbidden one.
+    admin = ("logadmin", "logadmin-secret")
+    reindex = {"source": {"index": names["secret"]}, "dest": {"index": names["b"]}}
+    assert through(main_route, "POST", "/_reindex?refresh=true", admin, json=reindex).status_code == 403
+    assert main_route.direct.count(names["b"]) == 3
+    reindex = {"source": {"index": names["a"]}, "dest": {"index": names["b"]}}
+    reply = through(main_route, "POST", "/_reindex?refresh=true", admin, json=reindex)
+    assert reply.status_code == 200, reply.text
+    assert main_route.direct.count(names["b"]) == 5
+    # Aliases: pointing an allowed alias at the forbidden index is a write on it.
+    actions = {"actions": [{"add": {"index": names["secret"], "alias": f"logs-alias-{tag}"}}]}
+    assert through(main_route, "POST", "/_aliases", admin, json=actions).status_code == 403
+    assert direct(main_route, "HEAD", f"/_alias/logs-alias-{tag}").status_code == 404
 
 
 def test_denied_requests_never_reach_the_node(main_route: Route, log_indices):
