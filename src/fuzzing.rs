@@ -53,3 +53,45 @@ pub fn config_yaml(data: &[u8]) {
         }
     }
 }
+
+/// An Elasticsearch request: the first byte picks the method, then the target up to the
+/// first newline, then the body. Classifies, extracts the indices from path and body, and
+/// narrows the target to what it named.
+pub fn es_request(data: &[u8]) {
+    use crate::es::{rewrite, route, target::Targets};
+    use crate::http::Method;
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
+    let methods = [
+        Method::Get,
+        Method::Post,
+        Method::Put,
+        Method::Delete,
+        Method::Head,
+    ];
+    let method = methods[usize::from(first) % methods.len()];
+    let (target, body) = match memchr::memchr(b'\n', rest) {
+        Some(at) => (&rest[..at], &rest[at + 1..]),
+        None => (rest, &[][..]),
+    };
+    let Ok(target) = std::str::from_utf8(target) else {
+        return;
+    };
+    let Ok(classified) = route::classify(method, target) else {
+        return;
+    };
+    let mut targets = Targets::from_path(&classified);
+    let _ = targets.add_body(&classified, body);
+    let names: Vec<String> = targets
+        .indices
+        .iter()
+        .map(|i| i.name.to_string())
+        .take(4)
+        .collect();
+    if !names.is_empty() {
+        if let Some(narrowed) = rewrite::narrow_target(method, target, &names) {
+            assert!(route::classify(method, &narrowed).is_ok(), "{narrowed}");
+        }
+    }
+}

@@ -29,3 +29,8 @@ fn chunked_corpus() {
 fn config_yaml_corpus() {
     replay("config_yaml", ringfence::fuzzing::config_yaml);
 }
+
+#[test]
+fn es_request_corpus() {
+    replay("es_request", ringfence::fuzzing::es_request);
+}
