@@ -32,7 +32,9 @@ fn basic(user: &str, password: &str) -> (&'static str, String) {
 /// The decision, summarised: `allow:<block>:<user>`, `forbid:<block>:<reason>`, `401`.
 fn decide(acl: &Acl, r: &Req) -> String {
     let head = parse_request_head(&r.raw, 16384).unwrap().unwrap();
-    let path = request::decode_path(head.path.get(&r.raw)).unwrap();
+    let path =
+        crate::es::index_name::decode_part(std::str::from_utf8(head.path.get(&r.raw)).unwrap())
+            .unwrap();
     let target = std::str::from_utf8(head.path_and_query().get(&r.raw)).unwrap();
     let classified = crate::es::route::classify(head.method, target).unwrap();
     let targets = crate::es::target::Targets::from_path(&classified);

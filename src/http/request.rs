@@ -22,8 +22,12 @@ pub struct Span {
 }
 
 impl Span {
-    fn of(base: &[u8], part: &[u8]) -> Span {
-        // Both slices point into the same buffer: httparse returns sub-slices of its input.
+    /// Where `part`, a sub-slice of `base` (httparse returns sub-slices of its input), lies.
+    pub(crate) fn of(base: &[u8], part: &[u8]) -> Span {
+        // An empty slice may point anywhere (even nowhere): it has no position to keep.
+        if part.is_empty() {
+            return Span::default();
+        }
         let start = part.as_ptr() as usize - base.as_ptr() as usize;
         Span {
             start: start as u32,
@@ -164,7 +168,7 @@ pub fn parse_request_head(
         });
         if name.eq_ignore_ascii_case(b"content-length") {
             for item in value.split(|&b| b == b',') {
-                let length = parse_content_length(trim(item))?;
+                let length = parse_decimal(trim(item)).ok_or(ClientError::InvalidContentLength)?;
                 if content_length.is_some_and(|known| known != length) {
                     return Err(ClientError::ConflictingContentLength);
                 }
@@ -273,15 +277,16 @@ fn strip_prefix_ignore_case<'a>(text: &'a [u8], prefix: &[u8]) -> Option<&'a [u8
         .then(|| &text[prefix.len()..])
 }
 
-/// `1*DIGIT`, at most 19 digits so it always fits in a u64.
-fn parse_content_length(text: &[u8]) -> Result<u64, ClientError> {
+/// `1*DIGIT` (a Content-Length), at most 19 digits so it always fits in a u64.
+pub(crate) fn parse_decimal(text: &[u8]) -> Option<u64> {
     if text.is_empty() || text.len() > 19 || !text.iter().all(u8::is_ascii_digit) {
-        return Err(ClientError::InvalidContentLength);
+        return None;
     }
-    Ok(text.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
+    Some(text.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
 }
 
-fn trim(bytes: &[u8]) -> &[u8] {
+/// A header value without the optional whitespace around it (RFC 9110 §5.6.3).
+pub(crate) fn trim(bytes: &[u8]) -> &[u8] {
     let start = bytes
         .iter()
         .position(|&b| b != b' ' && b != b'\t')

@@ -4,7 +4,7 @@
 //! response ends and the next begins on a pooled connection, so it is parsed as carefully.
 
 use super::error::UpstreamError;
-use super::request::{HeaderField, Span};
+use super::request::{parse_decimal, trim, HeaderField, Span};
 use smallvec::SmallVec;
 
 /// Header fields parsed on the stack; Elasticsearch answers with a handful.
@@ -66,7 +66,7 @@ pub fn parse_response_head(
     let reason = response.reason.unwrap_or("").as_bytes();
     let mut head = ResponseHead {
         status,
-        reason: span_of(buf, reason),
+        reason: Span::of(buf, reason),
         headers: SmallVec::with_capacity(response.headers.len()),
         len,
         framing: ResponseFraming::UntilClose,
@@ -79,8 +79,8 @@ pub fn parse_response_head(
         let name = field.name.as_bytes();
         let value = field.value;
         head.headers.push(HeaderField {
-            name: span_of(buf, name),
-            value: span_of(buf, value),
+            name: Span::of(buf, name),
+            value: Span::of(buf, value),
         });
         if name.eq_ignore_ascii_case(b"content-length") {
             for item in value.split(|&b| b == b',') {
@@ -218,36 +218,6 @@ fn push_status(out: &mut Vec<u8>, status: u16) {
         b'0' + (status / 10 % 10) as u8,
         b'0' + (status % 10) as u8,
     ]);
-}
-
-fn span_of(base: &[u8], part: &[u8]) -> Span {
-    if part.is_empty() {
-        return Span::default();
-    }
-    let start = (part.as_ptr() as usize - base.as_ptr() as usize) as u32;
-    Span {
-        start,
-        end: start + part.len() as u32,
-    }
-}
-
-fn parse_decimal(text: &[u8]) -> Option<u64> {
-    if text.is_empty() || text.len() > 19 || !text.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(text.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
-}
-
-pub(crate) fn trim(bytes: &[u8]) -> &[u8] {
-    let start = bytes
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|&b| b != b' ' && b != b'\t')
-        .map_or(start, |p| p + 1);
-    &bytes[start..end]
 }
 
 #[cfg(test)]

@@ -60,7 +60,9 @@ fn decide(acl: &Acl, c: &Call<'_>) -> String {
     raw.push_str("\r\n");
     let raw = raw.into_bytes();
     let head = parse_request_head(&raw, 16384).unwrap().unwrap();
-    let path = request::decode_path(head.path.get(&raw)).unwrap();
+    let path =
+        crate::es::index_name::decode_part(std::str::from_utf8(head.path.get(&raw)).unwrap())
+            .unwrap();
     let target = std::str::from_utf8(head.path_and_query().get(&raw)).unwrap();
     let classified = crate::es::route::classify(head.method, target).unwrap();
     let mut targets = crate::es::target::Targets::from_path(&classified);
