@@ -23,20 +23,33 @@ pub struct Span {
 
 impl Span {
     /// Where `part`, a sub-slice of `base` (httparse returns sub-slices of its input), lies.
+    /// An empty `part` keeps its position when it points into `base` (the empty query of
+    /// `/?` sits right after the `?`); one that points elsewhere (a `""` literal) is the
+    /// empty span at 0. Never panics, whatever the pointers.
     pub(crate) fn of(base: &[u8], part: &[u8]) -> Span {
-        // An empty slice may point anywhere (even nowhere): it has no position to keep.
-        if part.is_empty() {
-            return Span::default();
-        }
-        let start = part.as_ptr() as usize - base.as_ptr() as usize;
-        Span {
-            start: start as u32,
-            end: (start + part.len()) as u32,
+        let base_start = base.as_ptr() as usize;
+        let start = (part.as_ptr() as usize).wrapping_sub(base_start);
+        match start.checked_add(part.len()) {
+            Some(end) if start <= base.len() && end <= base.len() => Span {
+                start: start as u32,
+                end: end as u32,
+            },
+            _ => {
+                debug_assert!(part.is_empty(), "a non-empty part outside its base");
+                Span::default()
+            }
         }
     }
 
+    /// The bytes of this span in `buf`; empty for a span that does not fit `buf` (a bug,
+    /// caught by debug assertions and the fuzzers, never a panic on a worker).
     pub fn get(self, buf: &[u8]) -> &[u8] {
-        &buf[self.start as usize..self.end as usize]
+        let range = self.start as usize..self.end as usize;
+        debug_assert!(
+            buf.get(range.clone()).is_some(),
+            "span {self:?} outside its buffer"
+        );
+        buf.get(range).unwrap_or_default()
     }
 
     pub fn is_empty(self) -> bool {
@@ -99,7 +112,9 @@ impl RequestHead {
     pub fn path_and_query(&self) -> Span {
         Span {
             start: self.path.start,
-            end: self.query.map_or(self.path.end, |q| q.end),
+            end: self
+                .query
+                .map_or(self.path.end, |q| q.end.max(self.path.end)),
         }
     }
 

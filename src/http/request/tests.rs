@@ -270,3 +270,40 @@ fn upstream_head_for_http10_adds_host_rewrites_targets_and_chunked_stays_chunked
         .unwrap()
         .contains("\r\ntransfer-encoding: chunked\r\n"));
 }
+
+/// `/?` once panicked a worker (an empty query became the span 0..0, behind the path).
+#[test]
+fn empty_query_strings_keep_their_place() {
+    for (raw, path, query, target) in [
+        (&b"GET /? HTTP/1.1\r\nHost: a\r\n\r\n"[..], "/", "", "/?"),
+        (
+            b"GET /_search? HTTP/1.1\r\nHost: a\r\n\r\n",
+            "/_search",
+            "",
+            "/_search?",
+        ),
+        (b"GET /x?? HTTP/1.1\r\nHost: a\r\n\r\n", "/x", "?", "/x??"),
+        (b"GET http://h/? HTTP/1.1\r\nHost: a\r\n\r\n", "/", "", "/?"),
+        (b"GET http://h? HTTP/1.1\r\nHost: a\r\n\r\n", "", "", ""),
+    ] {
+        let Ok(Some(head)) = parse(raw) else {
+            // `http://h?` has no path: refused as an unsupported target form.
+            assert_eq!(path, "", "{}", String::from_utf8_lossy(raw));
+            continue;
+        };
+        assert_eq!(head.path.get(raw), path.as_bytes());
+        assert_eq!(head.query.unwrap().get(raw), query.as_bytes());
+        assert_eq!(head.path_and_query().get(raw), target.as_bytes());
+        let mut out = Vec::new();
+        write_upstream_head(&mut out, raw, &head, None, "10.0.0.1", "up");
+        assert!(out.starts_with(format!("GET {target} HTTP/1.1\r\n").as_bytes()));
+    }
+}
+
+#[test]
+fn spans_never_panic() {
+    let buf = b"abc";
+    assert_eq!(Span::of(buf, b""), Span::default());
+    assert_eq!(Span::of(buf, &buf[3..]), Span { start: 3, end: 3 });
+    assert_eq!(Span::of(buf, &buf[1..2]).get(buf), b"b");
+}
