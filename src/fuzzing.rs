@@ -3,6 +3,10 @@
 //! Each takes arbitrary bytes and must never panic: these are the parsers that see what
 //! clients and operators send.
 
+mod whole_path;
+
+pub use whole_path::whole_path;
+
 use crate::config::{gateway, yaml, Diagnostics};
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::{parse_request_head, write_upstream_head};

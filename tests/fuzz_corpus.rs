@@ -34,3 +34,8 @@ fn config_yaml_corpus() {
 fn es_request_corpus() {
     replay("es_request", ringfence::fuzzing::es_request);
 }
+
+#[test]
+fn whole_path_corpus() {
+    replay("whole_path", ringfence::fuzzing::whole_path);
+}

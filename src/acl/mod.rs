@@ -97,8 +97,10 @@ pub struct Block {
 #[derive(Debug, Clone)]
 pub enum Decision<'r> {
     Allow {
-        /// The matching block; `None` when the ACL is disabled.
+        /// The matching block's name; `None` when the ACL is disabled.
         block: Option<&'r str>,
+        /// The matching block's position in [`Acl::blocks`].
+        position: Option<usize>,
         user: Option<Cow<'r, str>>,
         /// A read to rewrite so that it names only these indices.
         narrowed: Option<Vec<String>>,
@@ -149,18 +151,20 @@ impl Acl {
         if self.mode == Mode::Disabled {
             return Decision::Allow {
                 block: None,
+                position: None,
                 user: None,
                 narrowed: None,
             };
         }
         let mut bad_credentials = false;
         let mut index_not_found = false;
-        for block in &self.blocks {
+        for (position, block) in self.blocks.iter().enumerate() {
             match self.evaluate_block(block, req, verifier) {
                 BlockResult::Matched(user, narrowed) => {
                     return match &block.policy {
                         Policy::Allow => Decision::Allow {
                             block: Some(&block.name),
+                            position: Some(position),
                             user,
                             narrowed,
                         },

@@ -15,6 +15,17 @@ pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 60_000;
 pub const DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS: u64 = 2_000;
 pub const DEFAULT_UPSTREAM_RESPONSE_TIMEOUT_MS: u64 = 60_000;
 pub const DEFAULT_SHUTDOWN_TIMEOUT_MS: u64 = 30_000;
+/// A body must keep arriving: this long for the first bytes, plus one second for every
+/// `DEFAULT_MIN_BODY_BYTES_PER_SEC` received (Apache's `mod_reqtimeout` body defaults).
+pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 20_000;
+pub const DEFAULT_MIN_BODY_BYTES_PER_SEC: u64 = 500;
+/// Client connections one worker serves at once; more are closed at accept.
+pub const DEFAULT_MAX_CONNECTIONS_PER_WORKER: usize = 16_384;
+/// Client connections from one address (IPv6: one /64) across all workers.
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 4_096;
+/// Requests a client may pipeline before it reads an answer; the answer to the last one
+/// closes the connection (the client sends the rest again on a new one).
+pub const DEFAULT_MAX_PIPELINED_REQUESTS: u32 = 128;
 /// How often the cluster's indices, aliases and data streams are re-read (for narrowing).
 pub const DEFAULT_METADATA_REFRESH_MS: u64 = 5_000;
 /// How often the policy file is checked for changes.
@@ -101,6 +112,16 @@ pub struct Limits {
     pub idle_timeout_ms: u64,
     pub upstream_connect_timeout_ms: u64,
     pub upstream_response_timeout_ms: u64,
+    /// A request body (read, forwarded or drained) must arrive within this time plus one
+    /// second per `min_body_bytes_per_sec` bytes received; slower clients are closed (408).
+    pub body_timeout_ms: u64,
+    pub min_body_bytes_per_sec: u64,
+    /// Client connections per worker (0: no limit).
+    pub max_connections_per_worker: usize,
+    /// Client connections per address across the process (0: no limit).
+    pub max_connections_per_address: usize,
+    /// Requests answered in a row from bytes the client sent ahead (0: no limit).
+    pub max_pipelined_requests: u32,
 }
 
 impl Default for Limits {
@@ -113,6 +134,11 @@ impl Default for Limits {
             idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
             upstream_connect_timeout_ms: DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS,
             upstream_response_timeout_ms: DEFAULT_UPSTREAM_RESPONSE_TIMEOUT_MS,
+            body_timeout_ms: DEFAULT_BODY_TIMEOUT_MS,
+            min_body_bytes_per_sec: DEFAULT_MIN_BODY_BYTES_PER_SEC,
+            max_connections_per_worker: DEFAULT_MAX_CONNECTIONS_PER_WORKER,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            max_pipelined_requests: DEFAULT_MAX_PIPELINED_REQUESTS,
         }
     }
 }
@@ -214,6 +240,11 @@ const LIMIT_KEYS: &[&str] = &[
     "idle_timeout_ms",
     "upstream_connect_timeout_ms",
     "upstream_response_timeout_ms",
+    "body_timeout_ms",
+    "min_body_bytes_per_sec",
+    "max_connections_per_worker",
+    "max_connections_per_address",
+    "max_pipelined_requests",
 ];
 
 /// Decodes the `gateway:` mapping. `base_dir` resolves a relative `acl_file`.
@@ -321,6 +352,18 @@ fn decode_limits(node: &Node, d: &mut Diagnostics) -> Limits {
             }
             "upstream_response_timeout_ms" => {
                 limits.upstream_response_timeout_ms = number(value, &name, 1, d)
+            }
+            "body_timeout_ms" => limits.body_timeout_ms = number(value, &name, 1, d),
+            "min_body_bytes_per_sec" => limits.min_body_bytes_per_sec = number(value, &name, 0, d),
+            "max_connections_per_worker" => {
+                limits.max_connections_per_worker = number(value, &name, 0, d) as usize
+            }
+            "max_connections_per_address" => {
+                limits.max_connections_per_address = number(value, &name, 0, d) as usize
+            }
+            "max_pipelined_requests" => {
+                limits.max_pipelined_requests =
+                    number(value, &name, 0, d).min(u64::from(u32::MAX)) as u32
             }
             _ => d.unknown_key(key_node, "gateway.limits", LIMIT_KEYS),
         }

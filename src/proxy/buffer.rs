@@ -9,7 +9,7 @@ use monoio::buf::{IoBuf, IoBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Reads never ask for less than this much spare room; smaller leftovers are compacted first.
 const MIN_READ_BYTES: usize = 4096;
@@ -96,6 +96,66 @@ impl ReadBuf {
     }
 }
 
+/// How long a request body may take to arrive, read, forwarded or drained alike: every read
+/// within `timeout`, and the whole body no slower than `timeout` plus one second per
+/// `min_rate` bytes received (a client trickling a byte per few seconds is closed).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyPace {
+    started: Instant,
+    timeout: Duration,
+    /// Bytes per second; 0 turns the rate check off.
+    min_rate: u64,
+}
+
+impl BodyPace {
+    pub fn new(limits: &crate::config::Limits, now: Instant) -> BodyPace {
+        BodyPace {
+            started: now,
+            timeout: Duration::from_millis(limits.body_timeout_ms),
+            min_rate: limits.min_body_bytes_per_sec,
+        }
+    }
+
+    /// How long the next read may take, `received` body bytes in; zero once the body is
+    /// already behind the minimum rate.
+    pub fn next_read_timeout(&self, received: u64, now: Instant) -> Duration {
+        if self.min_rate == 0 {
+            return self.timeout;
+        }
+        let earned = Duration::from_millis(received.saturating_mul(1000) / self.min_rate);
+        let deadline = self.started + self.timeout.saturating_add(earned);
+        self.timeout.min(deadline.saturating_duration_since(now))
+    }
+
+    /// Reads more of a body into `buf` within the pace; `received` body bytes so far.
+    pub async fn fill(
+        &self,
+        buf: &mut ReadBuf,
+        stream: &mut TcpStream,
+        received: u64,
+    ) -> Result<usize, BodyReadError> {
+        let timeout = self.next_read_timeout(received, Instant::now());
+        if timeout.is_zero() {
+            return Err(BodyReadError::TooSlow);
+        }
+        match buf.fill(stream, timeout).await {
+            Ok(0) => Err(BodyReadError::Closed),
+            Ok(n) => Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => Err(BodyReadError::TooSlow),
+            Err(_) => Err(BodyReadError::Closed),
+        }
+    }
+}
+
+/// Why a body read ended early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyReadError {
+    /// The client closed or reset the connection.
+    Closed,
+    /// The body arrived slower than [`BodyPace`] allows (408).
+    TooSlow,
+}
+
 /// Writes all of `buf` within `timeout` and hands the buffer back (empty after a timeout,
 /// when the connection is closed anyway).
 pub async fn write_all(
@@ -129,4 +189,37 @@ pub async fn linger_close(mut stream: TcpStream, mut buf: ReadBuf) {
         }
     };
     let _ = monoio::time::timeout(LINGER, drain).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_pace_earns_time_with_bytes() {
+        let limits = crate::config::Limits {
+            body_timeout_ms: 10_000,
+            min_body_bytes_per_sec: 1000,
+            ..Default::default()
+        };
+        let start = Instant::now();
+        let pace = BodyPace::new(&limits, start);
+        let s = Duration::from_secs;
+        assert_eq!(pace.next_read_timeout(0, start), s(10));
+        // 5 s in with nothing received: 5 s left.
+        assert_eq!(pace.next_read_timeout(0, start + s(5)), s(5));
+        // 20 s in, 15 kB received: 10 + 15 = 25 s earned, but one read waits 10 s at most.
+        assert_eq!(pace.next_read_timeout(15_000, start + s(20)), s(5));
+        assert_eq!(pace.next_read_timeout(100_000, start + s(20)), s(10));
+        // Behind the rate: no more time.
+        assert_eq!(pace.next_read_timeout(1_000, start + s(12)), Duration::ZERO);
+        let off = BodyPace::new(
+            &crate::config::Limits {
+                min_body_bytes_per_sec: 0,
+                ..limits
+            },
+            start,
+        );
+        assert_eq!(off.next_read_timeout(0, start + s(3600)), s(10));
+    }
 }

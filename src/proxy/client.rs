@@ -4,22 +4,21 @@
 //! are answered in order by construction: the next head is parsed from whatever followed the
 //! previous body in the same buffer.
 
-use super::buffer::{linger_close, write_all, ReadBuf};
+use super::buffer::{linger_close, write_all, BodyPace, BodyReadError, ReadBuf};
+use super::catch::{guarded, spawn_guarded};
 use super::credentials::Credentials;
-use super::decide::{decide, decode_for_inspection, Answer, Inspected, Verdict};
+use super::decide::{Answer, Context, Inspected, Verdict};
+use super::exchange::{BodyCollector, Exchange};
 use super::forward::{forward, Next};
 use super::upstream::Upstreams;
-use crate::auth::key::Verdict as HashVerdict;
 use crate::config::Limits;
 use crate::es::metadata::ClusterMetadata;
 use crate::http::canned::Canned;
-use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::{parse_request_head, BodyFraming, RequestHead};
 use crate::http::{ClientError, Fault};
 use crate::snapshot::LocalPolicy;
 use arc_swap::ArcSwap;
 use monoio::net::TcpStream;
-use smallvec::SmallVec;
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -78,6 +77,9 @@ pub struct ClientSide<'a> {
     pub local: SocketAddr,
     /// Longest a write to the client may take (the idle timeout).
     pub write_timeout: Duration,
+    /// Set once any byte of a final answer went to the client (after a panic, a 500 can
+    /// only be sent before that).
+    pub answered: &'a Cell<bool>,
 }
 
 impl ClientSide<'_> {
@@ -86,6 +88,7 @@ impl ClientSide<'_> {
         if self.out.is_empty() {
             return Ok(());
         }
+        self.answered.set(true);
         let out = std::mem::take(self.out);
         let (result, mut out) = write_all(self.stream, out, self.write_timeout).await;
         out.clear();
@@ -97,8 +100,10 @@ impl ClientSide<'_> {
     /// started (RFC 9110 §10.1.1).
     pub async fn continue_if_expected(&mut self, head: &RequestHead) -> std::io::Result<()> {
         if head.expect_continue && self.buf.is_empty() {
-            self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-            return self.flush().await;
+            // An interim answer: a final one (a 500 after a panic, say) may still follow.
+            let interim = b"HTTP/1.1 100 Continue\r\n\r\n".to_vec();
+            let (result, _) = write_all(self.stream, interim, self.write_timeout).await;
+            return result;
         }
         Ok(())
     }
@@ -112,7 +117,8 @@ enum HeadRead {
     Fault(Fault),
 }
 
-/// Serves one accepted connection until it closes.
+/// Serves one accepted connection until it closes. A panic while serving a request ends
+/// only this connection: it gets a 500 if nothing of its answer was sent yet.
 pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) {
     let Ok(local) = stream.local_addr() else {
         return;
@@ -121,9 +127,13 @@ pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) 
     let mut buf = ReadBuf::with_capacity(CLIENT_BUFFER_BYTES);
     let mut out = Vec::with_capacity(1024);
     let mut upstream_out = Vec::with_capacity(1024);
+    // The request line of the request being served, for the log if it panics.
+    let mut request_line = Vec::with_capacity(128);
     let mut first = true;
+    // Requests served in a row from bytes the client had already sent (pipelining).
+    let mut pipelined: u32 = 0;
     loop {
-        let head = match read_head(&worker, &mut stream, &mut buf, first).await {
+        let mut head = match read_head(&worker, &mut stream, &mut buf, first).await {
             HeadRead::Head(head) => head,
             HeadRead::Closed => return,
             HeadRead::Fault(fault) => {
@@ -135,7 +145,18 @@ pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) 
             }
         };
         first = false;
+        let max_pipelined = worker.limits.max_pipelined_requests;
+        if max_pipelined > 0 && pipelined >= max_pipelined {
+            // Answer this one and close: the client sends the rest again on a new connection.
+            head.keep_alive = false;
+        }
+        request_line.clear();
+        request_line.extend_from_slice(head.method.as_str().as_bytes());
+        request_line.push(b' ');
+        let target = head.path_and_query().get(buf.data());
+        request_line.extend_from_slice(&target[..target.len().min(MAX_LOGGED_TARGET_BYTES)]);
         let _in_flight = InFlight::enter(&worker);
+        let answered = Cell::new(false);
         let mut client = ClientSide {
             stream: &mut stream,
             buf: &mut buf,
@@ -145,8 +166,28 @@ pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) 
             peer_ip: &peer_ip,
             local,
             write_timeout: Duration::from_millis(worker.limits.idle_timeout_ms),
+            answered: &answered,
         };
-        let next = handle(&worker, &mut client, &head).await;
+        let next = match guarded("request", handle(&worker, &mut client, &head)).await {
+            Ok(next) => next,
+            Err(()) => {
+                tracing::error!(
+                    peer = %peer,
+                    request = %String::from_utf8_lossy(&request_line),
+                    "the request above panicked; its connection is closed"
+                );
+                if !answered.get() {
+                    let mut response = Vec::new();
+                    Canned::for_fault(Fault::Internal, true, head.is_head())
+                        .write_to(&mut response);
+                    let timeout = Duration::from_millis(worker.limits.idle_timeout_ms);
+                    let _ = write_all(&mut stream, response, timeout).await;
+                }
+                linger_close(stream, buf).await;
+                return;
+            }
+        };
+        pipelined = if buf.is_empty() { 0 } else { pipelined + 1 };
         match next {
             Next::KeepAlive if !worker.draining.get() => continue,
             Next::KeepAlive | Next::Close => return,
@@ -157,6 +198,9 @@ pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) 
         }
     }
 }
+
+/// The longest request target kept for the log of a panicking request.
+const MAX_LOGGED_TARGET_BYTES: usize = 1024;
 
 /// Reads until a complete head is buffered. The first request of a connection and any
 /// partly received head must arrive within `header_timeout_ms` (slowloris); an idle
@@ -195,65 +239,51 @@ async fn read_head(
     }
 }
 
-/// A safety net on decision rounds for one request: one to learn the body is needed, one
-/// per expensive key the request's credentials must be checked against (each key at most
-/// once, see `handle`), one with everything known.
-const MAX_DECISION_ROUNDS: usize = 256;
-
-/// Decides and then answers or forwards one request.
+/// Decides and then answers or forwards one request: the rounds of an [`Exchange`], with
+/// the IO each round asks for.
 async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &RequestHead) -> Next {
-    let mut inspected: Option<Inspected> = None;
+    // The policy the request started with decides all of its rounds.
+    let snapshot = worker.policy.current();
+    let mut exchange = Exchange::default();
     let mut budget = BodyBudget::new(worker);
-    // Verdicts of this request's own hash checks, consulted before the cache, so that a
-    // request never depends on the cache keeping what it just computed.
-    let mut verdicts: SmallVec<[(u32, HashVerdict); 4]> = SmallVec::new();
-    // The user whose credentials failed a hash this request computed itself.
-    let mut failed_user: Option<String> = None;
     let ip = client.peer.ip().to_canonical();
-    for _ in 0..MAX_DECISION_ROUNDS {
+    #[cfg(feature = "fault-injection")]
+    super::fault_injection::before_decision(head, client.buf.data());
+    loop {
         let verdict = {
-            let buf = match &inspected {
-                Some(inspected) => &inspected.head[..],
-                None => client.buf.data(),
+            let metadata = worker.metadata.load();
+            let ctx = Context {
+                snapshot: &snapshot,
+                metadata: &metadata,
+                peer: client.peer,
+                local: client.local,
             };
-            let (peer, local) = (client.peer, client.local);
-            decide(
-                worker,
-                head,
-                buf,
-                inspected.as_ref(),
-                peer,
-                local,
-                &verdicts,
-            )
+            let cache = worker.credentials.verifier(snapshot.generation, &[]);
+            exchange.step(&ctx, head, client.buf.data(), &cache)
         };
         match verdict {
-            Verdict::Forward { target } => {
-                return forward(worker, client, head, inspected, target).await
+            Verdict::Forward { target, .. } => {
+                return forward(worker, client, head, exchange.into_inspected(), target).await
             }
             Verdict::Answer(answer) => {
                 // Failed logins count when the request as a whole was refused for its
                 // credentials, not for each of several keys tried on the way.
-                if let (401, Some(user)) = (answer.status, &failed_user) {
+                if let Some(user) = exchange.failed_login(&answer) {
                     worker.credentials.record_failure(ip, user);
                 }
-                return respond(worker, client, head, &answer, inspected.is_some()).await;
+                let body_read = exchange.body_was_read();
+                return respond(worker, client, head, &answer, body_read).await;
             }
             Verdict::ReadBody => match read_body(worker, client, head, &mut budget).await {
-                Ok(body) => inspected = Some(body),
+                Ok(body) => exchange.body_read(body),
                 Err(next) => return next,
             },
-            Verdict::Verify(_, pending, _, _)
-                if verdicts.iter().any(|(id, _)| *id == pending.key_id) =>
-            {
-                break
-            }
             Verdict::Verify(generation, pending, user, password) => {
                 let credentials = &worker.credentials;
                 if credentials.accept_known(generation, pending.key_id, &user, &password) {
                     // Re-verified in the background; this request goes on at once.
                     let worker = Rc::clone(worker);
-                    monoio::spawn(async move {
+                    spawn_guarded("credential revalidation", async move {
                         let _ = worker
                             .credentials
                             .verify(generation, pending, user, password, ip)
@@ -266,28 +296,18 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
                     .verify(generation, pending, user.clone(), password, ip)
                     .await
                 {
-                    Ok((verdict, joined)) => {
-                        if verdict != HashVerdict::Match && !joined {
-                            failed_user = Some(user);
-                        }
-                        verdicts.push((key_id, verdict));
-                    }
+                    Ok((verdict, joined)) => exchange.verified(key_id, verdict, joined, &user),
                     Err(answer) => {
                         if let Some(delay) = answer.delay {
                             monoio::time::sleep(delay).await;
                         }
-                        return respond(worker, client, head, &answer, inspected.is_some()).await;
+                        let body_read = exchange.body_was_read();
+                        return respond(worker, client, head, &answer, body_read).await;
                     }
                 }
             }
         }
     }
-    let internal = Answer::plain(
-        500,
-        "internal_server_error",
-        "the request could not be decided".into(),
-    );
-    respond(worker, client, head, &internal, inspected.is_some()).await
 }
 
 /// Reads the whole request body (the ACL needs the indices it names), keeping it as received
@@ -300,18 +320,9 @@ async fn read_body(
     budget: &mut BodyBudget<'_>,
 ) -> Result<Inspected, Next> {
     let max = worker.limits.max_body_bytes;
-    let fail = |error: ClientError| Answer::client(error);
-    if let BodyFraming::Length(n) = head.body {
-        if n > max {
-            return Err(respond(
-                worker,
-                client,
-                head,
-                &fail(ClientError::BodyTooLarge),
-                false,
-            )
-            .await);
-        }
+    if matches!(head.body, BodyFraming::Length(n) if n > max) {
+        let answer = Answer::client(ClientError::BodyTooLarge);
+        return Err(respond(worker, client, head, &answer, false).await);
     }
     let head_bytes = client.buf.data()[..head.len].to_vec();
     client.buf.consume(head.len);
@@ -319,68 +330,34 @@ async fn read_body(
         .continue_if_expected(head)
         .await
         .map_err(|_| Next::Close)?;
-    let idle = Duration::from_millis(worker.limits.idle_timeout_ms);
-    let mut raw = Vec::new();
-    let mut data = Vec::new();
-    let mut decoder = ChunkedDecoder::new();
+    let pace = BodyPace::new(&worker.limits, Instant::now());
+    let mut body = BodyCollector::new(head.body, max);
     loop {
-        let done = match head.body {
-            BodyFraming::None => true,
-            BodyFraming::Length(n) => {
-                let take = (n as usize - raw.len()).min(client.buf.len());
-                raw.extend_from_slice(&client.buf.data()[..take]);
-                client.buf.consume(take);
-                raw.len() as u64 == n
-            }
-            BodyFraming::Chunked => {
-                let progress =
-                    match decoder.decode(client.buf.data(), |d| data.extend_from_slice(d)) {
-                        Ok(progress) => progress,
-                        Err(e) => return Err(answer_and_close(client, head, &fail(e)).await),
-                    };
-                raw.extend_from_slice(&client.buf.data()[..progress.consumed]);
-                client.buf.consume(progress.consumed);
-                if decoder.data_bytes() > max {
-                    return Err(
-                        answer_and_close(client, head, &fail(ClientError::BodyTooLarge)).await,
-                    );
-                }
-                // Chunk sizes and extensions are a few bytes per chunk; a body that is mostly
-                // framing would make `raw` grow without bound against a small data limit.
-                if raw.len() as u64 > 2 * decoder.data_bytes() + CHUNK_FRAMING_ALLOWANCE {
-                    return Err(
-                        answer_and_close(client, head, &fail(ClientError::ChunkOverhead)).await,
-                    );
-                }
-                progress.done
-            }
+        let fed = match body.feed(client.buf.data()) {
+            Ok(fed) => fed,
+            Err(e) => return Err(answer_and_close(client, head, &Answer::client(e)).await),
         };
-        let held = (raw.len() + data.len()) as u64;
-        if !budget.hold(held) {
+        client.buf.consume(fed.consumed);
+        if !budget.hold(body.held_bytes()) {
             return Err(answer_and_close(client, head, &busy_buffering()).await);
         }
-        if done {
+        if fed.done {
             break;
         }
-        match client.buf.fill(client.stream, idle).await {
-            Ok(n) if n > 0 => {}
-            _ => return Err(Next::Close),
+        match pace
+            .fill(client.buf, client.stream, body.received_bytes())
+            .await
+        {
+            Ok(_) => {}
+            Err(BodyReadError::TooSlow) => {
+                let answer = Answer::client(ClientError::BodyTimeout);
+                return Err(answer_and_close(client, head, &answer).await);
+            }
+            Err(BodyReadError::Closed) => return Err(Next::Close),
         }
     }
-    let decoded = (head.body == BodyFraming::Chunked).then_some(data);
-    let inflated =
-        decode_for_inspection(head, &head_bytes, decoded.as_deref().unwrap_or(&raw), max);
-    let inspected = match inflated {
-        Ok(None) => Inspected {
-            head: head_bytes,
-            raw,
-            decoded,
-        },
-        Ok(Some(inflated)) => Inspected {
-            head: head_bytes,
-            raw,
-            decoded: Some(inflated),
-        },
+    let inspected = match body.finish(head, head_bytes) {
+        Ok(inspected) => inspected,
         Err(answer) => return Err(respond(worker, client, head, &answer, true).await),
     };
     if !budget.hold(inspected.held_bytes()) {
@@ -388,9 +365,6 @@ async fn read_body(
     }
     Ok(inspected)
 }
-
-/// Framing bytes a chunked body may carry beyond twice its data.
-const CHUNK_FRAMING_ALLOWANCE: u64 = 64 * 1024;
 
 fn busy_buffering() -> Answer {
     let mut answer = Answer::plain(
@@ -509,17 +483,17 @@ pub async fn respond_without_body(
             Next::Linger
         };
     };
-    let timeout = Duration::from_millis(worker.limits.idle_timeout_ms);
+    // A denied body trickling in is held to the same pace as any other.
+    let pace = BodyPace::new(&worker.limits, Instant::now());
+    let mut drained = 0;
     while remaining > 0 {
-        if client.buf.is_empty() {
-            match client.buf.fill(client.stream, timeout).await {
-                Ok(n) if n > 0 => {}
-                _ => return Next::Close,
-            }
+        if client.buf.is_empty() && pace.fill(client.buf, client.stream, drained).await.is_err() {
+            return Next::Close;
         }
         let take = remaining.min(client.buf.len() as u64);
         client.buf.consume(take as usize);
         remaining -= take;
+        drained += take;
     }
     Next::KeepAlive
 }

@@ -9,19 +9,29 @@
 //!                                                                  └▶ Verify (expensive hash)
 //! ```
 
-use super::client::Worker;
 use crate::acl::es_rules::EsView;
 use crate::acl::request::MalformedAuthorization;
-use crate::acl::{Decision, Pending, Request, DEFAULT_FORBIDDEN_MESSAGE};
+use crate::acl::{Decision, Pending, Request, Verifier, DEFAULT_FORBIDDEN_MESSAGE};
 use crate::es::body::{inflate_to_vec, ContentEncoding};
 use crate::es::index_name::{decode_part, IndexExpr};
+use crate::es::metadata::ClusterMetadata;
 use crate::es::rewrite::narrow_target;
 use crate::es::route::classify;
 use crate::es::target::{needs_body, template_target, Access, Targets};
 use crate::http::canned::Canned;
 use crate::http::request::{BodyFraming, RequestHead};
 use crate::http::ClientError;
+use crate::snapshot::Snapshot;
 use std::net::SocketAddr;
+
+/// What a decision reads besides the request: the policy the request started with, the
+/// cluster metadata, and the connection's addresses. Plain references: no IO behind them.
+pub struct Context<'a> {
+    pub snapshot: &'a Snapshot,
+    pub metadata: &'a ClusterMetadata,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+}
 
 /// A request whose body was read (to find the indices it names) before forwarding.
 pub struct Inspected {
@@ -50,6 +60,8 @@ pub enum Verdict {
     /// Forward, with this request target instead of the original one if set.
     Forward {
         target: Option<String>,
+        /// The position of the allow block that matched (`None`: the ACL is disabled).
+        block: Option<usize>,
     },
     Answer(Answer),
     ReadBody,
@@ -121,15 +133,14 @@ impl Answer {
     }
 }
 
-/// Decides `head` (parsed from `buf`). `inspected` is the body, once read.
+/// Decides `head` (parsed from `buf`). `inspected` is the body, once read; `verifier`
+/// answers for expensive credentials already checked.
 pub fn decide(
-    worker: &Worker,
+    ctx: &Context<'_>,
     head: &RequestHead,
     buf: &[u8],
     inspected: Option<&Inspected>,
-    peer: SocketAddr,
-    local: SocketAddr,
-    verdicts: &[(u32, crate::auth::key::Verdict)],
+    verifier: &dyn Verifier,
 ) -> Verdict {
     // The head parser admits only printable ASCII in the target.
     let Ok(target) = std::str::from_utf8(head.path_and_query().get(buf)) else {
@@ -148,7 +159,7 @@ pub fn decide(
     let Ok(path) = decode_part(std::str::from_utf8(head.path.get(buf)).unwrap_or_default()) else {
         return Verdict::Answer(Answer::client(ClientError::InvalidPathEncoding));
     };
-    let metadata = worker.metadata.load();
+    let metadata = ctx.metadata;
     let mut targets = Targets::from_path(&classified);
     // Overwriting or deleting a template changes the indices its existing patterns match.
     if let Some(key) = template_target(&classified) {
@@ -172,8 +183,8 @@ pub fn decide(
         &path,
         buf,
         &head.headers,
-        peer.ip(),
-        local.ip(),
+        ctx.peer.ip(),
+        ctx.local.ip(),
         content_length,
     ) {
         Ok(request) => request,
@@ -185,9 +196,9 @@ pub fn decide(
         action: classified.action,
         unknown: classified.is_unknown(),
         targets: (!body_pending || inspected.is_some()).then_some(&targets),
-        metadata: &metadata,
+        metadata,
     });
-    let snapshot = worker.policy.current();
+    let snapshot = ctx.snapshot;
     if let Some(status) = snapshot.not_started {
         let mut answer = forbidden(
             "Ringfence has no valid access control list loaded yet; see the gateway's log".into(),
@@ -196,15 +207,23 @@ pub fn decide(
         answer.status = status;
         return Verdict::Answer(answer);
     }
-    let verifier = worker.credentials.verifier(snapshot.generation, verdicts);
-    match snapshot.acl.evaluate(&request, &verifier) {
-        Decision::Allow { narrowed: None, .. } => Verdict::Forward { target: None },
+    match snapshot.acl.evaluate(&request, verifier) {
+        Decision::Allow {
+            narrowed: None,
+            position,
+            ..
+        } => Verdict::Forward {
+            target: None,
+            block: position,
+        },
         Decision::Allow {
             narrowed: Some(indices),
+            position,
             ..
         } => match narrow_target(head.method, target, &indices) {
             Some(target) => Verdict::Forward {
                 target: Some(target),
+                block: position,
             },
             None => Verdict::Answer(forbidden(
                 snapshot.acl.settings().forbidden_message.clone(),
@@ -284,6 +303,7 @@ fn index_not_found(head: &RequestHead, target: &str, targets: &Targets<'_>) -> V
     match narrow_target(head.method, target, &none) {
         Some(target) => Verdict::Forward {
             target: Some(target),
+            block: None,
         },
         None => Verdict::Answer(forbidden(
             DEFAULT_FORBIDDEN_MESSAGE.into(),

@@ -7,7 +7,7 @@
 //! connection, but only for a bodiless idempotent request, so nothing is ever sent twice
 //! that could change the cluster twice.
 
-use super::buffer::{write_all, ReadBuf};
+use super::buffer::{write_all, BodyPace, BodyReadError};
 use super::client::{respond_without_body, ClientSide, ResponseBytes, Worker};
 use super::decide::Inspected;
 use super::upstream::UpstreamConn;
@@ -20,7 +20,7 @@ use crate::http::response::{
 use crate::http::{ClientError, Fault, Method, UpstreamError};
 use monoio::net::TcpStream;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What the connection does after an exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,14 +194,25 @@ async fn send_body(
         .continue_if_expected(head)
         .await
         .map_err(|_| BodyError::ClientGone)?;
-    let idle = Duration::from_millis(worker.limits.idle_timeout_ms);
+    let pace = BodyPace::new(&worker.limits, Instant::now());
+    let mut received = 0;
+    let mut fill = async |client: &mut ClientSide<'_>| -> Result<(), BodyError> {
+        match pace.fill(client.buf, client.stream, received).await {
+            Ok(n) => {
+                received += n as u64;
+                Ok(())
+            }
+            Err(BodyReadError::TooSlow) => Err(BodyError::Client(ClientError::BodyTimeout)),
+            Err(BodyReadError::Closed) => Err(BodyError::ClientGone),
+        }
+    };
     match head.body {
         BodyFraming::None => Ok(()),
         BodyFraming::Length(_) => {
             let mut left = length_left;
             while left > 0 {
                 if client.buf.is_empty() {
-                    fill(client.buf, client.stream, idle).await?;
+                    fill(client).await?;
                 }
                 let take = left.min(client.buf.len() as u64) as usize;
                 client
@@ -217,7 +228,7 @@ async fn send_body(
             let mut decoder = ChunkedDecoder::new();
             loop {
                 if client.buf.is_empty() {
-                    fill(client.buf, client.stream, idle).await?;
+                    fill(client).await?;
                 }
                 let progress = decoder
                     .decode(client.buf.data(), |_| {})
@@ -235,17 +246,6 @@ async fn send_body(
                 }
             }
         }
-    }
-}
-
-async fn fill(
-    buf: &mut ReadBuf,
-    stream: &mut TcpStream,
-    timeout: Duration,
-) -> Result<(), BodyError> {
-    match buf.fill(stream, timeout).await {
-        Ok(n) if n > 0 => Ok(()),
-        _ => Err(BodyError::ClientGone),
     }
 }
 

@@ -8,9 +8,13 @@
 //! All state is per worker thread (`Rc`, `Cell`): nothing here is shared between cores.
 
 mod buffer;
+pub mod catch;
 pub mod client;
 mod credentials;
-mod decide;
+pub(crate) mod decide;
+pub(crate) mod exchange;
+#[cfg(feature = "fault-injection")]
+mod fault_injection;
 mod forward;
 pub mod metadata;
 pub mod upstream;

@@ -173,7 +173,7 @@ impl Upstreams {
             return;
         }
         let upstreams = Rc::clone(self);
-        monoio::spawn(async move {
+        super::catch::spawn_guarded("upstream probe", async move {
             let node = &upstreams.nodes[index];
             loop {
                 monoio::time::sleep(Duration::from_millis(PROBE_INTERVAL_MS)).await;

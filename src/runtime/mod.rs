@@ -6,14 +6,17 @@
 //! the epoll driver otherwise. Shutdown: the stop channel closes, accept loops end, in-flight
 //! requests get `shutdown_timeout_ms` to finish, then the runtime is dropped.
 
+mod admission;
 mod ip_filter;
 mod listener;
 pub mod watch;
 
 use crate::config::{Config, ConfigErrors, GatewaySettings};
 use crate::es::metadata::ClusterMetadata;
+use crate::proxy::catch::{self, guarded, WORKER_THREAD_PREFIX};
 use crate::proxy::{serve, Credentials, NodeAddress, SharedCredentials, Upstreams, Worker};
 use crate::snapshot::{LocalPolicy, PolicyStore, Snapshot};
+use admission::{AddressLimit, Admission, Refused};
 use arc_swap::ArcSwap;
 use ip_filter::IpFilter;
 use monoio::net::TcpListener;
@@ -58,6 +61,15 @@ pub struct Gateway {
     metadata: Arc<ArcSwap<ClusterMetadata>>,
     metadata_stop: Arc<AtomicBool>,
     credentials: SharedCredentials,
+    addresses: Arc<AddressLimit>,
+}
+
+/// Connections refused at accept so far: over the per-worker limit, over the per-address
+/// limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefusedConnections {
+    pub over_worker_limit: u64,
+    pub over_address_limit: u64,
 }
 
 impl Gateway {
@@ -85,6 +97,7 @@ impl Gateway {
             .map_err(io_error("cannot start the hashing pool"))?;
         let ip_filter =
             IpFilter::build(&settings.ip_filter).map_err(io_error("gateway.ip_filter"))?;
+        let addresses = AddressLimit::new(settings.limits.max_connections_per_address);
         if settings.metadata_refresh_ms > 0 {
             crate::proxy::metadata::start(
                 nodes.iter().map(|n| n.addr).collect(),
@@ -108,10 +121,11 @@ impl Gateway {
                 metadata: Arc::clone(&metadata),
                 credentials: credentials.clone(),
                 ip_filter: ip_filter.clone(),
+                addresses: Arc::clone(&addresses),
                 core: (!cores.is_empty()).then(|| cores[id % cores.len()]),
             };
             let thread = std::thread::Builder::new()
-                .name(format!("ringfence-w{id}"))
+                .name(format!("{WORKER_THREAD_PREFIX}{id}"))
                 .spawn(move || context.run())
                 .map_err(io_error("cannot start a worker thread"))?;
             threads.push(thread);
@@ -124,7 +138,22 @@ impl Gateway {
             metadata,
             metadata_stop,
             credentials,
+            addresses,
         })
+    }
+
+    /// Connections refused at accept so far.
+    pub fn refused_connections(&self) -> RefusedConnections {
+        let counters = &self.addresses.counters;
+        RefusedConnections {
+            over_worker_limit: counters.over_worker_limit.load(Ordering::Relaxed),
+            over_address_limit: counters.over_address_limit.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Panics caught on worker threads (each ended only its own request or task).
+    pub fn panics_caught(&self) -> u64 {
+        catch::panics_caught()
     }
 
     /// The bound listen addresses (with the real port where 0 was asked for).
@@ -175,11 +204,22 @@ struct WorkerContext {
     metadata: Arc<ArcSwap<ClusterMetadata>>,
     credentials: SharedCredentials,
     ip_filter: IpFilter,
+    addresses: Arc<AddressLimit>,
     core: Option<core_affinity::CoreId>,
 }
 
 impl WorkerContext {
+    /// Runs the worker; a panic that escapes every task's catcher ends this worker only
+    /// (its listeners close and the kernel spreads new connections over the others).
     fn run(self) {
+        let id = self.id;
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_runtime())).is_err() {
+            catch::record("worker runtime");
+            error!(worker = id, "the worker stopped after a panic");
+        }
+    }
+
+    fn run_runtime(self) {
         if let Some(core) = self.core {
             if !core_affinity::set_for_current(core) {
                 warn!(
@@ -227,6 +267,10 @@ impl WorkerContext {
             draining: Cell::new(false),
             buffered_body_bytes: Cell::new(0),
         });
+        let admission = Rc::new(Admission::new(
+            self.settings.limits.max_connections_per_worker,
+            self.addresses,
+        ));
         let mut accept_loops = Vec::new();
         for listener in self.listeners {
             match TcpListener::from_std(listener) {
@@ -234,6 +278,7 @@ impl WorkerContext {
                     listener,
                     Rc::clone(&worker),
                     Rc::new(self.ip_filter.clone()),
+                    Rc::clone(&admission),
                     self.stopped.clone(),
                 ))),
                 Err(e) => error!(worker = self.id, error = %e, "cannot register a listener"),
@@ -257,12 +302,36 @@ impl WorkerContext {
     }
 }
 
+/// Accepts connections until the gateway stops. A panic in the loop itself (never in a
+/// connection, which has its own catcher) restarts it.
 async fn accept_loop(
     listener: TcpListener,
     worker: Rc<Worker>,
     filter: Rc<IpFilter>,
+    admission: Rc<Admission>,
     stopped: flume::Receiver<()>,
 ) {
+    loop {
+        let accepting = accept_connections(&listener, &worker, &filter, &admission, &stopped);
+        if guarded("accept loop", accepting).await.is_ok() {
+            return;
+        }
+    }
+}
+
+/// Shortest and longest pause after a failed accept (out of file descriptors, ...).
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+async fn accept_connections(
+    listener: &TcpListener,
+    worker: &Rc<Worker>,
+    filter: &IpFilter,
+    admission: &Admission,
+    stopped: &flume::Receiver<()>,
+) {
+    let mut backoff = ACCEPT_BACKOFF_MIN;
+    let mut last_warning: Option<Instant> = None;
     loop {
         monoio::select! {
             _ = stopped.recv_async() => return,
@@ -270,15 +339,58 @@ async fn accept_loop(
                 // A filtered address is closed at once: nothing is read from it.
                 Ok((_, peer)) if !filter.admits(peer.ip()) => {}
                 Ok((stream, peer)) => {
-                    monoio::spawn(serve(Rc::clone(&worker), stream, peer));
+                    backoff = ACCEPT_BACKOFF_MIN;
+                    // Over a limit: closed at once (dropped), counted by the admission.
+                    let permit = match admission.admit(peer.ip()) {
+                        Ok(permit) => permit,
+                        Err(refused) => {
+                            if warn_now(&mut last_warning) {
+                                let limit = match refused {
+                                    Refused::WorkerFull => "gateway.limits.max_connections_per_worker",
+                                    Refused::AddressFull => "gateway.limits.max_connections_per_address",
+                                };
+                                warn!(%peer, limit, "connection refused: limit reached");
+                            }
+                            continue;
+                        }
+                    };
+                    let worker = Rc::clone(worker);
+                    monoio::spawn(async move {
+                        let _permit = permit;
+                        let _ = guarded("connection", serve(worker, stream, peer)).await;
+                    });
                 }
                 Err(e) => {
-                    // Out of file descriptors or similar: back off instead of spinning.
-                    warn!(error = %e, "accept failed");
-                    monoio::time::sleep(Duration::from_millis(50)).await;
+                    // Out of file descriptors or similar: back off instead of spinning;
+                    // connections already open keep being served meanwhile.
+                    if warn_now(&mut last_warning) {
+                        warn!(error = %e, pause_ms = backoff.as_millis() as u64, "accept failed; pausing accepts");
+                    }
+                    monoio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
                 }
             }
         }
+    }
+}
+
+/// Whether a repeated warning may be logged now (at most once a second per accept loop).
+fn warn_now(last: &mut Option<Instant>) -> bool {
+    let now = Instant::now();
+    if last.is_some_and(|at| now.duration_since(at) < Duration::from_secs(1)) {
+        return false;
+    }
+    *last = Some(now);
+    true
+}
+
+/// Raises the soft limit on open files to the hard limit: every client connection and
+/// every upstream connection is a descriptor, and the usual soft default (1024) is far
+/// below what the connection limits allow.
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => info!(open_files = limit, "open files limit"),
+        Err(e) => warn!(error = %e, "could not raise the open files limit"),
     }
 }
 
@@ -287,6 +399,8 @@ async fn accept_loop(
 /// answering `not_started_response_code` to everything until a valid one loads.
 pub fn run(config: Config) -> Result<(), StartError> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    catch::install_hook();
+    raise_open_files_limit();
     let snapshot = match Snapshot::load(&config.policy_source, 1) {
         Ok(snapshot) => snapshot,
         Err(errors) => {

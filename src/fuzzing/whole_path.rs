@@ -1,0 +1,581 @@
+//! The whole request path without sockets, for the `whole_path` fuzz target.
+//!
+//! Raw bytes go through exactly what a connection runs: head parse, the rounds of an
+//! [`Exchange`] (classification, path and body targets, gzip, the ACL with a generated
+//! policy, narrowing), the body collected as `client::read_body` collects it, expensive
+//! credentials verified inline instead of on the pool, and the head and body that
+//! `proxy::forward` would send upstream. Then three properties are checked:
+//!
+//! 1. nothing panics (the fuzzer's own check);
+//! 2. the forwarded bytes are one request with the client's framing (same method, same
+//!    length or chunking, nothing before or after);
+//! 3. every index the forwarded request names (read back from the forwarded bytes, as the
+//!    node would read them) is allowed by the allow block that matched, and none overlaps a
+//!    forbid block placed before it. This oracle is written independently of `acl`: its own
+//!    glob matcher, containment and overlap.
+//!
+//! Input layout: byte 0 picks the policy's blocks, byte 1 the cluster metadata, the rest is
+//! what the client sent on the connection (a head and whatever follows it).
+
+use crate::acl::{Acl, NoCache};
+use crate::config::{yaml, Diagnostics};
+use crate::es::body::{inflate_to_vec, ContentEncoding};
+use crate::es::index_name::IndexExpr;
+use crate::es::metadata::ClusterMetadata;
+use crate::es::route::classify;
+use crate::es::target::{needs_body, Targets};
+use crate::http::chunked::ChunkedDecoder;
+use crate::http::request::{parse_request_head, write_upstream_head, BodyFraming, RequestHead};
+use crate::proxy::decide::{Context, Verdict};
+use crate::proxy::exchange::{BodyCollector, Exchange};
+use crate::snapshot::Snapshot;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+const MAX_HEAD_BYTES: usize = 16 * 1024;
+const MAX_BODY_BYTES: u64 = 1 << 20;
+
+/// One block the policy may contain, with what the oracle knows about it.
+struct BlockModel {
+    yaml: &'static str,
+    forbid: bool,
+    /// The index patterns the block allows or forbids; `None`: no `indices` rule.
+    patterns: Option<&'static [&'static str]>,
+}
+
+/// Blocks in policy order; bit `i` of the first input byte includes block `i`.
+const BLOCKS: [BlockModel; 8] = [
+    BlockModel {
+        yaml: "  - name: b0\n    type: forbid\n    indices: [\"secret*\"]\n",
+        forbid: true,
+        patterns: Some(&["secret*"]),
+    },
+    BlockModel {
+        yaml: "  - name: b1\n    type: forbid\n    indices: {patterns: [\"*-private\"], must_involve_indices: true}\n",
+        forbid: true,
+        patterns: Some(&["*-private"]),
+    },
+    BlockModel {
+        yaml: "  - name: b2\n    auth_key: reader:pw\n    indices: [\"logs-*\", \"pub\"]\n",
+        forbid: false,
+        patterns: Some(&["logs-*", "pub"]),
+    },
+    BlockModel {
+        yaml: "  - name: b3\n    auth_key_sha256: \"logstash:76cd2c0d589e224531fc6af2c5850e3c9b2aca6902d813ce598833c7c1b28bee\"\n    actions: [\"indices:data/write/*\", \"indices:admin/create\"]\n    indices: [\"logs-w*\"]\n",
+        forbid: false,
+        patterns: Some(&["logs-w*"]),
+    },
+    BlockModel {
+        yaml: "  - name: b4\n    auth_key: alice:pw\n    indices: [\"@{user}-*\"]\n",
+        forbid: false,
+        patterns: Some(&["alice-*"]),
+    },
+    BlockModel {
+        yaml: "  - name: b5\n    methods: [GET]\n    indices: [\"public-*\"]\n",
+        forbid: false,
+        patterns: Some(&["public-*"]),
+    },
+    BlockModel {
+        yaml: "  - name: b6\n    auth_key_unix: \"logstash:$6$d07dnv4N$PttFn7LnWkuR38ZlouPX6VpmPVBG0Tj0Ksf.5KsAy/fXAsDwbzQWwVvqTAkx5DeuU3uqbxpzmHBLv9bp5YPbe0\"\n    indices: [\"logs-*\"]\n",
+        forbid: false,
+        patterns: Some(&["logs-*"]),
+    },
+    BlockModel {
+        yaml: "  - name: b7\n    auth_key: admin:pw\n",
+        forbid: false,
+        patterns: None,
+    },
+];
+
+thread_local! {
+    /// Compiled policies by selector: compiling YAML per input would dominate the run.
+    static POLICIES: RefCell<HashMap<u8, Rc<Policy>>> = RefCell::new(HashMap::new());
+}
+
+/// A compiled policy and, per block position, the model block it came from.
+struct Policy {
+    snapshot: Snapshot,
+    models: Vec<&'static BlockModel>,
+}
+
+fn policy(selector: u8) -> Rc<Policy> {
+    POLICIES.with(|policies| {
+        Rc::clone(
+            policies
+                .borrow_mut()
+                .entry(selector)
+                .or_insert_with(|| Rc::new(compile(selector))),
+        )
+    })
+}
+
+fn compile(selector: u8) -> Policy {
+    let models: Vec<&BlockModel> = BLOCKS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| selector & (1 << i) != 0)
+        .map(|(_, b)| b)
+        .collect();
+    let mut text = String::from("readonlyrest:\n  access_control_rules:\n");
+    if models.is_empty() {
+        text = "readonlyrest:\n  access_control_rules: []\n".into();
+    }
+    for model in &models {
+        text.push_str(model.yaml);
+    }
+    let root = yaml::parse(&text).unwrap_or_else(|e| panic!("policy YAML: {e:?}"));
+    let mut d = Diagnostics::new(std::path::Path::new("fuzz.yml"));
+    let section = root.get("readonlyrest").expect("a readonlyrest section");
+    let acl = Acl::compile(section, &mut d);
+    let acl = d
+        .finish(acl)
+        .unwrap_or_else(|e| panic!("generated policy does not load: {e}"));
+    Policy {
+        snapshot: Snapshot {
+            acl,
+            generation: 1,
+            warnings: Vec::new(),
+            not_started: None,
+        },
+        models,
+    }
+}
+
+fn metadata(selector: u8) -> ClusterMetadata {
+    let mut metadata = ClusterMetadata::default();
+    if selector & 1 == 0 {
+        return metadata; // not loaded yet
+    }
+    for (name, hidden) in [
+        ("logs-a", false),
+        ("logs-b", false),
+        ("logs-w1", false),
+        ("secret-1", false),
+        ("alice-1", false),
+        ("public-1", false),
+        ("team-private", false),
+        (".secret-hidden", true),
+    ] {
+        metadata.indices.insert(name.into(), hidden);
+    }
+    metadata
+        .aliases
+        .insert("logs-all".into(), vec!["logs-a".into(), "secret-1".into()]);
+    metadata
+        .aliases
+        .insert("pub".into(), vec!["public-1".into()]);
+    metadata
+}
+
+/// Runs one input through the whole path and checks the properties.
+pub fn whole_path(data: &[u8]) {
+    let [policy_selector, metadata_selector, request @ ..] = data else {
+        return;
+    };
+    let policy = policy(*policy_selector);
+    let metadata = metadata(*metadata_selector);
+    let Ok(Some(head)) = parse_request_head(request, MAX_HEAD_BYTES) else {
+        return;
+    };
+    let ctx = Context {
+        snapshot: &policy.snapshot,
+        metadata: &metadata,
+        peer: ([10, 0, 0, 7], 40000).into(),
+        local: ([10, 0, 0, 1], 9200).into(),
+    };
+    let mut exchange = Exchange::default();
+    let mut body_end = None;
+    loop {
+        match exchange.step(&ctx, &head, request, &NoCache) {
+            Verdict::Answer(_) => return,
+            Verdict::ReadBody => {
+                if matches!(head.body, BodyFraming::Length(n) if n > MAX_BODY_BYTES) {
+                    return; // answered 413 before reading
+                }
+                let mut body = BodyCollector::new(head.body, MAX_BODY_BYTES);
+                let Ok(fed) = body.feed(&request[head.len..]) else {
+                    return; // answered 400/413 and closed
+                };
+                if !fed.done {
+                    return; // the connection would wait for the rest
+                }
+                body_end = Some(head.len + fed.consumed);
+                let Ok(inspected) = body.finish(&head, request[..head.len].to_vec()) else {
+                    return;
+                };
+                exchange.body_read(inspected);
+            }
+            Verdict::Verify(_, pending, user, password) => {
+                let verdict = pending.key.verify(user.as_bytes(), password.as_bytes());
+                exchange.verified(pending.key_id, verdict, false, &user);
+            }
+            Verdict::Forward { target, block } => {
+                let inspected = exchange.into_inspected();
+                let mut upstream = Vec::new();
+                let body: &[u8] = match &inspected {
+                    Some(inspected) => {
+                        write_upstream_head(
+                            &mut upstream,
+                            &inspected.head,
+                            &head,
+                            target.as_deref(),
+                            "10.0.0.7",
+                            "node:9200",
+                        );
+                        &inspected.raw
+                    }
+                    None => {
+                        write_upstream_head(
+                            &mut upstream,
+                            request,
+                            &head,
+                            target.as_deref(),
+                            "10.0.0.7",
+                            "node:9200",
+                        );
+                        let Some(body) = streamed_body(&head, &request[head.len..]) else {
+                            return; // incomplete or broken: never completely forwarded
+                        };
+                        body
+                    }
+                };
+                debug_assert!(body_end.is_none() || inspected.is_some());
+                upstream.extend_from_slice(body);
+                check_one_request(&head, &upstream, body.len());
+                check_indices(&policy, &metadata, block, &head, &upstream);
+                return;
+            }
+        }
+    }
+}
+
+/// The body bytes `forward::send_body` streams after the head, if complete.
+fn streamed_body<'a>(head: &RequestHead, rest: &'a [u8]) -> Option<&'a [u8]> {
+    match head.body {
+        BodyFraming::None => Some(&[]),
+        BodyFraming::Length(n) => rest.get(..usize::try_from(n).ok()?),
+        BodyFraming::Chunked => {
+            let progress = ChunkedDecoder::new().decode(rest, |_| {}).ok()?;
+            progress.done.then(|| &rest[..progress.consumed])
+        }
+    }
+}
+
+/// Property 2: the forwarded bytes are exactly one request framed like the client's.
+fn check_one_request(client: &RequestHead, upstream: &[u8], body_len: usize) {
+    let head = match parse_request_head(upstream, 4 * MAX_HEAD_BYTES) {
+        Ok(Some(head)) => head,
+        other => panic!(
+            "forwarded head does not parse ({other:?}): {}",
+            String::from_utf8_lossy(upstream)
+        ),
+    };
+    assert_eq!(head.method, client.method, "method changed");
+    assert_eq!(head.body, client.body, "framing changed");
+    assert_eq!(
+        head.len + body_len,
+        upstream.len(),
+        "bytes outside the request"
+    );
+    let body = &upstream[head.len..];
+    match head.body {
+        BodyFraming::None => assert!(body.is_empty()),
+        BodyFraming::Length(n) => assert_eq!(body.len() as u64, n),
+        BodyFraming::Chunked => {
+            let progress = ChunkedDecoder::new()
+                .decode(body, |_| {})
+                .expect("forwarded chunked body decodes");
+            assert!(progress.done && progress.consumed == body.len());
+        }
+    }
+}
+
+/// Property 3, on the request as the node reads it from the forwarded bytes.
+fn check_indices(
+    policy: &Policy,
+    metadata: &ClusterMetadata,
+    block: Option<usize>,
+    client: &RequestHead,
+    upstream: &[u8],
+) {
+    let head = parse_request_head(upstream, 4 * MAX_HEAD_BYTES)
+        .ok()
+        .flatten()
+        .expect("checked by check_one_request");
+    let target = std::str::from_utf8(head.path_and_query().get(upstream)).expect("ASCII target");
+    let classified = classify(head.method, target)
+        .unwrap_or_else(|e| panic!("forwarded target {target} does not classify: {e:?}"));
+    let mut targets = Targets::from_path(&classified);
+    if needs_body(&classified) && head.body != BodyFraming::None {
+        let Some(payload) = payload(&head, upstream) else {
+            return; // a body that does not decode never passed an `indices` rule
+        };
+        if targets.add_body(&classified, &payload).is_err() {
+            return;
+        }
+    }
+    let names = touched(&targets);
+    let Some(position) = block else {
+        // No block allowed it: only the "missing index" rewrite may go out, and it names
+        // nothing that exists.
+        if !policy.models.is_empty() {
+            assert!(
+                names.iter().all(|n| n.starts_with(".rf-none-")),
+                "forwarded without an allow block: {target}"
+            );
+        }
+        return;
+    };
+    let model = policy.models[position];
+    assert!(!model.forbid, "a forbid block forwarded {target}");
+    // Every forbid block before the one that allowed: no overlap at all.
+    for earlier in &policy.models[..position] {
+        let (true, Some(forbidden)) = (earlier.forbid, earlier.patterns) else {
+            continue;
+        };
+        for name in &names {
+            for pattern in forbidden {
+                assert!(
+                    !overlaps(name, pattern, metadata),
+                    "{} {target}: `{name}` overlaps the forbidden `{pattern}`",
+                    client.method.as_str()
+                );
+            }
+        }
+    }
+    let Some(allowed) = model.patterns else {
+        return;
+    };
+    assert!(
+        !targets.opaque_indices,
+        "uninspected indices forwarded: {target}"
+    );
+    for name in &names {
+        assert!(
+            allowed.iter().any(|p| grants(p, name)),
+            "{} {target}: `{name}` is not allowed by {allowed:?}",
+            client.method.as_str()
+        );
+    }
+}
+
+/// The forwarded body's payload (de-chunked, inflated), as the node reads it.
+fn payload(head: &RequestHead, upstream: &[u8]) -> Option<Vec<u8>> {
+    let body = &upstream[head.len..];
+    let mut data = Vec::new();
+    match head.body {
+        BodyFraming::Chunked => {
+            ChunkedDecoder::new()
+                .decode(body, |d| data.extend_from_slice(d))
+                .ok()?;
+        }
+        _ => data.extend_from_slice(body),
+    }
+    let encoding = ContentEncoding::from_header(head.header(upstream, "content-encoding")).ok()?;
+    match encoding {
+        ContentEncoding::Identity => Some(data),
+        encoding => inflate_to_vec(encoding, &data, MAX_BODY_BYTES).ok(),
+    }
+}
+
+/// The index expressions a request touches, `*` standing for "all indices"; exclusions
+/// (which only remove) are left out.
+fn touched(targets: &Targets<'_>) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut after_wildcard = false;
+    for index in &targets.indices {
+        let expr = IndexExpr::parse(&index.name);
+        if expr.exclusion && after_wildcard {
+            continue;
+        }
+        after_wildcard |= index.name.contains('*') || index.name == "_all";
+        names.push(if index.name == "_all" {
+            "*".to_string()
+        } else {
+            index.name.to_string()
+        });
+    }
+    if targets.all_indices {
+        names.push("*".to_string());
+    }
+    names
+}
+
+/// Whether pattern `p` grants the expression `name`: a literal name it matches, or a
+/// wildcard expression every match of which it matches. Remote (`cluster:index`) names
+/// need a pattern that names a cluster; date math is judged by its static prefix.
+fn grants(p: &str, name: &str) -> bool {
+    if is_remote(name) != p.contains(':') {
+        return false;
+    }
+    match date_math_prefix(name) {
+        Some(prefix) => glob_overlap(p, &format!("{prefix}*")),
+        None if name.contains('*') => glob_covers(p, name),
+        None => glob_match(p, name),
+    }
+}
+
+/// `cluster:index`; a `:` inside date math (`<x{now{yyyy|+01:00}}>`) is a time zone.
+fn is_remote(name: &str) -> bool {
+    let name = name.strip_prefix('-').unwrap_or(name);
+    !name.starts_with('<') && name.contains(':')
+}
+
+/// Whether `name` could touch anything `pattern` forbids: its own text, the members of an
+/// alias or data stream it names, and whatever a wildcard expands to in the cluster's
+/// metadata (or could match at all while the metadata is unknown). Remote names and date
+/// math cannot be expanded here: their index part counts by what it could match.
+fn overlaps(name: &str, pattern: &str, metadata: &ClusterMetadata) -> bool {
+    let (remote, local) = match name.split_once(':') {
+        Some((_, index)) if is_remote(name) => (true, index),
+        _ => (false, name),
+    };
+    let (expression, exact) = match date_math_prefix(local) {
+        Some(prefix) => (format!("{prefix}*"), false),
+        None => (local.to_string(), !remote),
+    };
+    let wildcard = expression.contains('*');
+    if !wildcard {
+        return glob_match(pattern, &expression) || member_of(&expression, pattern, metadata);
+    }
+    if !exact || metadata.indices.is_empty() {
+        return glob_overlap(pattern, &expression);
+    }
+    let names = metadata
+        .indices
+        .keys()
+        .chain(metadata.aliases.keys())
+        .chain(metadata.data_streams.keys());
+    names
+        .filter(|candidate| glob_match(&expression, candidate))
+        .any(|candidate| glob_match(pattern, candidate) || member_of(candidate, pattern, metadata))
+}
+
+/// Whether `name` is an alias or data stream with a member `pattern` matches.
+fn member_of(name: &str, pattern: &str, metadata: &ClusterMetadata) -> bool {
+    let members = metadata
+        .aliases
+        .get(name)
+        .or(metadata.data_streams.get(name));
+    members.is_some_and(|m| m.iter().any(|member| glob_match(pattern, member)))
+}
+
+/// `<static{math}...>`: the text before the first `{`.
+fn date_math_prefix(name: &str) -> Option<String> {
+    let inner = name.strip_prefix('<')?;
+    Some(inner.split('{').next().unwrap_or_default().to_string())
+}
+
+/// `*` and `?` globs on bytes.
+fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    // table[j]: p[..i] matches t[..j]
+    let mut table = vec![false; t.len() + 1];
+    table[0] = true;
+    for &pc in p {
+        let mut next = vec![false; t.len() + 1];
+        if pc == b'*' {
+            let mut any = false;
+            for j in 0..=t.len() {
+                any |= table[j];
+                next[j] = any;
+            }
+        } else {
+            for j in 1..=t.len() {
+                next[j] = table[j - 1] && (pc == b'?' || pc == t[j - 1]);
+            }
+        }
+        table = next;
+    }
+    table[t.len()]
+}
+
+/// Whether every name the index expression `q` matches is matched by `p` (sufficient test:
+/// `p` matches `q` read as text, where `q`'s `*` can only be absorbed by a `*` of `p`; in
+/// index expressions `?` is a literal).
+fn glob_covers(p: &str, q: &str) -> bool {
+    let (p, q) = (p.as_bytes(), q.as_bytes());
+    let mut table = vec![false; q.len() + 1];
+    table[0] = true;
+    for &pc in p {
+        let mut next = vec![false; q.len() + 1];
+        if pc == b'*' {
+            let mut any = false;
+            for j in 0..=q.len() {
+                any |= table[j];
+                next[j] = any;
+            }
+        } else {
+            for j in 1..=q.len() {
+                let qc = q[j - 1];
+                let literal = qc != b'*';
+                next[j] = table[j - 1] && literal && (pc == b'?' || pc == qc);
+            }
+        }
+        table = next;
+    }
+    table[q.len()]
+}
+
+/// Whether some text matches both globs.
+fn glob_overlap(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    // reach[i][j]: a[..i] and b[..j] can both have produced the same text.
+    let mut reach = vec![vec![false; b.len() + 1]; a.len() + 1];
+    reach[0][0] = true;
+    for i in 0..=a.len() {
+        for j in 0..=b.len() {
+            if !reach[i][j] {
+                continue;
+            }
+            let (x, y) = (a.get(i).copied(), b.get(j).copied());
+            if x == Some(b'*') {
+                reach[i + 1][j] = true;
+            }
+            if y == Some(b'*') {
+                reach[i][j + 1] = true;
+            }
+            if let (Some(x), Some(y)) = (x, y) {
+                // One character produced by both sides (a star may produce it and stay).
+                let one = |c: u8, other: u8| {
+                    c == b'?' || c == b'*' || c == other || other == b'?' || other == b'*'
+                };
+                if one(x, y) {
+                    let ni = if x == b'*' { i } else { i + 1 };
+                    let nj = if y == b'*' { j } else { j + 1 };
+                    if (ni, nj) != (i, j) {
+                        reach[ni][nj] = true;
+                    }
+                }
+            }
+        }
+    }
+    reach[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_oracle_globs() {
+        assert!(glob_match("logs-*", "logs-a") && !glob_match("logs-*", "log"));
+        assert!(glob_match("a?c", "abc") && glob_match("*", ""));
+        assert!(glob_covers("logs-*", "logs-a*") && !glob_covers("logs-a*", "logs-*"));
+        assert!(!glob_covers("logs-?", "logs-*") && glob_covers("*", "?x*"));
+        assert!(glob_covers("a?", "a?") && !is_remote("<x-{now/d{yyyy|+01:00}}>"));
+        assert!(glob_overlap("secret*", "s*") && glob_overlap("*-private", "team*"));
+        assert!(!glob_overlap("secret*", "logs-*") && glob_overlap("*", "x"));
+        assert!(!glob_overlap("a?", "abc") && glob_overlap("a*c", "ab*"));
+        assert_eq!(date_math_prefix("<logs-{now/d}>").as_deref(), Some("logs-"));
+        assert!(!grants("logs-*", "logs-dc2:secret-1"));
+    }
+
+    #[test]
+    fn every_generated_policy_loads() {
+        for selector in 0..=u8::MAX {
+            compile(selector);
+        }
+    }
+}

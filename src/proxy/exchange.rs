@@ -1,0 +1,262 @@
+//! One request's way to a decision, without IO: what the request carries between rounds of
+//! deciding, and the request body as it is collected for inspection.
+//!
+//! A decision can take several rounds: the ACL may need the body (the indices are in it) or
+//! an expensive credential check first. [`Exchange`] keeps what earlier rounds learned (the
+//! inspected body, this request's own hash verdicts) and answers each round with a
+//! [`Verdict`]; the connection (`client::handle`) performs the IO a verdict asks for, and
+//! the whole-path fuzzer (`fuzzing::whole_path`) drives the very same rounds on a buffer.
+//!
+//! ```text
+//! step ─▶ ReadBody ─▶ BodyCollector::feed … finish ─▶ Exchange::body_read ─▶ step
+//!      ─▶ Verify   ─▶ hash (pool, or inline in the fuzzer) ─▶ Exchange::verified ─▶ step
+//!      ─▶ Forward / Answer: done
+//! ```
+
+use super::decide::{decide, decode_for_inspection, Answer, Context, Inspected, Verdict};
+use crate::acl::Verifier;
+use crate::auth::key::Verdict as HashVerdict;
+use crate::http::chunked::ChunkedDecoder;
+use crate::http::request::{BodyFraming, RequestHead};
+use crate::http::ClientError;
+use smallvec::SmallVec;
+
+/// A safety net on decision rounds for one request: one to learn the body is needed, one
+/// per expensive key the credentials must be checked against (each key at most once), one
+/// with everything known.
+const MAX_DECISION_ROUNDS: usize = 256;
+
+/// Framing bytes a chunked body may carry beyond twice its data.
+const CHUNK_FRAMING_ALLOWANCE: u64 = 64 * 1024;
+
+/// What one request has learned on its way to a decision.
+#[derive(Default)]
+pub struct Exchange {
+    inspected: Option<Inspected>,
+    /// Verdicts of this request's own hash checks, consulted before the cache, so that a
+    /// request never depends on the cache keeping what it just computed.
+    verdicts: SmallVec<[(u32, HashVerdict); 4]>,
+    /// The user whose credentials failed a hash this request computed itself.
+    failed_user: Option<String>,
+    rounds: usize,
+}
+
+impl Exchange {
+    /// The next round: decide `head` (parsed from `buf`, the connection's buffer) with what
+    /// is known so far. `cache` answers for credentials checked by earlier requests.
+    pub fn step(
+        &mut self,
+        ctx: &Context<'_>,
+        head: &RequestHead,
+        buf: &[u8],
+        cache: &dyn Verifier,
+    ) -> Verdict {
+        self.rounds += 1;
+        if self.rounds > MAX_DECISION_ROUNDS {
+            return undecidable();
+        }
+        let verifier = OwnFirst {
+            own: &self.verdicts,
+            cache,
+        };
+        let buf = match &self.inspected {
+            Some(inspected) => &inspected.head[..],
+            None => buf,
+        };
+        match decide(ctx, head, buf, self.inspected.as_ref(), &verifier) {
+            // A key this request already checked cannot be pending again; deciding on
+            // would loop.
+            Verdict::Verify(_, pending, _, _)
+                if self.verdicts.iter().any(|(id, _)| *id == pending.key_id) =>
+            {
+                undecidable()
+            }
+            Verdict::ReadBody if self.inspected.is_some() => undecidable(),
+            verdict => verdict,
+        }
+    }
+
+    /// The body was read and decoded.
+    pub fn body_read(&mut self, inspected: Inspected) {
+        self.inspected = Some(inspected);
+    }
+
+    /// A pending key was checked for `user`. `joined` means the check was another
+    /// request's computation (its failure is not this request's failed attempt).
+    pub fn verified(&mut self, key_id: u32, verdict: HashVerdict, joined: bool, user: &str) {
+        if verdict != HashVerdict::Match && !joined {
+            self.failed_user = Some(user.to_string());
+        }
+        self.verdicts.push((key_id, verdict));
+    }
+
+    /// Whether the body has been read (and must not be read again).
+    pub fn body_was_read(&self) -> bool {
+        self.inspected.is_some()
+    }
+
+    /// The user whose failed login this answer completes, if it is one: a request refused
+    /// for its credentials after a hash it computed itself failed.
+    pub fn failed_login(&self, answer: &Answer) -> Option<&str> {
+        self.failed_user.as_deref().filter(|_| answer.status == 401)
+    }
+
+    /// The inspected body, for forwarding.
+    pub fn into_inspected(self) -> Option<Inspected> {
+        self.inspected
+    }
+}
+
+fn undecidable() -> Verdict {
+    Verdict::Answer(Answer::plain(
+        500,
+        "internal_server_error",
+        "the request could not be decided".into(),
+    ))
+}
+
+/// This request's own verdicts first, then the cache.
+struct OwnFirst<'a> {
+    own: &'a [(u32, HashVerdict)],
+    cache: &'a dyn Verifier,
+}
+
+impl Verifier for OwnFirst<'_> {
+    fn cached(&self, key_id: u32, user: &str, password: &str) -> Option<HashVerdict> {
+        match self.own.iter().find(|(id, _)| *id == key_id) {
+            Some((_, verdict)) => Some(*verdict),
+            None => self.cache.cached(key_id, user, password),
+        }
+    }
+}
+
+/// A request body being collected for inspection: kept exactly as received (it is
+/// forwarded unchanged) and, when chunked, de-chunked as it arrives.
+pub struct BodyCollector {
+    framing: BodyFraming,
+    raw: Vec<u8>,
+    /// The de-chunked payload (chunked bodies only).
+    data: Vec<u8>,
+    decoder: ChunkedDecoder,
+    max_body_bytes: u64,
+}
+
+/// How far [`BodyCollector::feed`] got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fed {
+    /// Bytes taken from the front of the input (the rest belongs to the next request).
+    pub consumed: usize,
+    pub done: bool,
+}
+
+impl BodyCollector {
+    /// A collector for a body framed as `framing`, refusing more than `max_body_bytes` of
+    /// payload. A `Content-Length` above the limit is the caller's to refuse before the
+    /// body is read (the answer then does not need to close the connection).
+    pub fn new(framing: BodyFraming, max_body_bytes: u64) -> BodyCollector {
+        BodyCollector {
+            framing,
+            raw: Vec::new(),
+            data: Vec::new(),
+            decoder: ChunkedDecoder::new(),
+            max_body_bytes,
+        }
+    }
+
+    /// Takes what belongs to the body from the front of `bytes`. An error leaves the
+    /// connection unreadable: answer and close.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<Fed, ClientError> {
+        match self.framing {
+            BodyFraming::None => Ok(Fed {
+                consumed: 0,
+                done: true,
+            }),
+            BodyFraming::Length(n) => {
+                let missing = n.saturating_sub(self.raw.len() as u64);
+                let take = usize::try_from(missing).map_or(bytes.len(), |m| m.min(bytes.len()));
+                self.raw.extend_from_slice(&bytes[..take]);
+                Ok(Fed {
+                    consumed: take,
+                    done: self.raw.len() as u64 == n,
+                })
+            }
+            BodyFraming::Chunked => {
+                let data = &mut self.data;
+                let progress = self.decoder.decode(bytes, |d| data.extend_from_slice(d))?;
+                self.raw.extend_from_slice(&bytes[..progress.consumed]);
+                if self.decoder.data_bytes() > self.max_body_bytes {
+                    return Err(ClientError::BodyTooLarge);
+                }
+                // Chunk sizes and extensions are a few bytes per chunk; a body that is mostly
+                // framing would make `raw` grow without bound against a small data limit.
+                if self.raw.len() as u64 > 2 * self.decoder.data_bytes() + CHUNK_FRAMING_ALLOWANCE {
+                    return Err(ClientError::ChunkOverhead);
+                }
+                Ok(Fed {
+                    consumed: progress.consumed,
+                    done: progress.done,
+                })
+            }
+        }
+    }
+
+    /// Bytes held so far (for the worker's body budget).
+    pub fn held_bytes(&self) -> u64 {
+        (self.raw.len() + self.data.len()) as u64
+    }
+
+    /// Bytes of the body as received so far (for the minimum body rate).
+    pub fn received_bytes(&self) -> u64 {
+        self.raw.len() as u64
+    }
+
+    /// The complete body, checked to be JSON/NDJSON and inflated for inspection.
+    pub fn finish(self, head: &RequestHead, head_bytes: Vec<u8>) -> Result<Inspected, Answer> {
+        let chunked = self.framing == BodyFraming::Chunked;
+        let payload = if chunked { &self.data } else { &self.raw };
+        let inflated = decode_for_inspection(head, &head_bytes, payload, self.max_body_bytes)?;
+        let decoded = inflated.or_else(|| chunked.then_some(self.data));
+        Ok(Inspected {
+            head: head_bytes,
+            raw: self.raw,
+            decoded,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collects_length_bodies_in_pieces_and_leaves_the_next_request() {
+        let mut body = BodyCollector::new(BodyFraming::Length(5), 100);
+        assert_eq!(
+            body.feed(b"ab").unwrap(),
+            Fed {
+                consumed: 2,
+                done: false
+            }
+        );
+        assert_eq!(
+            body.feed(b"cdeGET").unwrap(),
+            Fed {
+                consumed: 3,
+                done: true
+            }
+        );
+        assert_eq!(body.received_bytes(), 5);
+    }
+
+    #[test]
+    fn chunked_bodies_are_bounded_by_payload_and_by_framing() {
+        let mut body = BodyCollector::new(BodyFraming::Chunked, 4);
+        assert_eq!(body.feed(b"5\r\nabcde\r\n"), Err(ClientError::BodyTooLarge));
+        let mut body = BodyCollector::new(BodyFraming::Chunked, 1 << 30);
+        let mut framing_only = Vec::new();
+        while framing_only.len() < 80 * 1024 {
+            framing_only.extend_from_slice(b"1;aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\nx\r\n");
+        }
+        assert_eq!(body.feed(&framing_only), Err(ClientError::ChunkOverhead));
+    }
+}
