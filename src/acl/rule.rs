@@ -288,6 +288,8 @@ impl Rule {
         };
         match self {
             Rule::Indices(_) => Phase::Indices,
+            // May need the body to know the decoded length: read only once the rest matched.
+            Rule::MaxBodyLength(_) => Phase::Indices,
             Rule::Actions(a) if a.check_bulk_items => Phase::Indices,
             // Reads the request's indices, which may be in the body (`_bulk` into `.kibana`).
             Rule::Kibana(k) if k.reads_indices() => Phase::Indices,
@@ -349,7 +351,12 @@ impl Rule {
                     .filter_map(|text| regex::Regex::new(text).ok())
                     .any(|re| re.is_match(req.path)),
             })),
-            Rule::MaxBodyLength(max) => yes(req.content_length.is_some_and(|n| n <= *max)),
+            // The decoded length (de-chunked, inflated) is what the node reads; until the
+            // body has been read it is unknown for chunked or compressed bodies.
+            Rule::MaxBodyLength(max) => match req.content_length {
+                Some(n) => yes(n <= *max),
+                None => Outcome::NeedsBody,
+            },
             Rule::ApiKeys(keys) => {
                 let presented = req.headers("x-api-key").next();
                 yes(presented.is_some_and(|p| {

@@ -303,7 +303,8 @@ fn check_indices(
         .ok()
         .flatten()
         .expect("checked by check_one_request");
-    let target = std::str::from_utf8(head.path_and_query().get(upstream)).expect("ASCII target");
+    let target = head.target(upstream);
+    let target = std::str::from_utf8(&target).expect("ASCII target");
     let classified = classify(head.method, target)
         .unwrap_or_else(|e| panic!("forwarded target {target} does not classify: {e:?}"));
     let mut targets = Targets::from_path(&classified);

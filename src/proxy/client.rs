@@ -153,7 +153,7 @@ pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) 
         request_line.clear();
         request_line.extend_from_slice(head.method.as_str().as_bytes());
         request_line.push(b' ');
-        let target = head.path_and_query().get(buf.data());
+        let target = head.target(buf.data());
         request_line.extend_from_slice(&target[..target.len().min(MAX_LOGGED_TARGET_BYTES)]);
         let _in_flight = InFlight::enter(&worker);
         let answered = Cell::new(false);

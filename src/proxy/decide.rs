@@ -143,7 +143,8 @@ pub fn decide(
     verifier: &dyn Verifier,
 ) -> Verdict {
     // The head parser admits only printable ASCII in the target.
-    let Ok(target) = std::str::from_utf8(head.path_and_query().get(buf)) else {
+    let target = head.target(buf);
+    let Ok(target) = std::str::from_utf8(&target) else {
         return Verdict::Answer(Answer::client(ClientError::InvalidTarget));
     };
     let classified = match classify(head.method, target) {
@@ -156,7 +157,8 @@ pub fn decide(
             ))
         }
     };
-    let Ok(path) = decode_part(std::str::from_utf8(head.path.get(buf)).unwrap_or_default()) else {
+    let path = head.path_text(buf);
+    let Ok(path) = decode_part(std::str::from_utf8(&path).unwrap_or_default()) else {
         return Verdict::Answer(Answer::client(ClientError::InvalidPathEncoding));
     };
     let metadata = ctx.metadata;
@@ -169,14 +171,18 @@ pub fn decide(
     }
     let body_pending = needs_body(&classified) && head.body != BodyFraming::None;
     if let (true, Some(inspected)) = (body_pending, inspected) {
+        if let Err(answer) = check_inspectable_media_type(head, buf) {
+            return Verdict::Answer(answer);
+        }
         if let Err(e) = targets.add_body(&classified, inspected.payload()) {
             return Verdict::Answer(Answer::plain(e.status(), e.es_type(), e.reason()));
         }
     }
-    let content_length = match head.body {
-        BodyFraming::None => Some(0),
-        BodyFraming::Length(n) => Some(n),
-        BodyFraming::Chunked => inspected.map(|i| i.payload().len() as u64),
+    let content_length = match (head.body, inspected) {
+        (BodyFraming::None, _) => Some(0),
+        (_, Some(inspected)) => Some(inspected.payload().len() as u64),
+        (BodyFraming::Length(n), None) if head.header(buf, "content-encoding").is_none() => Some(n),
+        _ => None,
     };
     let mut request = match Request::new(
         head.method,
@@ -334,28 +340,36 @@ const INSPECTABLE_TYPES: [&str; 4] = [
     "application/vnd.elasticsearch+x-ndjson",
 ];
 
-/// Checks that an inspected body is JSON/NDJSON and inflates it per `Content-Encoding`,
-/// bounded by `max` bytes. `Ok(None)`: the payload is `data` itself.
+/// Refuses a body whose indices must be read unless it is JSON or NDJSON.
+fn check_inspectable_media_type(head: &RequestHead, head_buf: &[u8]) -> Result<(), Answer> {
+    let Some(content_type) = head.header(head_buf, "content-type") else {
+        return Ok(());
+    };
+    let media = content_type
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or_default();
+    let media = String::from_utf8_lossy(media).trim().to_ascii_lowercase();
+    if INSPECTABLE_TYPES.contains(&media.as_str()) {
+        return Ok(());
+    }
+    Err(Answer::plain(
+        415,
+        "media_type_not_supported_exception",
+        format!(
+            "the gateway reads the indices in this body and accepts it only as JSON or NDJSON, not [{media}]"
+        ),
+    ))
+}
+
+/// Inflates a body read for the decision per its `Content-Encoding`, bounded by `max`
+/// bytes. `Ok(None)`: the payload is `data` itself.
 pub fn decode_for_inspection(
     head: &RequestHead,
     head_buf: &[u8],
     data: &[u8],
     max: u64,
 ) -> Result<Option<Vec<u8>>, Answer> {
-    let unsupported =
-        |reason: String| Answer::plain(415, "media_type_not_supported_exception", reason);
-    if let Some(content_type) = head.header(head_buf, "content-type") {
-        let media = content_type
-            .split(|&b| b == b';')
-            .next()
-            .unwrap_or_default();
-        let media = String::from_utf8_lossy(media).trim().to_ascii_lowercase();
-        if !INSPECTABLE_TYPES.contains(&media.as_str()) {
-            return Err(unsupported(format!(
-                "the gateway reads the indices in this body and accepts it only as JSON or NDJSON, not [{media}]"
-            )));
-        }
-    }
     // Netty reads only the first Content-Encoding; two of them would be read differently.
     let encodings = head
         .headers
