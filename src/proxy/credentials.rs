@@ -1,17 +1,45 @@
-//! A worker's side of expensive credential checks: the per-core cache, the failure limiter,
-//! and the round trip to the shared hashing pool.
+//! A worker's side of credential checks: the per-core cache of expensive verdicts, the
+//! per-core known-good credentials, the process-wide failure limiter, and the round trip
+//! to the shared hashing pool.
 //!
 //! The cache hit path (the ACL asking [`CachedVerifier::cached`]) is a keyed hash and a
 //! table lookup on this core: no lock, no allocation, no cross-core traffic. A miss is
 //! throttled per address and per user, then computed on the pool while this worker keeps
 //! serving other connections; the verdict is cached and the request evaluated again.
+//!
+//! Failure throttling covers every kind of Basic credential, cheap keys (`auth_key`,
+//! `auth_key_sha*`, checked inline by the ACL) as much as expensive ones, with one budget
+//! for the whole process ([`SharedLimiter`], shared by all workers; ARCHITECTURE rule 3).
+//! The request path, for a request that presents Basic credentials:
+//!
+//! ```text
+//! before the ACL            admit(ip, user, password)?   Err: answer it (after its delay)
+//! ACL allowed, the user
+//!   authenticated by these
+//!   Basic credentials       remember_success(user, password)
+//! ACL refused with 401,
+//!   no authentication rule
+//!   matched the credentials record_failure(ip, user)      once per request, not per key
+//! Verify (expensive key)    verify(..)                    throttles a miss itself
+//! ```
+//!
+//! While nothing is blocked anywhere in the process, `admit` is one relaxed atomic load.
+//! While something is, a blocked address or user still gets through with credentials
+//! that authenticated on this core within [`KNOWN_GOOD_TTL`] (or, for an expensive key,
+//! that matched it before under this policy): an attack on a name does not lock its
+//! owner out of the clients already in use. Known-good entries are per core, so a
+//! client's first connection to another core during an attack on its user waits like
+//! anyone else.
 
 use super::decide::Answer;
 use crate::acl::{Pending, Verifier};
 use crate::auth::cache::{CacheSettings, CredentialCache, KeyedHasher};
 use crate::auth::key::Verdict;
 use crate::auth::pool::HashPool;
-use crate::auth::throttle::{FailureLimiter, ThrottleScope, ThrottleSettings};
+use crate::auth::throttle::{
+    KnownGood, SharedLimiter, ThrottleScope, ThrottleSettings, Throttled, KNOWN_GOOD_TTL,
+    MAX_KNOWN_GOOD,
+};
 use crate::config::AuthSettings;
 use std::cell::{Cell, RefCell};
 use std::net::IpAddr;
@@ -31,7 +59,10 @@ const REVALIDATE_GRACE: Duration = Duration::from_secs(2);
 pub struct Credentials {
     hasher: KeyedHasher,
     cache: RefCell<CredentialCache>,
-    limiter: RefCell<FailureLimiter>,
+    /// Shared by every worker: one failure budget for the process.
+    limiter: Arc<SharedLimiter>,
+    /// Credentials that authenticated on this core (keyed hashes, no passwords).
+    known_good: RefCell<KnownGood>,
     pool: Arc<HashPool>,
     /// The policy generation the cached verdicts belong to (key ids mean nothing across).
     generation: Cell<u64>,
@@ -39,11 +70,12 @@ pub struct Credentials {
     throttled_status: u16,
 }
 
-/// The shared, process-wide parts: the hashing pool and the cache key.
+/// The shared, process-wide parts: the hashing pool, the cache key and the failure limits.
 #[derive(Clone)]
 pub struct SharedCredentials {
     pub hasher: KeyedHasher,
     pub pool: Arc<HashPool>,
+    pub limiter: Arc<SharedLimiter>,
 }
 
 impl SharedCredentials {
@@ -52,9 +84,16 @@ impl SharedCredentials {
             std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
         });
         let hasher = KeyedHasher::new().map_err(|e| std::io::Error::other(e.to_string()))?;
+        let throttle = ThrottleSettings {
+            window: Duration::from_millis(settings.failure_window_ms),
+            max_failures_per_address: settings.max_failures_per_address,
+            max_failures_per_user: settings.max_failures_per_user,
+            ..ThrottleSettings::default()
+        };
         Ok(SharedCredentials {
             hasher,
             pool: HashPool::start(threads, settings.max_pending_hashes)?,
+            limiter: Arc::new(SharedLimiter::new(throttle)),
         })
     }
 }
@@ -67,16 +106,11 @@ impl Credentials {
             max_positive: settings.cache_max_entries,
             max_negative: settings.cache_max_entries,
         };
-        let throttle = ThrottleSettings {
-            window: Duration::from_millis(settings.failure_window_ms),
-            max_failures_per_address: settings.max_failures_per_address,
-            max_failures_per_user: settings.max_failures_per_user,
-            ..ThrottleSettings::default()
-        };
         Credentials {
             hasher: shared.hasher.clone(),
             cache: RefCell::new(CredentialCache::new(&cache_settings)),
-            limiter: RefCell::new(FailureLimiter::new(throttle)),
+            limiter: Arc::clone(&shared.limiter),
+            known_good: RefCell::new(KnownGood::new(MAX_KNOWN_GOOD, KNOWN_GOOD_TTL)),
             pool: Arc::clone(&shared.pool),
             generation: Cell::new(0),
             cache_settings,
@@ -101,6 +135,32 @@ impl Credentials {
             verdicts,
             now: Instant::now(),
         }
+    }
+
+    /// The throttle, before the ACL is evaluated for a request that presents Basic
+    /// credentials (any key kind: cheap keys are checked inline by the ACL, so this is
+    /// their only throttle). `Ok` while nothing is blocked in the process (one relaxed
+    /// atomic load, not even a clock read); while the address or the user is blocked,
+    /// `Ok` only for credentials known-good on this core, else the throttled answer
+    /// (429 with Retry-After, or 401 per `throttled_status`), to be sent after its
+    /// `delay`.
+    pub fn admit(&self, ip: IpAddr, user: &str, password: &str) -> Result<(), Answer> {
+        if !self.limiter.any_blocked() {
+            return Ok(());
+        }
+        self.throttle(ip, user, password, Instant::now())
+    }
+
+    /// Remembers that `user`/`password` authenticated, so that they pass a block of their
+    /// user or address on this core for [`KNOWN_GOOD_TTL`] after their last success. Call
+    /// it when the ACL allowed a request whose user was authenticated by these Basic
+    /// credentials (cheap or expensive key), and only then: credentials that merely rode
+    /// along on a request allowed without them must not become known-good. Costs a fast
+    /// keyed hash, a clock read and a table update on this core; stores no password.
+    pub fn remember_success(&self, user: &str, password: &str) {
+        let mut known = self.known_good.borrow_mut();
+        let fingerprint = known.fingerprint(user, password);
+        known.insert(fingerprint, Instant::now());
     }
 
     /// Stale-while-revalidate for credentials that already verified under this policy: if
@@ -142,15 +202,10 @@ impl Credentials {
             .tag(key_identity(generation, pending.key_id), &user, &password);
         let now = Instant::now();
         // A tag that matched before is the owner refreshing, never a guess: not throttled,
-        // so an attack on a user name cannot lock its owner out.
+        // so an attack on a user name cannot lock its owner out (nor can it with
+        // credentials known-good through another key, see `throttle`).
         if !self.cache.borrow().matched_before(&tag) {
-            if let Err(throttled) = self.limiter.borrow().check(ip, Some(&user), now) {
-                let scope = match throttled.scope {
-                    ThrottleScope::Address => "this address",
-                    ThrottleScope::User => "this user",
-                };
-                return Err(self.throttled(scope, throttled.retry_after));
-            }
+            self.throttle(ip, &user, &password, now)?;
         }
         let handle = self
             .pool
@@ -170,14 +225,34 @@ impl Credentials {
         Ok((verdict, joined))
     }
 
-    /// Counts a request whose credentials failed a hash check and matched no rule.
+    /// Counts one failed login against the address and the user, for the whole process.
+    /// The request path calls it once per request that ends 401 because it presented
+    /// Basic credentials that matched no authentication rule, cheap or expensive key
+    /// alike: not once per key tried, not for a throttled answer, not for an internal
+    /// error or a busy pool.
     pub fn record_failure(&self, ip: IpAddr, user: &str) {
-        self.limiter
-            .borrow_mut()
-            .record_failure(ip, Some(user), Instant::now());
+        self.limiter.record_failure(ip, Some(user), Instant::now());
     }
 
-    fn throttled(&self, scope: &str, retry_after: Duration) -> Answer {
+    /// `Err` with the throttled answer if the address or the user is blocked at `now` and
+    /// these credentials are not known-good on this core.
+    fn throttle(&self, ip: IpAddr, user: &str, password: &str, now: Instant) -> Result<(), Answer> {
+        let Err(throttled) = self.limiter.check(ip, Some(user), now) else {
+            return Ok(());
+        };
+        let known = self.known_good.borrow();
+        if known.contains(known.fingerprint(user, password), now) {
+            return Ok(());
+        }
+        Err(self.throttled(throttled))
+    }
+
+    fn throttled(&self, throttled: Throttled) -> Answer {
+        let Throttled { retry_after, scope } = throttled;
+        let scope = match scope {
+            ThrottleScope::Address => "this address",
+            ThrottleScope::User => "this user",
+        };
         let reason = format!("too many failed authentication attempts from {scope}; retry later");
         if self.throttled_status == 401 {
             return Answer {
@@ -196,7 +271,10 @@ impl Credentials {
             reason,
             extra: Vec::new(),
             challenge: false,
-            retry_after: Some(retry_after.as_secs().max(1)),
+            // Rounded up: a client that waits the seconds it was told finds the block over.
+            retry_after: Some(
+                (retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)).max(1),
+            ),
             delay: Some(THROTTLED_DELAY.min(retry_after)),
         }
     }
@@ -239,3 +317,7 @@ impl Verifier for CachedVerifier<'_> {
 fn key_identity(generation: u64, key_id: u32) -> u64 {
     generation << 32 | u64::from(key_id)
 }
+
+#[cfg(test)]
+#[path = "credentials/tests.rs"]
+mod tests;
