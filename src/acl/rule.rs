@@ -35,6 +35,11 @@ pub enum Phase {
     Indices,
 }
 
+/// Whether a user was authenticated by the request's Basic credentials (a key rule) rather
+/// than by a header or a token: only then are those credentials known to be good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ByBasic(pub bool);
+
 /// An expensive credential check the ACL needs done before it can decide.
 #[derive(Debug, Clone)]
 pub struct Pending {
@@ -65,8 +70,9 @@ pub enum Outcome<'r> {
     /// Credentials were missing or wrong for a rule that reads `Authorization: Basic`
     /// (counts towards answering 401 instead of 403).
     BadCredentials,
-    /// The user this rule authenticated.
-    Authenticated(Cow<'r, str>, Option<&'r [String]>),
+    /// The user this rule authenticated (and its groups, from a `users` entry), and whether
+    /// the request's Basic credentials were what proved it.
+    Authenticated(Cow<'r, str>, Option<&'r [String]>, ByBasic),
     Pending(Pending),
     /// The indices are in the body, which has not been read yet.
     NeedsBody,
@@ -138,13 +144,15 @@ impl AuthRule {
                     },
                 };
                 match verdict {
-                    Verdict::Match => Outcome::Authenticated(Cow::Borrowed(&basic.user), None),
+                    Verdict::Match => {
+                        Outcome::Authenticated(Cow::Borrowed(&basic.user), None, ByBasic(true))
+                    }
                     _ => Outcome::BadCredentials,
                 }
             }
             AuthRule::Proxy { header, users } => match req.header(header) {
                 Some(user) if users.iter().any(|p| p.matches(user, from)) => {
-                    Outcome::Authenticated(Cow::Borrowed(user), None)
+                    Outcome::Authenticated(Cow::Borrowed(user), None, ByBasic(false))
                 }
                 _ => Outcome::NoMatch,
             },
@@ -154,7 +162,7 @@ impl AuthRule {
                 username,
             } => match req.headers(header).next() {
                 Some(value) if bool::from(value.ct_eq(token)) => {
-                    Outcome::Authenticated(Cow::Owned(username.clone()), None)
+                    Outcome::Authenticated(Cow::Owned(username.clone()), None, ByBasic(false))
                 }
                 _ => Outcome::NoMatch,
             },

@@ -183,6 +183,7 @@ pub fn whole_path(data: &[u8]) {
         metadata: &metadata,
         peer: ([10, 0, 0, 7], 40000).into(),
         local: ([10, 0, 0, 1], 9200).into(),
+        gate: &(),
     };
     let mut exchange = Exchange::default();
     let mut body_end = None;
@@ -208,7 +209,7 @@ pub fn whole_path(data: &[u8]) {
             }
             Verdict::Verify(_, pending, user, password) => {
                 let verdict = pending.key.verify(user.as_bytes(), password.as_bytes());
-                exchange.verified(pending.key_id, verdict, false, &user);
+                exchange.verified(pending.key_id, verdict);
             }
             Verdict::Forward { target, block } => {
                 let inspected = exchange.into_inspected();

@@ -17,11 +17,15 @@
 //! ACL allowed, the user
 //!   authenticated by these
 //!   Basic credentials       remember_success(user, password)
-//! ACL refused with 401,
-//!   no authentication rule
-//!   matched the credentials record_failure(ip, user)      once per request, not per key
+//! ACL refused: the Basic
+//!   credentials are valid
+//!   for no rule             record_failure(ip, user, password)   once per request
 //! Verify (expensive key)    verify(..)                    throttles a miss itself
 //! ```
+//!
+//! (`decide` calls these through [`CredentialGate`].) A failure repeating the same user and
+//! password within the failure window counts once per core: a client stuck on a stale
+//! password is one mistake, not a guessing attack, and must not block its address.
 //!
 //! While nothing is blocked anywhere in the process, `admit` is one relaxed atomic load.
 //! While something is, a blocked address or user still gets through with credentials
@@ -31,7 +35,7 @@
 //! client's first connection to another core during an attack on its user waits like
 //! anyone else.
 
-use super::decide::Answer;
+use super::decide::{Answer, CredentialGate};
 use crate::acl::{Pending, Verifier};
 use crate::auth::cache::{CacheSettings, CredentialCache, KeyedHasher};
 use crate::auth::key::Verdict;
@@ -63,6 +67,8 @@ pub struct Credentials {
     limiter: Arc<SharedLimiter>,
     /// Credentials that authenticated on this core (keyed hashes, no passwords).
     known_good: RefCell<KnownGood>,
+    /// Credentials that failed on this core within the failure window (counted once).
+    recent_failures: RefCell<KnownGood>,
     pool: Arc<HashPool>,
     /// The policy generation the cached verdicts belong to (key ids mean nothing across).
     generation: Cell<u64>,
@@ -111,6 +117,10 @@ impl Credentials {
             cache: RefCell::new(CredentialCache::new(&cache_settings)),
             limiter: Arc::clone(&shared.limiter),
             known_good: RefCell::new(KnownGood::new(MAX_KNOWN_GOOD, KNOWN_GOOD_TTL)),
+            recent_failures: RefCell::new(KnownGood::new(
+                MAX_KNOWN_GOOD,
+                Duration::from_millis(settings.failure_window_ms),
+            )),
             pool: Arc::clone(&shared.pool),
             generation: Cell::new(0),
             cache_settings,
@@ -118,21 +128,20 @@ impl Credentials {
         }
     }
 
-    /// The verifier for one evaluation under the policy of `generation`, answering first
-    /// from `verdicts` (what this request's own hash checks found) and then from the cache;
-    /// a new policy drops every cached verdict first.
-    pub fn verifier<'a>(
-        &'a self,
-        generation: u64,
-        verdicts: &'a [(u32, Verdict)],
-    ) -> CachedVerifier<'a> {
-        if self.generation.replace(generation) != generation {
+    /// The cache as a verifier for one evaluation under the policy of `generation`. A
+    /// newer policy drops every cached verdict first; a request still deciding under an
+    /// older one (it keeps the policy it started with) gets no cached verdicts at all
+    /// rather than turning the cache back.
+    pub fn verifier(&self, generation: u64) -> CachedVerifier<'_> {
+        let current = self.generation.get();
+        if generation > current {
+            self.generation.set(generation);
             self.cache.borrow_mut().clear();
         }
         CachedVerifier {
             credentials: self,
             generation,
-            verdicts,
+            usable: generation >= current,
             now: Instant::now(),
         }
     }
@@ -186,9 +195,8 @@ impl Credentials {
         known
     }
 
-    /// Computes the pending check on the pool (unless throttled), caches the verdict if the
-    /// policy it was asked under is still current, and returns it with whether this request
-    /// joined a computation already under way (then it is not its own failed attempt).
+    /// Computes the pending check on the pool (unless throttled) and caches the verdict if
+    /// the policy it was asked under is still current.
     pub async fn verify(
         &self,
         generation: u64,
@@ -196,7 +204,7 @@ impl Credentials {
         user: String,
         password: String,
         ip: IpAddr,
-    ) -> Result<(Verdict, bool), Answer> {
+    ) -> Result<Verdict, Answer> {
         let tag = self
             .hasher
             .tag(key_identity(generation, pending.key_id), &user, &password);
@@ -211,7 +219,6 @@ impl Credentials {
             .pool
             .submit(tag, pending.key, user, password)
             .map_err(|_| busy())?;
-        let joined = handle.joined();
         let verdict = handle.await.map_err(|_| busy())?;
         // A reload during the hash: the verdict belongs to a key that may be gone.
         if self.generation.get() == generation {
@@ -222,16 +229,24 @@ impl Credentials {
                 .borrow_mut()
                 .insert(tag, verdict, ttl, Instant::now());
         }
-        Ok((verdict, joined))
+        Ok(verdict)
     }
 
     /// Counts one failed login against the address and the user, for the whole process.
-    /// The request path calls it once per request that ends 401 because it presented
-    /// Basic credentials that matched no authentication rule, cheap or expensive key
-    /// alike: not once per key tried, not for a throttled answer, not for an internal
-    /// error or a busy pool.
-    pub fn record_failure(&self, ip: IpAddr, user: &str) {
-        self.limiter.record_failure(ip, Some(user), Instant::now());
+    /// The request path calls it once per request refused because it presented Basic
+    /// credentials valid for no authentication rule, cheap or expensive key alike: not once
+    /// per key tried, not for a throttled answer, not for an internal error or a busy pool.
+    /// The same user and password failing again within the window count once (per core).
+    pub fn record_failure(&self, ip: IpAddr, user: &str, password: &str) {
+        let now = Instant::now();
+        let mut recent = self.recent_failures.borrow_mut();
+        let fingerprint = recent.fingerprint(user, password);
+        if recent.contains(fingerprint, now) {
+            return;
+        }
+        recent.insert(fingerprint, now);
+        drop(recent);
+        self.limiter.record_failure(ip, Some(user), now);
     }
 
     /// `Err` with the throttled answer if the address or the user is blocked at `now` and
@@ -292,18 +307,33 @@ fn busy() -> Answer {
     }
 }
 
-/// Answers the ACL from this request's own checks and this worker's cache.
+impl CredentialGate for Credentials {
+    fn admit(&self, ip: IpAddr, user: &str, password: &str) -> Result<(), Answer> {
+        Credentials::admit(self, ip, user, password)
+    }
+
+    fn succeeded(&self, user: &str, password: &str) {
+        self.remember_success(user, password);
+    }
+
+    fn failed(&self, ip: IpAddr, user: &str, password: &str) {
+        self.record_failure(ip, user, password);
+    }
+}
+
+/// Answers the ACL from this worker's cache.
 pub struct CachedVerifier<'a> {
     credentials: &'a Credentials,
     generation: u64,
-    verdicts: &'a [(u32, Verdict)],
+    /// False for a request deciding under a policy older than the cache's.
+    usable: bool,
     now: Instant,
 }
 
 impl Verifier for CachedVerifier<'_> {
     fn cached(&self, key_id: u32, user: &str, password: &str) -> Option<Verdict> {
-        if let Some((_, verdict)) = self.verdicts.iter().find(|(id, _)| *id == key_id) {
-            return Some(*verdict);
+        if !self.usable {
+            return None;
         }
         let tag =
             self.credentials

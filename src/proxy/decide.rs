@@ -11,7 +11,7 @@
 
 use crate::acl::es_rules::EsView;
 use crate::acl::request::MalformedAuthorization;
-use crate::acl::{Decision, Pending, Request, Verifier, DEFAULT_FORBIDDEN_MESSAGE};
+use crate::acl::{ByBasic, Decision, Pending, Request, Verifier, DEFAULT_FORBIDDEN_MESSAGE};
 use crate::es::body::{inflate_to_vec, ContentEncoding};
 use crate::es::index_name::{decode_part, IndexExpr};
 use crate::es::metadata::ClusterMetadata;
@@ -22,15 +22,38 @@ use crate::http::canned::Canned;
 use crate::http::request::{BodyFraming, RequestHead};
 use crate::http::ClientError;
 use crate::snapshot::Snapshot;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// What a decision reads besides the request: the policy the request started with, the
-/// cluster metadata, and the connection's addresses. Plain references: no IO behind them.
+/// cluster metadata, the connection's addresses, and the failure limits. Plain references:
+/// no IO behind them.
 pub struct Context<'a> {
     pub snapshot: &'a Snapshot,
     pub metadata: &'a ClusterMetadata,
     pub peer: SocketAddr,
     pub local: SocketAddr,
+    pub gate: &'a dyn CredentialGate,
+}
+
+/// The failure limits as a decision sees them (every credential kind, cheap keys too).
+pub trait CredentialGate {
+    /// Before the ACL is evaluated for a request with Basic credentials: `Err` with the
+    /// throttled answer while the address or user is blocked and the credentials are not
+    /// known to be good.
+    fn admit(&self, ip: IpAddr, user: &str, password: &str) -> Result<(), Answer>;
+    /// The ACL allowed a request whose user these Basic credentials authenticated.
+    fn succeeded(&self, user: &str, password: &str);
+    /// The request was refused because its Basic credentials are valid for no rule.
+    fn failed(&self, ip: IpAddr, user: &str, password: &str);
+}
+
+/// No failure limits (tests and the fuzzer).
+impl CredentialGate for () {
+    fn admit(&self, _: IpAddr, _: &str, _: &str) -> Result<(), Answer> {
+        Ok(())
+    }
+    fn succeeded(&self, _: &str, _: &str) {}
+    fn failed(&self, _: IpAddr, _: &str, _: &str) {}
 }
 
 /// A request whose body was read (to find the indices it names) before forwarding.
@@ -213,7 +236,31 @@ pub fn decide(
         answer.status = status;
         return Verdict::Answer(answer);
     }
-    match snapshot.acl.evaluate(&request, verifier) {
+    let ip = ctx.peer.ip().to_canonical();
+    if let Some(basic) = &request.basic {
+        if let Err(answer) = ctx.gate.admit(ip, &basic.user, &basic.password) {
+            return Verdict::Answer(answer);
+        }
+    }
+    let decision = snapshot.acl.evaluate(&request, verifier);
+    if let Some(basic) = &request.basic {
+        match decision {
+            Decision::Allow {
+                by_basic: ByBasic(true),
+                ..
+            } => ctx.gate.succeeded(&basic.user, &basic.password),
+            Decision::Forbid {
+                credentials_rejected: true,
+                ..
+            }
+            | Decision::Unauthorized {
+                credentials_rejected: true,
+                ..
+            } => ctx.gate.failed(ip, &basic.user, &basic.password),
+            _ => {}
+        }
+    }
+    match decision {
         Decision::Allow {
             narrowed: None,
             position,
@@ -239,7 +286,7 @@ pub fn decide(
         Decision::Forbid { reason, due_to, .. } => {
             Verdict::Answer(forbidden(reason.to_string(), due_to))
         }
-        Decision::Unauthorized { reason } => Verdict::Answer(Answer {
+        Decision::Unauthorized { reason, .. } => Verdict::Answer(Answer {
             status: 401,
             challenge: true,
             ..forbidden(reason.to_string(), "OPERATION_NOT_ALLOWED")

@@ -28,8 +28,8 @@ fn admit_is_free_until_something_is_blocked() {
     for _ in 0..100 {
         assert!(a.admit(ip(1), "bob", "guess").is_ok());
     }
-    a.record_failure(ip(1), "bob");
-    a.record_failure(ip(2), "bob");
+    a.record_failure(ip(1), "bob", "guess-1");
+    a.record_failure(ip(2), "bob", "guess-2");
     assert!(!shared.limiter.any_blocked());
     assert!(a.admit(ip(3), "bob", "guess").is_ok());
 }
@@ -37,9 +37,9 @@ fn admit_is_free_until_something_is_blocked() {
 #[test]
 fn failures_on_two_workers_share_one_budget_and_block_on_both() {
     let (_shared, a, b) = two_workers(&settings(20, 2));
-    a.record_failure(ip(1), "bob");
+    a.record_failure(ip(1), "bob", "guess-3");
     assert!(b.admit(ip(2), "bob", "guess").is_ok());
-    b.record_failure(ip(2), "bob");
+    b.record_failure(ip(2), "bob", "guess-4");
     for worker in [&a, &b] {
         let Err(answer) = worker.admit(ip(3), "bob", "another") else {
             panic!("bob is not blocked");
@@ -58,8 +58,8 @@ fn failures_on_two_workers_share_one_budget_and_block_on_both() {
 fn known_good_credentials_pass_a_blocked_user_on_their_own_core() {
     let (_shared, a, b) = two_workers(&settings(20, 2));
     a.remember_success("bob", "right");
-    a.record_failure(ip(9), "bob");
-    a.record_failure(ip(9), "bob");
+    a.record_failure(ip(9), "bob", "guess-5");
+    a.record_failure(ip(9), "bob", "guess-6");
     assert!(a.admit(ip(1), "bob", "right").is_ok());
     assert!(a.admit(ip(1), "bob", "wrong").is_err());
     // The set is per core: the other worker has not seen bob succeed.
@@ -72,8 +72,8 @@ fn known_good_credentials_pass_a_blocked_user_on_their_own_core() {
 fn known_good_credentials_pass_a_blocked_address() {
     let (_shared, a, _) = two_workers(&settings(2, 50));
     a.remember_success("carol", "pw");
-    a.record_failure(ip(1), "x");
-    a.record_failure(ip(1), "y");
+    a.record_failure(ip(1), "x", "guess-7");
+    a.record_failure(ip(1), "y", "guess-8");
     let Err(answer) = a.admit(ip(1), "dave", "pw") else {
         panic!("the address is not blocked");
     };
@@ -87,7 +87,7 @@ fn a_throttled_status_of_401_challenges_again() {
     let mut settings = settings(1, 50);
     settings.throttled_status = 401;
     let (_shared, a, _) = two_workers(&settings);
-    a.record_failure(ip(1), "bob");
+    a.record_failure(ip(1), "bob", "guess-9");
     let Err(answer) = a.admit(ip(1), "bob", "guess") else {
         panic!("not blocked");
     };
@@ -112,8 +112,8 @@ fn a_blocked_user_hashes_only_known_good_credentials() {
     };
     // Known-good through another key (a cheap one, say) before the attack.
     a.remember_success("logstash", "logstash");
-    a.record_failure(ip(9), "logstash");
-    a.record_failure(ip(9), "logstash");
+    a.record_failure(ip(9), "logstash", "guess-10");
+    a.record_failure(ip(9), "logstash", "guess-11");
     let mut runtime = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
         .enable_timer()
         .build()
@@ -131,7 +131,21 @@ fn a_blocked_user_hashes_only_known_good_credentials() {
         let owner = a
             .verify(0, pending(), "logstash".into(), "logstash".into(), ip(1))
             .await;
-        assert_eq!(owner.ok(), Some((Verdict::Match, false)));
+        assert_eq!(owner.ok(), Some(Verdict::Match));
         assert_eq!(shared.pool.computations(), 1);
     });
+}
+
+#[test]
+fn the_same_wrong_password_again_counts_once() {
+    let (shared, a, _) = two_workers(&settings(2, 50));
+    for _ in 0..10 {
+        a.record_failure(ip(1), "logstash", "stale");
+    }
+    assert!(
+        !shared.limiter.any_blocked(),
+        "a stale password blocked its client"
+    );
+    a.record_failure(ip(1), "logstash", "another");
+    assert!(shared.limiter.any_blocked());
 }
