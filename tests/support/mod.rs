@@ -333,14 +333,55 @@ impl Client {
         }
     }
 
-    /// True if the server closed the connection (EOF, or a reset, within the timeout).
+    /// True if the server closed the connection (EOF or a reset) within 5 s. A connection
+    /// that is still open when the time is up is not closed: a read timeout is `false`.
     pub fn is_closed(&mut self) -> bool {
-        self.stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        let mut byte = [0u8; 1];
-        matches!(self.stream.read(&mut byte), Ok(0) | Err(_))
+        matches!(
+            self.wait_for_close(Duration::from_secs(5)),
+            PeerState::Eof | PeerState::Reset
+        )
     }
+
+    /// Waits up to `within` for the server to end the connection and says how it did (or
+    /// that it did not). Bytes already buffered or arriving meanwhile count as `Data`.
+    pub fn wait_for_close(&mut self, within: Duration) -> PeerState {
+        if !self.buf.is_empty() {
+            return PeerState::Data;
+        }
+        self.stream.set_read_timeout(Some(within)).unwrap();
+        let mut byte = [0u8; 1];
+        let state = match self.stream.read(&mut byte) {
+            Ok(0) => PeerState::Eof,
+            Ok(_) => {
+                self.buf.push(byte[0]);
+                PeerState::Data
+            }
+            Err(e) => match e.kind() {
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => PeerState::Open,
+                std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe => PeerState::Reset,
+                _ => panic!("unexpected error while waiting for a close: {e}"),
+            },
+        };
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        state
+    }
+}
+
+/// What a connection looked like from the client after waiting for the server to close it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerState {
+    /// The server closed it in order (FIN).
+    Eof,
+    /// The server reset it (RST).
+    Reset,
+    /// Still open when the wait ended: a timeout is not a close.
+    Open,
+    /// The server sent more bytes instead of closing.
+    Data,
 }
 
 /// Sends one request on a new connection and reads the response.
