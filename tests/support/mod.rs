@@ -24,6 +24,8 @@ pub struct Received {
     pub body: Vec<u8>,
     pub body_len: u64,
     pub connection: usize,
+    /// 0 for the first request on its connection, 1 for the next, ...
+    pub nth_on_connection: usize,
 }
 
 const KEEP_BODY_BYTES: u64 = 1 << 20;
@@ -42,6 +44,9 @@ pub enum Reply {
     Bytes(Vec<u8>),
     /// Write these bytes and close the connection.
     BytesThenClose(Vec<u8>),
+    /// Close the connection without answering (the request was read and is recorded): a
+    /// node that died, or a keep-alive connection it timed out, just as a request came in.
+    CloseWithoutAnswer,
 }
 
 pub struct StubUpstream {
@@ -107,7 +112,7 @@ fn serve_stub(
 ) {
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
-    loop {
+    for nth_on_connection in 0.. {
         // Read a head.
         let head_len = loop {
             if let Some(pos) = find(&buf, b"\r\n\r\n") {
@@ -125,6 +130,7 @@ fn serve_stub(
             body: Vec::new(),
             body_len: 0,
             connection: id,
+            nth_on_connection,
         };
         if let Some(len) = header(&text, "content-length") {
             let mut left: u64 = len.parse().unwrap();
@@ -170,6 +176,7 @@ fn serve_stub(
                 let _ = stream.write_all(&bytes);
                 return;
             }
+            Reply::CloseWithoutAnswer => return,
         }
     }
 }
