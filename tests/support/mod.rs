@@ -9,10 +9,11 @@ use ringfence::config::{Config, Limits};
 use ringfence::http::chunked::ChunkedDecoder;
 use ringfence::runtime::Gateway;
 use ringfence::snapshot::{PolicyStore, Snapshot};
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -53,29 +54,72 @@ pub struct StubUpstream {
     pub addr: SocketAddr,
     pub received: Arc<Mutex<Vec<Received>>>,
     pub connections: Arc<AtomicUsize>,
+    responder: Arc<Responder>,
+    /// Connections being served, by id (clones, so that `kill` can shut them down).
+    open: Arc<Mutex<HashMap<usize, TcpStream>>>,
+    /// The accepting thread, and its stop flag; `None` while killed.
+    acceptor: Mutex<Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>>,
 }
 
 impl StubUpstream {
     pub fn start(responder: impl Fn(&Received) -> Reply + Send + Sync + 'static) -> StubUpstream {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let connections = Arc::new(AtomicUsize::new(0));
-        let responder: Arc<Responder> = Arc::new(responder);
-        let (r, c) = (received.clone(), connections.clone());
-        std::thread::spawn(move || {
+        let stub = StubUpstream {
+            addr: listener.local_addr().unwrap(),
+            received: Arc::new(Mutex::new(Vec::new())),
+            connections: Arc::new(AtomicUsize::new(0)),
+            responder: Arc::new(responder),
+            open: Arc::new(Mutex::new(HashMap::new())),
+            acceptor: Mutex::new(None),
+        };
+        stub.accept_on(listener);
+        stub
+    }
+
+    fn accept_on(&self, listener: TcpListener) {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (r, c, responder, open) = (
+            self.received.clone(),
+            self.connections.clone(),
+            self.responder.clone(),
+            self.open.clone(),
+        );
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
+                if stopping.load(Ordering::SeqCst) {
+                    return; // the listener is dropped: the port refuses from now on
+                }
                 let id = c.fetch_add(1, Ordering::SeqCst);
-                let (r, responder) = (r.clone(), responder.clone());
-                std::thread::spawn(move || serve_stub(stream, id, r, responder));
+                open.lock().unwrap().insert(id, stream.try_clone().unwrap());
+                let (r, responder, open) = (r.clone(), responder.clone(), open.clone());
+                std::thread::spawn(move || {
+                    serve_stub(stream, id, r, responder);
+                    open.lock().unwrap().remove(&id);
+                });
             }
         });
-        StubUpstream {
-            addr,
-            received,
-            connections,
+        *self.acceptor.lock().unwrap() = Some((stop, thread));
+    }
+
+    /// The node dies: its port refuses connections and every open connection is closed.
+    pub fn kill(&self) {
+        let Some((stop, thread)) = self.acceptor.lock().unwrap().take() else {
+            return;
+        };
+        stop.store(true, Ordering::SeqCst);
+        // Wakes the blocking accept so that the thread sees the flag and drops the listener.
+        let _ = TcpStream::connect(self.addr);
+        thread.join().unwrap();
+        for (_, stream) in self.open.lock().unwrap().drain() {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
         }
+    }
+
+    /// The node comes back on the same port.
+    pub fn revive(&self) {
+        self.accept_on(TcpListener::bind(self.addr).unwrap());
     }
 
     /// Answers every request with `200` and a small JSON body naming the path.
@@ -164,11 +208,15 @@ fn serve_stub(
                 }
             }
         }
+        // Recorded before the responder runs: a test can see a request that is still being
+        // answered (a slow node).
+        received.lock().unwrap().push(req.clone());
         let reply = responder(&req);
-        received.lock().unwrap().push(req);
+        // Like a node, close after answering a request that asked for it.
+        let close = header(&text, "connection").is_some_and(|v| v == "close");
         match reply {
             Reply::Bytes(bytes) => {
-                if stream.write_all(&bytes).is_err() {
+                if stream.write_all(&bytes).is_err() || close {
                     return;
                 }
             }
@@ -200,6 +248,21 @@ pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Writes a config file for `upstream` with the given ACL section and limits.
 pub fn config_file(name: &str, upstream: &str, readonlyrest: &str, extra_gateway: &str) -> PathBuf {
+    config_file_for(name, &[upstream], readonlyrest, extra_gateway)
+}
+
+/// Writes a config file for several upstream nodes.
+pub fn config_file_for(
+    name: &str,
+    upstreams: &[&str],
+    readonlyrest: &str,
+    extra_gateway: &str,
+) -> PathBuf {
+    let upstreams = upstreams
+        .iter()
+        .map(|u| format!("\"{u}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
     let dir = std::env::temp_dir().join(format!("ringfence-it-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.yml"));
@@ -209,11 +272,16 @@ pub fn config_file(name: &str, upstream: &str, readonlyrest: &str, extra_gateway
     } else {
         "  workers: 1\n"
     };
+    // No metadata refresher unless the test asks: the stub must see only its own requests.
+    let refresh = if extra_gateway.contains("  metadata_refresh_ms:") {
+        ""
+    } else {
+        "  metadata_refresh_ms: 0\n"
+    };
     std::fs::write(
         &path,
         format!(
-            // No metadata refresher: the stub must see only the test's own requests.
-            "gateway:\n  listen: 127.0.0.1:0\n  upstreams: [\"{upstream}\"]\n{workers}  metadata_refresh_ms: 0\n{extra_gateway}readonlyrest:\n{readonlyrest}"
+            "gateway:\n  listen: 127.0.0.1:0\n  upstreams: [{upstreams}]\n{workers}{refresh}{extra_gateway}readonlyrest:\n{readonlyrest}"
         ),
     )
     .unwrap();
@@ -229,7 +297,17 @@ pub fn start_gateway(
     readonlyrest: &str,
     extra_gateway: &str,
 ) -> Gateway {
-    let path = config_file(name, upstream, readonlyrest, extra_gateway);
+    start_gateway_for(name, &[upstream], readonlyrest, extra_gateway)
+}
+
+/// Starts a gateway in front of several upstream nodes.
+pub fn start_gateway_for(
+    name: &str,
+    upstreams: &[&str],
+    readonlyrest: &str,
+    extra_gateway: &str,
+) -> Gateway {
+    let path = config_file_for(name, upstreams, readonlyrest, extra_gateway);
     let config = Config::load(&path).unwrap();
     let snapshot = Snapshot::load(&config.policy_source, 1).unwrap();
     Gateway::start(&config.gateway, Arc::new(PolicyStore::new(snapshot))).unwrap()
@@ -329,14 +407,25 @@ impl Client {
         Response { status, head, body }
     }
 
+    /// Reads more bytes; `None` when the server closed (EOF or reset). A read timeout is
+    /// not a close: it panics, so a stalled server never passes for a finished response.
     fn fill(&mut self) -> Option<usize> {
         let mut chunk = [0u8; 16384];
         match self.stream.read(&mut chunk) {
-            Ok(0) | Err(_) => None,
+            Ok(0) => None,
             Ok(n) => {
                 self.buf.extend_from_slice(&chunk[..n]);
                 Some(n)
             }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                panic!("no answer within the client's read timeout ({e})")
+            }
+            Err(_) => None,
         }
     }
 
