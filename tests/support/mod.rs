@@ -636,3 +636,52 @@ fn strip_ansi(line: &str) -> String {
     }
     out
 }
+
+/// `Authorization: Basic` for `user` with the password `user`, as a header line.
+pub fn basic(user: &str) -> String {
+    use base64::Engine;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{user}"));
+    format!("Authorization: Basic {token}\r\n")
+}
+
+/// A request from `user` (password `user`) with a Content-Length body.
+pub fn request(method: &str, target: &str, user: &str, extra: &str, body: &[u8]) -> Vec<u8> {
+    let mut raw = format!(
+        "{method} {target} HTTP/1.1\r\nHost: es\r\n{}{extra}Content-Length: {}\r\n\r\n",
+        basic(user),
+        body.len()
+    )
+    .into_bytes();
+    raw.extend_from_slice(body);
+    raw
+}
+
+/// Sends `raw` on a new connection and checks the decision: the status, and that the
+/// upstream received the request exactly once if it was allowed (2xx) and not at all if not.
+pub fn assert_decided(
+    addr: SocketAddr,
+    upstream: &StubUpstream,
+    raw: &[u8],
+    status: u16,
+) -> Response {
+    let before = upstream.requests().len();
+    let response = roundtrip(addr, raw);
+    let what = String::from_utf8_lossy(&raw[..find(raw, b"\r\n").unwrap_or(raw.len())]);
+    assert_eq!(
+        response.status,
+        status,
+        "{what}: {}",
+        String::from_utf8_lossy(&response.body)
+    );
+    let reached = upstream.requests().len() - before;
+    let expected = usize::from((200..300).contains(&status));
+    assert_eq!(
+        reached, expected,
+        "{what}: reached the upstream {reached} times"
+    );
+    if !(200..300).contains(&status) {
+        // Every refusal is an Elasticsearch-shaped JSON error.
+        assert_eq!(response.json()["status"], status, "{what}");
+    }
+    response
+}
