@@ -300,3 +300,46 @@ fn the_metadata_refresher_feeds_narrowing() {
     let metadata: Arc<ClusterMetadata> = gateway.metadata().load_full();
     assert_eq!(metadata.indices.len(), 4);
 }
+
+#[test]
+fn a_node_slower_than_upstream_response_timeout_gets_504() {
+    let upstream = slow_upstream(Duration::from_millis(1000));
+    let gateway = start_gateway(
+        "response-timeout",
+        &upstream.url(),
+        ALLOW_ALL,
+        &limits_yaml(&[("upstream_response_timeout_ms", 300)]),
+    );
+    let addr = gateway.local_addrs()[0];
+    let started = Instant::now();
+    let response = roundtrip(addr, GET_SLOW);
+    let took = started.elapsed();
+    assert_eq!(response.status, 504);
+    assert_eq!(
+        response.json()["error"]["type"],
+        "gateway_timeout_exception"
+    );
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_millis(900),
+        "answered after {took:?} with a 300 ms timeout"
+    );
+    // A fast request on the same gateway is unaffected.
+    assert_eq!(roundtrip(addr, GET_FAST).status, 200);
+}
+
+#[test]
+fn sigint_stops_the_binary_like_sigterm() {
+    let upstream = slow_upstream(Duration::from_millis(300));
+    let mut binary = Binary::start(&binary_config("sigint", &upstream, ""));
+    let mut client = Client::connect(binary.addr);
+    client.send(GET_SLOW);
+    eventually(
+        Duration::from_secs(5),
+        "the slow request reaches the node",
+        || upstream.requests().len() == 1,
+    );
+    binary.signal("INT");
+    assert_eq!(client.read_response(false).status, 200);
+    let status = binary.wait_exit(Duration::from_secs(5)).expect("exits");
+    assert_eq!(status.code(), Some(0), "{}", binary.log());
+}
