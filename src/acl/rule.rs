@@ -28,7 +28,8 @@ pub enum Phase {
     Authentication,
     Authorization,
     User,
-    /// `indices`, `kibana` and per-item bulk action checks: last, as in ReadonlyREST for
+    /// `indices`, `kibana`, per-item bulk action checks and `repositories`/`snapshots`/
+    /// `data_streams` (which can wait for a body too): last, as in ReadonlyREST for
     /// `indices`, so that a body is only read for requests whose every other rule already
     /// matched. (ReadonlyREST runs `kibana` earlier; rules are ANDed and neither reads the
     /// other's result, so only the cost differs.)
@@ -279,6 +280,7 @@ impl Rule {
     pub fn reads_user(&self) -> bool {
         match self {
             Rule::Indices(rule) => rule.needs_user(),
+            Rule::Names(n) => n.patterns.iter().any(ValuePattern::needs_user),
             _ => self.phase() == Phase::User,
         }
     }
@@ -291,11 +293,11 @@ impl Rule {
             Rule::UriRe(patterns) => patterns
                 .iter()
                 .any(|p| matches!(p, UriPattern::Dynamic(t) if t.needs_user())),
-            Rule::Names(n) => n.patterns.iter().any(ValuePattern::needs_user),
             _ => false,
         };
         match self {
-            Rule::Indices(_) => Phase::Indices,
+            // `repositories`, `snapshots`, `data_streams` may wait for a body too.
+            Rule::Indices(_) | Rule::Names(_) => Phase::Indices,
             // May need the body to know the decoded length: read only once the rest matched.
             Rule::MaxBodyLength(_) => Phase::Indices,
             Rule::Actions(a) if a.check_bulk_items => Phase::Indices,

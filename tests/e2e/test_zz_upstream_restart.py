@@ -4,21 +4,17 @@ its data (scripts/backend.sh starts every node on a fresh data path)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from pathlib import Path
 
-import pytest
 import requests
 
-from conftest import Route
+from conftest import Route, requires_gateway
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("E2E_GATEWAY_CONTROL") != "1", reason="needs Ringfence in front (tests/e2e/run.sh)"
-)
+pytestmark = requires_gateway
 
 
 def backend(command: str, route: Route) -> None:
