@@ -134,14 +134,15 @@ impl<'a> Targets<'a> {
         let default = path_index.as_deref();
         match classified.body {
             BodyIndices::Bulk => {
-                let mut seen: Vec<(String, BulkOp)> = Vec::new();
+                let mut seen = Distinct::default();
+                let mut pairs: Vec<(String, BulkOp)> = Vec::new();
                 body::scan_bulk(body, default, |item| {
-                    if !seen.iter().any(|(i, op)| i == item.index && *op == item.op) {
-                        seen.push((item.index.to_string(), item.op));
+                    if seen.first(item.index, item.op as u8) {
+                        pairs.push((item.index.to_string(), item.op));
                     }
                 })?;
                 self.indices.clear();
-                for (index, op) in seen {
+                for (index, op) in pairs {
                     self.push_owned(index, Access::Write);
                     if !self.bulk_ops.contains(&op) {
                         self.bulk_ops.push(op);
@@ -150,14 +151,15 @@ impl<'a> Targets<'a> {
             }
             BodyIndices::Msearch => {
                 let defaults: Vec<&str> = classified.indices().collect();
-                let mut seen: Vec<String> = Vec::new();
+                let mut seen = Distinct::default();
+                let mut names: Vec<String> = Vec::new();
                 body::scan_msearch(body, &defaults, |target| {
-                    if !seen.iter().any(|s| s == target.index) {
-                        seen.push(target.index.to_string());
+                    if seen.first(target.index, 0) {
+                        names.push(target.index.to_string());
                     }
                 })?;
                 self.indices.clear();
-                for index in seen {
+                for index in names {
                     if index == body::ALL_INDICES {
                         self.all_indices = true;
                     } else {
@@ -166,14 +168,15 @@ impl<'a> Targets<'a> {
                 }
             }
             BodyIndices::Mget => {
-                let mut seen: Vec<String> = Vec::new();
+                let mut seen = Distinct::default();
+                let mut names: Vec<String> = Vec::new();
                 body::scan_mget(body, default, |target| {
-                    if !seen.iter().any(|s| s == target.index) {
-                        seen.push(target.index.to_string());
+                    if seen.first(target.index, 0) {
+                        names.push(target.index.to_string());
                     }
                 })?;
                 self.indices.clear();
-                for index in seen {
+                for index in names {
                     self.push_owned(index, Access::Read);
                 }
             }
@@ -272,6 +275,35 @@ impl<'a> Targets<'a> {
     /// Whether the request names any index at all.
     pub fn involves_indices(&self) -> bool {
         self.all_indices || !self.indices.is_empty() || self.opaque_indices
+    }
+}
+
+/// The (name, kind) pairs a body named so far, for keeping each pair once in first-seen order.
+///
+/// Every check is one hash lookup, so a body naming n indices costs O(n). The linear scan
+/// this replaces made a `_bulk` of 80k distinct names (3.6 MB) cost ~19 s of a core. The
+/// hasher is seeded at random per process, so names chosen to collide cannot be prepared.
+#[derive(Default)]
+struct Distinct {
+    /// Name -> one bit per kind already seen with it.
+    kinds: ahash::AHashMap<String, u8>,
+}
+
+impl Distinct {
+    /// Records `name` with `kind` (< 8); true the first time this pair is seen.
+    fn first(&mut self, name: &str, kind: u8) -> bool {
+        let bit = 1u8 << kind;
+        match self.kinds.get_mut(name) {
+            Some(kinds) => {
+                let fresh = *kinds & bit == 0;
+                *kinds |= bit;
+                fresh
+            }
+            None => {
+                self.kinds.insert(name.to_string(), bit);
+                true
+            }
+        }
     }
 }
 
