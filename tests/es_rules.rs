@@ -280,43 +280,63 @@ fn reads_are_narrowed_to_allowed_indices() {
 }
 
 #[test]
-fn msearch_and_mget_need_every_index_allowed() {
+fn msearch_and_mget_are_narrowed_per_subrequest() {
     let (upstream, gateway) = gateway("multi");
     let addr = gateway.local_addrs()[0];
-    let cases: &[(&str, &[u8], u16)] = &[
+    // (target, body, status, what the node must receive instead, if rewritten)
+    let cases: &[(&str, &[u8], u16, Option<&str>)] = &[
         (
             "/_msearch",
             b"{\"index\":\"logs-1\"}\n{}\n{\"index\":\"logs-2\"}\n{}\n",
             200,
+            None,
         ),
+        // The secret search asks an index that cannot exist; the other one is untouched.
         (
             "/_msearch",
             b"{\"index\":\"logs-1\"}\n{}\n{\"index\":\"secret\"}\n{}\n",
-            403,
+            200,
+            Some("{\"index\":\"logs-1\"}\n{}\n{\"index\":\".rf-none-"),
         ),
-        ("/logs-1/_mget", b"{\"ids\":[\"1\"]}", 200),
+        ("/logs-1/_mget", b"{\"ids\":[\"1\"]}", 200, None),
         (
             "/_mget",
-            b"{\"docs\":[{\"_index\":\"secret\",\"_id\":\"1\"}]}",
-            403,
+            b"{\"docs\":[{\"_index\":\"secret\",\"_id\":\"1\"},{\"_index\":\"logs-1\",\"_id\":\"2\"}]}",
+            200,
+            Some("{\"docs\":[{\"_index\":\".rf-none-"),
         ),
         // An unknown key inside a doc could hide an index from an older parser: refused.
         (
             "/_mget",
             b"{\"docs\":[{\"_index\":\"ok\",\"x\":{\"_index\":\"secret\"}}]}",
             400,
+            None,
         ),
     ];
-    for (target, body, status) in cases {
+    for (target, body, status, rewritten) in cases {
+        let before = upstream.requests().len();
         let response = roundtrip(addr, &request("POST", target, "reader", "", body));
-        assert_eq!(
-            response.status,
-            *status,
-            "{target} {}",
-            String::from_utf8_lossy(body)
-        );
+        let shown = String::from_utf8_lossy(body);
+        assert_eq!(response.status, *status, "{target} {shown}");
+        let received = upstream.requests();
+        if *status != 200 {
+            assert_eq!(received.len(), before, "{target} {shown} reached the node");
+            continue;
+        }
+        let forwarded = String::from_utf8_lossy(&received[before].body).into_owned();
+        assert!(!forwarded.contains("secret"), "{forwarded}");
+        match rewritten {
+            None => assert_eq!(forwarded.as_bytes(), *body),
+            Some(prefix) => {
+                assert!(forwarded.starts_with(prefix), "{forwarded}");
+                let head = received[before].head_text().to_ascii_lowercase();
+                assert!(
+                    head.contains(&format!("content-length: {}\r\n", forwarded.len())),
+                    "{head}"
+                );
+            }
+        }
     }
-    assert_eq!(upstream.requests().len(), 2);
 }
 
 #[test]

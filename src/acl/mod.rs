@@ -15,6 +15,7 @@
 mod decode;
 pub mod es_rules;
 pub mod groups;
+pub mod indices;
 pub mod kibana;
 pub mod network;
 pub mod pattern;
@@ -102,8 +103,8 @@ pub enum Decision<'r> {
         /// The matching block's position in [`Acl::blocks`].
         position: Option<usize>,
         user: Option<Cow<'r, str>>,
-        /// A read to rewrite so that it names only these indices.
-        narrowed: Option<Vec<String>>,
+        /// A read to rewrite so that it names only what is granted.
+        narrowed: Option<indices::Narrowing>,
         /// The user was authenticated by the request's Basic credentials.
         by_basic: ByBasic,
     },
@@ -134,7 +135,7 @@ pub enum Decision<'r> {
 
 /// How one block fared.
 enum BlockResult<'r> {
-    Matched(Option<Cow<'r, str>>, Option<Vec<String>>, ByBasic),
+    Matched(Option<Cow<'r, str>>, Option<indices::Narrowing>, ByBasic),
     NotMatched {
         bad_credentials: bool,
         index_not_found: bool,

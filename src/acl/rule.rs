@@ -5,8 +5,9 @@
 //! hashes are never computed here: a rule that would need one answers `Pending`, the proxy
 //! verifies on the hashing pool and evaluates again with the result cached.
 
-use super::es_rules::{ActionsRule, IndicesRule, NameKind, NamesRule};
+use super::es_rules::{ActionsRule, NameKind, NamesRule};
 use super::groups::{GroupsLogic, UsersSection};
+use super::indices::{IndicesRule, Narrowing};
 use super::kibana::KibanaRule;
 use super::network::{client_behind_proxies, leftmost_forwarded_for, HostPattern};
 use super::pattern::{Glob, ValuePattern};
@@ -77,8 +78,8 @@ pub enum Outcome<'r> {
     Pending(Pending),
     /// The indices are in the body, which has not been read yet.
     NeedsBody,
-    /// Matches once the request's path names only these indices (a narrowed read).
-    Narrowed(Vec<String>),
+    /// Matches once the request names only what is granted (a narrowed read).
+    Narrowed(Narrowing),
     /// A read that names only indices this rule forbids: answered like a missing index.
     IndexNotFound,
 }

@@ -16,6 +16,9 @@ pub enum Access {
     Read,
     /// Creates, changes or deletes: every index must be allowed.
     Write,
+    /// Read from inside a query (a terms lookup, a `more_like_this` document, ...): the
+    /// query cannot be rewritten, so every such index must be allowed as written.
+    Lookup,
 }
 
 /// One index expression the request names.
@@ -45,6 +48,10 @@ pub struct Targets<'a> {
     /// The body names indices in a way that is not inspected (SQL text, term vectors, ...):
     /// an `indices` rule cannot be satisfied.
     pub opaque_indices: bool,
+    /// The searches of an `_msearch` or the documents of an `_mget`, in body order, each with
+    /// the index expressions it reads (`_all` for all indices). An allow block narrows each
+    /// on its own, as a read of its own; `indices` lists their names once each.
+    pub subrequests: Vec<Vec<Cow<'a, str>>>,
 }
 
 /// Whether an action only reads (ReadonlyREST narrows those; writes must be fully allowed).
@@ -125,6 +132,7 @@ impl<'a> Targets<'a> {
             ),
             indices,
             bulk_ops: Vec::new(),
+            subrequests: Vec::new(),
         }
     }
 
@@ -153,7 +161,13 @@ impl<'a> Targets<'a> {
                 let defaults: Vec<&str> = classified.indices().collect();
                 let mut seen = Distinct::default();
                 let mut names: Vec<String> = Vec::new();
+                let subrequests = &mut self.subrequests;
                 body::scan_msearch(body, &defaults, |target| {
+                    let search = target.search as usize;
+                    if subrequests.len() <= search {
+                        subrequests.resize_with(search + 1, Vec::new);
+                    }
+                    subrequests[search].push(Cow::Owned(target.index.to_string()));
                     if seen.first(target.index, 0) {
                         names.push(target.index.to_string());
                     }
@@ -170,7 +184,9 @@ impl<'a> Targets<'a> {
             BodyIndices::Mget => {
                 let mut seen = Distinct::default();
                 let mut names: Vec<String> = Vec::new();
+                let subrequests = &mut self.subrequests;
                 body::scan_mget(body, default, |target| {
+                    subrequests.push(vec![Cow::Owned(target.index.to_string())]);
                     if seen.first(target.index, 0) {
                         names.push(target.index.to_string());
                     }

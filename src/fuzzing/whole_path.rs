@@ -27,7 +27,7 @@ use crate::es::target::{needs_body, Targets};
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::{parse_request_head, write_upstream_head, BodyFraming, RequestHead};
 use crate::proxy::decide::{Context, Verdict};
-use crate::proxy::exchange::{BodyCollector, Exchange};
+use crate::proxy::exchange::{BodyCollector, Exchange, Outgoing};
 use crate::snapshot::Snapshot;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -211,8 +211,16 @@ pub fn whole_path(data: &[u8]) {
                 let verdict = pending.key.verify(user.as_bytes(), password.as_bytes());
                 exchange.verified(pending.key_id, verdict);
             }
-            Verdict::Forward { target, block } => {
-                let inspected = exchange.into_inspected();
+            Verdict::Forward {
+                target,
+                block,
+                body: rewritten,
+            } => {
+                let (head, inspected) = match exchange.outgoing(&head, rewritten) {
+                    Ok(Outgoing::AsReceived(inspected)) => (head, inspected),
+                    Ok(Outgoing::Rewritten(head, inspected)) => (*head, Some(inspected)),
+                    Err(e) => panic!("a rewritten body's head does not parse: {e:?}"),
+                };
                 let mut upstream = Vec::new();
                 let body: &[u8] = match &inspected {
                     Some(inspected) => {

@@ -392,6 +392,41 @@ fn diagnose_header_line(buf: &[u8]) -> ClientError {
     ClientError::InvalidHeaderName
 }
 
+/// The head of the same request carrying a body of `length` bytes as sent, instead of the
+/// one received (a body the gateway rewrote): the request line and every field as the
+/// client sent them but for the framing and coding fields (`Content-Length`,
+/// `Transfer-Encoding`, `Content-Encoding`) and `Expect`, plus the new `Content-Length`.
+/// Returns the new head's bytes and the head parsed from them.
+pub fn with_rewritten_body(
+    buf: &[u8],
+    head: &RequestHead,
+    length: u64,
+) -> Result<(Vec<u8>, RequestHead), ClientError> {
+    const REPLACED: [&[u8]; 4] = [
+        b"content-length",
+        b"transfer-encoding",
+        b"content-encoding",
+        b"expect",
+    ];
+    let mut out = Vec::with_capacity(head.len + 32);
+    // The request line, as received.
+    let line_end = memchr::memchr(b'\n', &buf[..head.len]).map_or(0, |i| i + 1);
+    out.extend_from_slice(&buf[..line_end]);
+    for field in &head.headers {
+        let name = field.name.get(buf);
+        if REPLACED.iter().any(|r| name.eq_ignore_ascii_case(r)) {
+            continue;
+        }
+        super::response::push_field(&mut out, name, field.value.get(buf));
+    }
+    out.extend_from_slice(b"content-length: ");
+    super::response::push_decimal(&mut out, length);
+    out.extend_from_slice(b"\r\n\r\n");
+    let limit = out.len();
+    let rewritten = parse_request_head(&out, limit)?.ok_or(ClientError::MalformedRequestLine)?;
+    Ok((out, rewritten))
+}
+
 /// Writes the head to send upstream for `head` (parsed from `buf`).
 ///
 /// Hop-by-hop fields (RFC 9110 §7.6.1) and those named in `Connection` are dropped, `Expect`

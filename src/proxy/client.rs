@@ -8,7 +8,7 @@ use super::buffer::{linger_close, write_all, BodyPace, BodyReadError, ReadBuf};
 use super::catch::{guarded, spawn_guarded};
 use super::credentials::Credentials;
 use super::decide::{Answer, Context, Inspected, Verdict};
-use super::exchange::{BodyCollector, Exchange};
+use super::exchange::{BodyCollector, Exchange, Outgoing};
 use super::forward::{forward, Next};
 use super::upstream::Upstreams;
 use crate::config::Limits;
@@ -263,8 +263,16 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
             exchange.step(&ctx, head, client.buf.data(), &cache)
         };
         match verdict {
-            Verdict::Forward { target, .. } => {
-                return forward(worker, client, head, exchange.into_inspected(), target).await
+            Verdict::Forward { target, body, .. } => {
+                return match exchange.outgoing(head, body) {
+                    Ok(Outgoing::AsReceived(inspected)) => {
+                        forward(worker, client, head, inspected, target).await
+                    }
+                    Ok(Outgoing::Rewritten(head, inspected)) => {
+                        forward(worker, client, &head, Some(inspected), target).await
+                    }
+                    Err(e) => respond(worker, client, head, &Answer::client(e), true).await,
+                };
             }
             Verdict::Answer(answer) => {
                 if let Some(delay) = answer.delay {

@@ -12,11 +12,12 @@
 use crate::acl::es_rules::EsView;
 use crate::acl::request::MalformedAuthorization;
 use crate::acl::{ByBasic, Decision, Pending, Request, Verifier, DEFAULT_FORBIDDEN_MESSAGE};
+use crate::es::body::BodyError;
 use crate::es::body::{inflate_to_vec, ContentEncoding};
 use crate::es::index_name::{decode_part, IndexExpr};
 use crate::es::metadata::ClusterMetadata;
-use crate::es::rewrite::narrow_target;
-use crate::es::route::classify;
+use crate::es::rewrite::{narrow_target, rewrite_mget, rewrite_msearch};
+use crate::es::route::{classify, BodyIndices, Classified};
 use crate::es::target::{needs_body, template_target, Access, Targets};
 use crate::http::canned::Canned;
 use crate::http::request::{BodyFraming, RequestHead};
@@ -85,6 +86,9 @@ pub enum Verdict {
         target: Option<String>,
         /// The position of the allow block that matched (`None`: the ACL is disabled).
         block: Option<usize>,
+        /// A rewritten body (`_msearch`/`_mget` narrowed per search or document), sent
+        /// instead of the one received, as identity with its own length.
+        body: Option<Vec<u8>>,
     },
     Answer(Answer),
     ReadBody,
@@ -268,21 +272,42 @@ pub fn decide(
         } => Verdict::Forward {
             target: None,
             block: position,
+            body: None,
         },
         Decision::Allow {
-            narrowed: Some(indices),
+            narrowed: Some(narrowing),
             position,
             ..
-        } => match narrow_target(head.method, target, &indices) {
-            Some(target) => Verdict::Forward {
-                target: Some(target),
+        } => {
+            let refused = || {
+                Verdict::Answer(forbidden(
+                    snapshot.acl.settings().forbidden_message.clone(),
+                    "OPERATION_NOT_ALLOWED",
+                ))
+            };
+            let target = match &narrowing.path {
+                Some(indices) => match narrow_target(head.method, target, indices) {
+                    Some(target) => Some(target),
+                    None => return refused(),
+                },
+                None => None,
+            };
+            let body = match (&narrowing.subrequests, inspected) {
+                (None, _) => None,
+                (Some(lists), Some(inspected)) => {
+                    match rewrite_subrequests(&classified, inspected.payload(), lists) {
+                        Ok(body) => Some(body),
+                        Err(_) => return refused(),
+                    }
+                }
+                (Some(_), None) => return refused(),
+            };
+            Verdict::Forward {
+                target,
                 block: position,
-            },
-            None => Verdict::Answer(forbidden(
-                snapshot.acl.settings().forbidden_message.clone(),
-                "OPERATION_NOT_ALLOWED",
-            )),
-        },
+                body,
+            }
+        }
         Decision::Forbid { reason, due_to, .. } => {
             Verdict::Answer(forbidden(reason.to_string(), due_to))
         }
@@ -357,11 +382,30 @@ fn index_not_found(head: &RequestHead, target: &str, targets: &Targets<'_>) -> V
         Some(target) => Verdict::Forward {
             target: Some(target),
             block: None,
+            body: None,
         },
         None => Verdict::Answer(forbidden(
             DEFAULT_FORBIDDEN_MESSAGE.into(),
             "OPERATION_NOT_ALLOWED",
         )),
+    }
+}
+
+/// The `_msearch`/`_mget` body with each search or document narrowed per `lists`.
+fn rewrite_subrequests(
+    classified: &Classified<'_>,
+    payload: &[u8],
+    lists: &[Option<Vec<String>>],
+) -> Result<Vec<u8>, BodyError> {
+    let missing = format!(".rf-none-{}", nonce());
+    match classified.body {
+        BodyIndices::Msearch => rewrite_msearch(payload, lists, &format!("{missing}-*")),
+        BodyIndices::Mget => {
+            // A document is read from one index: one not granted as named is not read.
+            let denied: Vec<bool> = lists.iter().map(Option::is_some).collect();
+            rewrite_mget(payload, &denied, &missing)
+        }
+        _ => Err(BodyError::UnexpectedJson { line: 1 }),
     }
 }
 

@@ -17,7 +17,7 @@ use super::decide::{decide, decode_for_inspection, Answer, Context, Inspected, V
 use crate::acl::Verifier;
 use crate::auth::key::Verdict as HashVerdict;
 use crate::http::chunked::ChunkedDecoder;
-use crate::http::request::{BodyFraming, RequestHead};
+use crate::http::request::{with_rewritten_body, BodyFraming, RequestHead};
 use crate::http::ClientError;
 use smallvec::SmallVec;
 
@@ -89,10 +89,34 @@ impl Exchange {
         self.inspected.is_some()
     }
 
-    /// The inspected body, for forwarding.
-    pub fn into_inspected(self) -> Option<Inspected> {
-        self.inspected
+    /// What goes upstream for a `Forward` verdict carrying `rewritten` (or not): the request
+    /// as received, or with the rewritten body and the head re-stated for it.
+    pub fn outgoing(
+        self,
+        head: &RequestHead,
+        rewritten: Option<Vec<u8>>,
+    ) -> Result<Outgoing, ClientError> {
+        let (Some(body), Some(inspected)) = (rewritten, self.inspected.as_ref()) else {
+            return Ok(Outgoing::AsReceived(self.inspected));
+        };
+        let (bytes, new_head) = with_rewritten_body(&inspected.head, head, body.len() as u64)?;
+        Ok(Outgoing::Rewritten(
+            Box::new(new_head),
+            Inspected {
+                head: bytes,
+                raw: body,
+                decoded: None,
+            },
+        ))
     }
+}
+
+/// The request to forward.
+pub enum Outgoing {
+    /// As received; the body too if it was read.
+    AsReceived(Option<Inspected>),
+    /// With a rewritten body, under its own head (boxed: a head is large and this is rare).
+    Rewritten(Box<RequestHead>, Inspected),
 }
 
 fn undecidable() -> Verdict {

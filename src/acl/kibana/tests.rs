@@ -98,7 +98,20 @@ fn decide(acl: &Acl, c: &Call<'_>) -> String {
             block,
             narrowed: Some(n),
             ..
-        } => format!("allow:{}:narrowed={}", block.unwrap_or("-"), n.join(",")),
+        } => {
+            let narrowed = match (n.path, n.subrequests) {
+                (Some(path), _) => path.join(","),
+                (None, Some(subs)) => {
+                    let subs: Vec<String> = subs
+                        .iter()
+                        .map(|s| s.as_ref().map_or("-".into(), |l| l.join(",")))
+                        .collect();
+                    format!("[{}]", subs.join("|"))
+                }
+                (None, None) => String::new(),
+            };
+            format!("allow:{}:narrowed={narrowed}", block.unwrap_or("-"))
+        }
         Decision::Forbid { .. } => "deny".to_string(),
         Decision::Unauthorized { .. } => "401".to_string(),
         Decision::Verify(_) => "verify".to_string(),
@@ -356,8 +369,16 @@ readonlyrest:
         ann(call("POST", "/logs-1,.kibana/_search")),
         "allow:analysts:narrowed=logs-1"
     );
-    // A mixed msearch cannot be narrowed (body): fail closed.
-    assert_eq!(ann(call("POST", "/_msearch").body(MSEARCH)), "deny");
+    // A mixed msearch: each search on its own, the Kibana one as written.
+    assert_eq!(
+        ann(call("POST", "/_msearch").body(MSEARCH)),
+        "allow:analysts"
+    );
+    let mixed = "{\"index\":\".kibana\"}\n{}\n{\"index\":\"secret\"}\n{}\n";
+    assert_eq!(
+        ann(call("POST", "/_msearch").body(mixed)),
+        "allow:analysts:narrowed=[-|]"
+    );
     // The editors' Kibana index is theirs; the default one is not.
     assert_eq!(
         ed(call("POST", "/_bulk").body(

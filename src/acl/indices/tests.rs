@@ -1,0 +1,362 @@
+use super::Narrowing;
+use crate::acl::es_rules::EsView;
+use crate::acl::test_support::compile;
+use crate::acl::{Acl, Decision, NoCache, Request};
+use crate::es::metadata::ClusterMetadata;
+use crate::es::route::classify;
+use crate::es::target::{needs_body, Targets};
+use crate::http::request::parse_request_head;
+use crate::http::Method;
+
+fn metadata() -> ClusterMetadata {
+    ClusterMetadata::from_resolve_response(
+        br#"{"indices":[{"name":"logs-1"},{"name":"logs-2"},{"name":"secret"},{"name":"secret-1"},{"name":"team-private"}],
+            "aliases":[{"name":"logs-all","indices":["logs-1","secret-1"]},{"name":"pub","indices":["logs-2"]}]}"#,
+    )
+    .unwrap()
+}
+
+/// The decision for `method path` (with `body`, if any) under `policy` (the blocks of a
+/// `readonlyrest:` section), summarised: `allow:<block>`, `allow:<block>:path=a,b`,
+/// `allow:<block>:sub=[a|-|]` (per sub-request: its list, `-` as written), `forbid:<block>`,
+/// `deny`, `404`.
+fn decide_with(
+    acl: &Acl,
+    metadata: &ClusterMetadata,
+    method: Method,
+    path: &str,
+    body: Option<&[u8]>,
+) -> String {
+    let raw = format!("{} {path} HTTP/1.1\r\nHost: es\r\n\r\n", method.as_str());
+    let head = parse_request_head(raw.as_bytes(), 1 << 20)
+        .unwrap()
+        .unwrap();
+    let c = classify(method, path).unwrap();
+    let mut targets = Targets::from_path(&c);
+    if let Some(body) = body {
+        targets.add_body(&c, body).unwrap();
+    }
+    let decoded = crate::es::index_name::decode_part(path.split('?').next().unwrap()).unwrap();
+    let local = std::net::IpAddr::from([127, 0, 0, 1]);
+    let mut request = Request::new(
+        method,
+        &decoded,
+        raw.as_bytes(),
+        &head.headers,
+        local,
+        local,
+        Some(0),
+    )
+    .unwrap();
+    let body_missing = needs_body(&c) && body.is_none();
+    request.es = Some(EsView {
+        action: c.action,
+        unknown: c.is_unknown(),
+        targets: (!body_missing).then_some(&targets),
+        metadata,
+    });
+    match acl.evaluate(&request, &NoCache) {
+        Decision::Allow {
+            block,
+            narrowed: None,
+            ..
+        } => format!("allow:{}", block.unwrap_or("-")),
+        Decision::Allow {
+            block,
+            narrowed: Some(narrowing),
+            ..
+        } => format!("allow:{}:{}", block.unwrap_or("-"), summary(&narrowing)),
+        Decision::Forbid {
+            block: Some(block), ..
+        } => format!("forbid:{block}"),
+        Decision::Forbid { block: None, .. } => "deny".into(),
+        Decision::IndexNotFound => "404".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn summary(n: &Narrowing) -> String {
+    match (&n.path, &n.subrequests) {
+        (Some(path), None) => format!("path={}", path.join(",")),
+        (None, Some(subs)) => {
+            let items: Vec<String> = subs
+                .iter()
+                .map(|s| s.as_ref().map_or("-".into(), |l| l.join(",")))
+                .collect();
+            format!("sub=[{}]", items.join("|"))
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+fn decide(policy: &str, method: Method, path: &str, body: Option<&[u8]>) -> String {
+    let acl = compile(&format!("readonlyrest:\n  access_control_rules:\n{policy}"));
+    decide_with(&acl, &metadata(), method, path, body)
+}
+
+const READER: &str = "  - name: reader\n    indices: [\"logs-*\", \"pub\"]\n";
+const FORBID_SECRET: &str = "  - name: no-secret\n    type: forbid\n    indices: [\"secret*\"]\n";
+
+/// The indices a `GET {path}` by a reader of `logs-*` is narrowed to; `None` when it passes
+/// as written, `Err` with the decision when it is not allowed.
+fn narrowed(path: &str) -> Result<Option<Vec<String>>, String> {
+    let acl = compile(
+        "readonlyrest:\n  access_control_rules:\n  - name: reader\n    indices: [\"logs-*\"]\n",
+    );
+    let metadata = ClusterMetadata::from_resolve_response(
+        br#"{"indices":[{"name":"logs-1"},{"name":"logs-2"},{"name":"secret"}]}"#,
+    )
+    .unwrap();
+    match decide_with(&acl, &metadata, Method::Get, path, None).as_str() {
+        "allow:reader" => Ok(None),
+        text => match text.strip_prefix("allow:reader:path=") {
+            Some(list) => Ok(Some(list.split(',').map(str::to_string).collect())),
+            None if text == "deny" => Err("Forbid".into()),
+            None if text == "404" => Err("IndexNotFound".into()),
+            None => Err(text.into()),
+        },
+    }
+}
+
+fn list(names: &[&str]) -> Result<Option<Vec<String>>, String> {
+    Ok(Some(names.iter().map(|n| n.to_string()).collect()))
+}
+
+#[test]
+fn narrowed_lists_keep_first_occurrences() {
+    assert_eq!(
+        narrowed("/*,*,logs-*,*/_search"),
+        list(&["logs-1", "logs-2", "logs-*"])
+    );
+    assert_eq!(
+        narrowed("/logs-2,secret,logs-2,*/_search"),
+        list(&["logs-2", "logs-1"])
+    );
+    assert_eq!(narrowed("/logs-*,logs-1/_search"), Ok(None));
+}
+
+#[test]
+fn exclusions_apply_to_written_and_expanded_names() {
+    // Literal and wildcard exclusions; without a wildcard left they leave the list.
+    assert_eq!(narrowed("/logs-1,*,-logs-1/_search"), list(&["logs-2"]));
+    assert_eq!(narrowed("/*,-l*2,-x*/_search"), list(&["logs-1"]));
+    // With a wildcard left they stay for the node to apply.
+    assert_eq!(
+        narrowed("/logs-*,secret,-logs-2,-l*1/_search"),
+        list(&["logs-*", "-logs-2", "-l*1"])
+    );
+    // Only exclusions left: nothing allowed is named.
+    assert_eq!(
+        narrowed("/secret,*,-logs-*/_search"),
+        Err("IndexNotFound".into())
+    );
+}
+
+/// Wildcard exclusions times written names, both from the path, are bounded
+/// (`MAX_EXCLUSION_WORK`): past it the block does not match instead of costing O(path²).
+#[test]
+fn exclusion_work_is_bounded() {
+    let path = |names: usize, exclusions: usize| {
+        let mut path = String::from("/logs-*,secret");
+        for i in 0..names {
+            path.push_str(&format!(",logs-{i:04}"));
+        }
+        for i in 0..exclusions {
+            path.push_str(&format!(",-*{i:04}*z"));
+        }
+        path + "/_search"
+    };
+    // 10 names (90 bytes) x 10 exclusions (80 bytes): narrowed, every exclusion kept.
+    let small = narrowed(&path(10, 10)).unwrap().unwrap();
+    assert_eq!(small.len(), 1 + 10 + 10);
+    // 1000 x 1000 (9 KB x 8 KB): refused before any of the 10^6 pairs is matched.
+    let big = narrowed(&path(1000, 1000)).map(|list| list.map(|names| names.len()));
+    assert_eq!(big, Err("Forbid".into()), "(the number of names kept)");
+}
+
+#[test]
+fn forbid_blocks_match_on_any_overlap() {
+    let policy = format!("{FORBID_SECRET}{READER}  - name: admin\n    auth_key: a:a\n");
+    let cases: &[(Method, &str, Option<&[u8]>, &str)] = &[
+        // Mixed with allowed names: the forbid block still matches.
+        (Method::Get, "/logs-1,secret-1/_search", None, "forbid:no-secret"),
+        (Method::Delete, "/secret-x,other*", None, "forbid:no-secret"),
+        // A wildcard that could reach a forbidden name.
+        (Method::Get, "/s*/_search", None, "forbid:no-secret"),
+        (Method::Get, "/*/_search", None, "forbid:no-secret"),
+        (Method::Get, "/_search", None, "forbid:no-secret"),
+        // An alias with a forbidden member, by name or through a wildcard.
+        (Method::Get, "/logs-all/_search", None, "forbid:no-secret"),
+        // Remote and date math names the block cannot rule out.
+        (Method::Get, "/dc2:secret-1/_search", None, "forbid:no-secret"),
+        (Method::Get, "/dc2:*/_search", None, "forbid:no-secret"),
+        (Method::Get, "/%3Csecret-%7Bnow%2Fd%7D%3E/_search", None, "forbid:no-secret"),
+        (
+            Method::Get,
+            "/%3Clogs-%7Bnow%2Fd%7BEurope%2FParis%7D%7D%3E/_search",
+            None,
+            "forbid:no-secret",
+        ),
+        // Bodies.
+        (
+            Method::Post,
+            "/_msearch",
+            Some(b"{\"index\":\"secret-1,logs-1\"}\n{}\n"),
+            "forbid:no-secret",
+        ),
+        (
+            Method::Post,
+            "/_mget",
+            Some(br#"{"docs":[{"_index":"logs-1","_id":"1"},{"_index":"secret","_id":"2"}]}"#),
+            "forbid:no-secret",
+        ),
+        (
+            Method::Post,
+            "/_bulk",
+            Some(b"{\"index\":{\"_index\":\"logs-1\"}}\n{}\n{\"delete\":{\"_index\":\"secret\",\"_id\":\"1\"}}\n"),
+            "forbid:no-secret",
+        ),
+        // Not touching a forbidden name: the next blocks decide.
+        (Method::Get, "/logs-1/_search", None, "allow:reader"),
+        // `logs-*` also expands to the alias `logs-all`, which holds `secret-1`.
+        (Method::Get, "/logs-*/_search", None, "forbid:no-secret"),
+        (Method::Get, "/logs-1*/_search", None, "allow:reader"),
+        (Method::Get, "/%3Clogs-%7Bnow%2Fd%7D%3E/_search", None, "allow:reader"),
+        (Method::Get, "/pub/_search", None, "allow:reader"),
+    ];
+    for (method, path, body, expected) in cases {
+        assert_eq!(
+            decide(&policy, *method, path, *body),
+            *expected,
+            "{} {path}",
+            method.as_str()
+        );
+    }
+    // An index-less request matches the forbid block (ReadonlyREST's rule passes those)
+    // unless it must involve indices.
+    assert_eq!(decide(&policy, Method::Get, "/", None), "forbid:no-secret");
+    let must = "  - name: no-secret\n    type: forbid\n    indices: {patterns: [\"secret*\"], must_involve_indices: true}\n  - name: all\n    auth_key: a:a\n  - name: anon\n    methods: [GET]\n";
+    assert_eq!(decide(must, Method::Get, "/", None), "allow:anon");
+    assert_eq!(
+        decide(must, Method::Get, "/secret/_doc/1", None),
+        "forbid:no-secret"
+    );
+}
+
+#[test]
+fn local_patterns_never_grant_remote_names() {
+    let remote = "  - name: remote-reader\n    indices: [\"logs-*\", \"dc*:logs-*\"]\n";
+    let cases = [
+        ("/logs-dc2:secret-1/_search", READER, "404"),
+        ("/logs-*:*/_search", READER, "404"),
+        (
+            "/logs-1,logs-dc2:secret-1/_search",
+            READER,
+            "allow:reader:path=logs-1",
+        ),
+        ("/dc2:logs-1/_search", remote, "allow:remote-reader"),
+        ("/dc2:logs-*,logs-1/_search", remote, "allow:remote-reader"),
+        ("/dc2:secret/_search", remote, "404"),
+        ("/other:logs-1/_search", remote, "404"),
+        ("/*:logs-1/_search", remote, "404"),
+    ];
+    for (path, policy, expected) in cases {
+        assert_eq!(decide(policy, Method::Get, path, None), expected, "{path}");
+    }
+    // A remote write is never granted by a local pattern.
+    let writer = "  - name: writer\n    indices: [\"logs-*\"]\n";
+    assert_eq!(
+        decide(writer, Method::Put, "/logs-dc2:x/_doc/1", None),
+        "deny"
+    );
+}
+
+#[test]
+fn date_math_is_checked_by_the_names_it_stands_for() {
+    let today = crate::es::date_math::resolve(
+        "<logs-{now/d}>",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64,
+    )
+    .unwrap();
+    let literal = format!("  - name: today\n    indices: [\"{today}\"]\n");
+    // Unless it is within two minutes of midnight, both evaluations agree.
+    let path = "/%3Clogs-%7Bnow%2Fd%7D%3E/_search";
+    let decision = decide(&literal, Method::Get, path, None);
+    assert!(decision == "allow:today" || decision == "404", "{decision}");
+    assert_eq!(
+        decide(
+            READER,
+            Method::Put,
+            "/%3Clogs-%7Bnow%2Fd%7D%3E/_doc/1",
+            None
+        ),
+        "allow:reader"
+    );
+    assert_eq!(
+        decide(
+            READER,
+            Method::Put,
+            "/%3Csecret-%7Bnow%2Fd%7D%3E/_doc/1",
+            None
+        ),
+        "deny"
+    );
+    // Not evaluable (a region time zone): never granted.
+    assert_eq!(
+        decide(
+            READER,
+            Method::Put,
+            "/%3Clogs-%7Bnow%2Fd%7Byyyy%7CEurope%2FParis%7D%7D%3E/_doc/1",
+            None
+        ),
+        "deny"
+    );
+}
+
+#[test]
+fn msearch_and_mget_narrow_each_subrequest() {
+    let body = b"{\"index\":\"logs-1\"}\n{}\n{\"index\":\"secret,logs-2\"}\n{}\n{\"index\":\"secret\"}\n{}\n{}\n{}\n";
+    assert_eq!(
+        decide(READER, Method::Post, "/_msearch", Some(body)),
+        // The alias `logs-all` is granted by name, as in ReadonlyREST.
+        "allow:reader:sub=[-|logs-2||logs-1,logs-2,logs-all,pub]"
+    );
+    let all_allowed = b"{\"index\":\"logs-1\"}\n{}\n{\"index\":\"logs-*\"}\n{}\n";
+    assert_eq!(
+        decide(READER, Method::Post, "/_msearch", Some(all_allowed)),
+        "allow:reader"
+    );
+    let mget =
+        br#"{"docs":[{"_index":"logs-1","_id":"1"},{"_index":"secret","_id":"2"}],"ids":["3"]}"#;
+    assert_eq!(
+        decide(READER, Method::Post, "/logs-2/_mget", Some(mget)),
+        "allow:reader:sub=[-||-]"
+    );
+}
+
+#[test]
+fn names_and_bulk_actions_in_forbid_blocks_match_on_any() {
+    let repos = "  - name: no-prod-repo\n    type: forbid\n    repositories: [\"prod*\"]\n  - name: all\n    methods: [GET, PUT, POST, DELETE]\n";
+    assert_eq!(
+        decide(repos, Method::Get, "/_snapshot/dev,prod-1", None),
+        "forbid:no-prod-repo"
+    );
+    assert_eq!(
+        decide(repos, Method::Get, "/_snapshot", None),
+        "forbid:no-prod-repo"
+    );
+    assert_eq!(
+        decide(repos, Method::Get, "/_snapshot/dev", None),
+        "allow:all"
+    );
+    let no_deletes = "  - name: no-deletes\n    type: forbid\n    actions: [\"@delete\"]\n  - name: all\n    methods: [POST]\n";
+    let mixed =
+        b"{\"index\":{\"_index\":\"a\"}}\n{}\n{\"delete\":{\"_index\":\"a\",\"_id\":\"1\"}}\n";
+    assert_eq!(
+        decide(no_deletes, Method::Post, "/_bulk", Some(mixed)),
+        "forbid:no-deletes"
+    );
+}
