@@ -12,7 +12,7 @@ use ringfence::snapshot::{PolicyStore, Snapshot};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,6 +24,8 @@ pub struct Received {
     pub body: Vec<u8>,
     pub body_len: u64,
     pub connection: usize,
+    /// How many requests came before this one on the same connection (0: the first).
+    pub on_connection: usize,
 }
 
 const KEEP_BODY_BYTES: u64 = 1 << 20;
@@ -42,12 +44,43 @@ pub enum Reply {
     Bytes(Vec<u8>),
     /// Write these bytes and close the connection.
     BytesThenClose(Vec<u8>),
+    /// A misbehaving node: these steps in order, then keep the connection unless one ends it.
+    Steps(Vec<Step>),
+}
+
+/// One thing a misbehaving stub node does after reading a request.
+pub enum Step {
+    Write(Vec<u8>),
+    Sleep(Duration),
+    /// Close with a FIN.
+    Close,
+    /// Close with a RST (SO_LINGER 0), as a node killed mid-request or a middlebox does.
+    Reset,
+}
+
+impl Reply {
+    /// Read the request and close without a byte of answer.
+    pub fn close() -> Reply {
+        Reply::Steps(vec![Step::Close])
+    }
+
+    /// Read the request and reset the connection.
+    pub fn reset() -> Reply {
+        Reply::Steps(vec![Step::Reset])
+    }
+
+    /// Answer after a delay.
+    pub fn after(delay: Duration, bytes: Vec<u8>) -> Reply {
+        Reply::Steps(vec![Step::Sleep(delay), Step::Write(bytes)])
+    }
 }
 
 pub struct StubUpstream {
     pub addr: SocketAddr,
     pub received: Arc<Mutex<Vec<Received>>>,
     pub connections: Arc<AtomicUsize>,
+    /// Whether requests are kept in `received` (on unless a test turns it off).
+    recording: Arc<AtomicBool>,
 }
 
 impl StubUpstream {
@@ -57,19 +90,21 @@ impl StubUpstream {
         let received = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(AtomicUsize::new(0));
         let responder: Arc<Responder> = Arc::new(responder);
-        let (r, c) = (received.clone(), connections.clone());
+        let recording = Arc::new(AtomicBool::new(true));
+        let (r, c, k) = (received.clone(), connections.clone(), recording.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
                 let id = c.fetch_add(1, Ordering::SeqCst);
-                let (r, responder) = (r.clone(), responder.clone());
-                std::thread::spawn(move || serve_stub(stream, id, r, responder));
+                let (r, responder, k) = (r.clone(), responder.clone(), k.clone());
+                std::thread::spawn(move || serve_stub(stream, id, r, k, responder));
             }
         });
         StubUpstream {
             addr,
             received,
             connections,
+            recording,
         }
     }
 
@@ -82,8 +117,30 @@ impl StubUpstream {
         })
     }
 
+    /// Stops keeping requests (a long run would otherwise grow the process).
+    pub fn stop_recording(&self) {
+        self.recording.store(false, Ordering::SeqCst);
+    }
+
     pub fn requests(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// How many requests for exactly this path (query included) reached the stub.
+    pub fn count(&self, path: &str) -> usize {
+        let prefix = format!(" {path} ");
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                r.head_text()
+                    .split("\r\n")
+                    .next()
+                    .unwrap()
+                    .contains(&prefix)
+            })
+            .count()
     }
 
     pub fn url(&self) -> String {
@@ -103,10 +160,12 @@ fn serve_stub(
     mut stream: TcpStream,
     id: usize,
     received: Arc<Mutex<Vec<Received>>>,
+    recording: Arc<AtomicBool>,
     responder: Arc<Responder>,
 ) {
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
+    let mut on_connection = 0;
     loop {
         // Read a head.
         let head_len = loop {
@@ -125,7 +184,9 @@ fn serve_stub(
             body: Vec::new(),
             body_len: 0,
             connection: id,
+            on_connection,
         };
+        on_connection += 1;
         if let Some(len) = header(&text, "content-length") {
             let mut left: u64 = len.parse().unwrap();
             while left > 0 {
@@ -159,7 +220,9 @@ fn serve_stub(
             }
         }
         let reply = responder(&req);
-        received.lock().unwrap().push(req);
+        if recording.load(Ordering::SeqCst) {
+            received.lock().unwrap().push(req);
+        }
         match reply {
             Reply::Bytes(bytes) => {
                 if stream.write_all(&bytes).is_err() {
@@ -169,6 +232,24 @@ fn serve_stub(
             Reply::BytesThenClose(bytes) => {
                 let _ = stream.write_all(&bytes);
                 return;
+            }
+            Reply::Steps(steps) => {
+                for step in steps {
+                    match step {
+                        Step::Write(bytes) => {
+                            if stream.write_all(&bytes).is_err() {
+                                return;
+                            }
+                        }
+                        Step::Sleep(delay) => std::thread::sleep(delay),
+                        Step::Close => return,
+                        Step::Reset => {
+                            let _ =
+                                socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                            return;
+                        }
+                    }
+                }
             }
         }
     }
@@ -193,6 +274,16 @@ pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Writes a config file for `upstream` with the given ACL section and limits.
 pub fn config_file(name: &str, upstream: &str, readonlyrest: &str, extra_gateway: &str) -> PathBuf {
+    config_file_for(name, &[upstream], readonlyrest, extra_gateway)
+}
+
+/// Writes a config file for these upstream nodes (round-robin in this order).
+pub fn config_file_for(
+    name: &str,
+    upstreams: &[&str],
+    readonlyrest: &str,
+    extra_gateway: &str,
+) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ringfence-it-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.yml"));
@@ -206,7 +297,12 @@ pub fn config_file(name: &str, upstream: &str, readonlyrest: &str, extra_gateway
         &path,
         format!(
             // No metadata refresher: the stub must see only the test's own requests.
-            "gateway:\n  listen: 127.0.0.1:0\n  upstreams: [\"{upstream}\"]\n{workers}  metadata_refresh_ms: 0\n{extra_gateway}readonlyrest:\n{readonlyrest}"
+            "gateway:\n  listen: 127.0.0.1:0\n  upstreams: [{upstreams}]\n{workers}  metadata_refresh_ms: 0\n{extra_gateway}readonlyrest:\n{readonlyrest}",
+            upstreams = upstreams
+                .iter()
+                .map(|url| format!("\"{url}\""))
+                .collect::<Vec<_>>()
+                .join(", "),
         ),
     )
     .unwrap();
@@ -222,7 +318,17 @@ pub fn start_gateway(
     readonlyrest: &str,
     extra_gateway: &str,
 ) -> Gateway {
-    let path = config_file(name, upstream, readonlyrest, extra_gateway);
+    start_gateway_for(name, &[upstream], readonlyrest, extra_gateway)
+}
+
+/// Starts a gateway in front of several nodes.
+pub fn start_gateway_for(
+    name: &str,
+    upstreams: &[&str],
+    readonlyrest: &str,
+    extra_gateway: &str,
+) -> Gateway {
+    let path = config_file_for(name, upstreams, readonlyrest, extra_gateway);
     let config = Config::load(&path).unwrap();
     let snapshot = Snapshot::load(&config.policy_source, 1).unwrap();
     Gateway::start(&config.gateway, Arc::new(PolicyStore::new(snapshot))).unwrap()
@@ -341,6 +447,52 @@ impl Client {
         let mut byte = [0u8; 1];
         matches!(self.stream.read(&mut byte), Ok(0) | Err(_))
     }
+}
+
+/// How a server ended a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// A clean close (FIN).
+    Fin,
+    /// A reset (RST): the response, if any, is known to be cut.
+    Reset,
+    /// Nothing within the read timeout.
+    StillOpen,
+}
+
+impl Client {
+    /// Reads until the server ends the connection: every byte not yet consumed, and how it
+    /// ended.
+    pub fn read_until_end(&mut self) -> (Vec<u8>, Ending) {
+        let mut chunk = [0u8; 16384];
+        let ending = loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => break Ending::Fin,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break Ending::Reset,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break Ending::StillOpen
+                }
+                Err(e) => panic!("reading the response: {e}"),
+            }
+        };
+        (std::mem::take(&mut self.buf), ending)
+    }
+}
+
+/// A URL on which nothing listens (the port was free a moment ago).
+pub fn closed_port_url() -> String {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("http://127.0.0.1:{port}")
 }
 
 /// Sends one request on a new connection and reads the response.
