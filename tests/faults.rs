@@ -500,3 +500,24 @@ fn node_failing_while_a_body_streams_gives_502_or_504_once() {
         writer.join().unwrap();
     }
 }
+
+#[test]
+fn node_restart_between_requests_costs_no_request() {
+    let node = StubUpstream::echo();
+    let gateway = start("restart", &[node.url()], &[]);
+    let mut client = Client::connect(gateway.local_addrs()[0]);
+    assert_eq!(exchange(&mut client, &get("/before")).0.status, 200);
+    // The node restarts between two requests; the gateway's pooled connection to the old
+    // process is dead, which is seen before anything is sent on it.
+    node.stop();
+    let restarted = StubUpstream::start_on(node.addr, |req| {
+        let path = path_of(req);
+        Reply::Bytes(ok_json(&format!("{{\"path\":\"{path}\"}}")))
+    });
+    for (path, request) in non_idempotent("after-restart") {
+        let (response, _) = exchange(&mut client, &request);
+        assert_eq!(response.status, 200, "{path}: {}", response.head);
+        assert_eq!(restarted.count(&path), 1, "{path}");
+    }
+    assert_eq!(node.requests().len(), 1);
+}

@@ -10,8 +10,8 @@
 //!
 //! | the failure | what happens |
 //! |---|---|
-//! | connect refused or timed out (nothing sent) | the node is marked down and the next healthy node is tried, for every method ([`Upstreams::checkout`]) |
-//! | connection closed or reset after the request went out, before any response byte, for `GET`/`HEAD`/`OPTIONS` without a body | sent once more, on a fresh connection to another healthy node, else to the same node if the failed connection came from the pool (it may only have been stale); a second failure is a 502 |
+//! | connect refused or timed out (nothing sent) | the node is marked down and the next healthy node is tried, for every method (`upstream::Upstreams::checkout`) |
+//! | connection closed or reset after the request went out, before any response byte, for `GET`/`HEAD`/`OPTIONS` without a body | sent once more, on a fresh connection to another healthy node, else to the same node if the failed connection came from the pool (it may only have been stale); whatever that attempt gets is final |
 //! | the same for `POST`/`PUT`/`DELETE`/`PATCH` or any request with a body | 502 `bad_gateway_exception`, never sent again: the node may have run it |
 //! | no response within `upstream_response_timeout_ms` (or the node stops reading) | 504 `gateway_timeout_exception`, never sent again |
 //! | any response byte arrived, then a failure: garbage or an over-long head, bad chunk framing, a body shorter than its Content-Length, a close, reset or stall | never sent again; 502 (504 for a stall) if nothing reached the client yet, else the client connection is reset |

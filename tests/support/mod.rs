@@ -9,6 +9,7 @@ use ringfence::config::{Config, Limits};
 use ringfence::http::chunked::ChunkedDecoder;
 use ringfence::runtime::Gateway;
 use ringfence::snapshot::{PolicyStore, Snapshot};
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -81,23 +82,47 @@ pub struct StubUpstream {
     pub connections: Arc<AtomicUsize>,
     /// Whether requests are kept in `received` (on unless a test turns it off).
     recording: Arc<AtomicBool>,
+    stopped: Arc<AtomicBool>,
+    /// Handles on the connections being served, to close them on `stop`.
+    open: Arc<Mutex<HashMap<usize, TcpStream>>>,
+    acceptor: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl StubUpstream {
     pub fn start(responder: impl Fn(&Received) -> Reply + Send + Sync + 'static) -> StubUpstream {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        StubUpstream::start_on("127.0.0.1:0".parse().unwrap(), responder)
+    }
+
+    /// A stub on this address (a node started again on the port of a stopped one).
+    pub fn start_on(
+        addr: SocketAddr,
+        responder: impl Fn(&Received) -> Reply + Send + Sync + 'static,
+    ) -> StubUpstream {
+        let listener = TcpListener::bind(addr).unwrap();
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(AtomicUsize::new(0));
         let responder: Arc<Responder> = Arc::new(responder);
         let recording = Arc::new(AtomicBool::new(true));
+        let stopped = Arc::new(AtomicBool::new(false));
+        let open = Arc::new(Mutex::new(HashMap::new()));
         let (r, c, k) = (received.clone(), connections.clone(), recording.clone());
-        std::thread::spawn(move || {
+        let (s, o) = (stopped.clone(), open.clone());
+        let acceptor = std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
+                if s.load(Ordering::SeqCst) {
+                    return;
+                }
                 let id = c.fetch_add(1, Ordering::SeqCst);
-                let (r, responder, k) = (r.clone(), responder.clone(), k.clone());
-                std::thread::spawn(move || serve_stub(stream, id, r, k, responder));
+                if let Ok(handle) = stream.try_clone() {
+                    o.lock().unwrap().insert(id, handle);
+                }
+                let (r, responder, k, o) = (r.clone(), responder.clone(), k.clone(), o.clone());
+                std::thread::spawn(move || {
+                    serve_stub(stream, id, r, k, responder);
+                    o.lock().unwrap().remove(&id);
+                });
             }
         });
         StubUpstream {
@@ -105,6 +130,23 @@ impl StubUpstream {
             received,
             connections,
             recording,
+            stopped,
+            open,
+            acceptor: Mutex::new(Some(acceptor)),
+        }
+    }
+
+    /// Stops the node as a restart would: its connections are closed (FIN) and its port is
+    /// free once this returns.
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        // Wakes the accept loop, which sees the flag and drops the listener.
+        let _ = TcpStream::connect(self.addr);
+        if let Some(acceptor) = self.acceptor.lock().unwrap().take() {
+            acceptor.join().unwrap();
+        }
+        for (_, stream) in self.open.lock().unwrap().drain() {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
         }
     }
 
