@@ -3,7 +3,7 @@
 #   1. formatting and lints;
 #   2. unit and integration tests (stub upstream in-process), once on io_uring and the proxy
 #      tests once more on the epoll fallback; fuzz corpus replay; benches compile;
-#   3. the route table matches its generator;
+#   3. the load harness's open-loop client counts answers; the route table matches its generator;
 #   4. end to end: real OpenSearch 2.19 and Elasticsearch 7.17 nodes, Ringfence in front,
 #      real clients (curl, opensearch-py, elasticsearch-py, opensearch-benchmark,
 #      elasticdump, rsyslog) - see tests/e2e/run.sh.
@@ -26,6 +26,9 @@ phase "proxy integration tests on the epoll driver"
 RINGFENCE_DRIVER=legacy cargo test --locked --test proxy
 phase "benches compile"
 cargo bench --locked --no-run
+
+phase "load harness counts answers, not requests (tuning/load/test_paced.py)"
+python3 tuning/load/test_paced.py
 
 phase "route table is up to date with its generator"
 python3 tools/routes/gen_routes.py --check >/dev/null

@@ -27,23 +27,6 @@ const POLICY: &str = r#"  access_control_rules:
     indices: ["idx-*"]
 "#;
 
-fn basic(user: &str) -> String {
-    use base64::Engine;
-    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{user}"));
-    format!("Authorization: Basic {token}\r\n")
-}
-
-fn request(method: &str, target: &str, user: &str, extra: &str, body: &[u8]) -> Vec<u8> {
-    let mut raw = format!(
-        "{method} {target} HTTP/1.1\r\nHost: es\r\n{}{extra}Content-Length: {}\r\n\r\n",
-        basic(user),
-        body.len()
-    )
-    .into_bytes();
-    raw.extend_from_slice(body);
-    raw
-}
-
 fn gateway(name: &str) -> (StubUpstream, ringfence::runtime::Gateway) {
     let upstream = StubUpstream::echo();
     let gateway = start_gateway(name, &upstream.url(), POLICY, "");
@@ -535,4 +518,123 @@ fn inspected_bodies_are_bounded() {
     let sneaky = roundtrip(addr, &request("GET", "/_msearch?source=%7B%22index%22%3A%22secret%22%7D%0A%7B%7D%0A&source_content_type=application/x-ndjson", "reader", "", b""));
     assert_eq!(sneaky.status, 400);
     assert!(upstream.requests().is_empty());
+}
+
+const NAMES_POLICY: &str = r#"  access_control_rules:
+  - name: "Backups"
+    auth_key: "backup:backup"
+    repositories: ["backup-*"]
+    snapshots: ["nightly-*"]
+  - name: "Streams"
+    auth_key: "streams:streams"
+    data_streams: ["logs-ds-*"]
+  - name: "Must involve indices"
+    auth_key: "involve:involve"
+    indices:
+      patterns: ["logs-*"]
+      must_involve_indices: true
+  - name: "May involve indices"
+    auth_key: "loose:loose"
+    indices: ["logs-*"]
+"#;
+
+#[test]
+fn repositories_and_snapshots_rules() {
+    let upstream = StubUpstream::echo();
+    let gateway = start_gateway("repositories", &upstream.url(), NAMES_POLICY, "");
+    let addr = gateway.local_addrs()[0];
+    let cases: &[(&str, &str, &[u8], u16)] = &[
+        ("GET", "/_snapshot/backup-1", b"", 200),
+        ("GET", "/_snapshot/backup-1/nightly-1", b"", 200),
+        ("DELETE", "/_snapshot/backup-1/nightly-1", b"", 200),
+        ("PUT", "/_snapshot/backup-1/nightly-2", b"", 200),
+        ("GET", "/_snapshot/other", b"", 403),
+        ("GET", "/_snapshot/backup-1,other", b"", 403),
+        ("GET", "/_snapshot/backup-1/weekly-1", b"", 403),
+        ("GET", "/_snapshot/other/nightly-1", b"", 403),
+        ("POST", "/_snapshot/other/nightly-1/_restore", b"", 403),
+        // All repositories, or all snapshots, need a pattern covering `*`.
+        ("GET", "/_snapshot", b"", 403),
+        ("GET", "/_snapshot/backup-1/_all", b"", 403),
+    ];
+    for (method, target, body, status) in cases {
+        assert_decided(
+            addr,
+            &upstream,
+            &request(method, target, "backup", "", body),
+            *status,
+        );
+    }
+}
+
+#[test]
+fn snapshot_creation_with_a_body_is_decided_on_its_repository_and_name() {
+    let upstream = StubUpstream::echo();
+    let gateway = start_gateway("snapshot-body", &upstream.url(), NAMES_POLICY, "");
+    let addr = gateway.local_addrs()[0];
+    let body = br#"{"indices":"logs-1"}"#;
+    let create = |target: &str| request("PUT", target, "backup", "", body);
+    assert_decided(
+        addr,
+        &upstream,
+        &create("/_snapshot/backup-1/nightly-3"),
+        200,
+    );
+    assert_eq!(upstream.requests().last().unwrap().body, body);
+    assert_decided(addr, &upstream, &create("/_snapshot/other/nightly-3"), 403);
+    assert_decided(
+        addr,
+        &upstream,
+        &create("/_snapshot/backup-1/weekly-3"),
+        403,
+    );
+}
+
+#[test]
+fn data_streams_rule() {
+    let upstream = StubUpstream::echo();
+    let gateway = start_gateway("data-streams", &upstream.url(), NAMES_POLICY, "");
+    let addr = gateway.local_addrs()[0];
+    let cases: &[(&str, &str, u16)] = &[
+        ("GET", "/_data_stream/logs-ds-1", 200),
+        ("PUT", "/_data_stream/logs-ds-2", 200),
+        ("DELETE", "/_data_stream/logs-ds-2", 200),
+        ("GET", "/_data_stream/other", 403),
+        ("PUT", "/_data_stream/other", 403),
+        ("DELETE", "/_data_stream/logs-ds-1,other", 403),
+        ("GET", "/_data_stream", 403),
+    ];
+    for (method, target, status) in cases {
+        assert_decided(
+            addr,
+            &upstream,
+            &request(method, target, "streams", "", b""),
+            *status,
+        );
+    }
+}
+
+#[test]
+fn must_involve_indices_refuses_requests_about_no_index() {
+    let upstream = StubUpstream::echo();
+    let gateway = start_gateway("must-involve", &upstream.url(), NAMES_POLICY, "");
+    let addr = gateway.local_addrs()[0];
+    let get = |target: &str, user: &str| request("GET", target, user, "", b"");
+    // A request that names no index matches only the block that does not insist.
+    assert_decided(addr, &upstream, &get("/", "involve"), 403);
+    assert_decided(addr, &upstream, &get("/_nodes", "involve"), 403);
+    assert_decided(addr, &upstream, &get("/", "loose"), 200);
+    assert_decided(addr, &upstream, &get("/_nodes", "loose"), 200);
+    // Requests about indices are decided by the patterns either way.
+    for user in ["involve", "loose"] {
+        assert_decided(addr, &upstream, &get("/logs-1/_search", user), 200);
+        let missing = assert_decided(addr, &upstream, &get("/secret/_search", user), 404);
+        assert_eq!(missing.json()["error"]["type"], "index_not_found_exception");
+        assert_decided(
+            addr,
+            &upstream,
+            &request("PUT", "/secret/_doc/1", user, "", b"{}"),
+            403,
+        );
+    }
 }

@@ -102,14 +102,14 @@ fn one_fault(addr: std::net::SocketAddr, kind: usize, n: usize) -> Outcome {
             assert_eq!(json["status"], status, "kind {kind}: {text}");
             Outcome::Error(status)
         }
-        200 if ending == Ending::Reset => Outcome::Cut,
+        200 if ending == PeerState::Reset => Outcome::Cut,
         _ => panic!("kind {kind} ({}): {ending:?} after {text}", KINDS[kind]),
     }
 }
 
 /// Reads until a complete response that has a Content-Length, or the end of the
-/// connection; the bytes and how the connection ended (`StillOpen` after a whole response).
-fn read_answer(stream: &mut std::net::TcpStream) -> (Vec<u8>, Ending) {
+/// connection; the bytes and how the connection ended (`Open` after a whole response).
+fn read_answer(stream: &mut std::net::TcpStream) -> (Vec<u8>, PeerState) {
     let mut bytes = Vec::new();
     let mut chunk = [0u8; 16384];
     loop {
@@ -120,14 +120,14 @@ fn read_answer(stream: &mut std::net::TcpStream) -> (Vec<u8>, Ending) {
                 .find_map(|line| line.strip_prefix("content-length:"))
                 .and_then(|v| v.trim().parse::<usize>().ok());
             if length.is_some_and(|length| bytes.len() >= end + 4 + length) {
-                return (bytes, Ending::StillOpen);
+                return (bytes, PeerState::Open);
             }
         }
         match stream.read(&mut chunk) {
-            Ok(0) => return (bytes, Ending::Fin),
+            Ok(0) => return (bytes, PeerState::Eof),
             Ok(n) => bytes.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
-                return (bytes, Ending::Reset)
+                return (bytes, PeerState::Reset)
             }
             Err(e) => panic!("reading an answer: {e}"),
         }

@@ -164,7 +164,7 @@ fn dead_pooled_connection_replays_a_read_once_on_a_fresh_connection() {
     ] {
         // Only the first request on each connection is answered.
         let node = StubUpstream::start(move |req| {
-            if req.on_connection == 0 {
+            if req.nth_on_connection == 0 {
                 let path = path_of(req);
                 Reply::Bytes(ok_json(&format!("{{\"path\":\"{path}\"}}")))
             } else {
@@ -422,7 +422,7 @@ fn cut_responses_reset_the_client_connection() {
         let text = String::from_utf8_lossy(&bytes);
         assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{name}: {text}");
         assert!(!text.contains("replayed"), "{name}: {text}");
-        assert_eq!(ending, Ending::Reset, "{name}: {text}");
+        assert_eq!(ending, PeerState::Reset, "{name}: {text}");
         assert_eq!(node.count(&path), 1, "{name}");
     }
 
@@ -434,7 +434,7 @@ fn cut_responses_reset_the_client_connection() {
     client.send(get("/clean").as_bytes());
     let (bytes, ending) = client.read_until_end();
     assert!(bytes.ends_with(b"\r\n\r\ncomplete"));
-    assert_eq!(ending, Ending::Fin);
+    assert_eq!(ending, PeerState::Eof);
 }
 
 #[test]
@@ -509,15 +509,21 @@ fn node_restart_between_requests_costs_no_request() {
     assert_eq!(exchange(&mut client, &get("/before")).0.status, 200);
     // The node restarts between two requests; the gateway's pooled connection to the old
     // process is dead, which is seen before anything is sent on it.
-    node.stop();
-    let restarted = StubUpstream::start_on(node.addr, |req| {
-        let path = path_of(req);
-        Reply::Bytes(ok_json(&format!("{{\"path\":\"{path}\"}}")))
-    });
+    node.kill();
+    let old_process = node.requests();
+    node.revive();
+    let first_after_restart = node.connections.load(std::sync::atomic::Ordering::SeqCst);
     for (path, request) in non_idempotent("after-restart") {
         let (response, _) = exchange(&mut client, &request);
         assert_eq!(response.status, 200, "{path}: {}", response.head);
-        assert_eq!(restarted.count(&path), 1, "{path}");
+        assert_eq!(node.count(&path), 1, "{path}");
     }
-    assert_eq!(node.requests().len(), 1);
+    // The old process got only the first request; every later one reached the restarted
+    // node, on connections it accepted.
+    assert_eq!(old_process.len(), 1);
+    let after = &node.requests()[1..];
+    assert!(
+        after.iter().all(|r| r.connection >= first_after_restart),
+        "{after:?}"
+    );
 }

@@ -302,8 +302,13 @@ pub struct NamesRule {
 
 impl NamesRule {
     pub fn check<'r>(&self, s: &Session<'r>) -> Outcome<'r> {
-        let Some(targets) = s.req.es.as_ref().and_then(|es| es.targets) else {
+        let Some(es) = s.req.es.as_ref() else {
             return Outcome::NoMatch;
+        };
+        // The targets wait for a body that names indices (snapshot creation and restore):
+        // ask for it, as `indices` does, rather than refuse the request.
+        let Some(targets) = es.targets else {
+            return Outcome::NeedsBody;
         };
         let (names, all) = match self.kind {
             NameKind::Repositories => (&targets.repositories, targets.all_repositories),

@@ -3,6 +3,7 @@
 //! bodies (`body`).
 
 pub mod body;
+pub mod date_math;
 pub mod index_name;
 pub mod metadata;
 pub mod rewrite;

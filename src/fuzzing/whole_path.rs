@@ -183,6 +183,7 @@ pub fn whole_path(data: &[u8]) {
         metadata: &metadata,
         peer: ([10, 0, 0, 7], 40000).into(),
         local: ([10, 0, 0, 1], 9200).into(),
+        gate: &(),
     };
     let mut exchange = Exchange::default();
     let mut body_end = None;
@@ -208,7 +209,7 @@ pub fn whole_path(data: &[u8]) {
             }
             Verdict::Verify(_, pending, user, password) => {
                 let verdict = pending.key.verify(user.as_bytes(), password.as_bytes());
-                exchange.verified(pending.key_id, verdict, false, &user);
+                exchange.verified(pending.key_id, verdict);
             }
             Verdict::Forward { target, block } => {
                 let inspected = exchange.into_inspected();
@@ -303,7 +304,8 @@ fn check_indices(
         .ok()
         .flatten()
         .expect("checked by check_one_request");
-    let target = std::str::from_utf8(head.path_and_query().get(upstream)).expect("ASCII target");
+    let target = head.target(upstream);
+    let target = std::str::from_utf8(&target).expect("ASCII target");
     let classified = classify(head.method, target)
         .unwrap_or_else(|e| panic!("forwarded target {target} does not classify: {e:?}"));
     let mut targets = Targets::from_path(&classified);

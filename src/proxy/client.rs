@@ -153,7 +153,7 @@ pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) 
         request_line.clear();
         request_line.extend_from_slice(head.method.as_str().as_bytes());
         request_line.push(b' ');
-        let target = head.path_and_query().get(buf.data());
+        let target = head.target(buf.data());
         request_line.extend_from_slice(&target[..target.len().min(MAX_LOGGED_TARGET_BYTES)]);
         let _in_flight = InFlight::enter(&worker);
         let answered = Cell::new(false);
@@ -257,8 +257,9 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
                 metadata: &metadata,
                 peer: client.peer,
                 local: client.local,
+                gate: &worker.credentials,
             };
-            let cache = worker.credentials.verifier(snapshot.generation, &[]);
+            let cache = worker.credentials.verifier(snapshot.generation);
             exchange.step(&ctx, head, client.buf.data(), &cache)
         };
         match verdict {
@@ -266,10 +267,8 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
                 return forward(worker, client, head, exchange.into_inspected(), target).await
             }
             Verdict::Answer(answer) => {
-                // Failed logins count when the request as a whole was refused for its
-                // credentials, not for each of several keys tried on the way.
-                if let Some(user) = exchange.failed_login(&answer) {
-                    worker.credentials.record_failure(ip, user);
+                if let Some(delay) = answer.delay {
+                    monoio::time::sleep(delay).await;
                 }
                 let body_read = exchange.body_was_read();
                 return respond(worker, client, head, &answer, body_read).await;
@@ -293,10 +292,10 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
                 }
                 let key_id = pending.key_id;
                 match credentials
-                    .verify(generation, pending, user.clone(), password, ip)
+                    .verify(generation, pending, user, password, ip)
                     .await
                 {
-                    Ok((verdict, joined)) => exchange.verified(key_id, verdict, joined, &user),
+                    Ok(verdict) => exchange.verified(key_id, verdict),
                     Err(answer) => {
                         if let Some(delay) = answer.delay {
                             monoio::time::sleep(delay).await;

@@ -11,7 +11,7 @@
 
 use crate::acl::es_rules::EsView;
 use crate::acl::request::MalformedAuthorization;
-use crate::acl::{Decision, Pending, Request, Verifier, DEFAULT_FORBIDDEN_MESSAGE};
+use crate::acl::{ByBasic, Decision, Pending, Request, Verifier, DEFAULT_FORBIDDEN_MESSAGE};
 use crate::es::body::{inflate_to_vec, ContentEncoding};
 use crate::es::index_name::{decode_part, IndexExpr};
 use crate::es::metadata::ClusterMetadata;
@@ -22,15 +22,38 @@ use crate::http::canned::Canned;
 use crate::http::request::{BodyFraming, RequestHead};
 use crate::http::ClientError;
 use crate::snapshot::Snapshot;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// What a decision reads besides the request: the policy the request started with, the
-/// cluster metadata, and the connection's addresses. Plain references: no IO behind them.
+/// cluster metadata, the connection's addresses, and the failure limits. Plain references:
+/// no IO behind them.
 pub struct Context<'a> {
     pub snapshot: &'a Snapshot,
     pub metadata: &'a ClusterMetadata,
     pub peer: SocketAddr,
     pub local: SocketAddr,
+    pub gate: &'a dyn CredentialGate,
+}
+
+/// The failure limits as a decision sees them (every credential kind, cheap keys too).
+pub trait CredentialGate {
+    /// Before the ACL is evaluated for a request with Basic credentials: `Err` with the
+    /// throttled answer while the address or user is blocked and the credentials are not
+    /// known to be good.
+    fn admit(&self, ip: IpAddr, user: &str, password: &str) -> Result<(), Answer>;
+    /// The ACL allowed a request whose user these Basic credentials authenticated.
+    fn succeeded(&self, user: &str, password: &str);
+    /// The request was refused because its Basic credentials are valid for no rule.
+    fn failed(&self, ip: IpAddr, user: &str, password: &str);
+}
+
+/// No failure limits (tests and the fuzzer).
+impl CredentialGate for () {
+    fn admit(&self, _: IpAddr, _: &str, _: &str) -> Result<(), Answer> {
+        Ok(())
+    }
+    fn succeeded(&self, _: &str, _: &str) {}
+    fn failed(&self, _: IpAddr, _: &str, _: &str) {}
 }
 
 /// A request whose body was read (to find the indices it names) before forwarding.
@@ -143,7 +166,8 @@ pub fn decide(
     verifier: &dyn Verifier,
 ) -> Verdict {
     // The head parser admits only printable ASCII in the target.
-    let Ok(target) = std::str::from_utf8(head.path_and_query().get(buf)) else {
+    let target = head.target(buf);
+    let Ok(target) = std::str::from_utf8(&target) else {
         return Verdict::Answer(Answer::client(ClientError::InvalidTarget));
     };
     let classified = match classify(head.method, target) {
@@ -156,7 +180,8 @@ pub fn decide(
             ))
         }
     };
-    let Ok(path) = decode_part(std::str::from_utf8(head.path.get(buf)).unwrap_or_default()) else {
+    let path = head.path_text(buf);
+    let Ok(path) = decode_part(std::str::from_utf8(&path).unwrap_or_default()) else {
         return Verdict::Answer(Answer::client(ClientError::InvalidPathEncoding));
     };
     let metadata = ctx.metadata;
@@ -169,14 +194,18 @@ pub fn decide(
     }
     let body_pending = needs_body(&classified) && head.body != BodyFraming::None;
     if let (true, Some(inspected)) = (body_pending, inspected) {
+        if let Err(answer) = check_inspectable_media_type(head, buf) {
+            return Verdict::Answer(answer);
+        }
         if let Err(e) = targets.add_body(&classified, inspected.payload()) {
             return Verdict::Answer(Answer::plain(e.status(), e.es_type(), e.reason()));
         }
     }
-    let content_length = match head.body {
-        BodyFraming::None => Some(0),
-        BodyFraming::Length(n) => Some(n),
-        BodyFraming::Chunked => inspected.map(|i| i.payload().len() as u64),
+    let content_length = match (head.body, inspected) {
+        (BodyFraming::None, _) => Some(0),
+        (_, Some(inspected)) => Some(inspected.payload().len() as u64),
+        (BodyFraming::Length(n), None) if head.header(buf, "content-encoding").is_none() => Some(n),
+        _ => None,
     };
     let mut request = match Request::new(
         head.method,
@@ -207,7 +236,31 @@ pub fn decide(
         answer.status = status;
         return Verdict::Answer(answer);
     }
-    match snapshot.acl.evaluate(&request, verifier) {
+    let ip = ctx.peer.ip().to_canonical();
+    if let Some(basic) = &request.basic {
+        if let Err(answer) = ctx.gate.admit(ip, &basic.user, &basic.password) {
+            return Verdict::Answer(answer);
+        }
+    }
+    let decision = snapshot.acl.evaluate(&request, verifier);
+    if let Some(basic) = &request.basic {
+        match decision {
+            Decision::Allow {
+                by_basic: ByBasic(true),
+                ..
+            } => ctx.gate.succeeded(&basic.user, &basic.password),
+            Decision::Forbid {
+                credentials_rejected: true,
+                ..
+            }
+            | Decision::Unauthorized {
+                credentials_rejected: true,
+                ..
+            } => ctx.gate.failed(ip, &basic.user, &basic.password),
+            _ => {}
+        }
+    }
+    match decision {
         Decision::Allow {
             narrowed: None,
             position,
@@ -233,7 +286,7 @@ pub fn decide(
         Decision::Forbid { reason, due_to, .. } => {
             Verdict::Answer(forbidden(reason.to_string(), due_to))
         }
-        Decision::Unauthorized { reason } => Verdict::Answer(Answer {
+        Decision::Unauthorized { reason, .. } => Verdict::Answer(Answer {
             status: 401,
             challenge: true,
             ..forbidden(reason.to_string(), "OPERATION_NOT_ALLOWED")
@@ -334,28 +387,36 @@ const INSPECTABLE_TYPES: [&str; 4] = [
     "application/vnd.elasticsearch+x-ndjson",
 ];
 
-/// Checks that an inspected body is JSON/NDJSON and inflates it per `Content-Encoding`,
-/// bounded by `max` bytes. `Ok(None)`: the payload is `data` itself.
+/// Refuses a body whose indices must be read unless it is JSON or NDJSON.
+fn check_inspectable_media_type(head: &RequestHead, head_buf: &[u8]) -> Result<(), Answer> {
+    let Some(content_type) = head.header(head_buf, "content-type") else {
+        return Ok(());
+    };
+    let media = content_type
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or_default();
+    let media = String::from_utf8_lossy(media).trim().to_ascii_lowercase();
+    if INSPECTABLE_TYPES.contains(&media.as_str()) {
+        return Ok(());
+    }
+    Err(Answer::plain(
+        415,
+        "media_type_not_supported_exception",
+        format!(
+            "the gateway reads the indices in this body and accepts it only as JSON or NDJSON, not [{media}]"
+        ),
+    ))
+}
+
+/// Inflates a body read for the decision per its `Content-Encoding`, bounded by `max`
+/// bytes. `Ok(None)`: the payload is `data` itself.
 pub fn decode_for_inspection(
     head: &RequestHead,
     head_buf: &[u8],
     data: &[u8],
     max: u64,
 ) -> Result<Option<Vec<u8>>, Answer> {
-    let unsupported =
-        |reason: String| Answer::plain(415, "media_type_not_supported_exception", reason);
-    if let Some(content_type) = head.header(head_buf, "content-type") {
-        let media = content_type
-            .split(|&b| b == b';')
-            .next()
-            .unwrap_or_default();
-        let media = String::from_utf8_lossy(media).trim().to_ascii_lowercase();
-        if !INSPECTABLE_TYPES.contains(&media.as_str()) {
-            return Err(unsupported(format!(
-                "the gateway reads the indices in this body and accepts it only as JSON or NDJSON, not [{media}]"
-            )));
-        }
-    }
     // Netty reads only the first Content-Encoding; two of them would be read differently.
     let encodings = head
         .headers

@@ -36,8 +36,6 @@ pub struct Exchange {
     /// Verdicts of this request's own hash checks, consulted before the cache, so that a
     /// request never depends on the cache keeping what it just computed.
     verdicts: SmallVec<[(u32, HashVerdict); 4]>,
-    /// The user whose credentials failed a hash this request computed itself.
-    failed_user: Option<String>,
     rounds: usize,
 }
 
@@ -81,24 +79,14 @@ impl Exchange {
         self.inspected = Some(inspected);
     }
 
-    /// A pending key was checked for `user`. `joined` means the check was another
-    /// request's computation (its failure is not this request's failed attempt).
-    pub fn verified(&mut self, key_id: u32, verdict: HashVerdict, joined: bool, user: &str) {
-        if verdict != HashVerdict::Match && !joined {
-            self.failed_user = Some(user.to_string());
-        }
+    /// A pending key was checked.
+    pub fn verified(&mut self, key_id: u32, verdict: HashVerdict) {
         self.verdicts.push((key_id, verdict));
     }
 
     /// Whether the body has been read (and must not be read again).
     pub fn body_was_read(&self) -> bool {
         self.inspected.is_some()
-    }
-
-    /// The user whose failed login this answer completes, if it is one: a request refused
-    /// for its credentials after a hash it computed itself failed.
-    pub fn failed_login(&self, answer: &Answer) -> Option<&str> {
-        self.failed_user.as_deref().filter(|_| answer.status == 401)
     }
 
     /// The inspected body, for forwarding.

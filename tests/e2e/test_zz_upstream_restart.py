@@ -12,16 +12,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
 import requests
 
-from conftest import Route
+from conftest import Route, requires_gateway
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("E2E_GATEWAY_CONTROL") != "1", reason="needs Ringfence in front (tests/e2e/run.sh)"
-)
+pytestmark = requires_gateway
 
 # How long the node holds each in-flight request; it is killed long before.
 HELD_S = 30
