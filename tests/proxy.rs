@@ -376,7 +376,7 @@ fn dying_keep_alive_upstream() -> StubUpstream {
             }
             Reply::Bytes(answer)
         }
-        _ => Reply::CloseWithoutAnswer,
+        _ => Reply::close(),
     })
 }
 

@@ -25,7 +25,7 @@ pub struct Received {
     pub body: Vec<u8>,
     pub body_len: u64,
     pub connection: usize,
-    /// 0 for the first request on its connection, 1 for the next, ...
+    /// How many requests came before this one on the same connection (0: the first).
     pub nth_on_connection: usize,
 }
 
@@ -45,9 +45,37 @@ pub enum Reply {
     Bytes(Vec<u8>),
     /// Write these bytes and close the connection.
     BytesThenClose(Vec<u8>),
+    /// A misbehaving node: these steps in order, then keep the connection unless one ends it
+    /// (or the request asked for `Connection: close`).
+    Steps(Vec<Step>),
+}
+
+/// One thing a misbehaving stub node does after reading a request.
+pub enum Step {
+    Write(Vec<u8>),
+    Sleep(Duration),
+    /// Close with a FIN.
+    Close,
+    /// Close with a RST (SO_LINGER 0), as a node killed mid-request or a middlebox does.
+    Reset,
+}
+
+impl Reply {
     /// Close the connection without answering (the request was read and is recorded): a
     /// node that died, or a keep-alive connection it timed out, just as a request came in.
-    CloseWithoutAnswer,
+    pub fn close() -> Reply {
+        Reply::Steps(vec![Step::Close])
+    }
+
+    /// Read the request and reset the connection.
+    pub fn reset() -> Reply {
+        Reply::Steps(vec![Step::Reset])
+    }
+
+    /// Answer after a delay.
+    pub fn after(delay: Duration, bytes: Vec<u8>) -> Reply {
+        Reply::Steps(vec![Step::Sleep(delay), Step::Write(bytes)])
+    }
 }
 
 pub struct StubUpstream {
@@ -55,6 +83,8 @@ pub struct StubUpstream {
     pub received: Arc<Mutex<Vec<Received>>>,
     pub connections: Arc<AtomicUsize>,
     responder: Arc<Responder>,
+    /// Whether requests are kept in `received` (on unless a test turns it off).
+    recording: Arc<AtomicBool>,
     /// Connections being served, by id (clones, so that `kill` can shut them down).
     open: Arc<Mutex<HashMap<usize, TcpStream>>>,
     /// The accepting thread, and its stop flag; `None` while killed.
@@ -69,6 +99,7 @@ impl StubUpstream {
             received: Arc::new(Mutex::new(Vec::new())),
             connections: Arc::new(AtomicUsize::new(0)),
             responder: Arc::new(responder),
+            recording: Arc::new(AtomicBool::new(true)),
             open: Arc::new(Mutex::new(HashMap::new())),
             acceptor: Mutex::new(None),
         };
@@ -78,9 +109,10 @@ impl StubUpstream {
 
     fn accept_on(&self, listener: TcpListener) {
         let stop = Arc::new(AtomicBool::new(false));
-        let (r, c, responder, open) = (
+        let (r, c, k, responder, open) = (
             self.received.clone(),
             self.connections.clone(),
+            self.recording.clone(),
             self.responder.clone(),
             self.open.clone(),
         );
@@ -93,9 +125,10 @@ impl StubUpstream {
                 }
                 let id = c.fetch_add(1, Ordering::SeqCst);
                 open.lock().unwrap().insert(id, stream.try_clone().unwrap());
-                let (r, responder, open) = (r.clone(), responder.clone(), open.clone());
+                let (r, k, responder, open) =
+                    (r.clone(), k.clone(), responder.clone(), open.clone());
                 std::thread::spawn(move || {
-                    serve_stub(stream, id, r, responder);
+                    serve_stub(stream, id, r, k, responder);
                     open.lock().unwrap().remove(&id);
                 });
             }
@@ -103,7 +136,8 @@ impl StubUpstream {
         *self.acceptor.lock().unwrap() = Some((stop, thread));
     }
 
-    /// The node dies: its port refuses connections and every open connection is closed.
+    /// The node dies (or stops for a restart): its port refuses connections and is free once
+    /// this returns, and every open connection is closed (FIN).
     pub fn kill(&self) {
         let Some((stop, thread)) = self.acceptor.lock().unwrap().take() else {
             return;
@@ -117,7 +151,8 @@ impl StubUpstream {
         }
     }
 
-    /// The node comes back on the same port.
+    /// The node comes back on the same port (a restart), with the same responder and record;
+    /// connections accepted from now on have ids from `connections` at this moment.
     pub fn revive(&self) {
         self.accept_on(TcpListener::bind(self.addr).unwrap());
     }
@@ -131,8 +166,30 @@ impl StubUpstream {
         })
     }
 
+    /// Stops keeping requests (a long run would otherwise grow the process).
+    pub fn stop_recording(&self) {
+        self.recording.store(false, Ordering::SeqCst);
+    }
+
     pub fn requests(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// How many requests for exactly this path (query included) reached the stub.
+    pub fn count(&self, path: &str) -> usize {
+        let prefix = format!(" {path} ");
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                r.head_text()
+                    .split("\r\n")
+                    .next()
+                    .unwrap()
+                    .contains(&prefix)
+            })
+            .count()
     }
 
     pub fn url(&self) -> String {
@@ -152,6 +209,7 @@ fn serve_stub(
     mut stream: TcpStream,
     id: usize,
     received: Arc<Mutex<Vec<Received>>>,
+    recording: Arc<AtomicBool>,
     responder: Arc<Responder>,
 ) {
     let mut buf = Vec::new();
@@ -210,7 +268,9 @@ fn serve_stub(
         }
         // Recorded before the responder runs: a test can see a request that is still being
         // answered (a slow node).
-        received.lock().unwrap().push(req.clone());
+        if recording.load(Ordering::SeqCst) {
+            received.lock().unwrap().push(req.clone());
+        }
         let reply = responder(&req);
         // Like a node, close after answering a request that asked for it.
         let close = header(&text, "connection").is_some_and(|v| v == "close");
@@ -224,7 +284,27 @@ fn serve_stub(
                 let _ = stream.write_all(&bytes);
                 return;
             }
-            Reply::CloseWithoutAnswer => return,
+            Reply::Steps(steps) => {
+                for step in steps {
+                    match step {
+                        Step::Write(bytes) => {
+                            if stream.write_all(&bytes).is_err() {
+                                return;
+                            }
+                        }
+                        Step::Sleep(delay) => std::thread::sleep(delay),
+                        Step::Close => return,
+                        Step::Reset => {
+                            let _ =
+                                socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                            return;
+                        }
+                    }
+                }
+                if close {
+                    return;
+                }
+            }
         }
     }
 }
@@ -251,7 +331,7 @@ pub fn config_file(name: &str, upstream: &str, readonlyrest: &str, extra_gateway
     config_file_for(name, &[upstream], readonlyrest, extra_gateway)
 }
 
-/// Writes a config file for several upstream nodes.
+/// Writes a config file for several upstream nodes (round-robin in this order).
 pub fn config_file_for(
     name: &str,
     upstreams: &[&str],
@@ -407,25 +487,35 @@ impl Client {
         Response { status, head, body }
     }
 
+    /// One read under the current read timeout, and what it showed: `Data` (appended to the
+    /// buffer), `Eof`, `Reset`, or `Open` when the timeout passed first. The one place that
+    /// tells a close from a stall: `fill`, `wait_for_close` and `read_until_end` all use it.
+    fn read_once(&mut self) -> PeerState {
+        let mut chunk = [0u8; 16384];
+        match self.stream.read(&mut chunk) {
+            Ok(0) => PeerState::Eof,
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                PeerState::Data
+            }
+            Err(e) => match e.kind() {
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => PeerState::Open,
+                std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe => PeerState::Reset,
+                _ => panic!("unexpected error reading from the server: {e}"),
+            },
+        }
+    }
+
     /// Reads more bytes; `None` when the server closed (EOF or reset). A read timeout is
     /// not a close: it panics, so a stalled server never passes for a finished response.
     fn fill(&mut self) -> Option<usize> {
-        let mut chunk = [0u8; 16384];
-        match self.stream.read(&mut chunk) {
-            Ok(0) => None,
-            Ok(n) => {
-                self.buf.extend_from_slice(&chunk[..n]);
-                Some(n)
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                panic!("no answer within the client's read timeout ({e})")
-            }
-            Err(_) => None,
+        let before = self.buf.len();
+        match self.read_once() {
+            PeerState::Data => Some(self.buf.len() - before),
+            PeerState::Eof | PeerState::Reset => None,
+            PeerState::Open => panic!("no answer within the client's read timeout"),
         }
     }
 
@@ -445,39 +535,48 @@ impl Client {
             return PeerState::Data;
         }
         self.stream.set_read_timeout(Some(within)).unwrap();
-        let mut byte = [0u8; 1];
-        let state = match self.stream.read(&mut byte) {
-            Ok(0) => PeerState::Eof,
-            Ok(_) => {
-                self.buf.push(byte[0]);
-                PeerState::Data
-            }
-            Err(e) => match e.kind() {
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => PeerState::Open,
-                std::io::ErrorKind::ConnectionReset
-                | std::io::ErrorKind::ConnectionAborted
-                | std::io::ErrorKind::BrokenPipe => PeerState::Reset,
-                _ => panic!("unexpected error while waiting for a close: {e}"),
-            },
-        };
+        let state = self.read_once();
         self.stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
         state
     }
+
+    /// Reads until the server ends the connection (or the read timeout passes): every byte
+    /// not yet consumed, and how it ended (`Eof`, `Reset`, or `Open` on a timeout; never
+    /// `Data`). For responses that may be cut, where only the ending tells a whole one.
+    pub fn read_until_end(&mut self) -> (Vec<u8>, PeerState) {
+        let state = loop {
+            match self.read_once() {
+                PeerState::Data => continue,
+                ended => break ended,
+            }
+        };
+        (std::mem::take(&mut self.buf), state)
+    }
 }
 
-/// What a connection looked like from the client after waiting for the server to close it.
+/// How a connection looked from the client after waiting for the server to end it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PeerState {
     /// The server closed it in order (FIN).
     Eof,
-    /// The server reset it (RST).
+    /// The server reset it (RST): a response, if any, is known to be cut.
     Reset,
     /// Still open when the wait ended: a timeout is not a close.
     Open,
     /// The server sent more bytes instead of closing.
     Data,
+}
+
+/// A URL on which nothing listens (the port was free a moment ago).
+pub fn closed_port_url() -> String {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("http://127.0.0.1:{port}")
 }
 
 /// Sends one request on a new connection and reads the response.
