@@ -534,10 +534,35 @@ fn inspected_bodies_are_bounded() {
     let response = client.read_response(false);
     assert_eq!(response.status, 400);
     assert!(String::from_utf8_lossy(&response.body).contains("far more framing than data"));
-    // The `source` query parameter cannot carry a body past the inspection.
-    let sneaky = roundtrip(addr, &request("GET", "/_msearch?source=%7B%22index%22%3A%22secret%22%7D%0A%7B%7D%0A&source_content_type=application/x-ndjson", "reader", "", b""));
-    assert_eq!(sneaky.status, 400);
     assert!(upstream.requests().is_empty());
+    // A body in the `source` query parameter is inspected like one sent as the body: narrowed,
+    // it goes as the body, and the parameter leaves the query.
+    let sneaky = roundtrip(addr, &request("GET", "/_msearch?source=%7B%22index%22%3A%22secret%22%7D%0A%7B%7D%0A&source_content_type=application/x-ndjson&pretty", "reader", "", b""));
+    assert_eq!(sneaky.status, 200);
+    let forwarded = &upstream.requests()[0];
+    let head = forwarded.head_text();
+    assert!(
+        head.starts_with("GET /_msearch?pretty HTTP/1.1\r\n"),
+        "{head}"
+    );
+    let body = String::from_utf8_lossy(&forwarded.body);
+    assert!(
+        body.starts_with("{\"index\":\".rf-none-") && !body.contains("secret"),
+        "{body}"
+    );
+    // Without its content type it is refused, as Elasticsearch refuses it.
+    let untyped = roundtrip(
+        addr,
+        &request(
+            "GET",
+            "/_msearch?source=%7B%7D%0A%7B%7D%0A",
+            "reader",
+            "",
+            b"",
+        ),
+    );
+    assert_eq!(untyped.status, 400);
+    assert_eq!(upstream.requests().len(), 1);
 }
 
 const NAMES_POLICY: &str = r#"  access_control_rules:

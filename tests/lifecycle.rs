@@ -42,7 +42,9 @@ fn binary_config(name: &str, upstream: &StubUpstream, extra_gateway: &str) -> st
 
 #[test]
 fn sigterm_drains_in_flight_requests_refuses_new_ones_and_exits_0() {
-    let upstream = slow_upstream(Duration::from_millis(1000));
+    // Slow enough that the listeners are seen closed before it answers, even on a loaded
+    // machine.
+    let upstream = slow_upstream(Duration::from_millis(3000));
     let mut binary = Binary::start(&binary_config("sigterm", &upstream, ""));
     let addr = binary.addr;
     let mut client = Client::connect(addr);

@@ -134,6 +134,27 @@ pub fn rewrite_mget(body: &[u8], denied: &[bool], missing: &str) -> Result<Vec<u
     serde_json::to_vec(&rewritten).map_err(|_| malformed)
 }
 
+/// `target` without the query parameters named `names` (ES query decoding of the keys).
+pub fn without_params(target: &str, names: &[&str]) -> String {
+    let Some((path, query)) = target.split_once('?') else {
+        return target.to_string();
+    };
+    let kept: Vec<&str> = query
+        .split(['&', ';'])
+        .filter(|pair| {
+            let key = pair.split('=').next().unwrap_or_default();
+            !names.iter().any(|name| {
+                super::route::query_param(key.as_bytes(), name).is_ok_and(|v| v.is_some())
+            })
+        })
+        .collect();
+    if kept.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", kept.join("&"))
+    }
+}
+
 /// Comma-joins the names, percent-encoding everything but unreserved characters and `*`.
 fn encode_list(names: &[String]) -> String {
     let mut out = String::new();
@@ -213,6 +234,22 @@ mod tests {
             String::from_utf8(out).unwrap(),
             r#"{"docs":[{"_id":"1","_index":".none"},{"_id":"2","_index":".none"},{"_index":"logs-1","_id":"3"},{"_index":".none","_id":"4","routing":"r"}]}"#
         );
+    }
+
+    #[test]
+    fn drops_query_parameters() {
+        assert_eq!(
+            without_params(
+                "/_msearch?sour%63e=x&a=1&source_content_type=y",
+                &["source", "source_content_type"]
+            ),
+            "/_msearch?a=1"
+        );
+        assert_eq!(
+            without_params("/_msearch?source=x", &["source"]),
+            "/_msearch"
+        );
+        assert_eq!(without_params("/_msearch", &["source"]), "/_msearch");
     }
 
     #[test]

@@ -66,6 +66,7 @@ use path::Path;
 mod path;
 #[path = "route/query.rs"]
 mod query;
+pub(crate) use query::param as query_param;
 #[rustfmt::skip]
 #[path = "route/table.rs"]
 mod table;
@@ -111,9 +112,6 @@ pub enum RouteError {
     PathPartInQuery,
     /// Elasticsearch versions would route this path to different handlers.
     AmbiguousRoute,
-    /// A `source` query parameter would carry the body of an API that names indices in its
-    /// body (ES `RestRequest.contentOrSourceParam`), past the body inspection.
-    BodyInQuery,
 }
 
 impl RouteError {
@@ -139,9 +137,6 @@ impl RouteError {
             }
             RouteError::AmbiguousRoute => {
                 "request path is routed differently by different Elasticsearch versions"
-            }
-            RouteError::BodyInQuery => {
-                "the `source` query parameter is not accepted for this API: send the body as the request body"
             }
         }
     }
@@ -410,12 +405,6 @@ fn classify_path<'a>(
     }
     if let Some(query) = query {
         query::check(query, route.guard)?;
-        if api.body != BodyIndices::None {
-            query::check(query, &["source", "source_content_type"]).map_err(|e| match e {
-                RouteError::PathPartInQuery => RouteError::BodyInQuery,
-                other => other,
-            })?;
-        }
     }
     // A generic route caught a path of an endpoint we do not know: see `NameList::HasReserved`.
     if foreign {

@@ -184,6 +184,7 @@ pub fn whole_path(data: &[u8]) {
         peer: ([10, 0, 0, 7], 40000).into(),
         local: ([10, 0, 0, 1], 9200).into(),
         gate: &(),
+        max_body_bytes: MAX_BODY_BYTES,
     };
     let mut exchange = Exchange::default();
     let mut body_end = None;
@@ -216,9 +217,11 @@ pub fn whole_path(data: &[u8]) {
                 block,
                 body: rewritten,
             } => {
-                let (head, inspected) = match exchange.outgoing(&head, rewritten) {
-                    Ok(Outgoing::AsReceived(inspected)) => (head, inspected),
-                    Ok(Outgoing::Rewritten(head, inspected)) => (*head, Some(inspected)),
+                let (head, inspected, target) = match exchange.outgoing(&head, target, rewritten) {
+                    Ok(Outgoing::AsReceived(inspected, target)) => (head, inspected, target),
+                    Ok(Outgoing::Rewritten(head, inspected, target)) => {
+                        (*head, Some(inspected), target)
+                    }
                     Err(e) => panic!("a rewritten body's head does not parse: {e:?}"),
                 };
                 let mut upstream = Vec::new();

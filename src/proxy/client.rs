@@ -258,20 +258,28 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
                 peer: client.peer,
                 local: client.local,
                 gate: &worker.credentials,
+                max_body_bytes: worker.limits.max_body_bytes,
             };
             let cache = worker.credentials.verifier(snapshot.generation);
             exchange.step(&ctx, head, client.buf.data(), &cache)
         };
         match verdict {
             Verdict::Forward { target, body, .. } => {
-                return match exchange.outgoing(head, body) {
-                    Ok(Outgoing::AsReceived(inspected)) => {
+                let body_in_query = exchange.body_in_query();
+                return match exchange.outgoing(head, target, body) {
+                    Ok(Outgoing::AsReceived(inspected, target)) => {
                         forward(worker, client, head, inspected, target).await
                     }
-                    Ok(Outgoing::Rewritten(head, inspected)) => {
-                        forward(worker, client, &head, Some(inspected), target).await
+                    Ok(Outgoing::Rewritten(rewritten, inspected, target)) => {
+                        if body_in_query {
+                            // Sent from `inspected`, like a body read from the connection.
+                            client.buf.consume(head.len);
+                        }
+                        forward(worker, client, &rewritten, Some(inspected), target).await
                     }
-                    Err(e) => respond(worker, client, head, &Answer::client(e), true).await,
+                    Err(e) => {
+                        respond(worker, client, head, &Answer::client(e), !body_in_query).await
+                    }
                 };
             }
             Verdict::Answer(answer) => {

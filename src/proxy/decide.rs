@@ -17,7 +17,7 @@ use crate::es::body::{inflate_to_vec, ContentEncoding};
 use crate::es::index_name::{decode_part, IndexExpr};
 use crate::es::metadata::ClusterMetadata;
 use crate::es::rewrite::{narrow_target, rewrite_mget, rewrite_msearch};
-use crate::es::route::{classify, BodyIndices, Classified};
+use crate::es::route::{classify, query_param, BodyIndices, Classified};
 use crate::es::target::{needs_body, template_target, Access, Targets};
 use crate::http::canned::Canned;
 use crate::http::request::{BodyFraming, RequestHead};
@@ -34,6 +34,8 @@ pub struct Context<'a> {
     pub peer: SocketAddr,
     pub local: SocketAddr,
     pub gate: &'a dyn CredentialGate,
+    /// `gateway.limits.max_body_bytes` (a body in the query is bounded like any other).
+    pub max_body_bytes: u64,
 }
 
 /// The failure limits as a decision sees them (every credential kind, cheap keys too).
@@ -65,6 +67,9 @@ pub struct Inspected {
     pub raw: Vec<u8>,
     /// The body's payload when it differs from `raw` (de-chunked, inflated).
     pub decoded: Option<Vec<u8>>,
+    /// The body came from the `source` query parameter (the request has none of its own):
+    /// forwarded as received, the parameter still in the query.
+    pub from_query: bool,
 }
 
 impl Inspected {
@@ -196,9 +201,10 @@ pub fn decide(
             targets.add_existing_template(patterns);
         }
     }
-    let body_pending = needs_body(&classified) && head.body != BodyFraming::None;
+    let body_pending =
+        needs_body(&classified) && (head.body != BodyFraming::None || has_source_param(head, buf));
     if let (true, Some(inspected)) = (body_pending, inspected) {
-        if let Err(answer) = check_inspectable_media_type(head, buf) {
+        if let Err(answer) = check_inspectable_media_type(head, buf, inspected.from_query) {
             return Verdict::Answer(answer);
         }
         if let Err(e) = targets.add_body(&classified, inspected.payload()) {
@@ -431,10 +437,66 @@ const INSPECTABLE_TYPES: [&str; 4] = [
     "application/vnd.elasticsearch+x-ndjson",
 ];
 
-/// Refuses a body whose indices must be read unless it is JSON or NDJSON.
-fn check_inspectable_media_type(head: &RequestHead, head_buf: &[u8]) -> Result<(), Answer> {
-    let Some(content_type) = head.header(head_buf, "content-type") else {
-        return Ok(());
+/// Whether the request has a `source` query parameter (a body given in the query; one that
+/// does not decode counts, and is refused when it is read).
+fn has_source_param(head: &RequestHead, buf: &[u8]) -> bool {
+    head.query
+        .is_some_and(|q| !matches!(query_param(q.get(buf), "source"), Ok(None)))
+}
+
+/// The body a request carries in its `source` query parameter (ES
+/// `RestRequest.contentOrSourceParam`: only when it has no body of its own), read as a body
+/// (and bounded like one).
+pub fn body_from_query(
+    head: &RequestHead,
+    buf: &[u8],
+    max_body_bytes: u64,
+) -> Result<Inspected, Answer> {
+    let bad = |e: crate::es::route::RouteError| {
+        Answer::plain(400, "illegal_argument_exception", e.reason().to_string())
+    };
+    let query = head.query.map(|q| q.get(buf)).unwrap_or_default();
+    let source = query_param(query, "source")
+        .map_err(bad)?
+        .unwrap_or_default();
+    if source.len() as u64 > max_body_bytes {
+        return Err(Answer::client(ClientError::BodyTooLarge));
+    }
+    Ok(Inspected {
+        head: buf[..head.len].to_vec(),
+        raw: source,
+        decoded: None,
+        from_query: true,
+    })
+}
+
+/// Refuses a body whose indices must be read unless it is JSON or NDJSON (its type is
+/// `Content-Type`, or `source_content_type` for a body in the query).
+fn check_inspectable_media_type(
+    head: &RequestHead,
+    head_buf: &[u8],
+    from_query: bool,
+) -> Result<(), Answer> {
+    let from_query_type;
+    let content_type = if from_query {
+        let query = head.query.map(|q| q.get(head_buf)).unwrap_or_default();
+        from_query_type = query_param(query, "source_content_type").ok().flatten();
+        // Elasticsearch requires the parameter with `source`.
+        match from_query_type.as_deref() {
+            Some(value) => value,
+            None => {
+                return Err(Answer::plain(
+                    400,
+                    "illegal_argument_exception",
+                    "source and source_content_type parameters are required".into(),
+                ))
+            }
+        }
+    } else {
+        match head.header(head_buf, "content-type") {
+            Some(value) => value,
+            None => return Ok(()),
+        }
     };
     let media = content_type
         .split(|&b| b == b';')

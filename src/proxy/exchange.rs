@@ -13,9 +13,12 @@
 //!      ─▶ Forward / Answer: done
 //! ```
 
-use super::decide::{decide, decode_for_inspection, Answer, Context, Inspected, Verdict};
+use super::decide::{
+    body_from_query, decide, decode_for_inspection, Answer, Context, Inspected, Verdict,
+};
 use crate::acl::Verifier;
 use crate::auth::key::Verdict as HashVerdict;
+use crate::es::rewrite::without_params;
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::{with_rewritten_body, BodyFraming, RequestHead};
 use crate::http::ClientError;
@@ -57,11 +60,11 @@ impl Exchange {
             own: &self.verdicts,
             cache,
         };
-        let buf = match &self.inspected {
+        let head_buf = match &self.inspected {
             Some(inspected) => &inspected.head[..],
             None => buf,
         };
-        match decide(ctx, head, buf, self.inspected.as_ref(), &verifier) {
+        match decide(ctx, head, head_buf, self.inspected.as_ref(), &verifier) {
             // A key this request already checked cannot be pending again; deciding on
             // would loop.
             Verdict::Verify(_, pending, _, _)
@@ -70,6 +73,16 @@ impl Exchange {
                 undecidable()
             }
             Verdict::ReadBody if self.inspected.is_some() => undecidable(),
+            // No body of its own: the one in its `source` parameter, without IO.
+            Verdict::ReadBody if head.body == BodyFraming::None => {
+                match body_from_query(head, buf, ctx.max_body_bytes) {
+                    Ok(inspected) => {
+                        self.inspected = Some(inspected);
+                        self.step(ctx, head, buf, cache)
+                    }
+                    Err(answer) => Verdict::Answer(answer),
+                }
+            }
             verdict => verdict,
         }
     }
@@ -84,20 +97,39 @@ impl Exchange {
         self.verdicts.push((key_id, verdict));
     }
 
-    /// Whether the body has been read (and must not be read again).
+    /// Whether the body has been read from the connection (and must not be read again): a
+    /// body taken from the query leaves the request in the connection's buffer.
     pub fn body_was_read(&self) -> bool {
-        self.inspected.is_some()
+        self.inspected.as_ref().is_some_and(|i| !i.from_query)
     }
 
-    /// What goes upstream for a `Forward` verdict carrying `rewritten` (or not): the request
-    /// as received, or with the rewritten body and the head re-stated for it.
+    /// Whether the body inspected is the one in the `source` query parameter.
+    pub fn body_in_query(&self) -> bool {
+        self.inspected.as_ref().is_some_and(|i| i.from_query)
+    }
+
+    /// What goes upstream for a `Forward` verdict: the request as received (with `target`
+    /// if narrowed), or with the `rewritten` body and the head re-stated for it. A body read
+    /// from the `source` parameter goes as it came, in the query, unless it was rewritten:
+    /// then it is sent as the body and the parameter leaves the query.
     pub fn outgoing(
         self,
         head: &RequestHead,
+        target: Option<String>,
         rewritten: Option<Vec<u8>>,
     ) -> Result<Outgoing, ClientError> {
         let (Some(body), Some(inspected)) = (rewritten, self.inspected.as_ref()) else {
-            return Ok(Outgoing::AsReceived(self.inspected));
+            let inspected = self.inspected.filter(|i| !i.from_query);
+            return Ok(Outgoing::AsReceived(inspected, target));
+        };
+        let target = match (inspected.from_query, target) {
+            (false, target) => target,
+            (true, target) => {
+                let written = target.unwrap_or_else(|| {
+                    String::from_utf8_lossy(&head.target(&inspected.head)).into_owned()
+                });
+                Some(without_params(&written, &["source", "source_content_type"]))
+            }
         };
         let (bytes, new_head) = with_rewritten_body(&inspected.head, head, body.len() as u64)?;
         Ok(Outgoing::Rewritten(
@@ -106,17 +138,19 @@ impl Exchange {
                 head: bytes,
                 raw: body,
                 decoded: None,
+                from_query: false,
             },
+            target,
         ))
     }
 }
 
-/// The request to forward.
+/// The request to forward, with the request target to send instead of the received one.
 pub enum Outgoing {
     /// As received; the body too if it was read.
-    AsReceived(Option<Inspected>),
+    AsReceived(Option<Inspected>, Option<String>),
     /// With a rewritten body, under its own head (boxed: a head is large and this is rare).
-    Rewritten(Box<RequestHead>, Inspected),
+    Rewritten(Box<RequestHead>, Inspected, Option<String>),
 }
 
 fn undecidable() -> Verdict {
@@ -232,6 +266,7 @@ impl BodyCollector {
             head: head_bytes,
             raw: self.raw,
             decoded,
+            from_query: false,
         })
     }
 }
