@@ -43,7 +43,7 @@ use super::variable::Resolve;
 use crate::es::date_math;
 use crate::es::index_name::IndexExpr;
 use crate::es::metadata::ClusterMetadata;
-use crate::es::target::{Access, Targets};
+use crate::es::target::{Access, Targets, TemplateRead};
 use ahash::AHashSet;
 use std::time::{Duration, SystemTime};
 
@@ -67,6 +67,9 @@ pub struct IndicesRule {
 pub struct Narrowing {
     /// The path's index list, narrowed.
     pub path: Option<Vec<String>>,
+    /// The index templates a template listing may show (those whose every index pattern
+    /// is granted; an empty list: none).
+    pub templates: Option<Vec<String>>,
     /// Per `_msearch` search or `_mget` document, in body order: `None` as written,
     /// `Some(list)` replaced (an empty list: nothing of it is granted).
     pub subrequests: Option<Vec<Option<Vec<String>>>>,
@@ -121,6 +124,14 @@ fn allow<'r>(
     kibana: Option<&KibanaIndex>,
     from: &dyn Resolve,
 ) -> Outcome<'r> {
+    if let Some(read) = &targets.templates {
+        // Always the explicit list: a template created after the metadata was read is not
+        // shown until it is known to be visible.
+        return Outcome::Narrowed(Narrowing {
+            templates: Some(visible_templates(read, metadata, |p| patterns.grants(p))),
+            ..Narrowing::default()
+        });
+    }
     let exact = targets
         .indices
         .iter()
@@ -158,8 +169,8 @@ fn allow<'r>(
             return Outcome::Match;
         }
         return Outcome::Narrowed(Narrowing {
-            path: None,
             subrequests: Some(lists),
+            ..Narrowing::default()
         });
     }
     let reads = targets
@@ -177,7 +188,7 @@ fn allow<'r>(
         Read::AsWritten => Outcome::Match,
         Read::Narrowed(list) => Outcome::Narrowed(Narrowing {
             path: Some(list),
-            subrequests: None,
+            ..Narrowing::default()
         }),
         Read::Nothing => Outcome::IndexNotFound,
         Read::TooMuch => Outcome::NoMatch,
@@ -352,10 +363,40 @@ fn expand_granted<'n>(
     }
 }
 
+/// The templates of `read` (sorted by name) whose every index pattern `visible` accepts.
+fn visible_templates(
+    read: &TemplateRead<'_>,
+    metadata: &ClusterMetadata,
+    visible: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let asked: Vec<Glob> = read.names.iter().map(|n| Glob::new(n)).collect();
+    let mut names: Vec<String> = metadata
+        .templates
+        .iter()
+        .filter(|((kind, name), _)| {
+            read.kinds.contains(kind) && (asked.is_empty() || asked.iter().any(|g| g.matches(name)))
+        })
+        .filter(|(_, index_patterns)| index_patterns.iter().all(|p| visible(p)))
+        .map(|((_, name), _)| name.clone())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
 /// Whether a forbid block's patterns touch anything the request names (module docs).
 fn touches(targets: &Targets<'_>, patterns: &Patterns, metadata: &ClusterMetadata) -> bool {
     if targets.opaque_indices || (targets.all_indices && patterns.touches("*", metadata)) {
         return true;
+    }
+    if let Some(read) = &targets.templates {
+        // A listing shows the index patterns of the templates it lists; before the
+        // metadata is known, any.
+        let any = visible_templates(read, metadata, |_| true);
+        let shown = visible_templates(read, metadata, |p| !patterns.touches(p, metadata));
+        if metadata.indices.is_empty() || any.len() != shown.len() {
+            return true;
+        }
     }
     let subrequest_names = targets.subrequests.iter().flatten().map(|n| n.as_ref());
     targets

@@ -134,6 +134,33 @@ pub fn rewrite_mget(body: &[u8], denied: &[bool], missing: &str) -> Result<Vec<u
     serde_json::to_vec(&rewritten).map_err(|_| malformed)
 }
 
+/// A template listing's target naming exactly the templates `names` (the `{name}` part
+/// replaced or appended), or `None` if it cannot be written.
+pub fn narrow_templates(method: Method, target: &str, names: &[String]) -> Option<String> {
+    let (path, query) = match target.find('?') {
+        Some(q) => target.split_at(q),
+        None => (target, ""),
+    };
+    let original = classify(method, target).ok()?;
+    let list = encode_list(names);
+    let candidate = match original.parts.get("name") {
+        Some(_) => {
+            let (base, _) = path.trim_end_matches('/').rsplit_once('/')?;
+            format!("{base}/{list}{query}")
+        }
+        None => format!("{}/{list}{query}", path.trim_end_matches('/')),
+    };
+    let same = {
+        let rewritten = classify(method, &candidate).ok()?;
+        let same_names = rewritten
+            .parts
+            .get("name")
+            .is_some_and(|part| part.value.split(',').eq(names.iter().map(String::as_str)));
+        rewritten.api == original.api && same_names
+    };
+    same.then_some(candidate)
+}
+
 /// `target` without the query parameters named `names` (ES query decoding of the keys).
 pub fn without_params(target: &str, names: &[&str]) -> String {
     let Some((path, query)) = target.split_once('?') else {
@@ -233,6 +260,23 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#"{"docs":[{"_id":"1","_index":".none"},{"_id":"2","_index":".none"},{"_index":"logs-1","_id":"3"},{"_index":".none","_id":"4","routing":"r"}]}"#
+        );
+    }
+
+    #[test]
+    fn template_listings_name_their_templates() {
+        let names = vec!["logs".to_string(), "logs-2".to_string()];
+        assert_eq!(
+            narrow_templates(Method::Get, "/_index_template?pretty", &names).as_deref(),
+            Some("/_index_template/logs,logs-2?pretty")
+        );
+        assert_eq!(
+            narrow_templates(Method::Get, "/_template/l*", &names).as_deref(),
+            Some("/_template/logs,logs-2")
+        );
+        assert_eq!(
+            narrow_templates(Method::Get, "/_cat/templates", &names).as_deref(),
+            Some("/_cat/templates/logs,logs-2")
         );
     }
 

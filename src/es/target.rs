@@ -6,6 +6,7 @@
 //! APIs that name indices in them, after the proxy buffered (and the caller inflated) them.
 
 use super::body::{self, AliasActionKind, BodyError, BulkOp, TemplateKind};
+use super::metadata::TemplateKind as ExistingTemplate;
 use super::route::{BodyIndices, Classified, Role};
 use std::borrow::Cow;
 
@@ -52,6 +53,40 @@ pub struct Targets<'a> {
     /// the index expressions it reads (`_all` for all indices). An allow block narrows each
     /// on its own, as a read of its own; `indices` lists their names once each.
     pub subrequests: Vec<Vec<Cow<'a, str>>>,
+    /// A listing of index templates: it shows their index patterns, so an allow block
+    /// narrows it to the templates whose patterns it grants.
+    pub templates: Option<TemplateRead<'a>>,
+}
+
+/// The index templates a template read lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateRead<'a> {
+    pub kinds: &'static [ExistingTemplate],
+    /// The names or name patterns asked for; empty: all.
+    pub names: Vec<Cow<'a, str>>,
+}
+
+/// The template listing an API reads, if it is one (`GET /_index_template`, `GET /_template`,
+/// `GET /_cat/templates`, with or without names).
+fn template_read<'a>(classified: &'a Classified<'_>) -> Option<TemplateRead<'a>> {
+    use super::metadata::TemplateKind::*;
+    let kinds: &'static [ExistingTemplate] = match classified.api {
+        "indices.get_index_template" => &[Composable],
+        "indices.get_template" => &[Legacy],
+        "cat.templates" => &[Composable, Legacy],
+        _ => return None,
+    };
+    let names = classified
+        .parts
+        .get("name")
+        .map(|part| {
+            part.value
+                .split(',')
+                .map(|n| Cow::Owned(n.to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(TemplateRead { kinds, names })
 }
 
 /// Whether an action only reads (ReadonlyREST narrows those; writes must be fully allowed).
@@ -133,6 +168,7 @@ impl<'a> Targets<'a> {
             indices,
             bulk_ops: Vec::new(),
             subrequests: Vec::new(),
+            templates: template_read(classified),
         }
     }
 
@@ -288,9 +324,13 @@ impl<'a> Targets<'a> {
         });
     }
 
-    /// Whether the request names any index at all.
+    /// Whether the request names any index at all (a template listing shows index
+    /// patterns).
     pub fn involves_indices(&self) -> bool {
-        self.all_indices || !self.indices.is_empty() || self.opaque_indices
+        self.all_indices
+            || !self.indices.is_empty()
+            || self.opaque_indices
+            || self.templates.is_some()
     }
 }
 

@@ -16,7 +16,7 @@ use crate::es::body::BodyError;
 use crate::es::body::{inflate_to_vec, ContentEncoding};
 use crate::es::index_name::{decode_part, IndexExpr};
 use crate::es::metadata::ClusterMetadata;
-use crate::es::rewrite::{narrow_target, rewrite_mget, rewrite_msearch};
+use crate::es::rewrite::{narrow_target, narrow_templates, rewrite_mget, rewrite_msearch};
 use crate::es::route::{classify, query_param, BodyIndices, Classified};
 use crate::es::target::{needs_body, template_target, Access, Targets};
 use crate::http::canned::Canned;
@@ -291,12 +291,24 @@ pub fn decide(
                     "OPERATION_NOT_ALLOWED",
                 ))
             };
-            let target = match &narrowing.path {
-                Some(indices) => match narrow_target(head.method, target, indices) {
+            let target = match (&narrowing.path, &narrowing.templates) {
+                (Some(indices), _) => match narrow_target(head.method, target, indices) {
                     Some(target) => Some(target),
                     None => return refused(),
                 },
-                None => None,
+                (None, Some(templates)) => {
+                    let none = vec![format!(".rf-none-{}*", nonce())];
+                    let names = if templates.is_empty() {
+                        &none
+                    } else {
+                        templates
+                    };
+                    match narrow_templates(head.method, target, names) {
+                        Some(target) => Some(target),
+                        None => return refused(),
+                    }
+                }
+                (None, None) => None,
             };
             let body = match (&narrowing.subrequests, inspected) {
                 (None, _) => None,

@@ -78,6 +78,9 @@ fn decide_with(
 fn summary(n: &Narrowing) -> String {
     match (&n.path, &n.subrequests) {
         (Some(path), None) => format!("path={}", path.join(",")),
+        (None, None) if n.templates.is_some() => {
+            format!("templates={}", n.templates.as_ref().unwrap().join(","))
+        }
         (None, Some(subs)) => {
             let items: Vec<String> = subs
                 .iter()
@@ -555,4 +558,47 @@ fn randomized_policies_never_forward_what_they_do_not_grant() {
         }
     }
     assert!(forwarded > 500, "only {forwarded} requests were forwarded");
+}
+
+#[test]
+fn template_listings_show_only_templates_whose_patterns_are_granted() {
+    use crate::es::metadata::TemplateKind::*;
+    let mut metadata = metadata();
+    for (kind, name, patterns) in [
+        (Composable, "logs-t", vec!["logs-*"]),
+        (Composable, "secret-t", vec!["secret-*"]),
+        (Composable, "mixed", vec!["logs-x*", "secret-x*"]),
+        (Legacy, "old-logs", vec!["logs-old-*"]),
+    ] {
+        let patterns = patterns.into_iter().map(str::to_string).collect();
+        metadata
+            .templates
+            .insert((kind, name.to_string()), patterns);
+    }
+    let decide = |policy: &str, path: &str| {
+        let acl = compile(&format!("readonlyrest:\n  access_control_rules:\n{policy}"));
+        decide_with(&acl, &metadata, Method::Get, path, None)
+    };
+    assert_eq!(
+        decide(READER, "/_index_template"),
+        "allow:reader:templates=logs-t"
+    );
+    assert_eq!(
+        decide(READER, "/_index_template/s*"),
+        "allow:reader:templates="
+    );
+    assert_eq!(
+        decide(READER, "/_cat/templates"),
+        "allow:reader:templates=logs-t,old-logs"
+    );
+    assert_eq!(
+        decide(READER, "/_template"),
+        "allow:reader:templates=old-logs"
+    );
+    let forbid = format!("{FORBID_SECRET}{READER}");
+    assert_eq!(decide(&forbid, "/_index_template"), "forbid:no-secret");
+    assert_eq!(
+        decide(&forbid, "/_template"),
+        "allow:reader:templates=old-logs"
+    );
 }
