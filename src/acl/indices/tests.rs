@@ -412,7 +412,8 @@ fn randomized_policies_never_forward_what_they_do_not_grant() {
     let mut forwarded = 0;
     for _ in 0..200 {
         // (name, forbid, method, patterns)
-        let mut blocks: Vec<(String, bool, Option<&str>, Option<Vec<&str>>)> = Vec::new();
+        type ModelBlock = (String, bool, Option<&'static str>, Option<Vec<&'static str>>);
+        let mut blocks: Vec<ModelBlock> = Vec::new();
         let mut yaml = String::from("readonlyrest:\n  access_control_rules:\n");
         for b in 0..(1 + next(4)) {
             let forbid = next(3) == 0;
