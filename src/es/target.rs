@@ -134,14 +134,10 @@ impl<'a> Targets<'a> {
         let default = path_index.as_deref();
         match classified.body {
             BodyIndices::Bulk => {
-                let mut seen: Vec<(String, BulkOp)> = Vec::new();
-                body::scan_bulk(body, default, |item| {
-                    if !seen.iter().any(|(i, op)| i == item.index && *op == item.op) {
-                        seen.push((item.index.to_string(), item.op));
-                    }
-                })?;
+                let mut seen = FirstSeen::new();
+                body::scan_bulk(body, default, |item| seen.add(item.index, item.op))?;
                 self.indices.clear();
-                for (index, op) in seen {
+                for (index, op) in seen.pairs {
                     self.push_owned(index, Access::Write);
                     if !self.bulk_ops.contains(&op) {
                         self.bulk_ops.push(op);
@@ -150,14 +146,10 @@ impl<'a> Targets<'a> {
             }
             BodyIndices::Msearch => {
                 let defaults: Vec<&str> = classified.indices().collect();
-                let mut seen: Vec<String> = Vec::new();
-                body::scan_msearch(body, &defaults, |target| {
-                    if !seen.iter().any(|s| s == target.index) {
-                        seen.push(target.index.to_string());
-                    }
-                })?;
+                let mut seen = FirstSeen::new();
+                body::scan_msearch(body, &defaults, |target| seen.add(target.index, ()))?;
                 self.indices.clear();
-                for index in seen {
+                for (index, ()) in seen.pairs {
                     if index == body::ALL_INDICES {
                         self.all_indices = true;
                     } else {
@@ -166,14 +158,10 @@ impl<'a> Targets<'a> {
                 }
             }
             BodyIndices::Mget => {
-                let mut seen: Vec<String> = Vec::new();
-                body::scan_mget(body, default, |target| {
-                    if !seen.iter().any(|s| s == target.index) {
-                        seen.push(target.index.to_string());
-                    }
-                })?;
+                let mut seen = FirstSeen::new();
+                body::scan_mget(body, default, |target| seen.add(target.index, ()))?;
                 self.indices.clear();
-                for index in seen {
+                for (index, ()) in seen.pairs {
                     self.push_owned(index, Access::Read);
                 }
             }
@@ -272,6 +260,45 @@ impl<'a> Targets<'a> {
     /// Whether the request names any index at all.
     pub fn involves_indices(&self) -> bool {
         self.all_indices || !self.indices.is_empty() || self.opaque_indices
+    }
+}
+
+/// The (name, kind) pairs a body names, each once, in the order they first appear.
+///
+/// Every check is one hash lookup, so a body naming n indices costs O(n); the linear scan this
+/// replaces made a `_bulk` of 80k distinct names (3.6 MB) cost ~19 s of a core. Each name is
+/// stored once, in `pairs`; the table holds only its hash and position, so growing the table
+/// never reads the names again (they are scattered over the heap, and a body of distinct
+/// names makes the table outgrow the caches). The hasher is seeded at random, so names chosen
+/// to collide cannot be prepared.
+struct FirstSeen<K> {
+    pairs: Vec<(String, K)>,
+    table: hashbrown::HashTable<(u64, usize)>,
+    hasher: ahash::RandomState,
+}
+
+impl<K: Copy + Eq + std::hash::Hash> FirstSeen<K> {
+    fn new() -> Self {
+        FirstSeen {
+            pairs: Vec::new(),
+            table: hashbrown::HashTable::new(),
+            hasher: ahash::RandomState::new(),
+        }
+    }
+
+    /// Adds the pair unless it is there already.
+    fn add(&mut self, name: &str, kind: K) {
+        let hash = self.hasher.hash_one((name, kind));
+        let pairs = &self.pairs;
+        let same = |&(h, at): &(u64, usize)| {
+            h == hash && pairs.get(at).is_some_and(|(n, k)| *k == kind && n == name)
+        };
+        if let hashbrown::hash_table::Entry::Vacant(slot) =
+            self.table.entry(hash, same, |&(h, _)| h)
+        {
+            slot.insert((hash, self.pairs.len()));
+            self.pairs.push((name.to_string(), kind));
+        }
     }
 }
 

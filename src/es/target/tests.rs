@@ -129,3 +129,217 @@ fn body_targets() {
     t.add_body(&c, b"{\"indices\":[\"secret\"]}").unwrap();
     assert_eq!(names(&t), [("secret".into(), Access::Read)]);
 }
+
+#[test]
+fn body_names_are_kept_once_in_first_seen_order() {
+    let c = classify(Method::Post, "/_bulk").unwrap();
+    let mut t = Targets::from_path(&c);
+    let bulk = b"{\"index\":{\"_index\":\"b\"}}\n{}\n{\"delete\":{\"_index\":\"a\"}}\n\
+        {\"index\":{\"_index\":\"a\"}}\n{}\n{\"index\":{\"_index\":\"b\"}}\n{}\n\
+        {\"delete\":{\"_index\":\"a\"}}\n";
+    t.add_body(&c, bulk).unwrap();
+    // One entry per distinct (index, operation) pair.
+    let w = |n: &str| (n.to_string(), Access::Write);
+    assert_eq!(names(&t), [w("b"), w("a"), w("a")]);
+    assert_eq!(t.bulk_ops, [BulkOp::Index, BulkOp::Delete]);
+
+    let c = classify(Method::Post, "/d/_msearch").unwrap();
+    let mut t = Targets::from_path(&c);
+    t.add_body(
+        &c,
+        b"{\"index\":\"c,a\"}\n{}\n{}\n{}\n{\"index\":[\"a\",\"d\"]}\n{}\n",
+    )
+    .unwrap();
+    let r = |n: &str| (n.to_string(), Access::Read);
+    assert_eq!(names(&t), [r("c"), r("a"), r("d")]);
+
+    let c = classify(Method::Post, "/d/_mget").unwrap();
+    let mut t = Targets::from_path(&c);
+    t.add_body(
+        &c,
+        b"{\"docs\":[{\"_index\":\"b\",\"_id\":\"1\"},{\"_id\":\"2\"},{\"_index\":\"b\",\"_id\":\"3\"}],\"ids\":[\"4\"]}",
+    )
+    .unwrap();
+    assert_eq!(names(&t), [r("b"), r("d")]);
+}
+
+// Issue 9: every per-request computation is linear (or n log n) in the size of the request.
+// A body that names many distinct indices once cost O(n²) here (a `_bulk` of 80k names: ~19 s
+// of a core). The check never compares a time with a constant, which a shared machine would
+// break. Each step decides bodies of 4x the items of the step before, and a decision may take
+// at most 8x as long (linear: ~4x, a little more as tables outgrow the caches; quadratic:
+// ~16x). Each step repeats its decision so that every step does the same work if it is
+// linear, long against the scheduler's 4 ms clock; a step gives up as soon as it is over its
+// limit, so quadratic code fails at 25k items in seconds, without ever reaching 100k.
+
+/// Items of each step's body, and how many times it is decided. The last bulk body is about
+/// 5 MB and names 100k distinct indices.
+const STEPS: [(usize, u32); 3] = [(6_250, 16), (25_000, 4), (100_000, 1)];
+/// How much longer one decision may take than one of the step before (4x the items).
+const MAX_STEP_RATIO: u32 = 8;
+/// Tries per step, against noise from other work on the machine.
+const ATTEMPTS: usize = 3;
+
+fn allow_logs() -> crate::acl::Acl {
+    let text =
+        "readonlyrest:\n  access_control_rules:\n  - name: logs\n    indices: [\"logs-*\"]\n";
+    let root = crate::config::yaml::parse(text).unwrap();
+    let mut d = crate::config::Diagnostics::new(std::path::Path::new("linear.yml"));
+    let acl = crate::acl::Acl::compile(root.get("readonlyrest").unwrap(), &mut d);
+    d.finish(acl).unwrap()
+}
+
+/// What `proxy::decide` does once the body is read: targets from path and body, then the ACL
+/// (an `indices` rule that allows every name). Returns the index entries checked.
+fn decide(acl: &crate::acl::Acl, method: Method, target: &str, body: &[u8]) -> usize {
+    use crate::acl::{es_rules::EsView, Decision, NoCache, Request};
+    let raw = format!("{} {target} HTTP/1.1\r\nHost: es\r\n\r\n", method.as_str());
+    let head = crate::http::request::parse_request_head(raw.as_bytes(), 16384)
+        .unwrap()
+        .unwrap();
+    let c = classify(method, target).unwrap();
+    let mut t = Targets::from_path(&c);
+    t.add_body(&c, body).unwrap();
+    let local = std::net::IpAddr::from([127, 0, 0, 1]);
+    let len = Some(body.len() as u64);
+    let mut request = Request::new(
+        method,
+        target,
+        raw.as_bytes(),
+        &head.headers,
+        local,
+        local,
+        len,
+    )
+    .unwrap();
+    let metadata = crate::es::metadata::ClusterMetadata::default();
+    request.es = Some(EsView {
+        action: c.action,
+        unknown: c.is_unknown(),
+        targets: Some(&t),
+        metadata: &metadata,
+    });
+    assert!(matches!(
+        acl.evaluate(&request, &NoCache),
+        Decision::Allow { .. }
+    ));
+    t.indices.len()
+}
+
+/// A clock for the work of this thread: the CPU time the scheduler accounts to it where Linux
+/// reports it (`/proc/thread-self/schedstat`, ns), which does not run while other work holds
+/// the cores of a shared machine; the elapsed time elsewhere.
+struct WorkClock {
+    cpu_start: Option<u64>,
+    start: std::time::Instant,
+}
+
+impl WorkClock {
+    fn start() -> WorkClock {
+        WorkClock {
+            cpu_start: Self::cpu_ns(),
+            start: std::time::Instant::now(),
+        }
+    }
+
+    fn cpu_ns() -> Option<u64> {
+        let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+        text.split_whitespace().next()?.parse().ok()
+    }
+
+    fn elapsed(&self) -> std::time::Duration {
+        match (self.cpu_start, Self::cpu_ns()) {
+            (Some(from), Some(to)) => std::time::Duration::from_nanos(to.saturating_sub(from)),
+            _ => self.start.elapsed(),
+        }
+    }
+}
+
+/// Decides `runs` times; the time of one decision, or `None` as soon as the decisions so far
+/// took more than `limit` each.
+fn time_decisions(
+    runs: u32,
+    limit: Option<std::time::Duration>,
+    decide: &dyn Fn(),
+) -> Option<std::time::Duration> {
+    let clock = WorkClock::start();
+    for done in 1..=runs {
+        decide();
+        if limit.is_some_and(|limit| clock.elapsed() > limit * done) {
+            return None;
+        }
+    }
+    Some(clock.elapsed() / runs)
+}
+
+/// Decides a body of every size in `STEPS` (`body(n)` names n distinct indices) and fails
+/// when one decision takes more than `MAX_STEP_RATIO` times one of the step before.
+fn assert_linear(what: &str, method: Method, target: &str, body: impl Fn(usize) -> String) {
+    let acl = allow_logs();
+    let mut previous: Option<std::time::Duration> = None;
+    for (items, runs) in STEPS {
+        let body = body(items);
+        let decide = || assert_eq!(decide(&acl, method, target, body.as_bytes()), items);
+        let limit = previous.map(|p| p * MAX_STEP_RATIO);
+        // The first step is the yardstick: its best time. Later steps must stay within their
+        // limit once.
+        let mut best: Option<std::time::Duration> = None;
+        for _ in 0..ATTEMPTS {
+            if let Some(time) = time_decisions(runs, limit, &decide) {
+                best = Some(best.map_or(time, |b| b.min(time)));
+                if limit.is_some() {
+                    break;
+                }
+            }
+        }
+        let Some(time) = best else {
+            panic!(
+                "{what}: deciding {items} items took more than {MAX_STEP_RATIO}x the {:?} \
+                 of {} items, {ATTEMPTS} times: not linear",
+                previous.unwrap_or_default(),
+                items / 4
+            );
+        };
+        previous = Some(time);
+    }
+}
+
+/// `logs-app-0000000`, `logs-app-0000001`, ...: the i-th distinct index name.
+fn logs(i: usize) -> String {
+    format!("logs-app-{i:07}")
+}
+
+#[test]
+fn bulk_decision_is_linear_in_distinct_indices() {
+    // About 51 bytes an item: the last step is a 5 MB body naming 100k distinct indices.
+    assert_linear("_bulk", Method::Post, "/_bulk", |n| {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "{{\"index\":{{\"_index\":\"{}\"}}}}\n{{\"n\":{i}}}\n",
+                    logs(i)
+                )
+            })
+            .collect()
+    });
+}
+
+#[test]
+fn msearch_decision_is_linear_in_distinct_indices() {
+    assert_linear("_msearch", Method::Post, "/_msearch", |n| {
+        (0..n)
+            .map(|i| format!("{{\"index\":\"{}\"}}\n{{}}\n", logs(i)))
+            .collect()
+    });
+}
+
+#[test]
+fn mget_decision_is_linear_in_distinct_indices() {
+    // One document a line: the line of every document is looked up.
+    assert_linear("_mget", Method::Post, "/_mget", |n| {
+        let docs: Vec<String> = (0..n)
+            .map(|i| format!("{{\"_index\":\"{}\",\"_id\":\"{i}\"}}", logs(i)))
+            .collect();
+        format!("{{\"docs\":[\n{}\n]}}", docs.join(",\n"))
+    });
+}
