@@ -6,6 +6,11 @@
 //! indices are narrowed to the allowed ones (wildcards and aliases expanded against the
 //! cluster metadata), reads that name only forbidden ones look like a missing index, writes
 //! must be allowed for every index. No IO.
+//!
+//! Cost: each name a request carries is checked against the policy's patterns and, when a
+//! wildcard or alias is expanded, against the cluster's names; neither grows with the request,
+//! so the work is linear in it. The one product of two request-sized lists, wildcard
+//! exclusions against the names a path lists, is bounded by `MAX_EXCLUSION_WORK`.
 
 use super::pattern::{Glob, ValuePattern};
 use super::rule::{Outcome, Session};
@@ -14,6 +19,7 @@ use crate::es::body::BulkOp;
 use crate::es::index_name::IndexExpr;
 use crate::es::metadata::ClusterMetadata;
 use crate::es::target::{Access, Targets};
+use ahash::AHashSet;
 
 /// What the Elasticsearch-aware rules see of a request.
 #[derive(Debug, Clone, Copy)]
@@ -174,8 +180,10 @@ impl IndicesRule {
             return Outcome::NoMatch;
         }
         // Reads: keep what is allowed, expanding wildcards and aliases that are not.
-        let mut kept: Vec<String> = Vec::new();
-        let mut exclusions: Vec<Glob> = Vec::new();
+        let mut kept = Kept::default();
+        let mut exclusions = Exclusions::default();
+        // Bytes of the concrete names the path lists and keeps as written.
+        let mut written_bytes = 0usize;
         let mut changed = false;
         let mut after_wildcard = false;
         let requested = targets
@@ -188,14 +196,21 @@ impl IndicesRule {
             let expr = IndexExpr::parse(name);
             // Elasticsearch reads `-x` as an exclusion only after a wildcard item.
             if expr.exclusion && after_wildcard {
-                exclusions.push(Glob::new(expr.name));
-                kept.push(name.to_string());
+                exclusions.add(expr.name);
+                kept.push(name);
                 continue;
             }
             after_wildcard |= expr.wildcard || expr.is_all();
             if covered(name) {
-                kept.push(name.to_string());
+                if kept.push(name) && !expr.wildcard && !expr.exclusion {
+                    written_bytes += name.len();
+                }
                 continue;
+            }
+            if !targets.narrowable {
+                // Indices named in a body (msearch, mget) are not rewritten: fail closed, and
+                // before expanding anything (body names x cluster names would be wasted work).
+                return Outcome::NoMatch;
             }
             changed = true;
             if expr.remote.is_some() || expr.date_math {
@@ -212,46 +227,104 @@ impl IndicesRule {
         if !changed {
             return Outcome::Match;
         }
-        if !targets.narrowable {
-            // Indices named in a body (msearch, mget) are not rewritten: fail closed.
+        if exclusions.wildcard_bytes.saturating_mul(written_bytes) > MAX_EXCLUSION_WORK {
             return Outcome::NoMatch;
         }
         // Exclusions are applied here to the concrete names the expansion produced. They stay
         // in the list only while a wildcard still precedes them; after concrete names alone
-        // Elasticsearch would read `-x` as an index name.
+        // Elasticsearch would read `-x` as an index name. (Whether a name is kept depends on
+        // the name alone, so filtering the deduplicated list keeps the same first occurrences
+        // as deduplicating the filtered one.)
+        let mut kept = kept.names;
         let keeps_wildcard = kept.iter().any(|k| {
             let expr = IndexExpr::parse(k);
             expr.wildcard && !expr.exclusion
         });
-        let mut seen = std::collections::HashSet::new();
         kept.retain(|k| {
             let expr = IndexExpr::parse(k);
-            let excluded =
-                !expr.wildcard && !expr.exclusion && exclusions.iter().any(|g| g.matches(k));
-            (!expr.exclusion || keeps_wildcard) && !excluded && seen.insert(k.clone())
+            let excluded = !expr.wildcard && !expr.exclusion && exclusions.matches(k);
+            (!expr.exclusion || keeps_wildcard) && !excluded
         });
         if kept.iter().all(|k| IndexExpr::parse(k).exclusion) {
             return Outcome::IndexNotFound;
         }
-        Outcome::Narrowed(kept)
+        Outcome::Narrowed(kept.into_iter().map(str::to_string).collect())
+    }
+}
+
+/// The names a narrowed read keeps, each once, in the order they were first found. A wildcard
+/// repeated in the path, or expansions that overlap, add nothing: the list never grows past
+/// the distinct requested and cluster names, so work on it stays linear in the request.
+#[derive(Default)]
+struct Kept<'n> {
+    names: Vec<&'n str>,
+    seen: AHashSet<&'n str>,
+}
+
+impl<'n> Kept<'n> {
+    /// Adds `name` unless it is there already; true if it was new.
+    fn push(&mut self, name: &'n str) -> bool {
+        let new = self.seen.insert(name);
+        if new {
+            self.names.push(name);
+        }
+        new
+    }
+}
+
+/// How much matching the wildcard exclusions of one narrowed read may cost against the
+/// concrete names its path lists: the bytes of the one times the bytes of the other, a bound on
+/// the steps of matching every pair (`Glob::matches` is O(pattern x name)). Both sides come from
+/// the request, and matching many wildcard patterns against many names is quadratic in general,
+/// so unbounded this would be quadratic in the path (a 16 KiB path: ~10^8 steps). Real reads
+/// carry a handful of short exclusions; past the bound the block does not match (fail closed).
+const MAX_EXCLUSION_WORK: usize = 1 << 20;
+
+/// The `-x` items of a read. Literal names are looked up in a set, so any number of them costs
+/// O(1) a name; wildcard exclusions are matched one by one (each distinct pattern once, within
+/// `MAX_EXCLUSION_WORK`).
+#[derive(Default)]
+struct Exclusions<'n> {
+    literal: AHashSet<&'n str>,
+    wildcard: Vec<Glob>,
+    wildcard_texts: AHashSet<&'n str>,
+    /// Bytes of the distinct wildcard exclusions.
+    wildcard_bytes: usize,
+}
+
+impl<'n> Exclusions<'n> {
+    fn add(&mut self, name: &'n str) {
+        let glob = Glob::new(name);
+        if glob.is_literal() {
+            self.literal.insert(name);
+        } else if self.wildcard_texts.insert(name) {
+            self.wildcard_bytes += name.len();
+            self.wildcard.push(glob);
+        }
+    }
+
+    fn matches(&self, name: &str) -> bool {
+        self.literal.contains(name) || self.wildcard.iter().any(|g| g.matches(name))
     }
 }
 
 /// Adds the allowed names `name` stands for: matching indices, aliases and data streams for a
 /// wildcard (hidden ones only if the wildcard starts with a dot, as Elasticsearch expands),
 /// and the allowed members of an alias or data stream.
-fn narrow(
-    name: &str,
+fn narrow<'n>(
+    name: &'n str,
     wildcard: bool,
-    metadata: &ClusterMetadata,
+    metadata: &'n ClusterMetadata,
     allowed: &dyn Fn(&str) -> bool,
-    kept: &mut Vec<String>,
+    kept: &mut Kept<'n>,
 ) {
-    let mut add = |candidate: &str| {
+    let mut add = |candidate: &'n str| {
         if allowed(candidate) {
-            kept.push(candidate.to_string());
+            kept.push(candidate);
         } else if let Some(members) = metadata.members(candidate) {
-            kept.extend(members.iter().filter(|m| allowed(m)).cloned());
+            for member in members.iter().filter(|m| allowed(m)) {
+                kept.push(member);
+            }
         }
     };
     if wildcard {
@@ -322,3 +395,6 @@ impl NamesRule {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
