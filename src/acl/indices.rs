@@ -65,7 +65,8 @@ pub struct IndicesRule {
 /// How an allowed read is rewritten to name only what is granted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Narrowing {
-    /// The path's index list, narrowed.
+    /// The path's index list, narrowed (empty: nothing of it is granted; only for the
+    /// path indices of an `_msearch`, where a path read would be `IndexNotFound` instead).
     pub path: Option<Vec<String>>,
     /// The index templates a template listing may show (those whose every index pattern
     /// is granted; an empty list: none).
@@ -144,8 +145,34 @@ fn allow<'r>(
     }
     if !targets.subrequests.is_empty() {
         let mut changed = false;
+        // Searches without an `index` of their own read the path's indices: narrowed once,
+        // in the path.
+        let mut path = None;
+        if targets.subrequests.iter().any(Vec::is_empty) {
+            let defaults = || {
+                let all = targets.subrequest_defaults.is_empty().then_some("*");
+                targets
+                    .subrequest_defaults
+                    .iter()
+                    .map(|n| n.as_ref())
+                    .chain(all)
+            };
+            if !kibana.is_some_and(|k| k.covers_names(defaults(), from)) {
+                path = match narrow_read(defaults(), patterns, metadata) {
+                    Read::AsWritten => None,
+                    Read::Narrowed(list) => Some(list),
+                    Read::Nothing => Some(Vec::new()),
+                    Read::TooMuch => return Outcome::NoMatch,
+                };
+            }
+        }
+        changed |= path.is_some();
         let mut lists = Vec::with_capacity(targets.subrequests.len());
         for names in &targets.subrequests {
+            if names.is_empty() {
+                lists.push(None);
+                continue;
+            }
             let names = || names.iter().map(|n| n.as_ref());
             if kibana.is_some_and(|k| k.covers_names(names(), from)) {
                 lists.push(None);
@@ -169,6 +196,7 @@ fn allow<'r>(
             return Outcome::Match;
         }
         return Outcome::Narrowed(Narrowing {
+            path,
             subrequests: Some(lists),
             ..Narrowing::default()
         });

@@ -50,9 +50,14 @@ pub struct Targets<'a> {
     /// an `indices` rule cannot be satisfied.
     pub opaque_indices: bool,
     /// The searches of an `_msearch` or the documents of an `_mget`, in body order, each with
-    /// the index expressions it reads (`_all` for all indices). An allow block narrows each
-    /// on its own, as a read of its own; `indices` lists their names once each.
+    /// the index expressions it reads (`_all` for all indices); an `_msearch` search with no
+    /// `index` of its own has an empty list: it reads `subrequest_defaults`. An allow block
+    /// narrows each on its own, as a read of its own; `indices` lists their names once each.
     pub subrequests: Vec<Vec<Cow<'a, str>>>,
+    /// The path's indices an `_msearch` search without `index` reads (none: all indices).
+    /// Narrowed once, in the path, for all of them: rewriting each such header would cost
+    /// (path indices x searches).
+    pub subrequest_defaults: Vec<Cow<'a, str>>,
     /// A listing of index templates: it shows their index patterns, so an allow block
     /// narrows it to the templates whose patterns it grants.
     pub templates: Option<TemplateRead<'a>>,
@@ -168,6 +173,7 @@ impl<'a> Targets<'a> {
             indices,
             bulk_ops: Vec::new(),
             subrequests: Vec::new(),
+            subrequest_defaults: Vec::new(),
             templates: template_read(classified),
         }
     }
@@ -178,15 +184,10 @@ impl<'a> Targets<'a> {
         let default = path_index.as_deref();
         match classified.body {
             BodyIndices::Bulk => {
-                let mut seen = Distinct::default();
-                let mut pairs: Vec<(String, BulkOp)> = Vec::new();
-                body::scan_bulk(body, default, |item| {
-                    if seen.first(item.index, item.op as u8) {
-                        pairs.push((item.index.to_string(), item.op));
-                    }
-                })?;
+                let mut seen = FirstSeen::new();
+                body::scan_bulk(body, default, |item| seen.add(item.index, item.op))?;
                 self.indices.clear();
-                for (index, op) in pairs {
+                for (index, op) in seen.pairs {
                     self.push_owned(index, Access::Write);
                     if !self.bulk_ops.contains(&op) {
                         self.bulk_ops.push(op);
@@ -195,21 +196,26 @@ impl<'a> Targets<'a> {
             }
             BodyIndices::Msearch => {
                 let defaults: Vec<&str> = classified.indices().collect();
-                let mut seen = Distinct::default();
-                let mut names: Vec<String> = Vec::new();
+                let mut seen = FirstSeen::new();
                 let subrequests = &mut self.subrequests;
-                body::scan_msearch(body, &defaults, |target| {
-                    let search = target.search as usize;
-                    if subrequests.len() <= search {
-                        subrequests.resize_with(search + 1, Vec::new);
+                let summary = body::scan_msearch(body, &defaults, |target| {
+                    // A search without its own `index` reads the path's indices (reported
+                    // once for all such searches): its list stays empty.
+                    if target.explicit {
+                        let search = target.search as usize;
+                        if subrequests.len() <= search {
+                            subrequests.resize_with(search + 1, Vec::new);
+                        }
+                        subrequests[search].push(Cow::Owned(target.index.to_string()));
                     }
-                    subrequests[search].push(Cow::Owned(target.index.to_string()));
-                    if seen.first(target.index, 0) {
-                        names.push(target.index.to_string());
-                    }
+                    seen.add(target.index, ());
                 })?;
+                self.subrequests
+                    .resize_with(summary.searches as usize, Vec::new);
+                self.subrequest_defaults =
+                    defaults.iter().map(|d| Cow::Owned(d.to_string())).collect();
                 self.indices.clear();
-                for index in names {
+                for (index, ()) in seen.pairs {
                     if index == body::ALL_INDICES {
                         self.all_indices = true;
                     } else {
@@ -218,17 +224,14 @@ impl<'a> Targets<'a> {
                 }
             }
             BodyIndices::Mget => {
-                let mut seen = Distinct::default();
-                let mut names: Vec<String> = Vec::new();
+                let mut seen = FirstSeen::new();
                 let subrequests = &mut self.subrequests;
                 body::scan_mget(body, default, |target| {
                     subrequests.push(vec![Cow::Owned(target.index.to_string())]);
-                    if seen.first(target.index, 0) {
-                        names.push(target.index.to_string());
-                    }
+                    seen.add(target.index, ());
                 })?;
                 self.indices.clear();
-                for index in names {
+                for (index, ()) in seen.pairs {
                     self.push_owned(index, Access::Read);
                 }
             }
@@ -334,31 +337,41 @@ impl<'a> Targets<'a> {
     }
 }
 
-/// The (name, kind) pairs a body named so far, for keeping each pair once in first-seen order.
+/// The (name, kind) pairs a body names, each once, in the order they first appear.
 ///
-/// Every check is one hash lookup, so a body naming n indices costs O(n). The linear scan
-/// this replaces made a `_bulk` of 80k distinct names (3.6 MB) cost ~19 s of a core. The
-/// hasher is seeded at random per process, so names chosen to collide cannot be prepared.
-#[derive(Default)]
-struct Distinct {
-    /// Name -> one bit per kind already seen with it.
-    kinds: ahash::AHashMap<String, u8>,
+/// Every check is one hash lookup, so a body naming n indices costs O(n); the linear scan this
+/// replaces made a `_bulk` of 80k distinct names (3.6 MB) cost ~19 s of a core. Each name is
+/// stored once, in `pairs`; the table holds only its hash and position, so growing the table
+/// never reads the names again (they are scattered over the heap, and a body of distinct
+/// names makes the table outgrow the caches). The hasher is seeded at random, so names chosen
+/// to collide cannot be prepared.
+struct FirstSeen<K> {
+    pairs: Vec<(String, K)>,
+    table: hashbrown::HashTable<(u64, usize)>,
+    hasher: ahash::RandomState,
 }
 
-impl Distinct {
-    /// Records `name` with `kind` (< 8); true the first time this pair is seen.
-    fn first(&mut self, name: &str, kind: u8) -> bool {
-        let bit = 1u8 << kind;
-        match self.kinds.get_mut(name) {
-            Some(kinds) => {
-                let fresh = *kinds & bit == 0;
-                *kinds |= bit;
-                fresh
-            }
-            None => {
-                self.kinds.insert(name.to_string(), bit);
-                true
-            }
+impl<K: Copy + Eq + std::hash::Hash> FirstSeen<K> {
+    fn new() -> Self {
+        FirstSeen {
+            pairs: Vec::new(),
+            table: hashbrown::HashTable::new(),
+            hasher: ahash::RandomState::new(),
+        }
+    }
+
+    /// Adds the pair unless it is there already.
+    fn add(&mut self, name: &str, kind: K) {
+        let hash = self.hasher.hash_one((name, kind));
+        let pairs = &self.pairs;
+        let same = |&(h, at): &(u64, usize)| {
+            h == hash && pairs.get(at).is_some_and(|(n, k)| *k == kind && n == name)
+        };
+        if let hashbrown::hash_table::Entry::Vacant(slot) =
+            self.table.entry(hash, same, |&(h, _)| h)
+        {
+            slot.insert((hash, self.pairs.len()));
+            self.pairs.push((name.to_string(), kind));
         }
     }
 }

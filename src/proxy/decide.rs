@@ -291,11 +291,15 @@ pub fn decide(
                     "OPERATION_NOT_ALLOWED",
                 ))
             };
+            let none = vec![format!(".rf-none-{}-*", nonce())];
             let target = match (&narrowing.path, &narrowing.templates) {
-                (Some(indices), _) => match narrow_target(head.method, target, indices) {
-                    Some(target) => Some(target),
-                    None => return refused(),
-                },
+                (Some(indices), _) => {
+                    let indices = if indices.is_empty() { &none } else { indices };
+                    match narrow_target(head.method, target, indices) {
+                        Some(target) => Some(target),
+                        None => return refused(),
+                    }
+                }
                 (None, Some(templates)) => {
                     let none = vec![format!(".rf-none-{}*", nonce())];
                     let names = if templates.is_empty() {

@@ -76,6 +76,13 @@ fn decide_with(
 }
 
 fn summary(n: &Narrowing) -> String {
+    if let (Some(path), Some(_)) = (&n.path, &n.subrequests) {
+        let subs = summary(&Narrowing {
+            path: None,
+            ..n.clone()
+        });
+        return format!("path={};{subs}", path.join(","));
+    }
     match (&n.path, &n.subrequests) {
         (Some(path), None) => format!("path={}", path.join(",")),
         (None, None) if n.templates.is_some() => {
@@ -324,8 +331,9 @@ fn msearch_and_mget_narrow_each_subrequest() {
     let body = b"{\"index\":\"logs-1\"}\n{}\n{\"index\":\"secret,logs-2\"}\n{}\n{\"index\":\"secret\"}\n{}\n{}\n{}\n";
     assert_eq!(
         decide(READER, Method::Post, "/_msearch", Some(body)),
-        // The alias `logs-all` is granted by name, as in ReadonlyREST.
-        "allow:reader:sub=[-|logs-2||logs-1,logs-2,logs-all,pub]"
+        // The search without an index reads all indices: narrowed once, in the path. The
+        // alias `logs-all` is granted by name, as in ReadonlyREST.
+        "allow:reader:path=logs-1,logs-2,logs-all,pub;sub=[-|logs-2||-]"
     );
     let all_allowed = b"{\"index\":\"logs-1\"}\n{}\n{\"index\":\"logs-*\"}\n{}\n";
     assert_eq!(
@@ -412,7 +420,12 @@ fn randomized_policies_never_forward_what_they_do_not_grant() {
     let mut forwarded = 0;
     for _ in 0..200 {
         // (name, forbid, method, patterns)
-        type ModelBlock = (String, bool, Option<&'static str>, Option<Vec<&'static str>>);
+        type ModelBlock = (
+            String,
+            bool,
+            Option<&'static str>,
+            Option<Vec<&'static str>>,
+        );
         let mut blocks: Vec<ModelBlock> = Vec::new();
         let mut yaml = String::from("readonlyrest:\n  access_control_rules:\n");
         for b in 0..(1 + next(4)) {
@@ -498,22 +511,57 @@ fn randomized_policies_never_forward_what_they_do_not_grant() {
             }
             let mut out: Vec<String> = Vec::new();
             let narrowing = rest.split_once(':').map(|(_, n)| n);
-            match narrowing {
+            // The path's list (narrowed, else as written) for searches without their own.
+            let (path_list, subs) = match narrowing {
                 Some(n) if n.starts_with("path=") => {
-                    out.extend(n["path=".len()..].split(',').map(str::to_string));
+                    let (path, subs) = n["path=".len()..]
+                        .split_once(';')
+                        .unwrap_or((n["path=".len()..].into(), ""));
+                    (
+                        Some(path.to_string()),
+                        subs.strip_prefix("sub=[")
+                            .map(|s| s.trim_end_matches(']').to_string()),
+                    )
                 }
                 Some(n) if n.starts_with("sub=[") => {
-                    let lists = n["sub=[".len()..n.len() - 1].split('|');
-                    for (i, list) in lists.enumerate() {
+                    (None, Some(n["sub=[".len()..n.len() - 1].to_string()))
+                }
+                _ => (None, None),
+            };
+            let defaults: Vec<String> = match &path_list {
+                Some(list) => list
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                None if targets.subrequest_defaults.is_empty() => vec!["*".into()],
+                None => targets
+                    .subrequest_defaults
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            };
+            match (path_list.is_some(), subs) {
+                (_, Some(subs)) => {
+                    for (i, list) in subs.split('|').enumerate() {
                         match list {
+                            "-" if targets.subrequests[i].is_empty() => {
+                                out.extend(defaults.clone())
+                            }
                             "-" => out.extend(targets.subrequests[i].iter().map(|s| s.to_string())),
                             "" => {}
                             l => out.extend(l.split(',').map(str::to_string)),
                         }
                     }
                 }
+                (true, None) => out.extend(defaults.clone()),
                 _ if !targets.subrequests.is_empty() => {
-                    out.extend(targets.subrequests.iter().flatten().map(|s| s.to_string()));
+                    for list in &targets.subrequests {
+                        if list.is_empty() {
+                            out.extend(defaults.clone());
+                        }
+                        out.extend(list.iter().map(|s| s.to_string()));
+                    }
                 }
                 _ => {
                     out.extend(targets.indices.iter().map(|i| i.name.to_string()));
