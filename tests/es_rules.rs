@@ -565,6 +565,49 @@ fn inspected_bodies_are_bounded() {
     assert_eq!(upstream.requests().len(), 1);
 }
 
+#[test]
+fn indices_read_from_inside_a_query_must_be_granted() {
+    let (upstream, gateway) = gateway("lookups");
+    let addr = gateway.local_addrs()[0];
+    let json = "Content-Type: application/json\r\n";
+    let lookup = |index: &str| {
+        format!(
+            r#"{{"query":{{"terms":{{"user":{{"index":"{index}","id":"1","path":"name"}}}}}}}}"#
+        )
+    };
+    let validate = |body: &str| {
+        request(
+            "POST",
+            "/logs-*/_validate/query?explain",
+            "reader",
+            json,
+            body.as_bytes(),
+        )
+    };
+    // Issue 10: a `logs-*` reader printed a field of `secret-1/_doc/1` this way.
+    let denied = assert_decided(addr, &upstream, &validate(&lookup("secret-1")), 403);
+    assert_eq!(denied.json()["error"]["type"], "forbidden_response");
+    // A lookup of an index the reader may read goes through, body untouched.
+    let allowed = lookup("logs-2");
+    assert_decided(addr, &upstream, &validate(&allowed), 200);
+    assert_eq!(upstream.requests().last().unwrap().body, allowed.as_bytes());
+    // The same inside an `_msearch` search, and a stored template (which needs every index).
+    let msearch = format!("{{\"index\":\"logs-1\"}}\n{}\n", lookup("secret-1"));
+    assert_decided(
+        addr,
+        &upstream,
+        &request("POST", "/_msearch", "reader", "", msearch.as_bytes()),
+        403,
+    );
+    let stored = br#"{"id":"all-users","params":{}}"#;
+    assert_decided(
+        addr,
+        &upstream,
+        &request("POST", "/logs-1/_search/template", "reader", json, stored),
+        403,
+    );
+}
+
 const NAMES_POLICY: &str = r#"  access_control_rules:
   - name: "Backups"
     auth_key: "backup:backup"

@@ -186,8 +186,18 @@ pub enum BodyIndices {
     Bulk,
     /// `_mget`: `docs[]._index` (the path index is the default).
     Mget,
-    /// `_msearch`, `_msearch/template`: the `index` of every header line.
+    /// `_msearch`: the `index` of every header line; every search line is a search body
+    /// (see `Search`).
     Msearch,
+    /// `_msearch/template`: like `Msearch`, with search template requests as search lines
+    /// (see `SearchTemplate`).
+    MsearchTemplate,
+    /// A search-family body (`_search`, `_count`, `_validate/query`, `_explain`,
+    /// `_delete_by_query`, `_field_caps`, ...): the query may read other indices from inside
+    /// (terms lookups, `more_like_this` documents, ...). The searched indices stay in the path.
+    Search,
+    /// `_search/template`: an inline template read as a search body, or a stored one.
+    SearchTemplate,
     /// `_mtermvectors`: `docs[]._index`.
     Mtermvectors,
     /// `_reindex`: `source.index` and `dest.index`.

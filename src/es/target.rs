@@ -1,11 +1,12 @@
 //! What a request touches, as the ACL needs it: every index expression with read or write
 //! access, plus repositories, snapshots and data streams, from the path and (for the APIs
-//! that carry them there) from the body.
+//! that carry them there) from the body; for search-family bodies also the indices the query
+//! reads from inside (`Access::Lookup`, see `body::lookups`).
 //!
 //! No IO. Built once per request from the route classification; bodies are read only for the
 //! APIs that name indices in them, after the proxy buffered (and the caller inflated) them.
 
-use super::body::{self, AliasActionKind, BodyError, BulkOp, TemplateKind};
+use super::body::{self, AliasActionKind, BodyError, BulkOp, SearchBody, TemplateKind};
 use super::metadata::TemplateKind as ExistingTemplate;
 use super::route::{BodyIndices, Classified, Role};
 use std::borrow::Cow;
@@ -129,13 +130,25 @@ pub fn needs_body(classified: &Classified<'_>) -> bool {
         BodyIndices::Bulk
             | BodyIndices::Mget
             | BodyIndices::Msearch
+            | BodyIndices::MsearchTemplate
             | BodyIndices::Reindex
             | BodyIndices::UpdateAliases
             | BodyIndices::IndexTemplate
             | BodyIndices::NewIndexAliases
             | BodyIndices::SnapshotCreate
             | BodyIndices::SnapshotRestore
+            | BodyIndices::Search
+            | BodyIndices::SearchTemplate
     )
+}
+
+/// Whether what a read works on is named by its path alone, so that the path can be narrowed.
+/// A search body adds only lookups, which are checked as written and never narrowed.
+fn reads_only_path(classified: &Classified<'_>) -> bool {
+    matches!(
+        classified.body,
+        BodyIndices::Search | BodyIndices::SearchTemplate
+    ) || !needs_body(classified)
 }
 
 impl<'a> Targets<'a> {
@@ -159,7 +172,7 @@ impl<'a> Targets<'a> {
             .collect();
         Targets {
             all_indices: classified.targets_all(Role::Index),
-            narrowable: access == Access::Read && !needs_body(classified),
+            narrowable: access == Access::Read && reads_only_path(classified),
             repositories: names(Role::Repository),
             snapshots: names(Role::Snapshot),
             data_streams: names(Role::DataStream),
@@ -194,7 +207,7 @@ impl<'a> Targets<'a> {
                     }
                 }
             }
-            BodyIndices::Msearch => {
+            BodyIndices::Msearch | BodyIndices::MsearchTemplate => {
                 let defaults: Vec<&str> = classified.indices().collect();
                 let mut seen = FirstSeen::new();
                 let subrequests = &mut self.subrequests;
@@ -214,6 +227,9 @@ impl<'a> Targets<'a> {
                     .resize_with(summary.searches as usize, Vec::new);
                 self.subrequest_defaults =
                     defaults.iter().map(|d| Cow::Owned(d.to_string())).collect();
+                let kind = search_kind(classified.body);
+                let lookups =
+                    distinct_lookups(|each| body::scan_msearch_lookups(body, kind, each))?;
                 self.indices.clear();
                 for (index, ()) in seen.pairs {
                     if index == body::ALL_INDICES {
@@ -221,6 +237,15 @@ impl<'a> Targets<'a> {
                     } else {
                         self.push_owned(index, Access::Read);
                     }
+                }
+                for name in lookups {
+                    self.push_owned(name, Access::Lookup);
+                }
+            }
+            BodyIndices::Search | BodyIndices::SearchTemplate => {
+                let kind = search_kind(classified.body);
+                for name in distinct_lookups(|each| body::scan_lookups(body, kind, each))? {
+                    self.push_owned(name, Access::Lookup);
                 }
             }
             BodyIndices::Mget => {
@@ -335,6 +360,23 @@ impl<'a> Targets<'a> {
             || self.opaque_indices
             || self.templates.is_some()
     }
+}
+
+/// How the searches of a search-family body are written.
+fn search_kind(body: BodyIndices) -> SearchBody {
+    match body {
+        BodyIndices::SearchTemplate | BodyIndices::MsearchTemplate => SearchBody::Template,
+        _ => SearchBody::Search,
+    }
+}
+
+/// Each index a query reads from inside, as `scan` reports them, once, in first-seen order.
+fn distinct_lookups(
+    scan: impl FnOnce(&mut dyn FnMut(&str)) -> Result<(), BodyError>,
+) -> Result<Vec<String>, BodyError> {
+    let mut seen = FirstSeen::new();
+    scan(&mut |name| seen.add(name, ()))?;
+    Ok(seen.pairs.into_iter().map(|(name, ())| name).collect())
 }
 
 /// The (name, kind) pairs a body names, each once, in the order they first appear.

@@ -421,7 +421,9 @@ fn rewrite_subrequests(
 ) -> Result<Vec<u8>, BodyError> {
     let missing = format!(".rf-none-{}", nonce());
     match classified.body {
-        BodyIndices::Msearch => rewrite_msearch(payload, lists, &format!("{missing}-*")),
+        BodyIndices::Msearch | BodyIndices::MsearchTemplate => {
+            rewrite_msearch(payload, lists, &format!("{missing}-*"))
+        }
         BodyIndices::Mget => {
             // A document is read from one index: one not granted as named is not read.
             let denied: Vec<bool> = lists.iter().map(Option::is_some).collect();

@@ -4,7 +4,7 @@ use crate::acl::test_support::compile;
 use crate::acl::{Acl, Decision, NoCache, Request};
 use crate::es::metadata::ClusterMetadata;
 use crate::es::route::classify;
-use crate::es::target::{needs_body, Targets};
+use crate::es::target::Targets;
 use crate::http::request::parse_request_head;
 use crate::http::Method;
 
@@ -48,11 +48,11 @@ fn decide_with(
         Some(0),
     )
     .unwrap();
-    let body_missing = needs_body(&c) && body.is_none();
+    // `None` is a request without a body: as in `proxy::decide`, there is nothing to wait for.
     request.es = Some(EsView {
         action: c.action,
         unknown: c.is_unknown(),
-        targets: (!body_missing).then_some(&targets),
+        targets: Some(&targets),
         metadata,
     });
     match acl.evaluate(&request, &NoCache) {
@@ -649,5 +649,168 @@ fn template_listings_show_only_templates_whose_patterns_are_granted() {
     assert_eq!(
         decide(&forbid, "/_template"),
         "allow:reader:templates=old-logs"
+    );
+}
+
+/// A search body whose query reads `index` through a terms lookup.
+fn lookup_body(index: &str) -> Vec<u8> {
+    format!(
+        r#"{{"query":{{"bool":{{"filter":[{{"terms":{{"user":{{"index":"{index}","id":"1","path":"name"}}}}}}]}}}}}}"#
+    )
+    .into_bytes()
+}
+
+#[test]
+fn indices_read_from_inside_a_query_must_be_granted_as_written() {
+    let secret = lookup_body("secret-1");
+    let logs = lookup_body("logs-2");
+    let cases: &[(Method, &str, &[u8], &str)] = &[
+        // Issue 10: a field of `secret-1/_doc/1` printed through `_validate/query?explain`.
+        (Method::Post, "/logs-*/_validate/query?explain", &secret, "deny"),
+        (Method::Post, "/logs-*/_validate/query?explain", &logs, "allow:reader"),
+        (Method::Get, "/logs-1/_search", &secret, "deny"),
+        (Method::Post, "/logs-1/_count", &secret, "deny"),
+        (Method::Get, "/logs-1/_explain/1", &secret, "deny"),
+        (Method::Post, "/logs-1/_delete_by_query", &secret, "deny"),
+        (Method::Post, "/logs-1/_field_caps?fields=*", br#"{"index_filter":{"terms":{"f":{"index":"secret-1","id":"1","path":"p"}}}}"#, "deny"),
+        // The path is still narrowed; the lookup is not, it must be granted.
+        (Method::Get, "/logs-1,secret/_search", &logs, "allow:reader:path=logs-1"),
+        (Method::Get, "/logs-1,secret/_search", &secret, "deny"),
+        // A wildcard lookup is granted only if the block grants the whole of it.
+        (Method::Get, "/logs-1/_search", &lookup_body("logs-*"), "allow:reader"),
+        (Method::Get, "/logs-1/_search", &lookup_body("*"), "deny"),
+        // An alias granted by name, as in the path.
+        (Method::Get, "/logs-1/_search", &lookup_body("pub"), "allow:reader"),
+        // A field named `index` names no index.
+        (Method::Get, "/logs-1/_search", br#"{"query":{"term":{"index":"secret-1"}}}"#, "allow:reader"),
+        // The searches of an `_msearch` are read too.
+        (Method::Post, "/_msearch", b"{\"index\":\"logs-1\"}\n{\"query\":{\"terms\":{\"f\":{\"index\":\"secret-1\",\"id\":\"1\",\"path\":\"p\"}}}}\n", "deny"),
+        (Method::Post, "/_msearch", b"{\"index\":\"logs-1\"}\n{\"query\":{\"terms\":{\"f\":{\"index\":\"logs-2\",\"id\":\"1\",\"path\":\"p\"}}}}\n", "allow:reader"),
+    ];
+    for (method, path, body, expected) in cases {
+        assert_eq!(
+            decide(READER, *method, path, Some(body)),
+            *expected,
+            "{} {path} {}",
+            method.as_str(),
+            String::from_utf8_lossy(body)
+        );
+    }
+}
+
+#[test]
+fn forbid_blocks_match_what_a_query_reads_from_inside() {
+    let policy = format!("{FORBID_SECRET}{READER}");
+    let cases: &[(&str, &[u8], &str)] = &[
+        (
+            "/logs-1/_search",
+            &lookup_body("secret-1"),
+            "forbid:no-secret",
+        ),
+        ("/logs-1/_search", &lookup_body("s*"), "forbid:no-secret"),
+        // The alias `logs-all` holds `secret-1`.
+        (
+            "/logs-1/_search",
+            &lookup_body("logs-all"),
+            "forbid:no-secret",
+        ),
+        ("/logs-1/_search", &lookup_body("logs-2"), "allow:reader"),
+        (
+            "/logs-1/_search",
+            br#"{"query":{"more_like_this":{"like":[{"_index":"secret","_id":"1"}]}}}"#,
+            "forbid:no-secret",
+        ),
+        (
+            "/logs-1/_search",
+            br#"{"query":{"geo_shape":{"loc":{"indexed_shape":{"index":"secret","id":"1"}}}}}"#,
+            "forbid:no-secret",
+        ),
+        // A wrapper query is not read: it stands for every index.
+        (
+            "/logs-1/_search",
+            br#"{"query":{"wrapper":{"query":"e30="}}}"#,
+            "forbid:no-secret",
+        ),
+    ];
+    for (path, body, expected) in cases {
+        assert_eq!(
+            decide(&policy, Method::Get, path, Some(body)),
+            *expected,
+            "{path} {}",
+            String::from_utf8_lossy(body)
+        );
+    }
+}
+
+#[test]
+fn a_stored_search_template_needs_every_index() {
+    let all = "  - name: all\n    indices: [\"*\"]\n";
+    let stored = br#"{"id":"my-template","params":{"q":"x"}}"#;
+    assert_eq!(
+        decide(
+            READER,
+            Method::Post,
+            "/logs-1/_search/template",
+            Some(stored)
+        ),
+        "deny"
+    );
+    assert_eq!(
+        decide(all, Method::Post, "/logs-1/_search/template", Some(stored)),
+        "allow:all"
+    );
+    let forbid_then_all = format!("{FORBID_SECRET}{all}");
+    assert_eq!(
+        decide(
+            &forbid_then_all,
+            Method::Post,
+            "/logs-1/_search/template",
+            Some(stored)
+        ),
+        "forbid:no-secret"
+    );
+    // The same for mustache text and for `_msearch/template`.
+    let text = br#"{"source":"{\"query\":{\"match_all\":{}}}"}"#;
+    assert_eq!(
+        decide(READER, Method::Post, "/logs-1/_search/template", Some(text)),
+        "deny"
+    );
+    let msearch = b"{\"index\":\"logs-1\"}\n{\"id\":\"my-template\"}\n";
+    assert_eq!(
+        decide(READER, Method::Post, "/_msearch/template", Some(msearch)),
+        "deny"
+    );
+    // An inline template is read: what it looks up must be granted.
+    let inline = |index: &str| {
+        format!(
+            r#"{{"source":{{"query":{{"terms":{{"f":{{"index":"{index}","id":"{{{{id}}}}","path":"p"}}}}}}}},"params":{{"id":"1"}}}}"#
+        )
+    };
+    assert_eq!(
+        decide(
+            READER,
+            Method::Post,
+            "/logs-1/_search/template",
+            Some(inline("logs-2").as_bytes())
+        ),
+        "allow:reader"
+    );
+    assert_eq!(
+        decide(
+            READER,
+            Method::Post,
+            "/logs-1/_search/template",
+            Some(inline("secret-1").as_bytes())
+        ),
+        "deny"
+    );
+    assert_eq!(
+        decide(
+            READER,
+            Method::Post,
+            "/logs-1/_search/template",
+            Some(inline("{{index}}").as_bytes())
+        ),
+        "deny"
     );
 }

@@ -1,8 +1,9 @@
 //! `_msearch` and `_msearch/template` NDJSON: the indices of every search.
 //!
 //! Owns: reading header lines as Elasticsearch's `MultiSearchRequest.readMultiLineFormat`
-//! does and skipping the body line after each. Must not: parse search bodies (indices hidden
-//! inside queries — terms lookup, `more_like_this` docs — are out of scope here).
+//! does and skipping the body line after each; [`search_lines`] hands those body lines to
+//! `lookups`, which finds the indices read from inside each query. Must not: parse search
+//! bodies itself.
 //!
 //! Decisions, with the Elasticsearch behaviour they follow:
 //! - Header and body alternate strictly; blank lines are *not* skipped: an empty or
@@ -144,6 +145,17 @@ pub fn scan_msearch(
     let mut scanner = MsearchScanner::new(default_indices);
     scanner.feed(body, &mut each)?;
     scanner.finish()
+}
+
+/// The search lines (every second line, with its 1-based number) of a body that
+/// [`scan_msearch`] accepted: headers and searches alternate strictly there, and no line is
+/// skipped, so the split is the one the scanner made.
+pub(crate) fn search_lines(body: &[u8]) -> impl Iterator<Item = (u32, &[u8])> {
+    body.split(|&b| b == b'\n')
+        .enumerate()
+        .skip(1)
+        .step_by(2)
+        .map(|(i, line)| (u32::try_from(i + 1).unwrap_or(u32::MAX), line))
 }
 
 /// Reads one header; reports `fresh_defaults` (the path's indices, or none once reported) if

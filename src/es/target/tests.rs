@@ -130,6 +130,104 @@ fn body_targets() {
     assert_eq!(names(&t), [("secret".into(), Access::Read)]);
 }
 
+/// A terms query that reads `index` through a lookup.
+fn lookup_query(index: &str) -> String {
+    format!(r#"{{"terms":{{"f":{{"index":"{index}","id":"1","path":"p"}}}}}}"#)
+}
+
+fn lookup_body(index: &str) -> String {
+    format!(r#"{{"query":{}}}"#, lookup_query(index))
+}
+
+#[test]
+fn search_bodies_add_lookups() {
+    let lookup = |n: &str| (n.to_string(), Access::Lookup);
+    let read = |n: &str| (n.to_string(), Access::Read);
+
+    // The path stays a narrowable read; the lookup is added as written.
+    let c = classify(Method::Post, "/logs-1/_search").unwrap();
+    let mut t = Targets::from_path(&c);
+    assert!(t.narrowable && needs_body(&c));
+    t.add_body(&c, lookup_body("secret-1").as_bytes()).unwrap();
+    assert_eq!(names(&t), [read("logs-1"), lookup("secret-1")]);
+    assert!(t.narrowable && !t.all_indices);
+
+    // `GET /_search` with a body still reads all indices.
+    let c = classify(Method::Get, "/_search").unwrap();
+    let mut t = Targets::from_path(&c);
+    let body = format!(
+        r#"{{"query":{{"bool":{{"must":[{},{}],"should":{}}}}}}}"#,
+        lookup_query("a"),
+        lookup_query("b"),
+        lookup_query("a"),
+    );
+    t.add_body(&c, body.as_bytes()).unwrap();
+    assert_eq!(names(&t), [lookup("a"), lookup("b")], "each name once");
+    assert!(t.all_indices && t.narrowable);
+
+    // Writes by query: the path is a write, the lookup a lookup.
+    let c = classify(Method::Post, "/logs-1/_delete_by_query").unwrap();
+    let mut t = Targets::from_path(&c);
+    t.add_body(&c, lookup_body("x").as_bytes()).unwrap();
+    assert_eq!(names(&t), [("logs-1".into(), Access::Write), lookup("x")]);
+    assert!(!t.narrowable);
+
+    // `_field_caps` reads its `index_filter`.
+    let c = classify(Method::Post, "/logs-1/_field_caps").unwrap();
+    let mut t = Targets::from_path(&c);
+    let filter = lookup_body("x").replace("\"query\"", "\"index_filter\"");
+    t.add_body(&c, filter.as_bytes()).unwrap();
+    assert_eq!(names(&t), [read("logs-1"), lookup("x")]);
+
+    // Search templates: stored ones stand for every index.
+    let c = classify(Method::Post, "/logs-1/_search/template").unwrap();
+    let mut t = Targets::from_path(&c);
+    t.add_body(&c, br#"{"id":"t","params":{}}"#).unwrap();
+    assert_eq!(names(&t), [read("logs-1"), lookup("*")]);
+    assert!(t.narrowable);
+
+    // A refused body adds nothing.
+    let c = classify(Method::Post, "/logs-1/_search").unwrap();
+    let mut t = Targets::from_path(&c);
+    let refused = t.add_body(&c, br#"{"query":{"terms":{"f":{"index":1}}}}"#);
+    assert_eq!(refused, Err(BodyError::UnexpectedJson { line: 1 }));
+    assert_eq!(names(&t), [read("logs-1")]);
+}
+
+#[test]
+fn msearch_searches_add_lookups() {
+    let c = classify(Method::Post, "/_msearch").unwrap();
+    let mut t = Targets::from_path(&c);
+    let body = format!(
+        "{{\"index\":\"logs-1\"}}\n{}\n{{\"index\":\"logs-2\"}}\n{{}}\n",
+        lookup_body("secret-1")
+    );
+    t.add_body(&c, body.as_bytes()).unwrap();
+    assert_eq!(
+        names(&t),
+        [
+            ("logs-1".into(), Access::Read),
+            ("logs-2".into(), Access::Read),
+            ("secret-1".into(), Access::Lookup)
+        ]
+    );
+    // The searches themselves are still narrowed one by one.
+    assert_eq!(t.subrequests, [vec!["logs-1"], vec!["logs-2"]]);
+
+    let c = classify(Method::Post, "/_msearch/template").unwrap();
+    assert_eq!(c.body, BodyIndices::MsearchTemplate);
+    let mut t = Targets::from_path(&c);
+    t.add_body(&c, b"{\"index\":\"logs-1\"}\n{\"id\":\"t\"}\n")
+        .unwrap();
+    assert_eq!(
+        names(&t),
+        [
+            ("logs-1".into(), Access::Read),
+            ("*".into(), Access::Lookup)
+        ]
+    );
+}
+
 #[test]
 fn body_names_are_kept_once_in_first_seen_order() {
     let c = classify(Method::Post, "/_bulk").unwrap();
@@ -360,5 +458,18 @@ fn mget_decision_is_linear_in_distinct_indices() {
             format!("{{\"docs\":[\n{}\n]}}", docs.join(",\n")),
             n,
         )
+    });
+}
+
+#[test]
+fn search_decision_is_linear_in_distinct_lookups() {
+    // A query with n - 1 distinct terms lookups on a search of one index: n names checked.
+    assert_linear("_search", Method::Post, |n| {
+        let clauses: Vec<String> = (1..n).map(|i| lookup_query(&logs(i))).collect();
+        let body = format!(
+            "{{\"query\":{{\"bool\":{{\"should\":[\n{}\n]}}}}}}",
+            clauses.join(",\n")
+        );
+        ("/logs-0/_search".into(), body, n)
     });
 }
