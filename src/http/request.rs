@@ -395,12 +395,14 @@ fn diagnose_header_line(buf: &[u8]) -> ClientError {
 /// The head of the same request carrying a body of `length` bytes as sent, instead of the
 /// one received (a body the gateway rewrote): the request line and every field as the
 /// client sent them but for the framing and coding fields (`Content-Length`,
-/// `Transfer-Encoding`, `Content-Encoding`) and `Expect`, plus the new `Content-Length`.
-/// Returns the new head's bytes and the head parsed from them.
+/// `Transfer-Encoding`, `Content-Encoding`) and `Expect`, plus the new `Content-Length`, and
+/// `content_type` (replacing the client's) when given. Returns the new head's bytes and the
+/// head parsed from them.
 pub fn with_rewritten_body(
     buf: &[u8],
     head: &RequestHead,
     length: u64,
+    content_type: Option<&[u8]>,
 ) -> Result<(Vec<u8>, RequestHead), ClientError> {
     const REPLACED: [&[u8]; 4] = [
         b"content-length",
@@ -414,10 +416,14 @@ pub fn with_rewritten_body(
     out.extend_from_slice(&buf[..line_end]);
     for field in &head.headers {
         let name = field.name.get(buf);
-        if REPLACED.iter().any(|r| name.eq_ignore_ascii_case(r)) {
+        let replaced_type = content_type.is_some() && name.eq_ignore_ascii_case(b"content-type");
+        if replaced_type || REPLACED.iter().any(|r| name.eq_ignore_ascii_case(r)) {
             continue;
         }
         super::response::push_field(&mut out, name, field.value.get(buf));
+    }
+    if let Some(value) = content_type {
+        super::response::push_field(&mut out, b"content-type", value);
     }
     out.extend_from_slice(b"content-length: ");
     super::response::push_decimal(&mut out, length);

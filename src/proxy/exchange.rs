@@ -19,6 +19,7 @@ use super::decide::{
 use crate::acl::Verifier;
 use crate::auth::key::Verdict as HashVerdict;
 use crate::es::rewrite::without_params;
+use crate::es::route::query_param;
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::{with_rewritten_body, BodyFraming, RequestHead};
 use crate::http::ClientError;
@@ -122,16 +123,26 @@ impl Exchange {
             let inspected = self.inspected.filter(|i| !i.from_query);
             return Ok(Outgoing::AsReceived(inspected, target));
         };
+        // A body leaving the query takes its type along: from `source_content_type` to
+        // `Content-Type` (the node refuses a body without one).
+        let mut content_type = None;
         let target = match (inspected.from_query, target) {
             (false, target) => target,
             (true, target) => {
+                let query = head.query.map(|q| q.get(&inspected.head)).unwrap_or_default();
+                content_type = query_param(query, "source_content_type").ok().flatten();
                 let written = target.unwrap_or_else(|| {
                     String::from_utf8_lossy(&head.target(&inspected.head)).into_owned()
                 });
                 Some(without_params(&written, &["source", "source_content_type"]))
             }
         };
-        let (bytes, new_head) = with_rewritten_body(&inspected.head, head, body.len() as u64)?;
+        let (bytes, new_head) = with_rewritten_body(
+            &inspected.head,
+            head,
+            body.len() as u64,
+            content_type.as_deref(),
+        )?;
         Ok(Outgoing::Rewritten(
             Box::new(new_head),
             Inspected {

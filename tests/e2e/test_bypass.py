@@ -453,10 +453,6 @@ def test_source_parameter_bodies_are_narrowed(route: Route, data: Data):
     unchanged_handlers(before, after)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "gateway bug: a narrowed ?source= body is forwarded as the request body with "
-    "source_content_type dropped from the query and no Content-Type header added, so the node "
-    "answers 406 'Content-Type header [] is not supported' (no data leaks)"))
 def test_source_parameter_without_content_type_header(route: Route, data: Data):
     # How clients send it: the type only in source_content_type.
     reply = through(route, "GET", "/_msearch", READER, params=source_msearch(data))
