@@ -18,6 +18,7 @@
 //! - [`bulk`]: `_bulk` NDJSON, the hot path (streaming, `memchr` over source lines).
 //! - [`msearch`]: `_msearch` and `_msearch/template` NDJSON.
 //! - [`mget`], [`reindex`], [`aliases`], [`template`]: JSON bodies, parsed whole.
+//! - [`context_ids`]: scroll and point-in-time ids in request bodies and response heads.
 //! - [`inflate`]: bounded gzip/deflate decoding feeding the above.
 //! - `json` (strict pull reader), `names` (index values), `ndjson` (line framing),
 //!   [`error`].
@@ -32,6 +33,8 @@
 pub mod aliases;
 #[path = "body/bulk.rs"]
 pub mod bulk;
+#[path = "body/context_ids.rs"]
+pub mod context_ids;
 #[path = "body/error.rs"]
 pub mod error;
 #[path = "body/inflate.rs"]
@@ -53,6 +56,7 @@ pub mod template;
 
 pub use aliases::{parse_aliases, AliasAction, AliasActionKind};
 pub use bulk::{scan_bulk, scan_bulk_encoded, BulkItem, BulkOp, BulkScanner, BulkSummary};
+pub use context_ids::{response_id, scan_context_ids, scan_search_pit, ContextIds, IdScan};
 pub use error::BodyError;
 pub use inflate::{inflate_to_vec, ContentEncoding, Inflater};
 pub use json::MAX_JSON_DEPTH;
