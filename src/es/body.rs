@@ -21,6 +21,7 @@
 //! - [`lookups`]: the indices a query reads from inside (terms lookups, `more_like_this`
 //!   documents, indexed shapes, ...) in search-family bodies and `_msearch` search lines.
 //! - [`mget`], [`reindex`], [`aliases`], [`template`]: JSON bodies, parsed whole.
+//! - [`context_ids`]: scroll and point-in-time ids in request bodies and response heads.
 //! - [`inflate`]: bounded gzip/deflate decoding feeding the above.
 //! - `json` (strict pull reader), `names` (index values), `ndjson` (line framing),
 //!   [`error`].
@@ -35,6 +36,8 @@
 pub mod aliases;
 #[path = "body/bulk.rs"]
 pub mod bulk;
+#[path = "body/context_ids.rs"]
+pub mod context_ids;
 #[path = "body/error.rs"]
 pub mod error;
 #[path = "body/inflate.rs"]
@@ -58,6 +61,7 @@ pub mod template;
 
 pub use aliases::{parse_aliases, AliasAction, AliasActionKind};
 pub use bulk::{scan_bulk, scan_bulk_encoded, BulkItem, BulkOp, BulkScanner, BulkSummary};
+pub use context_ids::{response_id, scan_context_ids, scan_search_pit, ContextIds, IdScan};
 pub use error::BodyError;
 pub use inflate::{inflate_to_vec, ContentEncoding, Inflater};
 pub use json::MAX_JSON_DEPTH;

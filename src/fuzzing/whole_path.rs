@@ -13,6 +13,8 @@
 //!    node would read them) is allowed by the allow block that matched, and none overlaps a
 //!    forbid block placed before it. This oracle is written independently of `acl`: its own
 //!    glob matcher, containment and overlap.
+//! 4. no scroll or point-in-time id goes out with a request an allow block let through:
+//!    the search context store is empty, so no id is anyone's.
 //!
 //! Input layout: byte 0 picks the policy's blocks, byte 1 the cluster metadata, the rest is
 //! what the client sent on the connection (a head and whatever follows it).
@@ -21,13 +23,16 @@ use super::oracle::{grants, overlaps, touched};
 use crate::acl::{Acl, NoCache};
 use crate::config::{yaml, Diagnostics};
 use crate::es::body::{inflate_to_vec, ContentEncoding};
+use crate::es::index_name::decode_part;
 use crate::es::metadata::ClusterMetadata;
 use crate::es::route::classify;
+use crate::es::search_context::ContextUse;
 use crate::es::target::{needs_body, Targets};
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::{parse_request_head, write_upstream_head, BodyFraming, RequestHead};
 use crate::proxy::decide::{Context, Verdict};
 use crate::proxy::exchange::{BodyCollector, Exchange, Outgoing};
+use crate::proxy::search_contexts::SearchContexts;
 use crate::snapshot::Snapshot;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -178,6 +183,7 @@ pub fn whole_path(data: &[u8]) {
     let Ok(Some(head)) = parse_request_head(request, MAX_HEAD_BYTES) else {
         return;
     };
+    let contexts = SearchContexts::with_key([7; 32], 16);
     let ctx = Context {
         snapshot: &policy.snapshot,
         metadata: &metadata,
@@ -185,12 +191,13 @@ pub fn whole_path(data: &[u8]) {
         local: ([10, 0, 0, 1], 9200).into(),
         gate: &(),
         max_body_bytes: MAX_BODY_BYTES,
+        contexts: &contexts,
     };
     let mut exchange = Exchange::default();
     let mut body_end = None;
     loop {
         match exchange.step(&ctx, &head, request, &NoCache) {
-            Verdict::Answer(_) => return,
+            Verdict::Answer(_) | Verdict::Missing(_) => return,
             Verdict::ReadBody => {
                 if matches!(head.body, BodyFraming::Length(n) if n > MAX_BODY_BYTES) {
                     return; // answered 413 before reading
@@ -216,6 +223,7 @@ pub fn whole_path(data: &[u8]) {
                 target,
                 block,
                 body: rewritten,
+                ..
             } => {
                 let (head, inspected, target) = match exchange.outgoing(&head, target, rewritten) {
                     Ok(Outgoing::AsReceived(inspected, target)) => (head, inspected, target),
@@ -256,9 +264,50 @@ pub fn whole_path(data: &[u8]) {
                 upstream.extend_from_slice(body);
                 check_one_request(&head, &upstream, body.len());
                 check_indices(&policy, &metadata, block, &head, &upstream);
+                if block.is_some() {
+                    check_no_context_ids(&upstream);
+                }
                 return;
             }
         }
+    }
+}
+
+/// Property 4: the forwarded request continues or clears no scroll or point-in-time
+/// context (none is recorded), and never took ids in a body out unread.
+fn check_no_context_ids(upstream: &[u8]) {
+    let head = parse_request_head(upstream, 4 * MAX_HEAD_BYTES)
+        .ok()
+        .flatten()
+        .expect("checked by check_one_request");
+    let target = head.target(upstream);
+    let target = std::str::from_utf8(&target).expect("ASCII target");
+    let Ok(classified) = classify(head.method, target) else {
+        return;
+    };
+    let path = head.path_text(upstream);
+    let Ok(path) = decode_part(std::str::from_utf8(&path).unwrap_or_default()) else {
+        return;
+    };
+    let has_body = head.body != BodyFraming::None;
+    let body = if has_body {
+        match payload(&head, upstream) {
+            Some(payload) => Some(payload),
+            None => return, // a body that does not decode has no ids the node reads
+        }
+    } else {
+        None
+    };
+    let query = head.query.map(|q| q.get(upstream));
+    match ContextUse::read(&classified, &path, query, body.as_deref(), has_body) {
+        Ok(ContextUse::Continue { ids, .. } | ContextUse::Clear { ids, .. }) => {
+            assert!(
+                ids.is_empty(),
+                "forwarded with context ids {ids:?}: {target}"
+            )
+        }
+        Ok(ContextUse::NeedsBody) => unreachable!("the body was given"),
+        _ => {}
     }
 }
 

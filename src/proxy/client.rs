@@ -10,6 +10,7 @@ use super::credentials::Credentials;
 use super::decide::{Answer, Context, Inspected, Verdict};
 use super::exchange::{BodyCollector, Exchange, Outgoing};
 use super::forward::{forward, Next};
+use super::search_contexts::SearchContexts;
 use super::upstream::Upstreams;
 use crate::config::Limits;
 use crate::es::metadata::ClusterMetadata;
@@ -46,6 +47,8 @@ pub struct Worker {
     pub draining: Cell<bool>,
     /// Request-body bytes held for inspection right now (see [`BodyBudget`]).
     pub buffered_body_bytes: Cell<u64>,
+    /// Who opened which scroll and point-in-time context (one for the process).
+    pub contexts: Arc<SearchContexts>,
 }
 
 /// Counts a request as in flight while alive.
@@ -259,23 +262,30 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
                 local: client.local,
                 gate: &worker.credentials,
                 max_body_bytes: worker.limits.max_body_bytes,
+                contexts: &worker.contexts,
             };
             let cache = worker.credentials.verifier(snapshot.generation);
             exchange.step(&ctx, head, client.buf.data(), &cache)
         };
         match verdict {
-            Verdict::Forward { target, body, .. } => {
+            Verdict::Forward {
+                target,
+                body,
+                contexts,
+                ..
+            } => {
                 let body_in_query = exchange.body_in_query();
                 return match exchange.outgoing(head, target, body) {
                     Ok(Outgoing::AsReceived(inspected, target)) => {
-                        forward(worker, client, head, inspected, target).await
+                        forward(worker, client, head, inspected, target, contexts).await
                     }
                     Ok(Outgoing::Rewritten(rewritten, inspected, target)) => {
                         if body_in_query {
                             // Sent from `inspected`, like a body read from the connection.
                             client.buf.consume(head.len);
                         }
-                        forward(worker, client, &rewritten, Some(inspected), target).await
+                        let inspected = Some(inspected);
+                        forward(worker, client, &rewritten, inspected, target, contexts).await
                     }
                     Err(e) => {
                         respond(worker, client, head, &Answer::client(e), !body_in_query).await
@@ -288,6 +298,11 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
                 }
                 let body_read = exchange.body_was_read();
                 return respond(worker, client, head, &answer, body_read).await;
+            }
+            Verdict::Missing(missing) => {
+                let body_read = exchange.body_was_read();
+                let response = missing.response(head);
+                return respond_without_body(worker, client, head, response, body_read).await;
             }
             Verdict::ReadBody => match read_body(worker, client, head, &mut budget).await {
                 Ok(body) => exchange.body_read(body),

@@ -6,9 +6,14 @@
 //! head ─▶ es::route::classify ─▶ Targets (path) ─▶ acl::evaluate ─┬▶ Forward (maybe narrowed)
 //!                      body, if read ─▶ Targets (+ body) ─┘        ├▶ Answer (400/401/403/404/413/415)
 //!                                                                  ├▶ ReadBody (indices are in it)
-//!                                                                  └▶ Verify (expensive hash)
+//!                                                                  ├▶ Verify (expensive hash)
+//!                                                                  └▶ Missing (not the user's scroll)
 //! ```
+//!
+//! An allowed request that names scroll or point-in-time ids is checked against their
+//! owners (`search_contexts`); one that addresses every context touches every index.
 
+use super::search_contexts::{AfterResponse, Checked, MissingContext, Owner, SearchContexts};
 use crate::acl::es_rules::EsView;
 use crate::acl::request::MalformedAuthorization;
 use crate::acl::{ByBasic, Decision, Pending, Request, Verifier, DEFAULT_FORBIDDEN_MESSAGE};
@@ -18,12 +23,14 @@ use crate::es::index_name::{decode_part, IndexExpr};
 use crate::es::metadata::ClusterMetadata;
 use crate::es::rewrite::{narrow_target, narrow_templates, rewrite_mget, rewrite_msearch};
 use crate::es::route::{classify, query_param, BodyIndices, Classified};
+use crate::es::search_context::{ContextError, ContextUse};
 use crate::es::target::{needs_body, template_target, Access, Targets};
 use crate::http::canned::Canned;
 use crate::http::request::{BodyFraming, RequestHead};
 use crate::http::ClientError;
 use crate::snapshot::Snapshot;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
 
 /// What a decision reads besides the request: the policy the request started with, the
 /// cluster metadata, the connection's addresses, and the failure limits. Plain references:
@@ -36,6 +43,8 @@ pub struct Context<'a> {
     pub gate: &'a dyn CredentialGate,
     /// `gateway.limits.max_body_bytes` (a body in the query is bounded like any other).
     pub max_body_bytes: u64,
+    /// Who opened which scroll and point-in-time context.
+    pub contexts: &'a SearchContexts,
 }
 
 /// The failure limits as a decision sees them (every credential kind, cheap keys too).
@@ -94,8 +103,13 @@ pub enum Verdict {
         /// A rewritten body (`_msearch`/`_mget` narrowed per search or document), sent
         /// instead of the one received, as identity with its own length.
         body: Option<Vec<u8>>,
+        /// What the response tells the search context store.
+        contexts: AfterResponse,
     },
     Answer(Answer),
+    /// A scroll or point-in-time id that is not the requester's: answered as the node
+    /// answers for a context that does not exist.
+    Missing(MissingContext),
     ReadBody,
     /// Check these Basic credentials against the pending key (of the policy with this
     /// generation), then decide again.
@@ -201,8 +215,19 @@ pub fn decide(
             targets.add_existing_template(patterns);
         }
     }
-    let body_pending =
-        needs_body(&classified) && (head.body != BodyFraming::None || has_source_param(head, buf));
+    let has_body = head.body != BodyFraming::None || has_source_param(head, buf);
+    // Elasticsearch reads `source` when the body is empty (`contentOrSourceParam`): an empty
+    // body read from the connection would hide the one the node reads.
+    if inspected.is_some_and(|i| !i.from_query && i.payload().is_empty())
+        && has_source_param(head, buf)
+    {
+        return Verdict::Answer(Answer::plain(
+            400,
+            "illegal_argument_exception",
+            "an empty request body and a source parameter: send the body in one place".into(),
+        ));
+    }
+    let body_pending = needs_body(&classified) && has_body;
     if let (true, Some(inspected)) = (body_pending, inspected) {
         if let Err(answer) = check_inspectable_media_type(head, buf, inspected.from_query) {
             return Verdict::Answer(answer);
@@ -211,6 +236,12 @@ pub fn decide(
             return Verdict::Answer(Answer::plain(e.status(), e.es_type(), e.reason()));
         }
     }
+    // A search both names indices in its body and may continue a point in time.
+    let uses = match context_use(head, buf, &classified, &path, inspected, has_body) {
+        Ok(uses) => uses,
+        Err(answer) => return Verdict::Answer(answer),
+    };
+    uses.restrict(&mut targets);
     let content_length = match (head.body, inspected) {
         (BodyFraming::None, _) => Some(0),
         (_, Some(inspected)) => Some(inspected.payload().len() as u64),
@@ -270,6 +301,30 @@ pub fn decide(
             _ => {}
         }
     }
+    let owner = match &decision {
+        Decision::Allow {
+            block: Some(block),
+            user,
+            ..
+        } => Some(match user {
+            Some(user) => Owner::User(user),
+            None => Owner::Block(block),
+        }),
+        // Goes out to match nothing (forbidden indices only): no context is its to use.
+        Decision::IndexNotFound => Some(Owner::Nobody),
+        _ => None,
+    };
+    let contexts = match owner {
+        Some(owner) => match ctx
+            .contexts
+            .check(&uses, owner, snapshot.generation, Instant::now())
+        {
+            Checked::Forward(after) => after,
+            Checked::ReadBody => return Verdict::ReadBody,
+            Checked::Missing(missing) => return Verdict::Missing(missing),
+        },
+        None => AfterResponse::Nothing,
+    };
     match decision {
         Decision::Allow {
             narrowed: None,
@@ -279,6 +334,7 @@ pub fn decide(
             target: None,
             block: position,
             body: None,
+            contexts,
         },
         Decision::Allow {
             narrowed: Some(narrowing),
@@ -328,6 +384,7 @@ pub fn decide(
                 target,
                 block: position,
                 body,
+                contexts,
             }
         }
         Decision::Forbid { reason, due_to, .. } => {
@@ -405,6 +462,7 @@ fn index_not_found(head: &RequestHead, target: &str, targets: &Targets<'_>) -> V
             target: Some(target),
             block: None,
             body: None,
+            contexts: AfterResponse::Nothing,
         },
         None => Verdict::Answer(forbidden(
             DEFAULT_FORBIDDEN_MESSAGE.into(),
@@ -444,6 +502,30 @@ fn nonce() -> String {
         "{:x}",
         time ^ COUNTER.fetch_add(1, Ordering::Relaxed).rotate_left(40)
     )
+}
+
+/// How the request uses scroll and point-in-time contexts. Ids in a body are read like
+/// indices in one (JSON only), and only for the APIs that take them there: a body read for
+/// another reason (`max_body_length`) is not judged by its type here.
+fn context_use(
+    head: &RequestHead,
+    buf: &[u8],
+    classified: &Classified<'_>,
+    path: &str,
+    inspected: Option<&Inspected>,
+    has_body: bool,
+) -> Result<ContextUse, Answer> {
+    let refuse = |e: ContextError| Answer::plain(e.status(), e.es_type(), e.reason());
+    let query = head.query.map(|q| q.get(buf));
+    let uses = ContextUse::read(classified, path, query, None, has_body).map_err(refuse)?;
+    match (uses, inspected) {
+        (ContextUse::NeedsBody, Some(inspected)) => {
+            check_inspectable_media_type(head, buf, inspected.from_query)?;
+            let body = Some(inspected.payload());
+            ContextUse::read(classified, path, query, body, has_body).map_err(refuse)
+        }
+        (uses, _) => Ok(uses),
+    }
 }
 
 /// Media types whose bodies the inspectors read (Elasticsearch also parses YAML, CBOR and

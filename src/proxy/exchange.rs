@@ -129,7 +129,10 @@ impl Exchange {
         let target = match (inspected.from_query, target) {
             (false, target) => target,
             (true, target) => {
-                let query = head.query.map(|q| q.get(&inspected.head)).unwrap_or_default();
+                let query = head
+                    .query
+                    .map(|q| q.get(&inspected.head))
+                    .unwrap_or_default();
                 content_type = query_param(query, "source_content_type").ok().flatten();
                 let written = target.unwrap_or_else(|| {
                     String::from_utf8_lossy(&head.target(&inspected.head)).into_owned()

@@ -24,6 +24,7 @@
 use super::buffer::{write_all, BodyPace, BodyReadError};
 use super::client::{respond_without_body, ClientSide, ResponseBytes, Worker};
 use super::decide::Inspected;
+use super::search_contexts::AfterResponse;
 use super::upstream::UpstreamConn;
 use crate::http::canned::Canned;
 use crate::http::chunked::ChunkedDecoder;
@@ -113,14 +114,21 @@ enum Broken {
 }
 
 /// Forwards an allowed request. `inspected` holds its head and body when the body was read
-/// for the decision (then it is sent from there); `target` replaces the request target.
+/// for the decision (then it is sent from there); `target` replaces the request target;
+/// `contexts` is what the response tells the search context store.
 pub async fn forward(
     worker: &Rc<Worker>,
     client: &mut ClientSide<'_>,
     head: &RequestHead,
     inspected: Option<Inspected>,
     target: Option<String>,
+    contexts: AfterResponse,
 ) -> Next {
+    let head_buf = inspected
+        .as_ref()
+        .map_or(client.buf.data(), |i| &i.head[..]);
+    let identity = contexts.upstream_head(head, head_buf);
+    let head = identity.as_ref().unwrap_or(head);
     let body_read = inspected.is_some();
     if let (BodyFraming::Length(n), false) = (head.body, body_read) {
         if n > worker.limits.max_body_bytes {
@@ -249,7 +257,7 @@ pub async fn forward(
         client.buf.consume(head.len);
     }
     *client.upstream_out = upstream_head;
-    relay_response(worker, client, head, conn, response).await
+    relay_response(worker, client, head, conn, response, &contexts).await
 }
 
 /// Streams the rest of the request body to the node (after `100 Continue` if expected). A
@@ -386,7 +394,16 @@ async fn relay_response(
     request: &RequestHead,
     mut conn: UpstreamConn,
     response: ResponseHead,
+    contexts: &AfterResponse,
 ) -> Next {
+    let timeout = Duration::from_millis(worker.limits.upstream_response_timeout_ms);
+    if let Err(error) = contexts
+        .observe(&worker.contexts, &mut conn, &response, timeout)
+        .await
+    {
+        // Nothing reached the client yet: it gets an honest error.
+        return answer(worker, client, request, error.into(), true).await;
+    }
     let http10 = request.version == Version::Http10;
     let dechunk = response.framing == ResponseFraming::Chunked && http10;
     let close = !request.keep_alive
@@ -403,7 +420,6 @@ async fn relay_response(
         http10 && !close,
     );
     conn.buf.consume(response.len);
-    let timeout = Duration::from_millis(worker.limits.upstream_response_timeout_ms);
     let streamed = match response.framing {
         ResponseFraming::None => flush(client).await,
         ResponseFraming::Length(n) => relay_length(client, &mut conn, n, timeout).await,

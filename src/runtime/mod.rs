@@ -14,7 +14,9 @@ pub mod watch;
 use crate::config::{Config, ConfigErrors, GatewaySettings};
 use crate::es::metadata::ClusterMetadata;
 use crate::proxy::catch::{self, guarded, WORKER_THREAD_PREFIX};
-use crate::proxy::{serve, Credentials, NodeAddress, SharedCredentials, Upstreams, Worker};
+use crate::proxy::{
+    serve, Credentials, NodeAddress, SearchContexts, SharedCredentials, Upstreams, Worker,
+};
 use crate::snapshot::{LocalPolicy, PolicyStore, Snapshot};
 use admission::{AddressLimit, Admission, Refused};
 use arc_swap::ArcSwap;
@@ -98,6 +100,9 @@ impl Gateway {
         let ip_filter =
             IpFilter::build(&settings.ip_filter).map_err(io_error("gateway.ip_filter"))?;
         let addresses = AddressLimit::new(settings.limits.max_connections_per_address);
+        let contexts = Arc::new(
+            SearchContexts::new().map_err(io_error("cannot key the search context store"))?,
+        );
         if settings.metadata_refresh_ms > 0 {
             crate::proxy::metadata::start(
                 nodes.iter().map(|n| n.addr).collect(),
@@ -122,6 +127,7 @@ impl Gateway {
                 credentials: credentials.clone(),
                 ip_filter: ip_filter.clone(),
                 addresses: Arc::clone(&addresses),
+                contexts: Arc::clone(&contexts),
                 core: (!cores.is_empty()).then(|| cores[id % cores.len()]),
             };
             let thread = std::thread::Builder::new()
@@ -205,6 +211,7 @@ struct WorkerContext {
     credentials: SharedCredentials,
     ip_filter: IpFilter,
     addresses: Arc<AddressLimit>,
+    contexts: Arc<SearchContexts>,
     core: Option<core_affinity::CoreId>,
 }
 
@@ -266,6 +273,7 @@ impl WorkerContext {
             in_flight: Cell::new(0),
             draining: Cell::new(false),
             buffered_body_bytes: Cell::new(0),
+            contexts: self.contexts,
         });
         let admission = Rc::new(Admission::new(
             self.settings.limits.max_connections_per_worker,
