@@ -6,6 +6,7 @@
 //! APIs that name indices in them, after the proxy buffered (and the caller inflated) them.
 
 use super::body::{self, AliasActionKind, BodyError, BulkOp, TemplateKind};
+use super::pipeline::PipelineUse;
 use super::route::{BodyIndices, Classified, Role};
 use std::borrow::Cow;
 
@@ -52,6 +53,9 @@ pub struct Targets<'a> {
     /// the index expressions it reads (`_all` for all indices). An allow block narrows each
     /// on its own, as a read of its own; `indices` lists their names once each.
     pub subrequests: Vec<Vec<Cow<'a, str>>>,
+    /// The ingest pipelines the request names, and whether the written indices' own run
+    /// (`es::pipeline`; `acl::indices` looks them up in the metadata).
+    pub pipelines: PipelineUse<'a>,
 }
 
 /// Whether an action only reads (ReadonlyREST narrows those; writes must be fully allowed).
@@ -117,6 +121,8 @@ impl<'a> Targets<'a> {
                 access,
             })
             .collect();
+        // A `pipeline` parameter that cannot be read is a pipeline that cannot be checked.
+        let pipelines = PipelineUse::of(classified);
         Targets {
             all_indices: classified.targets_all(Role::Index),
             narrowable: access == Access::Read && !needs_body(classified),
@@ -129,10 +135,11 @@ impl<'a> Targets<'a> {
             opaque_indices: matches!(
                 classified.body,
                 BodyIndices::QueryText | BodyIndices::Mtermvectors | BodyIndices::AllocationExplain
-            ),
+            ) || pipelines.is_none(),
             indices,
             bulk_ops: Vec::new(),
             subrequests: Vec::new(),
+            pipelines: pipelines.unwrap_or_default(),
         }
     }
 
@@ -144,11 +151,22 @@ impl<'a> Targets<'a> {
             BodyIndices::Bulk => {
                 let mut seen = Distinct::default();
                 let mut pairs: Vec<(String, BulkOp)> = Vec::new();
+                let mut seen_pipelines = Distinct::default();
+                for name in &self.pipelines.named {
+                    seen_pipelines.first(name, 0);
+                }
+                let mut pipelines: Vec<String> = Vec::new();
                 body::scan_bulk(body, default, |item| {
                     if seen.first(item.index, item.op as u8) {
                         pairs.push((item.index.to_string(), item.op));
                     }
+                    if let Some(name) = item.pipeline.filter(|p| seen_pipelines.first(p, 0)) {
+                        pipelines.push(name.to_string());
+                    }
                 })?;
+                for name in pipelines {
+                    self.pipelines.name(Cow::Owned(name));
+                }
                 self.indices.clear();
                 for (index, op) in pairs {
                     self.push_owned(index, Access::Write);
