@@ -726,3 +726,72 @@ fn must_involve_indices_refuses_requests_about_no_index() {
         );
     }
 }
+
+/// A node whose refresher answers hold two pipelines (`add-field`, and `reroute-to-secret`,
+/// which sets `_index`) and an index `logstash-routed` that runs the second by default;
+/// every other request is echoed.
+fn node_with_pipelines() -> StubUpstream {
+    StubUpstream::start(|req| {
+        let path = req.head_text().split(' ').nth(1).unwrap_or("").to_string();
+        let body = match path.as_str() {
+            "/_resolve/index/*?expand_wildcards=all" => {
+                r#"{"indices":[{"name":"logstash-1"},{"name":"logstash-routed"},{"name":"secret"}],"aliases":[],"data_streams":[]}"#
+            }
+            "/_all/_settings/index.default_pipeline,index.final_pipeline?expand_wildcards=all&flat_settings=true" => {
+                r#"{"logstash-routed":{"settings":{"index.default_pipeline":"reroute-to-secret"}}}"#
+            }
+            "/_index_template" => r#"{"index_templates":[]}"#,
+            "/_component_template" => r#"{"component_templates":[]}"#,
+            "/_template" => "{}",
+            "/_ingest/pipeline" => {
+                r#"{"add-field":{"processors":[{"set":{"field":"tag","value":"x"}}]},
+                    "reroute-to-secret":{"processors":[{"set":{"field":"_index","value":"secret"}}]}}"#
+            }
+            _ => return Reply::Bytes(ok_json(&format!("{{\"path\":\"{path}\"}}"))),
+        };
+        Reply::Bytes(ok_json(body))
+    })
+}
+
+#[test]
+fn pipelines_that_may_reroute_are_refused_before_the_node() {
+    let upstream = node_with_pipelines();
+    let policy = format!(
+        "{POLICY}  - name: \"Admin\"\n    auth_key: \"admin:admin\"\n    indices: [\"*\"]\n"
+    );
+    // One refresh at start, then none while the test runs: the stub sees only its requests.
+    let gateway = start_gateway(
+        "pipelines",
+        &upstream.url(),
+        &policy,
+        "  metadata_refresh_ms: 600000\n",
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while gateway.metadata().load().ingest.pipelines.len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "metadata not loaded");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let addr = gateway.local_addrs()[0];
+    let doc = |user: &str, target: &str| request("PUT", target, user, "", b"{}");
+    let bulk = |user: &str, item: &str| {
+        let body = format!("{item}\n{{}}\n");
+        request("POST", "/_bulk", user, "", body.as_bytes())
+    };
+    #[rustfmt::skip]
+    let cases: &[(Vec<u8>, u16)] = &[
+        (doc("logstash", "/logstash-1/_doc/1"), 200),
+        (doc("logstash", "/logstash-1/_doc/1?pipeline=add-field"), 200),
+        (doc("logstash", "/logstash-1/_doc/1?pipeline=reroute-to-secret"), 403),
+        (doc("logstash", "/logstash-1/_doc/1?pipeline=unknown"), 403),
+        (doc("logstash", "/logstash-routed/_doc/1"), 403),
+        (bulk("logstash", r#"{"index":{"_index":"logstash-1","pipeline":"add-field"}}"#), 200),
+        (bulk("logstash", r#"{"index":{"_index":"logstash-1","pipeline":"reroute-to-secret"}}"#), 403),
+        (bulk("logstash", r#"{"index":{"_index":"logstash-routed"}}"#), 403),
+        // A user who may write every index may use them.
+        (doc("admin", "/logstash-1/_doc/1?pipeline=reroute-to-secret"), 200),
+        (doc("admin", "/logstash-routed/_doc/1"), 200),
+    ];
+    for (raw, status) in cases {
+        assert_decided(addr, &upstream, raw, *status);
+    }
+}

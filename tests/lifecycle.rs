@@ -224,6 +224,9 @@ fn resolve_body(indices: &[&str]) -> String {
     format!("{{\"indices\":[{list}],\"aliases\":[{{\"name\":\"mixed\",\"indices\":[\"logs-1\",\"secret-1\"]}}],\"data_streams\":[]}}")
 }
 
+/// The refresher's request for the indices' pipeline settings.
+const PIPELINE_SETTINGS: &str = "/_all/_settings/index.default_pipeline,index.final_pipeline?expand_wildcards=all&flat_settings=true";
+
 #[test]
 fn the_metadata_refresher_feeds_narrowing() {
     let cluster = Arc::new(Mutex::new(resolve_body(&["logs-1", "logs-2", "secret-1"])));
@@ -233,7 +236,8 @@ fn the_metadata_refresher_feeds_narrowing() {
         Reply::Bytes(ok_json(&match path.as_str() {
             "/_resolve/index/*?expand_wildcards=all" => answer.lock().unwrap().clone(),
             "/_index_template" => "{\"index_templates\":[]}".to_string(),
-            "/_template" => "{}".to_string(),
+            "/_template" | PIPELINE_SETTINGS | "/_ingest/pipeline" => "{}".to_string(),
+            "/_component_template" => "{\"component_templates\":[]}".to_string(),
             _ => format!("{{\"path\":\"{path}\"}}"),
         }))
     });
@@ -275,21 +279,23 @@ fn the_metadata_refresher_feeds_narrowing() {
         .filter(|h| !h.contains("Authorization"))
         .collect();
     let host = format!("Host: {}\r\n", upstream.addr);
-    for path in [
+    let paths = [
         "/_resolve/index/*?expand_wildcards=all",
+        PIPELINE_SETTINGS,
         "/_index_template",
         "/_template",
-    ] {
+        "/_component_template",
+        "/_ingest/pipeline",
+    ];
+    for path in paths {
         let exact = format!(
             "GET {path} HTTP/1.1\r\n{host}Accept: application/json\r\nConnection: close\r\n\r\n"
         );
         assert!(asked.contains(&exact), "{exact:?} not in {asked:?}");
     }
-    assert!(asked.iter().all(
-        |h| h.starts_with("GET /_resolve/index/*?expand_wildcards=all ")
-            || h.starts_with("GET /_index_template ")
-            || h.starts_with("GET /_template ")
-    ));
+    assert!(asked
+        .iter()
+        .all(|h| paths.iter().any(|p| h.starts_with(&format!("GET {p} ")))));
 
     // A new index appears at the node: the next refreshes pick it up.
     *cluster.lock().unwrap() = resolve_body(&["logs-1", "logs-2", "logs-3", "secret-1"]);

@@ -32,6 +32,13 @@
 //! With `must_involve_indices: true` a forbid block, like an allow block, does not match
 //! requests that name no index.
 //!
+//! **Ingest pipelines** can send a written document to any index (`es::pipeline` says which
+//! can; `ingest` which ones a request runs: the pipelines it names and the default and final
+//! pipelines of the indices it writes). A request that may run one that can, or one the
+//! gateway does not know, writes anywhere: an allow block matches it only if its patterns
+//! grant `*`, a forbid block always matches it. Blocks without an `indices` rule are not
+//! affected.
+//!
 //! Cost: each name is checked against the block's few patterns; a wildcard or alias is
 //! expanded against the cluster's names; nothing multiplies two request-sized lists except
 //! wildcard exclusions against listed names, bounded by `MAX_EXCLUSION_WORK`. No IO.
@@ -46,6 +53,8 @@ use crate::es::metadata::ClusterMetadata;
 use crate::es::target::{Access, Targets, TemplateRead};
 use ahash::AHashSet;
 use std::time::{Duration, SystemTime};
+
+mod ingest;
 
 /// How much later than the gateway the node may evaluate a date math name: a request that
 /// names `<logs-{now/d}>` just before midnight reaches the node just after.
@@ -97,9 +106,14 @@ impl IndicesRule {
         }
         let patterns = Patterns::resolve(&self.patterns, s);
         if self.forbid {
-            return yes(touches(targets, &patterns, es.metadata));
+            return yes(touches(targets, &patterns, es.metadata)
+                || ingest::may_reroute(targets, es.metadata));
         }
         if targets.opaque_indices {
+            return Outcome::NoMatch;
+        }
+        // A pipeline that may reroute writes anywhere: only a grant of every index covers it.
+        if !patterns.grants("*") && ingest::may_reroute(targets, es.metadata) {
             return Outcome::NoMatch;
         }
         if self.kibana.as_ref().is_some_and(|k| k.covers(targets, s)) {

@@ -296,6 +296,8 @@ pub struct Classified<'a> {
     implicit_all: u8,
     /// Resolved only through an Elasticsearch 7.x typed route.
     legacy: bool,
+    /// The query string (after `?`), for the parameters that change what a request touches.
+    pub query: Option<&'a [u8]>,
 }
 
 impl<'a> Classified<'a> {
@@ -330,6 +332,7 @@ impl<'a> Classified<'a> {
             parts: Parts::default(),
             implicit_all: 0,
             legacy: false,
+            query: None,
         }
     }
 }
@@ -366,7 +369,7 @@ pub fn classify_bytes(method: Method, target: &[u8]) -> Result<Classified<'_>, R
 fn classify_path<'a>(
     method: Method,
     target: &'a str,
-    query: Option<&[u8]>,
+    query: Option<&'a [u8]>,
 ) -> Result<Classified<'a>, RouteError> {
     let mut path = Path::default();
     path.split(target)?;
@@ -427,6 +430,7 @@ fn classify_path<'a>(
         parts,
         implicit_all: route.implicit_all,
         legacy,
+        query,
     })
 }
 

@@ -8,6 +8,7 @@
 
 use super::body::{self, AliasActionKind, BodyError, BulkOp, SearchBody, TemplateKind};
 use super::metadata::TemplateKind as ExistingTemplate;
+use super::pipeline::PipelineUse;
 use super::route::{BodyIndices, Classified, Role};
 use std::borrow::Cow;
 
@@ -62,6 +63,9 @@ pub struct Targets<'a> {
     /// A listing of index templates: it shows their index patterns, so an allow block
     /// narrows it to the templates whose patterns it grants.
     pub templates: Option<TemplateRead<'a>>,
+    /// The ingest pipelines the request names, and whether the written indices' own run
+    /// (`es::pipeline`; `acl::indices` looks them up in the metadata).
+    pub pipelines: PipelineUse<'a>,
 }
 
 /// The index templates a template read lists.
@@ -170,6 +174,8 @@ impl<'a> Targets<'a> {
                 access,
             })
             .collect();
+        // A `pipeline` parameter that cannot be read is a pipeline that cannot be checked.
+        let pipelines = PipelineUse::of(classified);
         Targets {
             all_indices: classified.targets_all(Role::Index),
             narrowable: access == Access::Read && reads_only_path(classified),
@@ -182,12 +188,13 @@ impl<'a> Targets<'a> {
             opaque_indices: matches!(
                 classified.body,
                 BodyIndices::QueryText | BodyIndices::Mtermvectors | BodyIndices::AllocationExplain
-            ),
+            ) || pipelines.is_none(),
             indices,
             bulk_ops: Vec::new(),
             subrequests: Vec::new(),
             subrequest_defaults: Vec::new(),
             templates: template_read(classified),
+            pipelines: pipelines.unwrap_or_default(),
         }
     }
 
@@ -198,7 +205,20 @@ impl<'a> Targets<'a> {
         match classified.body {
             BodyIndices::Bulk => {
                 let mut seen = FirstSeen::new();
-                body::scan_bulk(body, default, |item| seen.add(item.index, item.op))?;
+                let mut seen_pipelines = FirstSeen::new();
+                for name in &self.pipelines.named {
+                    seen_pipelines.add(name, ());
+                }
+                let known_pipelines = seen_pipelines.pairs.len();
+                body::scan_bulk(body, default, |item| {
+                    seen.add(item.index, item.op);
+                    if let Some(name) = item.pipeline {
+                        seen_pipelines.add(name, ());
+                    }
+                })?;
+                for (name, ()) in seen_pipelines.pairs.into_iter().skip(known_pipelines) {
+                    self.pipelines.name(Cow::Owned(name));
+                }
                 self.indices.clear();
                 for (index, op) in seen.pairs {
                     self.push_owned(index, Access::Write);

@@ -93,7 +93,13 @@ impl Gateway {
             Vec::new()
         };
         let (stop, stopped) = flume::bounded::<()>(1);
-        let metadata = Arc::new(ArcSwap::from_pointee(ClusterMetadata::default()));
+        // Until the refresher first succeeds no index's ingest pipelines are known; without
+        // a refresher the gateway knows none (named pipelines are refused, `es::pipeline`).
+        let metadata = Arc::new(ArcSwap::from_pointee(if settings.metadata_refresh_ms > 0 {
+            ClusterMetadata::unread()
+        } else {
+            ClusterMetadata::default()
+        }));
         let metadata_stop = Arc::new(AtomicBool::new(false));
         let credentials = SharedCredentials::start(&settings.auth)
             .map_err(io_error("cannot start the hashing pool"))?;

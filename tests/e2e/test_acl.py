@@ -14,13 +14,16 @@ pytestmark = requires_gateway
 
 
 # Handlers that run between two counter reads without any test request: our own
-# _nodes/usage reads, and the gateway's background metadata refresh (_resolve/index and
-# the index templates).
+# _nodes/usage reads, and the gateway's background metadata refresh (_resolve/index, the
+# indices' pipeline settings, the index and component templates, the ingest pipelines).
 GATEWAY_OWN_CALLS = {
     "nodes_usage_action",
     "resolve_index_action",
+    "get_settings_action",
     "get_composable_index_template_action",
     "get_index_template_action",
+    "get_component_template_action",
+    "ingest_get_pipeline_action",
 }
 
 

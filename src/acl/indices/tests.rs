@@ -814,3 +814,142 @@ fn a_stored_search_template_needs_every_index() {
         "deny"
     );
 }
+
+/// A cluster with ingest pipelines: `add-field` cannot reroute, `reroute-to-secret` can.
+/// `logs-routed` (and through it the alias `logs-alias`) and the data stream `logs-ds` run
+/// `reroute-to-secret` by default, `logs-safe` runs `add-field`; new `logs-new-*` indices
+/// would get `reroute-to-secret` from a component template, new `logs-plain-*` ones
+/// `add-field` from a legacy template.
+fn ingest_metadata() -> ClusterMetadata {
+    let mut m = ClusterMetadata::from_resolve_response(
+        br#"{"indices":[{"name":"logs-1"},{"name":"logs-routed","aliases":["logs-alias"]},
+            {"name":"logs-safe"},{"name":"secret"},
+            {"name":".ds-logs-ds-000001","attributes":["hidden"],"data_stream":"logs-ds"}],
+            "aliases":[{"name":"logs-alias","indices":["logs-routed"]}],
+            "data_streams":[{"name":"logs-ds","backing_indices":[".ds-logs-ds-000001"]}]}"#,
+    )
+    .unwrap();
+    m.add_index_settings(
+        br#"{"logs-routed":{"settings":{"index.default_pipeline":"reroute-to-secret"}},
+            "logs-safe":{"settings":{"index.default_pipeline":"add-field","index.final_pipeline":"add-field"}},
+            ".ds-logs-ds-000001":{"settings":{"index.final_pipeline":"reroute-to-secret"}}}"#,
+    )
+    .unwrap();
+    m.add_templates(
+        crate::es::metadata::TemplateKind::Composable,
+        br#"{"index_templates":[{"name":"new","index_template":{"index_patterns":["logs-new-*"],"composed_of":["routing"]}}]}"#,
+    )
+    .unwrap();
+    m.add_templates(
+        crate::es::metadata::TemplateKind::Legacy,
+        br#"{"plain":{"index_patterns":["logs-plain-*"],"settings":{"index":{"default_pipeline":"add-field"}}}}"#,
+    )
+    .unwrap();
+    m.add_component_templates(
+        br#"{"component_templates":[{"name":"routing","component_template":{"template":{"settings":{"index":{"default_pipeline":"reroute-to-secret"}}}}}]}"#,
+    )
+    .unwrap();
+    m.add_pipelines(
+        br#"{"add-field":{"processors":[{"set":{"field":"tag","value":"x"}}]},
+            "reroute-to-secret":{"processors":[{"set":{"field":"_index","value":"secret"}}]}}"#,
+    )
+    .unwrap();
+    m
+}
+
+const WRITER: &str = "  - name: writer\n    indices: [\"logs-*\"]\n";
+const EVERYTHING: &str = "  - name: all\n    indices: [\"*\"]\n";
+
+/// (method, path, body, by the `logs-*` writer, by the `*` writer, with `secret*` forbidden)
+type PipelineCase = (
+    Method,
+    &'static str,
+    Option<Vec<u8>>,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+#[test]
+fn pipelines_that_may_reroute_need_a_grant_of_every_index() {
+    let writer = compile(&format!("readonlyrest:\n  access_control_rules:\n{WRITER}"));
+    let all = compile(&format!(
+        "readonlyrest:\n  access_control_rules:\n{EVERYTHING}"
+    ));
+    let forbid = compile(&format!(
+        "readonlyrest:\n  access_control_rules:\n{FORBID_SECRET}{EVERYTHING}"
+    ));
+    let m = ingest_metadata();
+    let bulk = |index: &str, pipeline: &str| {
+        Some(format!("{{\"index\":{{\"_index\":\"{index}\"{pipeline}}}}}\n{{}}\n").into_bytes())
+    };
+    let with = |name: &str| format!(",\"pipeline\":\"{name}\"");
+    let (w, a, f) = ("allow:writer", "allow:all", "forbid:no-secret");
+    #[rustfmt::skip]
+    let cases: &[PipelineCase] = &[
+        (Method::Put, "/logs-1/_doc/1", None, w, a, a),
+        (Method::Put, "/logs-1/_doc/1?pipeline=add-field", None, w, a, a),
+        (Method::Put, "/logs-1/_doc/1?pipeline=_none", None, w, a, a),
+        (Method::Put, "/logs-1/_doc/1?pipeline=reroute-to-secret", None, "deny", a, f),
+        (Method::Put, "/logs-1/_create/1?pipeline=reroute-to-secret", None, "deny", a, f),
+        (Method::Put, "/logs-1/_doc/1?pipeline=no-such", None, "deny", a, f),
+        (Method::Put, "/logs-1/_doc/1?pipeline=", None, "deny", a, f),
+        // The index's own pipelines.
+        (Method::Put, "/logs-routed/_doc/1", None, "deny", a, f),
+        (Method::Post, "/logs-routed/_update/1", None, "deny", a, f),
+        (Method::Put, "/logs-safe/_doc/1", None, w, a, a),
+        (Method::Post, "/logs-alias/_doc", None, "deny", a, f),
+        (Method::Post, "/logs-ds/_doc", None, "deny", a, f),
+        (Method::Post, "/logs-*/_update_by_query", None, "deny", a, f),
+        (Method::Post, "/logs-s*/_update_by_query?pipeline=add-field", None, w, a, a),
+        (Method::Post, "/_all/_update_by_query", None, "deny", a, f),
+        // Names that would be created: what the matching templates set.
+        (Method::Post, "/logs-new-1/_doc", None, "deny", a, f),
+        (Method::Post, "/logs-plain-1/_doc", None, w, a, a),
+        (Method::Post, "/logs-other/_doc", None, w, a, a),
+        // No pipeline runs: deletes, reads, simulations.
+        (Method::Delete, "/logs-routed/_doc/1", None, w, a, a),
+        (Method::Get, "/logs-routed/_search", None, w, a, a),
+        (Method::Post, "/_ingest/pipeline/reroute-to-secret/_simulate", None, w, a, f),
+        // Bulk: items' pipelines, the parameter, the indices written.
+        (Method::Post, "/_bulk", bulk("logs-1", ""), w, a, a),
+        (Method::Post, "/_bulk", bulk("logs-1", &with("add-field")), w, a, a),
+        (Method::Post, "/_bulk", bulk("logs-1", &with("reroute-to-secret")), "deny", a, f),
+        (Method::Post, "/_bulk", bulk("logs-1", &with("no-such")), "deny", a, f),
+        (Method::Post, "/_bulk?pipeline=reroute-to-secret", bulk("logs-1", ""), "deny", a, f),
+        (Method::Post, "/_bulk", bulk("logs-routed", ""), "deny", a, f),
+        (Method::Post, "/_bulk", bulk("logs-new-1", ""), "deny", a, f),
+    ];
+    for (method, path, body, by_writer, by_all, with_forbid) in cases {
+        let decide = |acl: &Acl| decide_with(acl, &m, *method, path, body.as_deref());
+        let what = format!("{} {path}", method.as_str());
+        assert_eq!(decide(&writer), *by_writer, "logs-* writer: {what}");
+        assert_eq!(decide(&all), *by_all, "* writer: {what}");
+        assert_eq!(decide(&forbid), *with_forbid, "secret* forbidden: {what}");
+    }
+}
+
+#[test]
+fn before_the_metadata_is_read_every_document_write_may_reroute() {
+    let writer = compile(&format!("readonlyrest:\n  access_control_rules:\n{WRITER}"));
+    let all = compile(&format!(
+        "readonlyrest:\n  access_control_rules:\n{EVERYTHING}"
+    ));
+    let unread = ClusterMetadata::unread();
+    let decide = |acl: &Acl, method, path| decide_with(acl, &unread, method, path, None);
+    assert_eq!(decide(&writer, Method::Put, "/logs-1/_doc/1"), "deny");
+    assert_eq!(decide(&all, Method::Put, "/logs-1/_doc/1"), "allow:all");
+    assert_eq!(
+        decide(&writer, Method::Get, "/logs-1/_search"),
+        "allow:writer"
+    );
+    assert_eq!(
+        decide(&writer, Method::Delete, "/logs-1/_doc/1"),
+        "allow:writer"
+    );
+    // Known empty (the default): no index runs a pipeline, but none can be named either.
+    let empty = ClusterMetadata::default();
+    let decide = |path| decide_with(&writer, &empty, Method::Put, path, None);
+    assert_eq!(decide("/logs-1/_doc/1"), "allow:writer");
+    assert_eq!(decide("/logs-1/_doc/1?pipeline=add-field"), "deny");
+}

@@ -229,6 +229,37 @@ fn msearch_searches_add_lookups() {
 }
 
 #[test]
+fn pipelines_named_by_path_query_and_bulk_items() {
+    let named = |t: &Targets<'_>| -> Vec<String> {
+        t.pipelines.named.iter().map(|n| n.to_string()).collect()
+    };
+    let c = classify(Method::Post, "/logs/_bulk?pipeline=q").unwrap();
+    let mut t = Targets::from_path(&c);
+    assert!(t.pipelines.documents);
+    t.add_body(
+        &c,
+        b"{\"index\":{\"pipeline\":\"a\"}}\n{}\n{\"index\":{\"pipeline\":\"q\"}}\n{}\n\
+          {\"create\":{\"pipeline\":\"a\"}}\n{}\n{\"index\":{\"pipeline\":\"_none\"}}\n{}\n\
+          {\"index\":{}}\n{}\n",
+    )
+    .unwrap();
+    assert_eq!(named(&t), ["q", "a"], "each once, `_none` left out");
+    assert!(!t.opaque_indices);
+
+    let c = classify(Method::Put, "/logs/_doc/1?pipeline=p").unwrap();
+    let t = Targets::from_path(&c);
+    assert_eq!(named(&t), ["p"]);
+    assert!(t.pipelines.documents);
+    // Reads run no pipeline, whatever their query says.
+    let c = classify(Method::Get, "/logs/_search?pipeline=p").unwrap();
+    let t = Targets::from_path(&c);
+    assert!(named(&t).is_empty() && !t.pipelines.documents);
+    // A parameter that cannot be read: the indices rule cannot be satisfied.
+    let c = classify(Method::Put, "/logs/_doc/1?pipeline=a&pipeline=b").unwrap();
+    assert!(Targets::from_path(&c).opaque_indices);
+}
+
+#[test]
 fn body_names_are_kept_once_in_first_seen_order() {
     let c = classify(Method::Post, "/_bulk").unwrap();
     let mut t = Targets::from_path(&c);
