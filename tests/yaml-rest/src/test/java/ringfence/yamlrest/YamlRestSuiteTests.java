@@ -5,6 +5,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Locale;
 
 import com.carrotsearch.randomizedtesting.annotations.Name;
 import com.carrotsearch.randomizedtesting.annotations.ParametersFactory;
@@ -83,8 +84,10 @@ public class YamlRestSuiteTests extends OpenSearchClientYamlSuiteTestCase {
 
     /**
      * A client builder whose nodes are the sniffed ones (for their metadata) with the address
-     * replaced by the single configured cluster host. With one host there is nothing to choose;
-     * several hosts are refused rather than guessed at (one gateway per node would need a map).
+     * replaced by the single configured cluster host. Several hosts are refused rather than
+     * guessed at (one gateway per node would need a map). Made for a one-node cluster: the
+     * RestClient keys nodes by host, so several sniffed nodes behind one host would collapse
+     * into the last of them.
      */
     private RestClientBuilder clusterHostBuilder(List<HttpHost> hosts) throws IOException {
         if (hosts.size() != 1) {
@@ -94,7 +97,7 @@ public class YamlRestSuiteTests extends OpenSearchClientYamlSuiteTestCase {
         OpenSearchNodesSniffer sniffer = new OpenSearchNodesSniffer(
             adminClient(),
             OpenSearchNodesSniffer.DEFAULT_SNIFF_REQUEST_TIMEOUT,
-            OpenSearchNodesSniffer.Scheme.HTTP
+            OpenSearchNodesSniffer.Scheme.valueOf(getProtocol().toUpperCase(Locale.ROOT))
         );
         List<Node> nodes = new ArrayList<>();
         for (Node sniffed : sniffer.sniff()) {
