@@ -2,6 +2,7 @@
 # A real single-node OpenSearch 2.19 or Elasticsearch 7.17 on 127.0.0.1, for tests.
 #
 #   scripts/backend.sh start|stop|status [--port P] [--flavor opensearch|elasticsearch]
+#                                        [--setting KEY=VALUE]...   (start only; node settings)
 #
 # The node runs embedded in a small Java launcher (backend/<flavor>/), built with Maven from
 # Maven Central on first use; later starts reuse ~/.m2 and backend/<flavor>/target and need no
@@ -15,7 +16,7 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 start|stop|status [--port P] [--flavor opensearch|elasticsearch] [--transport-port P]" >&2
+    echo "usage: $0 start|stop|status [--port P] [--flavor opensearch|elasticsearch] [--transport-port P] [--setting K=V]..." >&2
     exit 2
 }
 
@@ -29,6 +30,8 @@ flavor=opensearch
 # 0 lets the kernel pick a free transport port, so any number of nodes can run side by side;
 # a single-node cluster never needs to know it in advance.
 transport_port=0
+# Extra node settings for `start` (--setting path.repo=/dir), after the script's own.
+extra_settings=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --port) port="${2:?}"; shift 2 ;;
@@ -37,6 +40,8 @@ while [[ $# -gt 0 ]]; do
         --flavor=*) flavor="${1#*=}"; shift ;;
         --transport-port) transport_port="${2:?}"; shift 2 ;;
         --transport-port=*) transport_port="${1#*=}"; shift ;;
+        --setting) extra_settings+=("${2:?}"); shift 2 ;;
+        --setting=*) extra_settings+=("${1#*=}"); shift ;;
         *) usage ;;
     esac
 done
@@ -150,6 +155,7 @@ start() {
         "path.logs=$home/logs" \
         "http.port=$port" \
         "transport.port=$transport_port" \
+        "${extra_settings[@]}" \
         >"$log_file" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$pid_file"

@@ -3,10 +3,12 @@
 #   1. formatting and lints;
 #   2. unit and integration tests (stub upstream in-process), once on io_uring and the proxy
 #      tests once more on the epoll fallback; fuzz corpus replay; benches compile;
-#   3. the route table matches its generator;
+#   3. the load harness's open-loop client counts answers; the route table matches its generator;
 #   4. end to end: real OpenSearch 2.19 and Elasticsearch 7.17 nodes, Ringfence in front,
 #      real clients (curl, opensearch-py, elasticsearch-py, opensearch-benchmark,
-#      elasticdump, rsyslog) - see tests/e2e/run.sh.
+#      elasticdump, rsyslog) - see tests/e2e/run.sh;
+#   5. OpenSearch's own YAML REST suite through the gateway, against failures known to happen
+#      on the node itself - see tests/yaml-rest/run.sh.
 # Arguments go to pytest in step 4.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,7 +27,11 @@ cargo test --locked
 phase "proxy integration tests on the epoll driver"
 RINGFENCE_DRIVER=legacy cargo test --locked --test proxy
 phase "benches compile"
-cargo bench --locked --no-run
+# The dev profile: that they compile is the point here; `cargo bench` builds them optimised.
+cargo build --locked --benches
+
+phase "load harness counts answers, not requests (tuning/load/test_paced.py)"
+python3 tuning/load/test_paced.py
 
 phase "route table is up to date with its generator"
 python3 tools/routes/gen_routes.py --check >/dev/null
@@ -33,6 +39,11 @@ python3 tools/routes/gen_routes.py --check >/dev/null
 phase "end to end with real nodes and real clients"
 cargo build --release --locked --bin ringfence
 E2E_BUILD= tests/e2e/run.sh "$@"
+
+phase "OpenSearch's YAML REST suite through the gateway"
+t_yaml="$(now)"
+tests/yaml-rest/run.sh
+echo "yaml-rest phase: $(( $(now) - t_yaml )) s"
 
 echo
 echo "all tests passed in $(( $(now) - t_start )) s"

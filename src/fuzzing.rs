@@ -3,6 +3,7 @@
 //! Each takes arbitrary bytes and must never panic: these are the parsers that see what
 //! clients and operators send.
 
+pub(crate) mod oracle;
 mod whole_path;
 
 pub use whole_path::whole_path;

@@ -1,5 +1,7 @@
 //! The `ringfence` command line as operators and scripts use it.
 
+mod support;
+
 use std::process::Command;
 
 fn ringfence(args: &[&str]) -> std::process::Output {
@@ -153,4 +155,45 @@ fn run_without_a_valid_policy_refuses_everything_until_one_loads() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[test]
+fn hash_prints_a_rule_line_the_gateway_accepts() {
+    use std::io::Write;
+    let upstream = support::StubUpstream::echo();
+    for scheme in ["sha256", "pbkdf2"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ringfence"))
+            .args(["hash", scheme, "--user", "alice"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Not a terminal: the password is read from stdin, never from argv.
+        child.stdin.take().unwrap().write_all(b"s3cret\n").unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{scheme}");
+        let line = String::from_utf8(output.stdout).unwrap();
+        assert!(
+            line.starts_with(&format!("auth_key_{scheme}: \"alice:")),
+            "{line}"
+        );
+        assert!(!line.contains("s3cret"), "{line}");
+        let acl = format!("  access_control_rules:\n  - name: alice\n    {}", line);
+        let gateway = support::start_gateway(&format!("hash-{scheme}"), &upstream.url(), &acl, "");
+        let addr = gateway.local_addrs()[0];
+        let get = |password: &str| {
+            use base64::Engine;
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("alice:{password}"));
+            support::roundtrip(
+                addr,
+                format!("GET / HTTP/1.1\r\nHost: es\r\nAuthorization: Basic {token}\r\n\r\n")
+                    .as_bytes(),
+            )
+            .status
+        };
+        assert_eq!(get("s3cret"), 200, "{scheme}: {line}");
+        assert_eq!(get("wrong"), 401, "{scheme}");
+    }
+    assert_eq!(upstream.requests().len(), 2);
 }

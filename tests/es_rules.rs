@@ -27,23 +27,6 @@ const POLICY: &str = r#"  access_control_rules:
     indices: ["idx-*"]
 "#;
 
-fn basic(user: &str) -> String {
-    use base64::Engine;
-    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{user}"));
-    format!("Authorization: Basic {token}\r\n")
-}
-
-fn request(method: &str, target: &str, user: &str, extra: &str, body: &[u8]) -> Vec<u8> {
-    let mut raw = format!(
-        "{method} {target} HTTP/1.1\r\nHost: es\r\n{}{extra}Content-Length: {}\r\n\r\n",
-        basic(user),
-        body.len()
-    )
-    .into_bytes();
-    raw.extend_from_slice(body);
-    raw
-}
-
 fn gateway(name: &str) -> (StubUpstream, ringfence::runtime::Gateway) {
     let upstream = StubUpstream::echo();
     let gateway = start_gateway(name, &upstream.url(), POLICY, "");
@@ -297,43 +280,63 @@ fn reads_are_narrowed_to_allowed_indices() {
 }
 
 #[test]
-fn msearch_and_mget_need_every_index_allowed() {
+fn msearch_and_mget_are_narrowed_per_subrequest() {
     let (upstream, gateway) = gateway("multi");
     let addr = gateway.local_addrs()[0];
-    let cases: &[(&str, &[u8], u16)] = &[
+    // (target, body, status, what the node must receive instead, if rewritten)
+    let cases: &[(&str, &[u8], u16, Option<&str>)] = &[
         (
             "/_msearch",
             b"{\"index\":\"logs-1\"}\n{}\n{\"index\":\"logs-2\"}\n{}\n",
             200,
+            None,
         ),
+        // The secret search asks an index that cannot exist; the other one is untouched.
         (
             "/_msearch",
             b"{\"index\":\"logs-1\"}\n{}\n{\"index\":\"secret\"}\n{}\n",
-            403,
+            200,
+            Some("{\"index\":\"logs-1\"}\n{}\n{\"index\":\".rf-none-"),
         ),
-        ("/logs-1/_mget", b"{\"ids\":[\"1\"]}", 200),
+        ("/logs-1/_mget", b"{\"ids\":[\"1\"]}", 200, None),
         (
             "/_mget",
-            b"{\"docs\":[{\"_index\":\"secret\",\"_id\":\"1\"}]}",
-            403,
+            b"{\"docs\":[{\"_index\":\"secret\",\"_id\":\"1\"},{\"_index\":\"logs-1\",\"_id\":\"2\"}]}",
+            200,
+            Some("{\"docs\":[{\"_index\":\".rf-none-"),
         ),
         // An unknown key inside a doc could hide an index from an older parser: refused.
         (
             "/_mget",
             b"{\"docs\":[{\"_index\":\"ok\",\"x\":{\"_index\":\"secret\"}}]}",
             400,
+            None,
         ),
     ];
-    for (target, body, status) in cases {
+    for (target, body, status, rewritten) in cases {
+        let before = upstream.requests().len();
         let response = roundtrip(addr, &request("POST", target, "reader", "", body));
-        assert_eq!(
-            response.status,
-            *status,
-            "{target} {}",
-            String::from_utf8_lossy(body)
-        );
+        let shown = String::from_utf8_lossy(body);
+        assert_eq!(response.status, *status, "{target} {shown}");
+        let received = upstream.requests();
+        if *status != 200 {
+            assert_eq!(received.len(), before, "{target} {shown} reached the node");
+            continue;
+        }
+        let forwarded = String::from_utf8_lossy(&received[before].body).into_owned();
+        assert!(!forwarded.contains("secret"), "{forwarded}");
+        match rewritten {
+            None => assert_eq!(forwarded.as_bytes(), *body),
+            Some(prefix) => {
+                assert!(forwarded.starts_with(prefix), "{forwarded}");
+                let head = received[before].head_text().to_ascii_lowercase();
+                assert!(
+                    head.contains(&format!("content-length: {}\r\n", forwarded.len())),
+                    "{head}"
+                );
+            }
+        }
     }
-    assert_eq!(upstream.requests().len(), 2);
 }
 
 #[test]
@@ -531,8 +534,264 @@ fn inspected_bodies_are_bounded() {
     let response = client.read_response(false);
     assert_eq!(response.status, 400);
     assert!(String::from_utf8_lossy(&response.body).contains("far more framing than data"));
-    // The `source` query parameter cannot carry a body past the inspection.
-    let sneaky = roundtrip(addr, &request("GET", "/_msearch?source=%7B%22index%22%3A%22secret%22%7D%0A%7B%7D%0A&source_content_type=application/x-ndjson", "reader", "", b""));
-    assert_eq!(sneaky.status, 400);
     assert!(upstream.requests().is_empty());
+    // A body in the `source` query parameter is inspected like one sent as the body: narrowed,
+    // it goes as the body, and the parameter leaves the query.
+    let sneaky = roundtrip(addr, &request("GET", "/_msearch?source=%7B%22index%22%3A%22secret%22%7D%0A%7B%7D%0A&source_content_type=application/x-ndjson&pretty", "reader", "", b""));
+    assert_eq!(sneaky.status, 200);
+    let forwarded = &upstream.requests()[0];
+    let head = forwarded.head_text();
+    assert!(
+        head.starts_with("GET /_msearch?pretty HTTP/1.1\r\n"),
+        "{head}"
+    );
+    let body = String::from_utf8_lossy(&forwarded.body);
+    assert!(
+        body.starts_with("{\"index\":\".rf-none-") && !body.contains("secret"),
+        "{body}"
+    );
+    // Without its content type it is refused, as Elasticsearch refuses it.
+    let untyped = roundtrip(
+        addr,
+        &request(
+            "GET",
+            "/_msearch?source=%7B%7D%0A%7B%7D%0A",
+            "reader",
+            "",
+            b"",
+        ),
+    );
+    assert_eq!(untyped.status, 400);
+    assert_eq!(upstream.requests().len(), 1);
+}
+
+#[test]
+fn indices_read_from_inside_a_query_must_be_granted() {
+    let (upstream, gateway) = gateway("lookups");
+    let addr = gateway.local_addrs()[0];
+    let json = "Content-Type: application/json\r\n";
+    let lookup = |index: &str| {
+        format!(
+            r#"{{"query":{{"terms":{{"user":{{"index":"{index}","id":"1","path":"name"}}}}}}}}"#
+        )
+    };
+    let validate = |body: &str| {
+        request(
+            "POST",
+            "/logs-*/_validate/query?explain",
+            "reader",
+            json,
+            body.as_bytes(),
+        )
+    };
+    // Issue 10: a `logs-*` reader printed a field of `secret-1/_doc/1` this way.
+    let denied = assert_decided(addr, &upstream, &validate(&lookup("secret-1")), 403);
+    assert_eq!(denied.json()["error"]["type"], "forbidden_response");
+    // A lookup of an index the reader may read goes through, body untouched.
+    let allowed = lookup("logs-2");
+    assert_decided(addr, &upstream, &validate(&allowed), 200);
+    assert_eq!(upstream.requests().last().unwrap().body, allowed.as_bytes());
+    // The same inside an `_msearch` search, and a stored template (which needs every index).
+    let msearch = format!("{{\"index\":\"logs-1\"}}\n{}\n", lookup("secret-1"));
+    assert_decided(
+        addr,
+        &upstream,
+        &request("POST", "/_msearch", "reader", "", msearch.as_bytes()),
+        403,
+    );
+    let stored = br#"{"id":"all-users","params":{}}"#;
+    assert_decided(
+        addr,
+        &upstream,
+        &request("POST", "/logs-1/_search/template", "reader", json, stored),
+        403,
+    );
+}
+
+const NAMES_POLICY: &str = r#"  access_control_rules:
+  - name: "Backups"
+    auth_key: "backup:backup"
+    repositories: ["backup-*"]
+    snapshots: ["nightly-*"]
+  - name: "Streams"
+    auth_key: "streams:streams"
+    data_streams: ["logs-ds-*"]
+  - name: "Must involve indices"
+    auth_key: "involve:involve"
+    indices:
+      patterns: ["logs-*"]
+      must_involve_indices: true
+  - name: "May involve indices"
+    auth_key: "loose:loose"
+    indices: ["logs-*"]
+"#;
+
+#[test]
+fn repositories_and_snapshots_rules() {
+    let upstream = StubUpstream::echo();
+    let gateway = start_gateway("repositories", &upstream.url(), NAMES_POLICY, "");
+    let addr = gateway.local_addrs()[0];
+    let cases: &[(&str, &str, &[u8], u16)] = &[
+        ("GET", "/_snapshot/backup-1", b"", 200),
+        ("GET", "/_snapshot/backup-1/nightly-1", b"", 200),
+        ("DELETE", "/_snapshot/backup-1/nightly-1", b"", 200),
+        ("PUT", "/_snapshot/backup-1/nightly-2", b"", 200),
+        ("GET", "/_snapshot/other", b"", 403),
+        ("GET", "/_snapshot/backup-1,other", b"", 403),
+        ("GET", "/_snapshot/backup-1/weekly-1", b"", 403),
+        ("GET", "/_snapshot/other/nightly-1", b"", 403),
+        ("POST", "/_snapshot/other/nightly-1/_restore", b"", 403),
+        // All repositories, or all snapshots, need a pattern covering `*`.
+        ("GET", "/_snapshot", b"", 403),
+        ("GET", "/_snapshot/backup-1/_all", b"", 403),
+    ];
+    for (method, target, body, status) in cases {
+        assert_decided(
+            addr,
+            &upstream,
+            &request(method, target, "backup", "", body),
+            *status,
+        );
+    }
+}
+
+#[test]
+fn snapshot_creation_with_a_body_is_decided_on_its_repository_and_name() {
+    let upstream = StubUpstream::echo();
+    let gateway = start_gateway("snapshot-body", &upstream.url(), NAMES_POLICY, "");
+    let addr = gateway.local_addrs()[0];
+    let body = br#"{"indices":"logs-1"}"#;
+    let create = |target: &str| request("PUT", target, "backup", "", body);
+    assert_decided(
+        addr,
+        &upstream,
+        &create("/_snapshot/backup-1/nightly-3"),
+        200,
+    );
+    assert_eq!(upstream.requests().last().unwrap().body, body);
+    assert_decided(addr, &upstream, &create("/_snapshot/other/nightly-3"), 403);
+    assert_decided(
+        addr,
+        &upstream,
+        &create("/_snapshot/backup-1/weekly-3"),
+        403,
+    );
+}
+
+#[test]
+fn data_streams_rule() {
+    let upstream = StubUpstream::echo();
+    let gateway = start_gateway("data-streams", &upstream.url(), NAMES_POLICY, "");
+    let addr = gateway.local_addrs()[0];
+    let cases: &[(&str, &str, u16)] = &[
+        ("GET", "/_data_stream/logs-ds-1", 200),
+        ("PUT", "/_data_stream/logs-ds-2", 200),
+        ("DELETE", "/_data_stream/logs-ds-2", 200),
+        ("GET", "/_data_stream/other", 403),
+        ("PUT", "/_data_stream/other", 403),
+        ("DELETE", "/_data_stream/logs-ds-1,other", 403),
+        ("GET", "/_data_stream", 403),
+    ];
+    for (method, target, status) in cases {
+        assert_decided(
+            addr,
+            &upstream,
+            &request(method, target, "streams", "", b""),
+            *status,
+        );
+    }
+}
+
+#[test]
+fn must_involve_indices_refuses_requests_about_no_index() {
+    let upstream = StubUpstream::echo();
+    let gateway = start_gateway("must-involve", &upstream.url(), NAMES_POLICY, "");
+    let addr = gateway.local_addrs()[0];
+    let get = |target: &str, user: &str| request("GET", target, user, "", b"");
+    // A request that names no index matches only the block that does not insist.
+    assert_decided(addr, &upstream, &get("/", "involve"), 403);
+    assert_decided(addr, &upstream, &get("/_nodes", "involve"), 403);
+    assert_decided(addr, &upstream, &get("/", "loose"), 200);
+    assert_decided(addr, &upstream, &get("/_nodes", "loose"), 200);
+    // Requests about indices are decided by the patterns either way.
+    for user in ["involve", "loose"] {
+        assert_decided(addr, &upstream, &get("/logs-1/_search", user), 200);
+        let missing = assert_decided(addr, &upstream, &get("/secret/_search", user), 404);
+        assert_eq!(missing.json()["error"]["type"], "index_not_found_exception");
+        assert_decided(
+            addr,
+            &upstream,
+            &request("PUT", "/secret/_doc/1", user, "", b"{}"),
+            403,
+        );
+    }
+}
+
+/// A node whose refresher answers hold two pipelines (`add-field`, and `reroute-to-secret`,
+/// which sets `_index`) and an index `logstash-routed` that runs the second by default;
+/// every other request is echoed.
+fn node_with_pipelines() -> StubUpstream {
+    StubUpstream::start(|req| {
+        let path = req.head_text().split(' ').nth(1).unwrap_or("").to_string();
+        let body = match path.as_str() {
+            "/_resolve/index/*?expand_wildcards=all" => {
+                r#"{"indices":[{"name":"logstash-1"},{"name":"logstash-routed"},{"name":"secret"}],"aliases":[],"data_streams":[]}"#
+            }
+            "/_all/_settings/index.default_pipeline,index.final_pipeline?expand_wildcards=all&flat_settings=true" => {
+                r#"{"logstash-routed":{"settings":{"index.default_pipeline":"reroute-to-secret"}}}"#
+            }
+            "/_index_template" => r#"{"index_templates":[]}"#,
+            "/_component_template" => r#"{"component_templates":[]}"#,
+            "/_template" => "{}",
+            "/_ingest/pipeline" => {
+                r#"{"add-field":{"processors":[{"set":{"field":"tag","value":"x"}}]},
+                    "reroute-to-secret":{"processors":[{"set":{"field":"_index","value":"secret"}}]}}"#
+            }
+            _ => return Reply::Bytes(ok_json(&format!("{{\"path\":\"{path}\"}}"))),
+        };
+        Reply::Bytes(ok_json(body))
+    })
+}
+
+#[test]
+fn pipelines_that_may_reroute_are_refused_before_the_node() {
+    let upstream = node_with_pipelines();
+    let policy = format!(
+        "{POLICY}  - name: \"Admin\"\n    auth_key: \"admin:admin\"\n    indices: [\"*\"]\n"
+    );
+    // One refresh at start, then none while the test runs: the stub sees only its requests.
+    let gateway = start_gateway(
+        "pipelines",
+        &upstream.url(),
+        &policy,
+        "  metadata_refresh_ms: 600000\n",
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while gateway.metadata().load().ingest.pipelines.len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "metadata not loaded");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let addr = gateway.local_addrs()[0];
+    let doc = |user: &str, target: &str| request("PUT", target, user, "", b"{}");
+    let bulk = |user: &str, item: &str| {
+        let body = format!("{item}\n{{}}\n");
+        request("POST", "/_bulk", user, "", body.as_bytes())
+    };
+    #[rustfmt::skip]
+    let cases: &[(Vec<u8>, u16)] = &[
+        (doc("logstash", "/logstash-1/_doc/1"), 200),
+        (doc("logstash", "/logstash-1/_doc/1?pipeline=add-field"), 200),
+        (doc("logstash", "/logstash-1/_doc/1?pipeline=reroute-to-secret"), 403),
+        (doc("logstash", "/logstash-1/_doc/1?pipeline=unknown"), 403),
+        (doc("logstash", "/logstash-routed/_doc/1"), 403),
+        (bulk("logstash", r#"{"index":{"_index":"logstash-1","pipeline":"add-field"}}"#), 200),
+        (bulk("logstash", r#"{"index":{"_index":"logstash-1","pipeline":"reroute-to-secret"}}"#), 403),
+        (bulk("logstash", r#"{"index":{"_index":"logstash-routed"}}"#), 403),
+        // A user who may write every index may use them.
+        (doc("admin", "/logstash-1/_doc/1?pipeline=reroute-to-secret"), 200),
+        (doc("admin", "/logstash-routed/_doc/1"), 200),
+    ];
+    for (raw, status) in cases {
+        assert_decided(addr, &upstream, raw, *status);
+    }
 }

@@ -3,6 +3,7 @@
 mod support;
 
 use std::io::Write;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use support::*;
 
@@ -217,9 +218,12 @@ fn framing_violations_are_rejected_and_never_forwarded() {
         assert_eq!(json["status"], *status);
         assert_eq!(json["error"]["reason"], *reason);
         assert_eq!(json["error"]["root_cause"][0]["reason"], *reason);
-        assert!(
-            client.is_closed(),
-            "connection must close after a framing error"
+        // A clean close (FIN) right after the answer; an open connection fails this.
+        assert_eq!(
+            client.wait_for_close(Duration::from_secs(5)),
+            PeerState::Eof,
+            "connection must close after a framing error: {}",
+            String::from_utf8_lossy(raw)
         );
     }
     // The bad-chunk request was forwarded up to the point of the error: its head went out,
@@ -343,10 +347,11 @@ fn upstream_down_gives_502_then_503_and_recovers() {
 }
 
 #[test]
-fn stale_pooled_connection_is_retried_for_idempotent_requests() {
-    // The node closes every connection right after answering, without saying so.
+fn upstream_closing_after_each_answer_costs_no_request() {
+    // The node closes every connection right after answering, without saying so: the
+    // pooled connection is found closed at checkout and a new one is opened each time.
     let upstream = StubUpstream::start(|_| Reply::BytesThenClose(ok_json("{}")));
-    let gateway = start_gateway("stale", &upstream.url(), ALLOW_ALL, "");
+    let gateway = start_gateway("closing", &upstream.url(), ALLOW_ALL, "");
     let mut client = Client::connect(gateway.local_addrs()[0]);
     for _ in 0..3 {
         client.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -354,6 +359,100 @@ fn stale_pooled_connection_is_retried_for_idempotent_requests() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(upstream.requests().len(), 3);
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 3);
+}
+
+/// A node whose keep-alive connections die when the next request arrives: each connection
+/// answers its first request, then reads the second and closes without answering. The
+/// pooled connection passes the gateway's staleness check (it is open until the request is
+/// written) and fails on the read: `ClosedEarly` on a reused connection.
+fn dying_keep_alive_upstream() -> StubUpstream {
+    StubUpstream::start(|req| match req.nth_on_connection {
+        0 => {
+            let mut answer = ok_json(&format!("{{\"connection\":{}}}", req.connection));
+            if req.head.starts_with(b"HEAD ") {
+                let end = find(&answer, b"\r\n\r\n").unwrap() + 4;
+                answer.truncate(end);
+            }
+            Reply::Bytes(answer)
+        }
+        _ => Reply::close(),
+    })
+}
+
+#[test]
+fn stale_pooled_connection_is_retried_for_idempotent_requests() {
+    let upstream = dying_keep_alive_upstream();
+    let gateway = start_gateway("stale", &upstream.url(), ALLOW_ALL, "");
+    let mut client = Client::connect(gateway.local_addrs()[0]);
+    client.send(b"GET /first HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(client.read_response(false).json()["connection"], 0);
+    for method in ["GET", "HEAD"] {
+        let before = upstream.requests().len();
+        client.send(format!("{method} /again HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes());
+        let response = client.read_response(method == "HEAD");
+        assert_eq!(response.status, 200, "{method}: {}", response.head);
+        let seen: Vec<_> = upstream.requests()[before..]
+            .iter()
+            .map(|r| (r.head_text(), r.connection, r.nth_on_connection))
+            .collect();
+        // Sent on the pooled connection (which died with it), then once more on a fresh one.
+        assert_eq!(seen.len(), 2, "{method}: {seen:?}");
+        assert_eq!(
+            seen[0].0, seen[1].0,
+            "{method}: the retry is the same request"
+        );
+        assert_eq!((seen[0].2, seen[1].2), (1, 0), "{method}: {seen:?}");
+        assert_ne!(seen[0].1, seen[1].1, "{method}: {seen:?}");
+    }
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn non_idempotent_requests_on_a_dead_pooled_connection_are_not_retried() {
+    let upstream = dying_keep_alive_upstream();
+    let gateway = start_gateway("stale-writes", &upstream.url(), ALLOW_ALL, "");
+    let addr = gateway.local_addrs()[0];
+    let cases: &[(&str, &[u8])] = &[
+        ("POST /logs/_doc", b"{\"a\":1}"),
+        ("PUT /logs/_doc/1", b"{\"a\":2}"),
+        ("DELETE /logs", b""),
+        // A read with a body is not retried either: the body may be gone.
+        ("GET /logs/_search", b"{}"),
+    ];
+    for (i, (request, body)) in cases.iter().enumerate() {
+        let mut client = Client::connect(addr);
+        // Puts a live connection in the pool (the previous one died with its request).
+        client.send(b"GET /warm HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(client.read_response(false).status, 200);
+        assert_eq!(upstream.connections.load(Ordering::SeqCst), i + 1);
+        let length = if body.is_empty() {
+            String::new()
+        } else {
+            format!("Content-Length: {}\r\n", body.len())
+        };
+        let mut raw = format!("{request} HTTP/1.1\r\nHost: a\r\n{length}\r\n").into_bytes();
+        raw.extend_from_slice(body);
+        client.send(&raw);
+        let response = client.read_response(false);
+        assert_eq!(response.status, 502, "{request}: {}", response.head);
+        assert_eq!(response.json()["error"]["type"], "bad_gateway_exception");
+        let line = format!("{request} HTTP/1.1\r\n");
+        let sent: Vec<_> = upstream
+            .requests()
+            .into_iter()
+            .filter(|r| r.head_text().starts_with(&line))
+            .collect();
+        assert_eq!(
+            sent.len(),
+            1,
+            "{request} reached the node {} times",
+            sent.len()
+        );
+        assert_eq!(sent[0].body, *body);
+        // No second connection was opened for it.
+        assert_eq!(upstream.connections.load(Ordering::SeqCst), i + 1);
+    }
 }
 
 #[test]

@@ -5,15 +5,38 @@ mod support;
 
 use ringfence::config::{Config, PolicySource};
 use ringfence::snapshot::{PolicyStore, Snapshot};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::*;
 
-const POLICY_A: &str =
-    "readonlyrest:\n  access_control_rules:\n  - name: a\n    auth_key: u:p\n    methods: [GET]\n";
+// A allows GET and PUT, B allows GET and POST: GET passes both, PUT only A, POST only B.
+const POLICY_A: &str = "readonlyrest:\n  access_control_rules:\n  - name: a\n    auth_key: u:p\n    methods: [GET, PUT]\n";
 const POLICY_B: &str = "readonlyrest:\n  access_control_rules:\n  - name: b\n    auth_key: u:p\n    methods: [GET, POST]\n";
+const BROKEN: &str = "readonlyrest:\n  access_control_rules:\n  - name: broken\n    methodz: GET\n";
 const AUTH: &str = "Authorization: Basic dTpw\r\n";
+
+fn put_and_post_statuses(client: &mut Client) -> (u16, u16) {
+    let mut status = |method: &str| {
+        client.send(
+            format!("{method} /x HTTP/1.1\r\nHost: es\r\n{AUTH}Content-Length: 0\r\n\r\n")
+                .as_bytes(),
+        );
+        client.read_response(false).status
+    };
+    (status("PUT"), status("POST"))
+}
+
+/// How many requests with this method reached the upstream.
+fn reached(upstream: &StubUpstream, method: &str) -> usize {
+    let line = format!("{method} /x ");
+    upstream
+        .requests()
+        .iter()
+        .filter(|r| r.head_text().starts_with(&line))
+        .count()
+}
 
 /// A gateway whose ACL lives in its own file, so tests can rewrite it.
 fn gateway_with_acl_file(
@@ -45,7 +68,7 @@ fn gateway_with_acl_file(
 
 #[test]
 fn swaps_under_load_fail_no_request_and_broken_files_keep_the_old_policy() {
-    let (_upstream, gateway, store, source) = gateway_with_acl_file("load", POLICY_A);
+    let (upstream, gateway, store, source) = gateway_with_acl_file("load", POLICY_A);
     let addr = gateway.local_addrs()[0];
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicUsize::new(0));
@@ -65,18 +88,34 @@ fn swaps_under_load_fail_no_request_and_broken_files_keep_the_old_policy() {
             })
         })
         .collect();
+    // A kept-alive connection sees each new policy from its next request on: PUT is allowed
+    // only by A, POST only by B.
+    let mut probe = Client::connect(addr);
+    assert_eq!(put_and_post_statuses(&mut probe), (200, 403));
     let path = source.path().to_path_buf();
     for i in 0..40 {
-        std::fs::write(&path, if i % 2 == 0 { POLICY_B } else { POLICY_A }).unwrap();
+        let (policy, expected) = if i % 2 == 0 {
+            (POLICY_B, (403, 200))
+        } else {
+            (POLICY_A, (200, 403))
+        };
+        std::fs::write(&path, policy).unwrap();
         store.reload(&source).unwrap();
-        std::thread::sleep(Duration::from_millis(10));
+        assert_eq!(
+            put_and_post_statuses(&mut probe),
+            expected,
+            "after reload {i}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
     }
-    // A broken file is refused; the last good policy (A: GET only) keeps serving.
-    std::fs::write(
-        &path,
-        "readonlyrest:\n  access_control_rules:\n  - name: broken\n    methodz: GET\n",
-    )
-    .unwrap();
+    // 21 PUTs under A (the first probe and 20 reloads to A), 20 POSTs under B; the denied
+    // ones never reached the upstream.
+    assert_eq!(
+        (reached(&upstream, "PUT"), reached(&upstream, "POST")),
+        (21, 20)
+    );
+    // A broken file is refused; the last good policy (A) keeps serving.
+    std::fs::write(&path, BROKEN).unwrap();
     let errors = store.reload(&source).unwrap_err().to_string();
     assert!(errors.contains("unknown rule `methodz`"), "{errors}");
     std::thread::sleep(Duration::from_millis(100));
@@ -91,32 +130,93 @@ fn swaps_under_load_fail_no_request_and_broken_files_keep_the_old_policy() {
     );
     assert_eq!(failures.load(Ordering::Relaxed), 0);
     assert_eq!(store.current().generation, 41);
-    let post = roundtrip(
-        addr,
-        format!("POST /x HTTP/1.1\r\nHost: es\r\n{AUTH}Content-Length: 0\r\n\r\n").as_bytes(),
+    assert_eq!(
+        put_and_post_statuses(&mut Client::connect(addr)),
+        (200, 403),
+        "policy A is still in force"
     );
-    assert_eq!(post.status, 403, "policy A (GET only) is still in force");
+    assert_eq!(
+        (reached(&upstream, "PUT"), reached(&upstream, "POST")),
+        (22, 20)
+    );
 }
 
 #[test]
 fn file_changes_are_picked_up() {
-    let (_upstream, gateway, store, source) = gateway_with_acl_file("watch", POLICY_A);
+    let (upstream, gateway, store, source) = gateway_with_acl_file("watch", POLICY_A);
     let addr = gateway.local_addrs()[0];
     ringfence::runtime::watch::start(Arc::clone(&store), source.clone(), 50).unwrap();
-    let post = || {
-        roundtrip(
-            addr,
-            format!("POST /x HTTP/1.1\r\nHost: es\r\n{AUTH}Content-Length: 0\r\n\r\n").as_bytes(),
-        )
-        .status
-    };
-    assert_eq!(post(), 403);
+    let statuses = || put_and_post_statuses(&mut Client::connect(addr));
+    assert_eq!(statuses(), (200, 403));
     std::fs::write(source.path(), POLICY_B).unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while post() != 200 {
+    while statuses() != (403, 200) {
         assert!(Instant::now() < deadline, "the new file was not loaded");
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(20));
     }
+    assert!(reached(&upstream, "POST") >= 1);
+}
+
+/// A config for the real binary whose ACL is in its own file; the file is not watched
+/// (policy_watch_ms: 0), so only SIGHUP can reload it.
+fn binary_with_acl_file(name: &str, upstream: &StubUpstream, acl: &str) -> (Binary, PathBuf) {
+    let gateway = format!(
+        "gateway:\n  listen: 127.0.0.1:0\n  upstreams: [\"{}\"]\n  workers: 2\n  metadata_refresh_ms: 0\n  policy_watch_ms: 0\n  acl_file: readonlyrest.yml\n",
+        upstream.url()
+    );
+    let dir = test_dir(
+        name,
+        &[("gateway.yml", &gateway), ("readonlyrest.yml", acl)],
+    );
+    (
+        Binary::start(&dir.join("gateway.yml")),
+        dir.join("readonlyrest.yml"),
+    )
+}
+
+#[test]
+fn sighup_makes_the_binary_load_the_changed_policy_file() {
+    let upstream = StubUpstream::echo();
+    let (binary, acl) = binary_with_acl_file("sighup", &upstream, POLICY_A);
+    let mut client = Client::connect(binary.addr);
+    assert_eq!(put_and_post_statuses(&mut client), (200, 403));
+    std::fs::write(&acl, POLICY_B).unwrap();
+    // Not watched: the change alone does nothing.
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(put_and_post_statuses(&mut client), (200, 403));
+    binary.signal("HUP");
+    let reloaded = binary.wait_for_log("policy reloaded", Duration::from_secs(5));
+    assert!(reloaded.contains("trigger=\"SIGHUP\""), "{reloaded}");
+    // The same kept-alive connection gets the new policy.
+    assert_eq!(put_and_post_statuses(&mut client), (403, 200));
+    assert_eq!(
+        (reached(&upstream, "PUT"), reached(&upstream, "POST")),
+        (2, 1)
+    );
+}
+
+#[test]
+fn sighup_with_an_invalid_policy_file_keeps_the_old_policy() {
+    let upstream = StubUpstream::echo();
+    let (binary, acl) = binary_with_acl_file("sighup-broken", &upstream, POLICY_A);
+    let mut client = Client::connect(binary.addr);
+    assert_eq!(put_and_post_statuses(&mut client), (200, 403));
+    std::fs::write(&acl, BROKEN).unwrap();
+    binary.signal("HUP");
+    binary.wait_for_log("policy reload failed", Duration::from_secs(5));
+    let cause = binary.wait_for_log("unknown rule `methodz`", Duration::from_secs(1));
+    assert!(cause.contains("trigger=\"SIGHUP\""), "{cause}");
+    assert_eq!(put_and_post_statuses(&mut client), (200, 403));
+    assert_eq!(
+        put_and_post_statuses(&mut Client::connect(binary.addr)),
+        (200, 403)
+    );
+    // A good file after the bad one loads.
+    std::fs::write(&acl, POLICY_B).unwrap();
+    binary.signal("HUP");
+    binary.wait_for_log("policy reloaded", Duration::from_secs(5));
+    assert_eq!(put_and_post_statuses(&mut client), (403, 200));
+    assert_eq!(binary.log_count("policy reloaded"), 1);
 }
 
 #[test]

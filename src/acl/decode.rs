@@ -5,8 +5,9 @@
 //! implement are errors, never silently ignored: a policy that loads is a policy that is
 //! enforced as written. Errors name the block, the rule, the line and the column.
 
-use super::es_rules::{privilege, ActionsRule, IndicesRule, NameKind, NamesRule};
+use super::es_rules::{privilege, ActionsRule, NameKind, NamesRule};
 use super::groups::{GroupsLogic, UserDef, UsersSection};
+use super::indices::IndicesRule;
 use super::kibana::{self, KibanaKeys};
 use super::network::{parse_net, HostName, HostPattern};
 use super::pattern::{Glob, ValuePattern};
@@ -395,6 +396,17 @@ impl Decoder<'_> {
         if rule_keys == 0 {
             self.d
                 .error(first_key, format!("block `{name}` has no rules"));
+        }
+        if matches!(policy, Policy::Forbid { .. }) {
+            // Forbid blocks match on any overlap (`acl::indices`): "cannot tell" is a match.
+            for rule in &mut rules {
+                match rule {
+                    Rule::Indices(r) => r.forbid = true,
+                    Rule::Names(r) => r.forbid = true,
+                    Rule::Actions(r) => r.forbid = true,
+                    _ => {}
+                }
+            }
         }
         rules.sort_by_key(Rule::phase);
         Some(Block {
@@ -832,6 +844,7 @@ impl Decoder<'_> {
         Some(Rule::Actions(ActionsRule {
             patterns,
             check_bulk_items,
+            forbid: false,
         }))
     }
 
@@ -867,12 +880,17 @@ impl Decoder<'_> {
             patterns,
             must_involve_indices,
             kibana: None,
+            forbid: false,
         }))
     }
 
     fn names(&mut self, at: At, value: &Node, kind: NameKind) -> Option<Rule> {
         let patterns = self.patterns(at, value)?;
-        Some(Rule::Names(NamesRule { kind, patterns }))
+        Some(Rule::Names(NamesRule {
+            kind,
+            patterns,
+            forbid: false,
+        }))
     }
 
     fn patterns(&mut self, at: At, value: &Node) -> Option<Vec<ValuePattern>> {

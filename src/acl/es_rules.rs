@@ -1,19 +1,17 @@
-//! The Elasticsearch-aware rules: `actions`, `indices`, `repositories`, `snapshots`,
-//! `data_streams`.
+//! The Elasticsearch-aware rules besides `indices` (see `acl::indices`): `actions`,
+//! `repositories`, `snapshots`, `data_streams`, and what they all see of a request.
 //!
 //! They read what `es::route` and `es::target` derived from the request: the transport
-//! action and every index expression with its access. Reads that name some forbidden
-//! indices are narrowed to the allowed ones (wildcards and aliases expanded against the
-//! cluster metadata), reads that name only forbidden ones look like a missing index, writes
-//! must be allowed for every index. No IO.
+//! action, the `_bulk` item operations, the repository, snapshot and data stream names. In
+//! an allow block every name must be allowed (and every bulk item's action, when named
+//! privileges are used); in a forbid block one is enough for the block to match. No IO.
 
 use super::pattern::{Glob, ValuePattern};
 use super::rule::{Outcome, Session};
 use super::variable::Resolve;
 use crate::es::body::BulkOp;
-use crate::es::index_name::IndexExpr;
 use crate::es::metadata::ClusterMetadata;
-use crate::es::target::{Access, Targets};
+use crate::es::target::Targets;
 
 /// What the Elasticsearch-aware rules see of a request.
 #[derive(Debug, Clone, Copy)]
@@ -100,6 +98,8 @@ pub struct ActionsRule {
     pub patterns: Vec<Glob>,
     /// Named privileges were used: each `_bulk` item's own action must match too.
     pub check_bulk_items: bool,
+    /// In a forbid block one bulk item whose action matches is enough.
+    pub forbid: bool,
 }
 
 impl ActionsRule {
@@ -115,158 +115,17 @@ impl ActionsRule {
             let Some(targets) = es.targets else {
                 return Outcome::NeedsBody;
             };
-            if !targets.bulk_ops.iter().all(|op| allowed(item_action(*op))) {
+            let mut items = targets.bulk_ops.iter().map(|op| allowed(item_action(*op)));
+            let matched = if self.forbid {
+                items.any(|item| item)
+            } else {
+                items.all(|item| item)
+            };
+            if !matched {
                 return Outcome::NoMatch;
             }
         }
         Outcome::Match
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct IndicesRule {
-    pub patterns: Vec<ValuePattern>,
-    pub must_involve_indices: bool,
-    /// The Kibana index of a Kibana rule in the same block: requests that name only
-    /// Kibana indices pass as written (`BaseIndicesProcessor.allKibanaRelatedIndicesMatched`).
-    pub kibana: Option<super::kibana::KibanaIndex>,
-}
-
-impl IndicesRule {
-    pub fn needs_user(&self) -> bool {
-        self.patterns.iter().any(ValuePattern::needs_user)
-    }
-
-    pub fn check<'r>(&self, s: &Session<'r>) -> Outcome<'r> {
-        let Some(es) = s.req.es.as_ref() else {
-            return Outcome::NoMatch;
-        };
-        if es.unknown {
-            return Outcome::NoMatch;
-        }
-        let Some(targets) = es.targets else {
-            return Outcome::NeedsBody;
-        };
-        if !targets.involves_indices() {
-            return if self.must_involve_indices {
-                Outcome::NoMatch
-            } else {
-                Outcome::Match
-            };
-        }
-        if targets.opaque_indices {
-            return Outcome::NoMatch;
-        }
-        if self.kibana.as_ref().is_some_and(|k| k.covers(targets, s)) {
-            return Outcome::Match;
-        }
-        let patterns = resolve(&self.patterns, s);
-        let allowed = |name: &str| patterns.iter().any(|p| p.matches(name));
-        let covered = |expr: &str| patterns.iter().any(|p| p.contains_pattern(expr));
-
-        // Writes: every index must be allowed as written; nothing is expanded or narrowed.
-        let writes_ok = targets
-            .indices
-            .iter()
-            .filter(|i| i.access == Access::Write)
-            .all(|i| covered(&i.name));
-        if !writes_ok || (targets.all_indices && !targets.narrowable && !covered("*")) {
-            return Outcome::NoMatch;
-        }
-        // Reads: keep what is allowed, expanding wildcards and aliases that are not.
-        let mut kept: Vec<String> = Vec::new();
-        let mut exclusions: Vec<Glob> = Vec::new();
-        let mut changed = false;
-        let mut after_wildcard = false;
-        let requested = targets
-            .indices
-            .iter()
-            .filter(|i| i.access == Access::Read)
-            .map(|i| i.name.as_ref())
-            .chain(targets.all_indices.then_some("*"));
-        for name in requested {
-            let expr = IndexExpr::parse(name);
-            // Elasticsearch reads `-x` as an exclusion only after a wildcard item.
-            if expr.exclusion && after_wildcard {
-                exclusions.push(Glob::new(expr.name));
-                kept.push(name.to_string());
-                continue;
-            }
-            after_wildcard |= expr.wildcard || expr.is_all();
-            if covered(name) {
-                kept.push(name.to_string());
-                continue;
-            }
-            changed = true;
-            if expr.remote.is_some() || expr.date_math {
-                continue; // cannot be expanded here; dropped unless allowed as written
-            }
-            narrow(
-                name,
-                expr.wildcard || expr.is_all(),
-                es.metadata,
-                &allowed,
-                &mut kept,
-            );
-        }
-        if !changed {
-            return Outcome::Match;
-        }
-        if !targets.narrowable {
-            // Indices named in a body (msearch, mget) are not rewritten: fail closed.
-            return Outcome::NoMatch;
-        }
-        // Exclusions are applied here to the concrete names the expansion produced. They stay
-        // in the list only while a wildcard still precedes them; after concrete names alone
-        // Elasticsearch would read `-x` as an index name.
-        let keeps_wildcard = kept.iter().any(|k| {
-            let expr = IndexExpr::parse(k);
-            expr.wildcard && !expr.exclusion
-        });
-        let mut seen = std::collections::HashSet::new();
-        kept.retain(|k| {
-            let expr = IndexExpr::parse(k);
-            let excluded =
-                !expr.wildcard && !expr.exclusion && exclusions.iter().any(|g| g.matches(k));
-            (!expr.exclusion || keeps_wildcard) && !excluded && seen.insert(k.clone())
-        });
-        if kept.iter().all(|k| IndexExpr::parse(k).exclusion) {
-            return Outcome::IndexNotFound;
-        }
-        Outcome::Narrowed(kept)
-    }
-}
-
-/// Adds the allowed names `name` stands for: matching indices, aliases and data streams for a
-/// wildcard (hidden ones only if the wildcard starts with a dot, as Elasticsearch expands),
-/// and the allowed members of an alias or data stream.
-fn narrow(
-    name: &str,
-    wildcard: bool,
-    metadata: &ClusterMetadata,
-    allowed: &dyn Fn(&str) -> bool,
-    kept: &mut Vec<String>,
-) {
-    let mut add = |candidate: &str| {
-        if allowed(candidate) {
-            kept.push(candidate.to_string());
-        } else if let Some(members) = metadata.members(candidate) {
-            kept.extend(members.iter().filter(|m| allowed(m)).cloned());
-        }
-    };
-    if wildcard {
-        let glob = Glob::new(if name == "_all" { "*" } else { name });
-        let mut names: Vec<&str> = metadata
-            .names()
-            .filter(|(n, hidden)| glob.matches(n) && (!hidden || name.starts_with('.')))
-            .map(|(n, _)| n)
-            .collect();
-        names.sort_unstable();
-        for candidate in names {
-            add(candidate);
-        }
-    } else {
-        add(name);
     }
 }
 
@@ -298,12 +157,19 @@ pub enum NameKind {
 pub struct NamesRule {
     pub kind: NameKind,
     pub patterns: Vec<ValuePattern>,
+    /// In a forbid block the rule matches when any name could match a pattern.
+    pub forbid: bool,
 }
 
 impl NamesRule {
     pub fn check<'r>(&self, s: &Session<'r>) -> Outcome<'r> {
-        let Some(targets) = s.req.es.as_ref().and_then(|es| es.targets) else {
+        let Some(es) = s.req.es.as_ref() else {
             return Outcome::NoMatch;
+        };
+        // The targets wait for a body that names indices (snapshot creation and restore):
+        // ask for it, as `indices` does, rather than refuse the request.
+        let Some(targets) = es.targets else {
+            return Outcome::NeedsBody;
         };
         let (names, all) = match self.kind {
             NameKind::Repositories => (&targets.repositories, targets.all_repositories),
@@ -311,10 +177,16 @@ impl NamesRule {
             NameKind::DataStreams => (&targets.data_streams, targets.all_data_streams),
         };
         let patterns = resolve(&self.patterns, s);
-        let covered = |n: &str| patterns.iter().any(|p| p.contains_pattern(n));
-        // A request about no such names passes; one about all of them (GET /_snapshot)
-        // needs a pattern covering `*`.
-        let ok = names.iter().all(|n| covered(n)) && (!all || covered("*"));
+        let ok = if self.forbid {
+            // Any name, or all of them, that could be one the block forbids.
+            let overlaps = |n: &str| patterns.iter().any(|p| p.overlaps(n));
+            names.is_empty() || all || names.iter().any(|n| overlaps(n))
+        } else {
+            // A request about no such names passes; one about all of them (GET /_snapshot)
+            // needs a pattern covering `*`.
+            let covered = |n: &str| patterns.iter().any(|p| p.contains_pattern(n));
+            names.iter().all(|n| covered(n)) && (!all || covered("*"))
+        };
         if ok {
             Outcome::Match
         } else {

@@ -137,8 +137,8 @@ impl UsersSection {
                 continue;
             }
             match def.auth.check(req, verifier, from) {
-                Outcome::Authenticated(user, _) => {
-                    return Outcome::Authenticated(user, Some(&def.groups))
+                Outcome::Authenticated(user, _, by_basic) => {
+                    return Outcome::Authenticated(user, Some(&def.groups), by_basic)
                 }
                 pending @ Outcome::Pending(_) => return pending,
                 _ => {}

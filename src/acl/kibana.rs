@@ -162,6 +162,23 @@ impl KibanaIndex {
         self.resolve(from)
             .is_some_and(|kibana| only_indices(targets, |name| is_kibana_related(name, &kibana)))
     }
+
+    /// The same for one `_msearch` search or `_mget` document: it names only Kibana indices
+    /// (ReadonlyREST checks each sub-request of a multi-request on its own).
+    pub fn covers_names<'n>(
+        &self,
+        mut names: impl Iterator<Item = &'n str>,
+        from: &dyn Resolve,
+    ) -> bool {
+        let Some(kibana) = self.resolve(from) else {
+            return false;
+        };
+        let mut any = false;
+        names.all(|name| {
+            any = true;
+            name != crate::es::body::ALL_INDICES && is_kibana_related(name, &kibana)
+        }) && any
+    }
 }
 
 /// A block's Kibana rule(s), merged: `kibana`, or the legacy rules together.

@@ -15,6 +15,7 @@
 mod decode;
 pub mod es_rules;
 pub mod groups;
+pub mod indices;
 pub mod kibana;
 pub mod network;
 pub mod pattern;
@@ -28,7 +29,7 @@ mod test_support;
 mod tests;
 
 pub use request::{Basic, Request};
-pub use rule::{NoCache, Pending, Verifier};
+pub use rule::{ByBasic, NoCache, Pending, Verifier};
 
 use groups::UsersSection;
 use network::HostName;
@@ -102,17 +103,27 @@ pub enum Decision<'r> {
         /// The matching block's position in [`Acl::blocks`].
         position: Option<usize>,
         user: Option<Cow<'r, str>>,
-        /// A read to rewrite so that it names only these indices.
-        narrowed: Option<Vec<String>>,
+        /// A read to rewrite so that it names only what is granted.
+        narrowed: Option<indices::Narrowing>,
+        /// The user was authenticated by the request's Basic credentials.
+        by_basic: ByBasic,
     },
     Forbid {
         /// The forbid block that matched; `None` when no block matched.
         block: Option<&'r str>,
         reason: &'r str,
         due_to: &'static str,
+        /// Basic credentials were presented and are valid for no rule of the ACL (a failed
+        /// login, counted by the failure limits).
+        credentials_rejected: bool,
     },
-    /// No block matched and the credentials were the problem: ask for Basic credentials.
-    Unauthorized { reason: &'r str },
+    /// No block matched and the credentials were the problem (Basic credentials valid for
+    /// no rule, or none where they were needed): ask for Basic credentials.
+    Unauthorized {
+        reason: &'r str,
+        /// As in `Forbid`: Basic credentials were presented and rejected.
+        credentials_rejected: bool,
+    },
     /// An expensive hash must be verified first; evaluate again once it is cached.
     Verify(Pending),
     /// The decision depends on indices named in the body: read it, then evaluate again.
@@ -124,7 +135,7 @@ pub enum Decision<'r> {
 
 /// How one block fared.
 enum BlockResult<'r> {
-    Matched(Option<Cow<'r, str>>, Option<Vec<String>>),
+    Matched(Option<Cow<'r, str>>, Option<indices::Narrowing>, ByBasic),
     NotMatched {
         bad_credentials: bool,
         index_not_found: bool,
@@ -154,19 +165,21 @@ impl Acl {
                 position: None,
                 user: None,
                 narrowed: None,
+                by_basic: ByBasic(false),
             };
         }
         let mut bad_credentials = false;
         let mut index_not_found = false;
         for (position, block) in self.blocks.iter().enumerate() {
             match self.evaluate_block(block, req, verifier) {
-                BlockResult::Matched(user, narrowed) => {
+                BlockResult::Matched(user, narrowed, by_basic) => {
                     return match &block.policy {
                         Policy::Allow => Decision::Allow {
                             block: Some(&block.name),
                             position: Some(position),
                             user,
                             narrowed,
+                            by_basic,
                         },
                         Policy::Forbid { message } => Decision::Forbid {
                             block: Some(&block.name),
@@ -174,6 +187,7 @@ impl Acl {
                                 .as_deref()
                                 .unwrap_or(&self.settings.forbidden_message),
                             due_to: "FORBIDDEN_BY_BLOCK",
+                            credentials_rejected: false,
                         },
                     }
                 }
@@ -188,19 +202,22 @@ impl Acl {
                 BlockResult::NeedsBody => return Decision::ReadBody,
             }
         }
-        if bad_credentials && self.settings.prompt_for_basic_auth && !self.recognises(req, verifier)
-        {
+        let rejected = bad_credentials && !self.recognises(req, verifier);
+        let credentials_rejected = rejected && req.basic.is_some();
+        if rejected && self.settings.prompt_for_basic_auth {
             return Decision::Unauthorized {
                 reason: &self.settings.forbidden_message,
+                credentials_rejected,
             };
         }
-        if index_not_found {
+        if index_not_found && !credentials_rejected {
             return Decision::IndexNotFound;
         }
         Decision::Forbid {
             block: None,
             reason: &self.settings.forbidden_message,
             due_to: "OPERATION_NOT_ALLOWED",
+            credentials_rejected,
         }
     }
 
@@ -222,10 +239,12 @@ impl Acl {
             index_not_found,
         };
         let mut narrowed = None;
+        let mut by_basic = ByBasic(false);
         for rule in &block.rules {
             match rule.check(&session) {
                 Outcome::Match => {}
-                Outcome::Authenticated(user, groups) => {
+                Outcome::Authenticated(user, groups, basic) => {
+                    by_basic = basic;
                     session.user = Some(user);
                     if groups.is_some() {
                         session.groups = groups;
@@ -239,7 +258,7 @@ impl Acl {
                 Outcome::NeedsBody => return BlockResult::NeedsBody,
             }
         }
-        BlockResult::Matched(session.user, narrowed)
+        BlockResult::Matched(session.user, narrowed, by_basic)
     }
 
     /// Whether the request's Basic credentials are valid for any authentication rule of the

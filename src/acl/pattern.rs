@@ -241,6 +241,58 @@ impl Glob {
     }
 }
 
+impl Glob {
+    /// Whether some name is matched both by this pattern and by the index expression `expr`
+    /// (whose `*` is a wildcard and `?` a literal): `secret*` overlaps `s*`, `*-private`
+    /// overlaps `team-*`, `logs-*` does not overlap `secret-*`. Exact, in O(pattern x expr)
+    /// steps over characters.
+    pub fn overlaps(&self, expr: &str) -> bool {
+        let pattern: Vec<char> = self.text.chars().collect();
+        let expr: Vec<char> = expr.chars().collect();
+        let same = |a: char, b: char| {
+            if self.ignore_case {
+                a.eq_ignore_ascii_case(&b)
+            } else {
+                a == b
+            }
+        };
+        let (np, ne) = (pattern.len(), expr.len());
+        // reach[i][j]: some text is produced by pattern[..i] and by expr[..j] alike.
+        let mut reach = vec![false; (np + 1) * (ne + 1)];
+        let at = |i: usize, j: usize| i * (ne + 1) + j;
+        reach[0] = true;
+        for i in 0..=np {
+            for j in 0..=ne {
+                if !reach[at(i, j)] {
+                    continue;
+                }
+                let p = pattern.get(i).copied();
+                let e = expr.get(j).copied();
+                // A star may produce nothing.
+                if p == Some('*') {
+                    reach[at(i + 1, j)] = true;
+                }
+                if e == Some('*') {
+                    reach[at(i, j + 1)] = true;
+                }
+                // One character produced by both sides; a star stays where it is.
+                if let (Some(p), Some(e)) = (p, e) {
+                    let both = match (p, e) {
+                        ('*', _) | (_, '*') | ('?', _) => true,
+                        (p, e) => same(p, e),
+                    };
+                    if both {
+                        let i2 = if p == '*' { i } else { i + 1 };
+                        let j2 = if e == '*' { j } else { j + 1 };
+                        reach[at(i2, j2)] = true;
+                    }
+                }
+            }
+        }
+        reach[at(np, ne)]
+    }
+}
+
 /// Matches `expr` (whose `*` can only be absorbed by a `*` of `pattern`) against `pattern`.
 fn contains(pattern: &[u8], expr: &[u8], ignore_case: bool) -> bool {
     let same = |p: u8, e: u8| {
@@ -277,6 +329,34 @@ fn contains(pattern: &[u8], expr: &[u8], ignore_case: bool) -> bool {
 #[cfg(test)]
 mod containment_tests {
     use super::Glob;
+
+    #[test]
+    fn pattern_overlap() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("secret*", "s*", true),
+            ("secret*", "secret-1", true),
+            ("secret*", "logs-*", false),
+            ("*-private", "team-*", true),
+            ("*-private", "team-a", false),
+            ("a?c", "abc", true),
+            ("a?c", "a*", true),
+            ("a?c", "ab", false),
+            ("*", "", true),
+            ("x", "*", true),
+            ("x", "", false),
+            ("a*b", "*c", false),
+            ("a*b", "*b", true),
+            ("?", "é", true),
+            ("logs-*", "logs-dc2:secret", true),
+        ];
+        for (pattern, expr, expected) in cases {
+            assert_eq!(
+                Glob::new(pattern).overlaps(expr),
+                *expected,
+                "{pattern} ∩ {expr}"
+            );
+        }
+    }
 
     #[test]
     fn pattern_containment() {

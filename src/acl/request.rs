@@ -33,7 +33,8 @@ pub struct Request<'a> {
     pub peer: IpAddr,
     /// The gateway's own address of the connection (`hosts_local`).
     pub local: IpAddr,
-    /// `Content-Length`, or `None` for a chunked body (length unknown before it arrives).
+    /// The length of the body the node will read (de-chunked, inflated), or `None` while
+    /// that is unknown (a chunked or compressed body not read yet).
     pub content_length: Option<u64>,
     pub basic: Option<Basic>,
     /// The Elasticsearch view (action, indices); `None` only in tests of non-ES rules.

@@ -5,8 +5,9 @@
 //! hashes are never computed here: a rule that would need one answers `Pending`, the proxy
 //! verifies on the hashing pool and evaluates again with the result cached.
 
-use super::es_rules::{ActionsRule, IndicesRule, NameKind, NamesRule};
+use super::es_rules::{ActionsRule, NameKind, NamesRule};
 use super::groups::{GroupsLogic, UsersSection};
+use super::indices::{IndicesRule, Narrowing};
 use super::kibana::KibanaRule;
 use super::network::{client_behind_proxies, leftmost_forwarded_for, HostPattern};
 use super::pattern::{Glob, ValuePattern};
@@ -28,12 +29,18 @@ pub enum Phase {
     Authentication,
     Authorization,
     User,
-    /// `indices`, `kibana` and per-item bulk action checks: last, as in ReadonlyREST for
+    /// `indices`, `kibana`, per-item bulk action checks and `repositories`/`snapshots`/
+    /// `data_streams` (which can wait for a body too): last, as in ReadonlyREST for
     /// `indices`, so that a body is only read for requests whose every other rule already
     /// matched. (ReadonlyREST runs `kibana` earlier; rules are ANDed and neither reads the
     /// other's result, so only the cost differs.)
     Indices,
 }
+
+/// Whether a user was authenticated by the request's Basic credentials (a key rule) rather
+/// than by a header or a token: only then are those credentials known to be good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ByBasic(pub bool);
 
 /// An expensive credential check the ACL needs done before it can decide.
 #[derive(Debug, Clone)]
@@ -65,13 +72,14 @@ pub enum Outcome<'r> {
     /// Credentials were missing or wrong for a rule that reads `Authorization: Basic`
     /// (counts towards answering 401 instead of 403).
     BadCredentials,
-    /// The user this rule authenticated.
-    Authenticated(Cow<'r, str>, Option<&'r [String]>),
+    /// The user this rule authenticated (and its groups, from a `users` entry), and whether
+    /// the request's Basic credentials were what proved it.
+    Authenticated(Cow<'r, str>, Option<&'r [String]>, ByBasic),
     Pending(Pending),
     /// The indices are in the body, which has not been read yet.
     NeedsBody,
-    /// Matches once the request's path names only these indices (a narrowed read).
-    Narrowed(Vec<String>),
+    /// Matches once the request names only what is granted (a narrowed read).
+    Narrowed(Narrowing),
     /// A read that names only indices this rule forbids: answered like a missing index.
     IndexNotFound,
 }
@@ -138,13 +146,15 @@ impl AuthRule {
                     },
                 };
                 match verdict {
-                    Verdict::Match => Outcome::Authenticated(Cow::Borrowed(&basic.user), None),
+                    Verdict::Match => {
+                        Outcome::Authenticated(Cow::Borrowed(&basic.user), None, ByBasic(true))
+                    }
                     _ => Outcome::BadCredentials,
                 }
             }
             AuthRule::Proxy { header, users } => match req.header(header) {
                 Some(user) if users.iter().any(|p| p.matches(user, from)) => {
-                    Outcome::Authenticated(Cow::Borrowed(user), None)
+                    Outcome::Authenticated(Cow::Borrowed(user), None, ByBasic(false))
                 }
                 _ => Outcome::NoMatch,
             },
@@ -154,7 +164,7 @@ impl AuthRule {
                 username,
             } => match req.headers(header).next() {
                 Some(value) if bool::from(value.ct_eq(token)) => {
-                    Outcome::Authenticated(Cow::Owned(username.clone()), None)
+                    Outcome::Authenticated(Cow::Owned(username.clone()), None, ByBasic(false))
                 }
                 _ => Outcome::NoMatch,
             },
@@ -271,6 +281,7 @@ impl Rule {
     pub fn reads_user(&self) -> bool {
         match self {
             Rule::Indices(rule) => rule.needs_user(),
+            Rule::Names(n) => n.patterns.iter().any(ValuePattern::needs_user),
             _ => self.phase() == Phase::User,
         }
     }
@@ -283,11 +294,13 @@ impl Rule {
             Rule::UriRe(patterns) => patterns
                 .iter()
                 .any(|p| matches!(p, UriPattern::Dynamic(t) if t.needs_user())),
-            Rule::Names(n) => n.patterns.iter().any(ValuePattern::needs_user),
             _ => false,
         };
         match self {
-            Rule::Indices(_) => Phase::Indices,
+            // `repositories`, `snapshots`, `data_streams` may wait for a body too.
+            Rule::Indices(_) | Rule::Names(_) => Phase::Indices,
+            // May need the body to know the decoded length: read only once the rest matched.
+            Rule::MaxBodyLength(_) => Phase::Indices,
             Rule::Actions(a) if a.check_bulk_items => Phase::Indices,
             // Reads the request's indices, which may be in the body (`_bulk` into `.kibana`).
             Rule::Kibana(k) if k.reads_indices() => Phase::Indices,
@@ -349,7 +362,12 @@ impl Rule {
                     .filter_map(|text| regex::Regex::new(text).ok())
                     .any(|re| re.is_match(req.path)),
             })),
-            Rule::MaxBodyLength(max) => yes(req.content_length.is_some_and(|n| n <= *max)),
+            // The decoded length (de-chunked, inflated) is what the node reads; until the
+            // body has been read it is unknown for chunked or compressed bodies.
+            Rule::MaxBodyLength(max) => match req.content_length {
+                Some(n) => yes(n <= *max),
+                None => Outcome::NeedsBody,
+            },
             Rule::ApiKeys(keys) => {
                 let presented = req.headers("x-api-key").next();
                 yes(presented.is_some_and(|p| {

@@ -52,7 +52,10 @@ fn decide(acl: &Acl, r: &Req) -> String {
     request.es = Some(es_rules::EsView {
         action: classified.action,
         unknown: classified.is_unknown(),
-        targets: (!crate::es::target::needs_body(&classified)).then_some(&targets),
+        // As in `proxy::decide`: only a body that is there is waited for.
+        targets: (!crate::es::target::needs_body(&classified)
+            || head.body == crate::http::request::BodyFraming::None)
+            .then_some(&targets),
         metadata: &metadata,
     });
     match acl.evaluate(&request, &NoCache) {

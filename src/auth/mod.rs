@@ -1,12 +1,13 @@
 //! Credentials: verifiers, the per-core cache, the hashing pool and failure limits.
 //!
 //! ```text
-//! acl (cheap keys inline) ─▶ Decision::Verify ─▶ throttle::check ─▶ pool::submit ─▶ cache
-//!                  ▲                                                              │
-//!                  └──────────── evaluate again, verdict now cached ◀─────────────┘
+//! throttle::check (any key kind) ─▶ acl (cheap keys inline) ─▶ Decision::Verify
+//!      ─▶ throttle::check ─▶ pool::submit ─▶ cache ─▶ evaluate again, verdict now cached
 //! ```
-//! `key` holds the pure verifiers; `cache` and `throttle` are per worker and lock-free;
-//! `pool` is the one shared, bounded set of hashing threads (ARCHITECTURE rule 4).
+//! `key` holds the pure verifiers; `cache` and `throttle::KnownGood` are per worker and
+//! lock-free; `throttle::SharedLimiter` is one failure budget for the process (no lock
+//! while nothing is blocked); `pool` is the one shared, bounded set of hashing threads
+//! (ARCHITECTURE rule 4).
 
 pub mod cache;
 pub mod key;

@@ -13,9 +13,9 @@
 //! ```text
 //! acl::evaluate -> Decision::Verify(Pending { key_id, key })
 //!   -> tag = KeyedHasher::tag(key_id, user, password)
-//!   -> FailureLimiter::check (unless cache.matched_before(tag))
+//!   -> SharedLimiter::check (unless cache.matched_before(tag) or known-good)
 //!   -> HashPool::submit(tag, key, user, password) -> VerifyHandle.await
-//!   -> cache.insert(tag, verdict); record_failure unless joined(); evaluate again
+//!   -> cache.insert(tag, verdict); evaluate again
 //! ```
 //!
 //! Single flight: submissions with a tag that is already queued or running (from
@@ -345,9 +345,8 @@ pub struct VerifyHandle {
 }
 
 impl VerifyHandle {
-    /// Whether this submission joined a computation started by another one. Count
-    /// a failed check towards the failure limits only when this is false, so that
-    /// N identical concurrent attempts count once, like the hash they cost.
+    /// Whether this submission joined a computation started by another one, so that
+    /// it cost no hash of its own.
     pub fn joined(&self) -> bool {
         self.joined
     }

@@ -6,6 +6,7 @@
 //! ```text
 //! body bytes ──(Content-Encoding)──> inflate::Inflater ──> bulk / msearch scanners (streaming)
 //!                                   inflate_to_vec ──────> mget / reindex / aliases / template
+//!                                                          lookups (search-family bodies)
 //! ```
 //!
 //! Owns: reading every index a body names exactly as Elasticsearch would read it, and
@@ -17,7 +18,10 @@
 //! Modules:
 //! - [`bulk`]: `_bulk` NDJSON, the hot path (streaming, `memchr` over source lines).
 //! - [`msearch`]: `_msearch` and `_msearch/template` NDJSON.
+//! - [`lookups`]: the indices a query reads from inside (terms lookups, `more_like_this`
+//!   documents, indexed shapes, ...) in search-family bodies and `_msearch` search lines.
 //! - [`mget`], [`reindex`], [`aliases`], [`template`]: JSON bodies, parsed whole.
+//! - [`context_ids`]: scroll and point-in-time ids in request bodies and response heads.
 //! - [`inflate`]: bounded gzip/deflate decoding feeding the above.
 //! - `json` (strict pull reader), `names` (index values), `ndjson` (line framing),
 //!   [`error`].
@@ -32,12 +36,16 @@
 pub mod aliases;
 #[path = "body/bulk.rs"]
 pub mod bulk;
+#[path = "body/context_ids.rs"]
+pub mod context_ids;
 #[path = "body/error.rs"]
 pub mod error;
 #[path = "body/inflate.rs"]
 pub mod inflate;
 #[path = "body/json.rs"]
 mod json;
+#[path = "body/lookups.rs"]
+pub mod lookups;
 #[path = "body/mget.rs"]
 pub mod mget;
 #[path = "body/msearch.rs"]
@@ -53,9 +61,11 @@ pub mod template;
 
 pub use aliases::{parse_aliases, AliasAction, AliasActionKind};
 pub use bulk::{scan_bulk, scan_bulk_encoded, BulkItem, BulkOp, BulkScanner, BulkSummary};
+pub use context_ids::{response_id, scan_context_ids, scan_search_pit, ContextIds, IdScan};
 pub use error::BodyError;
 pub use inflate::{inflate_to_vec, ContentEncoding, Inflater};
 pub use json::MAX_JSON_DEPTH;
+pub use lookups::{scan_lookups, scan_msearch_lookups, SearchBody, ANY_INDEX};
 pub use mget::{scan_mget, MgetSummary, MgetTarget};
 pub use msearch::{scan_msearch, MsearchScanner, MsearchSummary, MsearchTarget, ALL_INDICES};
 pub use reindex::{parse_reindex, Reindex};
@@ -63,5 +73,6 @@ pub use template::{parse_template, IndexTemplate, TemplateKind};
 
 /// Longest bulk action line or msearch header accepted. Real ones are well under 1 KiB
 /// (`_id` is at most 512 bytes); the bound keeps a line split across reads from growing
-/// without limit. Source and search-body lines are skipped and have no such bound.
+/// without limit. Source and search-body lines are skipped by the framing and have no such
+/// bound (search bodies are read afterwards, in place, by `lookups`).
 pub const MAX_META_LINE_BYTES: usize = 64 * 1024;

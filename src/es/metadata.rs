@@ -1,9 +1,12 @@
-//! What the cluster has: indices (and whether they are hidden), aliases, data streams.
+//! What the cluster has: indices (and whether they are hidden), aliases, data streams, index
+//! templates, and the ingest pipelines and the indices and templates that run them.
 //!
-//! Read from `GET /_resolve/index/*?expand_wildcards=all` by a background refresher
-//! (`proxy::metadata`); the ACL uses it to expand wildcards and aliases in read requests
-//! before filtering them, as ReadonlyREST does inside Elasticsearch. No IO here.
+//! Read by a background refresher (`proxy::metadata`) from `GET /_resolve/index/*`, the
+//! templates, the indices' pipeline settings and `GET /_ingest/pipeline`; the ACL uses it to
+//! expand wildcards and aliases in read requests before filtering them, as ReadonlyREST does
+//! inside Elasticsearch, and to tell which pipelines a write runs (`es::pipeline`). No IO here.
 
+use super::pipeline::{self, IndexPipelines, Ingest, TemplatePipelines};
 use std::collections::HashMap;
 
 /// A snapshot of the cluster's names. Empty until the first refresh succeeds.
@@ -17,6 +20,8 @@ pub struct ClusterMetadata {
     pub data_streams: HashMap<String, Vec<String>>,
     /// Index templates that exist -> their index patterns.
     pub templates: HashMap<(TemplateKind, String), Vec<String>>,
+    /// Ingest pipelines, and the indices and templates that run them.
+    pub ingest: Ingest,
 }
 
 /// Composable (`_index_template`) or legacy (`_template`) index templates.
@@ -28,10 +33,19 @@ pub enum TemplateKind {
 
 /// The metadata response could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unexpected _resolve/index response: {0}")]
+#[error("unexpected cluster metadata response: {0}")]
 pub struct MetadataError(String);
 
 impl ClusterMetadata {
+    /// The snapshot before the first refresh: nothing known, ingest pipelines not read
+    /// ([`Ingest::unread`]).
+    pub fn unread() -> ClusterMetadata {
+        ClusterMetadata {
+            ingest: Ingest::unread(),
+            ..ClusterMetadata::default()
+        }
+    }
+
     /// Parses a `_resolve/index` response body.
     pub fn from_resolve_response(body: &[u8]) -> Result<ClusterMetadata, MetadataError> {
         let value: serde_json::Value =
@@ -106,12 +120,15 @@ impl ClusterMetadata {
                     .ok_or_else(|| MetadataError("no `index_templates`".into()))?;
                 for template in list {
                     if let Some(name) = template.get("name").and_then(|n| n.as_str()) {
-                        let found = patterns(
-                            template
-                                .get("index_template")
-                                .and_then(|t| t.get("index_patterns")),
-                        );
+                        let body = template.get("index_template");
+                        let found = patterns(body.and_then(|t| t.get("index_patterns")));
                         self.templates.insert((kind, name.to_string()), found);
+                        let pipelines = TemplatePipelines {
+                            own: template_pipelines(body),
+                            composed_of: patterns(body.and_then(|t| t.get("composed_of"))),
+                        };
+                        self.ingest
+                            .add_template((kind, name.to_string()), pipelines);
                     }
                 }
             }
@@ -127,9 +144,64 @@ impl ClusterMetadata {
                             .or_else(|| template.get("template")),
                     );
                     self.templates.insert((kind, name.clone()), found);
+                    let pipelines = TemplatePipelines {
+                        own: IndexPipelines::from_settings(template.get("settings")),
+                        composed_of: Vec::new(),
+                    };
+                    self.ingest.add_template((kind, name.clone()), pipelines);
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Adds the pipeline settings of a `GET /_component_template` response.
+    pub fn add_component_templates(&mut self, body: &[u8]) -> Result<(), MetadataError> {
+        let value = json(body)?;
+        let list = value
+            .get("component_templates")
+            .and_then(|v| v.as_array())
+            .ok_or_else(|| MetadataError("no `component_templates`".into()))?;
+        for component in list {
+            let Some(name) = component.get("name").and_then(|n| n.as_str()) else {
+                return Err(MetadataError("a component template without a name".into()));
+            };
+            let pipelines = template_pipelines(component.get("component_template"));
+            if !pipelines.is_empty() {
+                self.ingest.components.insert(name.to_string(), pipelines);
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds the indices' pipelines from a `GET /_all/_settings/index.default_pipeline,
+    /// index.final_pipeline` response (index -> `{"settings": {...}}`; indices that set
+    /// neither are left out by the node).
+    pub fn add_index_settings(&mut self, body: &[u8]) -> Result<(), MetadataError> {
+        let value = json(body)?;
+        let object = value
+            .as_object()
+            .ok_or_else(|| MetadataError("settings: not an object".into()))?;
+        for (index, entry) in object {
+            let Some(entry) = entry.as_object() else {
+                return Err(MetadataError(format!("settings of {index}: not an object")));
+            };
+            let pipelines = IndexPipelines::from_settings(entry.get("settings"));
+            if !pipelines.is_empty() {
+                self.ingest.indices.insert(index.clone(), pipelines);
+            }
+        }
+        Ok(())
+    }
+
+    /// Analyses the pipelines of a `GET /_ingest/pipeline` response (`{}` when there are
+    /// none).
+    pub fn add_pipelines(&mut self, body: &[u8]) -> Result<(), MetadataError> {
+        let value = json(body)?;
+        let definitions = value
+            .as_object()
+            .ok_or_else(|| MetadataError("pipelines: not an object".into()))?;
+        self.ingest.pipelines = pipeline::analyze(definitions);
         Ok(())
     }
 
@@ -160,44 +232,17 @@ impl ClusterMetadata {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_resolve_index() {
-        let body = br#"{"indices":[{"name":"logs-1","aliases":["all"],"attributes":["open"]},
-            {"name":".kibana_1","aliases":[".kibana"],"attributes":["hidden","open"]},
-            {"name":"h","attributes":["hidden","open"]}],
-            "aliases":[{"name":"all","indices":["logs-1","secret"]},{"name":".kibana","indices":[".kibana_1"]}],
-            "data_streams":[{"name":"ds","backing_indices":[".ds-ds-000001"],"timestamp_field":"@timestamp"}]}"#;
-        let m = ClusterMetadata::from_resolve_response(body).unwrap();
-        assert_eq!(m.indices.get("logs-1"), Some(&false));
-        assert_eq!(m.indices.get(".kibana_1"), Some(&true));
-        assert_eq!(m.indices.get("h"), Some(&true));
-        assert_eq!(m.members("all").unwrap(), ["logs-1", "secret"]);
-        assert_eq!(m.members("ds").unwrap(), [".ds-ds-000001"]);
-        assert_eq!(m.names().count(), 6);
-        assert!(ClusterMetadata::from_resolve_response(b"{}").is_err());
-        let mut m = m;
-        m.add_templates(TemplateKind::Composable, br#"{"index_templates":[{"name":"t1","index_template":{"index_patterns":["logs-*"]}}]}"#).unwrap();
-        m.add_templates(
-            TemplateKind::Legacy,
-            br#"{"old":{"index_patterns":["a-*","b-*"]},"ancient":{"template":"c-*"}}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            m.templates[&(TemplateKind::Composable, "t1".into())],
-            ["logs-*"]
-        );
-        assert_eq!(
-            m.templates[&(TemplateKind::Legacy, "old".into())],
-            ["a-*", "b-*"]
-        );
-        assert_eq!(
-            m.templates[&(TemplateKind::Legacy, "ancient".into())],
-            ["c-*"]
-        );
-        assert!(ClusterMetadata::from_resolve_response(b"nope").is_err());
-    }
+fn json(body: &[u8]) -> Result<serde_json::Value, MetadataError> {
+    serde_json::from_slice(body).map_err(|e| MetadataError(e.to_string()))
 }
+
+/// The pipelines of a template body's `template.settings` (composable and component).
+fn template_pipelines(body: Option<&serde_json::Value>) -> IndexPipelines {
+    IndexPipelines::from_settings(
+        body.and_then(|t| t.get("template"))
+            .and_then(|t| t.get("settings")),
+    )
+}
+
+#[cfg(test)]
+mod tests;

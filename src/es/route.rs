@@ -66,6 +66,7 @@ use path::Path;
 mod path;
 #[path = "route/query.rs"]
 mod query;
+pub(crate) use query::param as query_param;
 #[rustfmt::skip]
 #[path = "route/table.rs"]
 mod table;
@@ -111,9 +112,6 @@ pub enum RouteError {
     PathPartInQuery,
     /// Elasticsearch versions would route this path to different handlers.
     AmbiguousRoute,
-    /// A `source` query parameter would carry the body of an API that names indices in its
-    /// body (ES `RestRequest.contentOrSourceParam`), past the body inspection.
-    BodyInQuery,
 }
 
 impl RouteError {
@@ -139,9 +137,6 @@ impl RouteError {
             }
             RouteError::AmbiguousRoute => {
                 "request path is routed differently by different Elasticsearch versions"
-            }
-            RouteError::BodyInQuery => {
-                "the `source` query parameter is not accepted for this API: send the body as the request body"
             }
         }
     }
@@ -191,8 +186,18 @@ pub enum BodyIndices {
     Bulk,
     /// `_mget`: `docs[]._index` (the path index is the default).
     Mget,
-    /// `_msearch`, `_msearch/template`: the `index` of every header line.
+    /// `_msearch`: the `index` of every header line; every search line is a search body
+    /// (see `Search`).
     Msearch,
+    /// `_msearch/template`: like `Msearch`, with search template requests as search lines
+    /// (see `SearchTemplate`).
+    MsearchTemplate,
+    /// A search-family body (`_search`, `_count`, `_validate/query`, `_explain`,
+    /// `_delete_by_query`, `_field_caps`, ...): the query may read other indices from inside
+    /// (terms lookups, `more_like_this` documents, ...). The searched indices stay in the path.
+    Search,
+    /// `_search/template`: an inline template read as a search body, or a stored one.
+    SearchTemplate,
     /// `_mtermvectors`: `docs[]._index`.
     Mtermvectors,
     /// `_reindex`: `source.index` and `dest.index`.
@@ -291,6 +296,8 @@ pub struct Classified<'a> {
     implicit_all: u8,
     /// Resolved only through an Elasticsearch 7.x typed route.
     legacy: bool,
+    /// The query string (after `?`), for the parameters that change what a request touches.
+    pub query: Option<&'a [u8]>,
 }
 
 impl<'a> Classified<'a> {
@@ -325,6 +332,7 @@ impl<'a> Classified<'a> {
             parts: Parts::default(),
             implicit_all: 0,
             legacy: false,
+            query: None,
         }
     }
 }
@@ -361,7 +369,7 @@ pub fn classify_bytes(method: Method, target: &[u8]) -> Result<Classified<'_>, R
 fn classify_path<'a>(
     method: Method,
     target: &'a str,
-    query: Option<&[u8]>,
+    query: Option<&'a [u8]>,
 ) -> Result<Classified<'a>, RouteError> {
     let mut path = Path::default();
     path.split(target)?;
@@ -410,12 +418,6 @@ fn classify_path<'a>(
     }
     if let Some(query) = query {
         query::check(query, route.guard)?;
-        if api.body != BodyIndices::None {
-            query::check(query, &["source", "source_content_type"]).map_err(|e| match e {
-                RouteError::PathPartInQuery => RouteError::BodyInQuery,
-                other => other,
-            })?;
-        }
     }
     // A generic route caught a path of an endpoint we do not know: see `NameList::HasReserved`.
     if foreign {
@@ -428,6 +430,7 @@ fn classify_path<'a>(
         parts,
         implicit_all: route.implicit_all,
         legacy,
+        query,
     })
 }
 

@@ -1,11 +1,14 @@
 //! What a request touches, as the ACL needs it: every index expression with read or write
 //! access, plus repositories, snapshots and data streams, from the path and (for the APIs
-//! that carry them there) from the body.
+//! that carry them there) from the body; for search-family bodies also the indices the query
+//! reads from inside (`Access::Lookup`, see `body::lookups`).
 //!
 //! No IO. Built once per request from the route classification; bodies are read only for the
 //! APIs that name indices in them, after the proxy buffered (and the caller inflated) them.
 
-use super::body::{self, AliasActionKind, BodyError, BulkOp, TemplateKind};
+use super::body::{self, AliasActionKind, BodyError, BulkOp, SearchBody, TemplateKind};
+use super::metadata::TemplateKind as ExistingTemplate;
+use super::pipeline::PipelineUse;
 use super::route::{BodyIndices, Classified, Role};
 use std::borrow::Cow;
 
@@ -16,6 +19,9 @@ pub enum Access {
     Read,
     /// Creates, changes or deletes: every index must be allowed.
     Write,
+    /// Read from inside a query (a terms lookup, a `more_like_this` document, ...): the
+    /// query cannot be rewritten, so every such index must be allowed as written.
+    Lookup,
 }
 
 /// One index expression the request names.
@@ -45,6 +51,52 @@ pub struct Targets<'a> {
     /// The body names indices in a way that is not inspected (SQL text, term vectors, ...):
     /// an `indices` rule cannot be satisfied.
     pub opaque_indices: bool,
+    /// The searches of an `_msearch` or the documents of an `_mget`, in body order, each with
+    /// the index expressions it reads (`_all` for all indices); an `_msearch` search with no
+    /// `index` of its own has an empty list: it reads `subrequest_defaults`. An allow block
+    /// narrows each on its own, as a read of its own; `indices` lists their names once each.
+    pub subrequests: Vec<Vec<Cow<'a, str>>>,
+    /// The path's indices an `_msearch` search without `index` reads (none: all indices).
+    /// Narrowed once, in the path, for all of them: rewriting each such header would cost
+    /// (path indices x searches).
+    pub subrequest_defaults: Vec<Cow<'a, str>>,
+    /// A listing of index templates: it shows their index patterns, so an allow block
+    /// narrows it to the templates whose patterns it grants.
+    pub templates: Option<TemplateRead<'a>>,
+    /// The ingest pipelines the request names, and whether the written indices' own run
+    /// (`es::pipeline`; `acl::indices` looks them up in the metadata).
+    pub pipelines: PipelineUse<'a>,
+}
+
+/// The index templates a template read lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateRead<'a> {
+    pub kinds: &'static [ExistingTemplate],
+    /// The names or name patterns asked for; empty: all.
+    pub names: Vec<Cow<'a, str>>,
+}
+
+/// The template listing an API reads, if it is one (`GET /_index_template`, `GET /_template`,
+/// `GET /_cat/templates`, with or without names).
+fn template_read<'a>(classified: &'a Classified<'_>) -> Option<TemplateRead<'a>> {
+    use super::metadata::TemplateKind::*;
+    let kinds: &'static [ExistingTemplate] = match classified.api {
+        "indices.get_index_template" => &[Composable],
+        "indices.get_template" => &[Legacy],
+        "cat.templates" => &[Composable, Legacy],
+        _ => return None,
+    };
+    let names = classified
+        .parts
+        .get("name")
+        .map(|part| {
+            part.value
+                .split(',')
+                .map(|n| Cow::Owned(n.to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(TemplateRead { kinds, names })
 }
 
 /// Whether an action only reads (ReadonlyREST narrows those; writes must be fully allowed).
@@ -82,13 +134,25 @@ pub fn needs_body(classified: &Classified<'_>) -> bool {
         BodyIndices::Bulk
             | BodyIndices::Mget
             | BodyIndices::Msearch
+            | BodyIndices::MsearchTemplate
             | BodyIndices::Reindex
             | BodyIndices::UpdateAliases
             | BodyIndices::IndexTemplate
             | BodyIndices::NewIndexAliases
             | BodyIndices::SnapshotCreate
             | BodyIndices::SnapshotRestore
+            | BodyIndices::Search
+            | BodyIndices::SearchTemplate
     )
+}
+
+/// Whether what a read works on is named by its path alone, so that the path can be narrowed.
+/// A search body adds only lookups, which are checked as written and never narrowed.
+fn reads_only_path(classified: &Classified<'_>) -> bool {
+    matches!(
+        classified.body,
+        BodyIndices::Search | BodyIndices::SearchTemplate
+    ) || !needs_body(classified)
 }
 
 impl<'a> Targets<'a> {
@@ -110,9 +174,11 @@ impl<'a> Targets<'a> {
                 access,
             })
             .collect();
+        // A `pipeline` parameter that cannot be read is a pipeline that cannot be checked.
+        let pipelines = PipelineUse::of(classified);
         Targets {
             all_indices: classified.targets_all(Role::Index),
-            narrowable: access == Access::Read && !needs_body(classified),
+            narrowable: access == Access::Read && reads_only_path(classified),
             repositories: names(Role::Repository),
             snapshots: names(Role::Snapshot),
             data_streams: names(Role::DataStream),
@@ -122,9 +188,13 @@ impl<'a> Targets<'a> {
             opaque_indices: matches!(
                 classified.body,
                 BodyIndices::QueryText | BodyIndices::Mtermvectors | BodyIndices::AllocationExplain
-            ),
+            ) || pipelines.is_none(),
             indices,
             bulk_ops: Vec::new(),
+            subrequests: Vec::new(),
+            subrequest_defaults: Vec::new(),
+            templates: template_read(classified),
+            pipelines: pipelines.unwrap_or_default(),
         }
     }
 
@@ -134,46 +204,79 @@ impl<'a> Targets<'a> {
         let default = path_index.as_deref();
         match classified.body {
             BodyIndices::Bulk => {
-                let mut seen: Vec<(String, BulkOp)> = Vec::new();
+                let mut seen = FirstSeen::new();
+                let mut seen_pipelines = FirstSeen::new();
+                for name in &self.pipelines.named {
+                    seen_pipelines.add(name, ());
+                }
+                let known_pipelines = seen_pipelines.pairs.len();
                 body::scan_bulk(body, default, |item| {
-                    if !seen.iter().any(|(i, op)| i == item.index && *op == item.op) {
-                        seen.push((item.index.to_string(), item.op));
+                    seen.add(item.index, item.op);
+                    if let Some(name) = item.pipeline {
+                        seen_pipelines.add(name, ());
                     }
                 })?;
+                for (name, ()) in seen_pipelines.pairs.into_iter().skip(known_pipelines) {
+                    self.pipelines.name(Cow::Owned(name));
+                }
                 self.indices.clear();
-                for (index, op) in seen {
+                for (index, op) in seen.pairs {
                     self.push_owned(index, Access::Write);
                     if !self.bulk_ops.contains(&op) {
                         self.bulk_ops.push(op);
                     }
                 }
             }
-            BodyIndices::Msearch => {
+            BodyIndices::Msearch | BodyIndices::MsearchTemplate => {
                 let defaults: Vec<&str> = classified.indices().collect();
-                let mut seen: Vec<String> = Vec::new();
-                body::scan_msearch(body, &defaults, |target| {
-                    if !seen.iter().any(|s| s == target.index) {
-                        seen.push(target.index.to_string());
+                let mut seen = FirstSeen::new();
+                let subrequests = &mut self.subrequests;
+                let summary = body::scan_msearch(body, &defaults, |target| {
+                    // A search without its own `index` reads the path's indices (reported
+                    // once for all such searches): its list stays empty.
+                    if target.explicit {
+                        let search = target.search as usize;
+                        if subrequests.len() <= search {
+                            subrequests.resize_with(search + 1, Vec::new);
+                        }
+                        subrequests[search].push(Cow::Owned(target.index.to_string()));
                     }
+                    seen.add(target.index, ());
                 })?;
+                self.subrequests
+                    .resize_with(summary.searches as usize, Vec::new);
+                self.subrequest_defaults =
+                    defaults.iter().map(|d| Cow::Owned(d.to_string())).collect();
+                let kind = search_kind(classified.body);
+                let lookups =
+                    distinct_lookups(|each| body::scan_msearch_lookups(body, kind, each))?;
                 self.indices.clear();
-                for index in seen {
+                for (index, ()) in seen.pairs {
                     if index == body::ALL_INDICES {
                         self.all_indices = true;
                     } else {
                         self.push_owned(index, Access::Read);
                     }
                 }
+                for name in lookups {
+                    self.push_owned(name, Access::Lookup);
+                }
+            }
+            BodyIndices::Search | BodyIndices::SearchTemplate => {
+                let kind = search_kind(classified.body);
+                for name in distinct_lookups(|each| body::scan_lookups(body, kind, each))? {
+                    self.push_owned(name, Access::Lookup);
+                }
             }
             BodyIndices::Mget => {
-                let mut seen: Vec<String> = Vec::new();
+                let mut seen = FirstSeen::new();
+                let subrequests = &mut self.subrequests;
                 body::scan_mget(body, default, |target| {
-                    if !seen.iter().any(|s| s == target.index) {
-                        seen.push(target.index.to_string());
-                    }
+                    subrequests.push(vec![Cow::Owned(target.index.to_string())]);
+                    seen.add(target.index, ());
                 })?;
                 self.indices.clear();
-                for index in seen {
+                for (index, ()) in seen.pairs {
                     self.push_owned(index, Access::Read);
                 }
             }
@@ -269,9 +372,69 @@ impl<'a> Targets<'a> {
         });
     }
 
-    /// Whether the request names any index at all.
+    /// Whether the request names any index at all (a template listing shows index
+    /// patterns).
     pub fn involves_indices(&self) -> bool {
-        self.all_indices || !self.indices.is_empty() || self.opaque_indices
+        self.all_indices
+            || !self.indices.is_empty()
+            || self.opaque_indices
+            || self.templates.is_some()
+    }
+}
+
+/// How the searches of a search-family body are written.
+fn search_kind(body: BodyIndices) -> SearchBody {
+    match body {
+        BodyIndices::SearchTemplate | BodyIndices::MsearchTemplate => SearchBody::Template,
+        _ => SearchBody::Search,
+    }
+}
+
+/// Each index a query reads from inside, as `scan` reports them, once, in first-seen order.
+fn distinct_lookups(
+    scan: impl FnOnce(&mut dyn FnMut(&str)) -> Result<(), BodyError>,
+) -> Result<Vec<String>, BodyError> {
+    let mut seen = FirstSeen::new();
+    scan(&mut |name| seen.add(name, ()))?;
+    Ok(seen.pairs.into_iter().map(|(name, ())| name).collect())
+}
+
+/// The (name, kind) pairs a body names, each once, in the order they first appear.
+///
+/// Every check is one hash lookup, so a body naming n indices costs O(n); the linear scan this
+/// replaces made a `_bulk` of 80k distinct names (3.6 MB) cost ~19 s of a core. Each name is
+/// stored once, in `pairs`; the table holds only its hash and position, so growing the table
+/// never reads the names again (they are scattered over the heap, and a body of distinct
+/// names makes the table outgrow the caches). The hasher is seeded at random, so names chosen
+/// to collide cannot be prepared.
+struct FirstSeen<K> {
+    pairs: Vec<(String, K)>,
+    table: hashbrown::HashTable<(u64, usize)>,
+    hasher: ahash::RandomState,
+}
+
+impl<K: Copy + Eq + std::hash::Hash> FirstSeen<K> {
+    fn new() -> Self {
+        FirstSeen {
+            pairs: Vec::new(),
+            table: hashbrown::HashTable::new(),
+            hasher: ahash::RandomState::new(),
+        }
+    }
+
+    /// Adds the pair unless it is there already.
+    fn add(&mut self, name: &str, kind: K) {
+        let hash = self.hasher.hash_one((name, kind));
+        let pairs = &self.pairs;
+        let same = |&(h, at): &(u64, usize)| {
+            h == hash && pairs.get(at).is_some_and(|(n, k)| *k == kind && n == name)
+        };
+        if let hashbrown::hash_table::Entry::Vacant(slot) =
+            self.table.entry(hash, same, |&(h, _)| h)
+        {
+            slot.insert((hash, self.pairs.len()));
+            self.pairs.push((name.to_string(), kind));
+        }
     }
 }
 
@@ -326,136 +489,4 @@ pub fn template_target<'c>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::es::route::classify;
-    use crate::http::Method;
-
-    fn names(t: &Targets<'_>) -> Vec<(String, Access)> {
-        t.indices
-            .iter()
-            .map(|i| (i.name.to_string(), i.access))
-            .collect()
-    }
-
-    #[test]
-    fn path_targets() {
-        let c = classify(Method::Post, "/logs-1,logs-2/_search").unwrap();
-        let t = Targets::from_path(&c);
-        assert_eq!(
-            names(&t),
-            [
-                ("logs-1".into(), Access::Read),
-                ("logs-2".into(), Access::Read)
-            ]
-        );
-        assert!(t.narrowable && !t.all_indices);
-
-        let c = classify(Method::Get, "/_search").unwrap();
-        assert!(Targets::from_path(&c).all_indices);
-
-        let c = classify(Method::Put, "/logs-1").unwrap();
-        let t = Targets::from_path(&c);
-        assert_eq!(names(&t), [("logs-1".into(), Access::Write)]);
-        assert!(!t.narrowable);
-
-        let c = classify(Method::Get, "/").unwrap();
-        assert!(!Targets::from_path(&c).involves_indices());
-        // Cluster health without an index covers all of them (and can be narrowed).
-        let c = classify(Method::Get, "/_cluster/health").unwrap();
-        let t = Targets::from_path(&c);
-        assert!(t.all_indices && t.narrowable);
-
-        let c = classify(Method::Put, "/_snapshot/repo1/snap1").unwrap();
-        let t = Targets::from_path(&c);
-        assert_eq!((t.repositories.len(), t.snapshots.len()), (1, 1));
-    }
-
-    #[test]
-    fn body_targets() {
-        let c = classify(Method::Post, "/logstash-x/_bulk").unwrap();
-        let mut t = Targets::from_path(&c);
-        t.add_body(&c, b"{\"index\":{}}\n{}\n{\"delete\":{\"_index\":\"other\",\"_id\":\"1\"}}\n{\"index\":{}}\n{}\n").unwrap();
-        assert_eq!(
-            names(&t),
-            [
-                ("logstash-x".into(), Access::Write),
-                ("other".into(), Access::Write)
-            ]
-        );
-        assert_eq!(t.bulk_ops, [BulkOp::Index, BulkOp::Delete]);
-
-        let c = classify(Method::Post, "/_msearch").unwrap();
-        let mut t = Targets::from_path(&c);
-        t.add_body(&c, b"{\"index\":\"a\"}\n{}\n{}\n{}\n").unwrap();
-        assert_eq!(names(&t), [("a".into(), Access::Read)]);
-        assert!(t.all_indices, "the second search has no index: all indices");
-
-        let c = classify(Method::Post, "/_reindex").unwrap();
-        let mut t = Targets::from_path(&c);
-        t.add_body(
-            &c,
-            b"{\"source\":{\"index\":\"src\"},\"dest\":{\"index\":\"dst\"}}",
-        )
-        .unwrap();
-        assert_eq!(
-            names(&t),
-            [("src".into(), Access::Read), ("dst".into(), Access::Write)]
-        );
-
-        let c = classify(Method::Post, "/_aliases").unwrap();
-        let mut t = Targets::from_path(&c);
-        t.add_body(
-            &c,
-            b"{\"actions\":[{\"add\":{\"index\":\"i\",\"alias\":\"a\"}}]}",
-        )
-        .unwrap();
-        assert_eq!(
-            names(&t),
-            [("i".into(), Access::Write), ("a".into(), Access::Write)]
-        );
-
-        let c = classify(Method::Put, "/_index_template/t").unwrap();
-        let mut t = Targets::from_path(&c);
-        t.add_body(&c, b"{\"index_patterns\":[\"x-*\"]}").unwrap();
-        assert_eq!(names(&t), [("x-*".into(), Access::Write)]);
-
-        let c = classify(Method::Put, "/team-1").unwrap();
-        let mut t = Targets::from_path(&c);
-        t.add_body(
-            &c,
-            b"{\"aliases\":{\"other-logs\":{\"is_write_index\":true}}}",
-        )
-        .unwrap();
-        assert_eq!(
-            names(&t),
-            [
-                ("team-1".into(), Access::Write),
-                ("other-logs".into(), Access::Write)
-            ]
-        );
-
-        let c = classify(Method::Post, "/_snapshot/r/s/_restore").unwrap();
-        let mut t = Targets::from_path(&c);
-        t.add_body(&c, b"{\"indices\":\"a,b\"}").unwrap();
-        assert_eq!(
-            names(&t),
-            [("a".into(), Access::Write), ("b".into(), Access::Write)]
-        );
-        let mut t = Targets::from_path(&c);
-        t.add_body(
-            &c,
-            b"{\"indices\":[\"a\"],\"rename_pattern\":\"(.+)\",\"rename_replacement\":\"x$1\"}",
-        )
-        .unwrap();
-        assert!(t.opaque_indices);
-        let mut t = Targets::from_path(&c);
-        t.add_body(&c, b"{}").unwrap();
-        assert!(t.all_indices && !t.narrowable);
-
-        let c = classify(Method::Put, "/_snapshot/r/s").unwrap();
-        let mut t = Targets::from_path(&c);
-        t.add_body(&c, b"{\"indices\":[\"secret\"]}").unwrap();
-        assert_eq!(names(&t), [("secret".into(), Access::Read)]);
-    }
-}
+mod tests;

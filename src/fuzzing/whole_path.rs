@@ -13,21 +13,26 @@
 //!    node would read them) is allowed by the allow block that matched, and none overlaps a
 //!    forbid block placed before it. This oracle is written independently of `acl`: its own
 //!    glob matcher, containment and overlap.
+//! 4. no scroll or point-in-time id goes out with a request an allow block let through:
+//!    the search context store is empty, so no id is anyone's.
 //!
 //! Input layout: byte 0 picks the policy's blocks, byte 1 the cluster metadata, the rest is
 //! what the client sent on the connection (a head and whatever follows it).
 
+use super::oracle::{grants, overlaps, touched};
 use crate::acl::{Acl, NoCache};
 use crate::config::{yaml, Diagnostics};
 use crate::es::body::{inflate_to_vec, ContentEncoding};
-use crate::es::index_name::IndexExpr;
+use crate::es::index_name::decode_part;
 use crate::es::metadata::ClusterMetadata;
 use crate::es::route::classify;
+use crate::es::search_context::ContextUse;
 use crate::es::target::{needs_body, Targets};
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::{parse_request_head, write_upstream_head, BodyFraming, RequestHead};
 use crate::proxy::decide::{Context, Verdict};
-use crate::proxy::exchange::{BodyCollector, Exchange};
+use crate::proxy::exchange::{BodyCollector, Exchange, Outgoing};
+use crate::proxy::search_contexts::SearchContexts;
 use crate::snapshot::Snapshot;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -178,17 +183,21 @@ pub fn whole_path(data: &[u8]) {
     let Ok(Some(head)) = parse_request_head(request, MAX_HEAD_BYTES) else {
         return;
     };
+    let contexts = SearchContexts::with_key([7; 32], 16);
     let ctx = Context {
         snapshot: &policy.snapshot,
         metadata: &metadata,
         peer: ([10, 0, 0, 7], 40000).into(),
         local: ([10, 0, 0, 1], 9200).into(),
+        gate: &(),
+        max_body_bytes: MAX_BODY_BYTES,
+        contexts: &contexts,
     };
     let mut exchange = Exchange::default();
     let mut body_end = None;
     loop {
         match exchange.step(&ctx, &head, request, &NoCache) {
-            Verdict::Answer(_) => return,
+            Verdict::Answer(_) | Verdict::Missing(_) => return,
             Verdict::ReadBody => {
                 if matches!(head.body, BodyFraming::Length(n) if n > MAX_BODY_BYTES) {
                     return; // answered 413 before reading
@@ -208,10 +217,21 @@ pub fn whole_path(data: &[u8]) {
             }
             Verdict::Verify(_, pending, user, password) => {
                 let verdict = pending.key.verify(user.as_bytes(), password.as_bytes());
-                exchange.verified(pending.key_id, verdict, false, &user);
+                exchange.verified(pending.key_id, verdict);
             }
-            Verdict::Forward { target, block } => {
-                let inspected = exchange.into_inspected();
+            Verdict::Forward {
+                target,
+                block,
+                body: rewritten,
+                ..
+            } => {
+                let (head, inspected, target) = match exchange.outgoing(&head, target, rewritten) {
+                    Ok(Outgoing::AsReceived(inspected, target)) => (head, inspected, target),
+                    Ok(Outgoing::Rewritten(head, inspected, target)) => {
+                        (*head, Some(inspected), target)
+                    }
+                    Err(e) => panic!("a rewritten body's head does not parse: {e:?}"),
+                };
                 let mut upstream = Vec::new();
                 let body: &[u8] = match &inspected {
                     Some(inspected) => {
@@ -244,9 +264,50 @@ pub fn whole_path(data: &[u8]) {
                 upstream.extend_from_slice(body);
                 check_one_request(&head, &upstream, body.len());
                 check_indices(&policy, &metadata, block, &head, &upstream);
+                if block.is_some() {
+                    check_no_context_ids(&upstream);
+                }
                 return;
             }
         }
+    }
+}
+
+/// Property 4: the forwarded request continues or clears no scroll or point-in-time
+/// context (none is recorded), and never took ids in a body out unread.
+fn check_no_context_ids(upstream: &[u8]) {
+    let head = parse_request_head(upstream, 4 * MAX_HEAD_BYTES)
+        .ok()
+        .flatten()
+        .expect("checked by check_one_request");
+    let target = head.target(upstream);
+    let target = std::str::from_utf8(&target).expect("ASCII target");
+    let Ok(classified) = classify(head.method, target) else {
+        return;
+    };
+    let path = head.path_text(upstream);
+    let Ok(path) = decode_part(std::str::from_utf8(&path).unwrap_or_default()) else {
+        return;
+    };
+    let has_body = head.body != BodyFraming::None;
+    let body = if has_body {
+        match payload(&head, upstream) {
+            Some(payload) => Some(payload),
+            None => return, // a body that does not decode has no ids the node reads
+        }
+    } else {
+        None
+    };
+    let query = head.query.map(|q| q.get(upstream));
+    match ContextUse::read(&classified, &path, query, body.as_deref(), has_body) {
+        Ok(ContextUse::Continue { ids, .. } | ContextUse::Clear { ids, .. }) => {
+            assert!(
+                ids.is_empty(),
+                "forwarded with context ids {ids:?}: {target}"
+            )
+        }
+        Ok(ContextUse::NeedsBody) => unreachable!("the body was given"),
+        _ => {}
     }
 }
 
@@ -303,7 +364,8 @@ fn check_indices(
         .ok()
         .flatten()
         .expect("checked by check_one_request");
-    let target = std::str::from_utf8(head.path_and_query().get(upstream)).expect("ASCII target");
+    let target = head.target(upstream);
+    let target = std::str::from_utf8(&target).expect("ASCII target");
     let classified = classify(head.method, target)
         .unwrap_or_else(|e| panic!("forwarded target {target} does not classify: {e:?}"));
     let mut targets = Targets::from_path(&classified);
@@ -379,184 +441,11 @@ fn payload(head: &RequestHead, upstream: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// The index expressions a request touches, `*` standing for "all indices"; exclusions
-/// (which only remove) are left out.
-fn touched(targets: &Targets<'_>) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut after_wildcard = false;
-    for index in &targets.indices {
-        let expr = IndexExpr::parse(&index.name);
-        if expr.exclusion && after_wildcard {
-            continue;
-        }
-        after_wildcard |= index.name.contains('*') || index.name == "_all";
-        names.push(if index.name == "_all" {
-            "*".to_string()
-        } else {
-            index.name.to_string()
-        });
-    }
-    if targets.all_indices {
-        names.push("*".to_string());
-    }
-    names
-}
-
-/// Whether pattern `p` grants the expression `name`: a literal name it matches, or a
-/// wildcard expression every match of which it matches. Remote (`cluster:index`) names
-/// need a pattern that names a cluster; date math is judged by its static prefix.
-fn grants(p: &str, name: &str) -> bool {
-    if is_remote(name) != p.contains(':') {
-        return false;
-    }
-    match date_math_prefix(name) {
-        Some(prefix) => glob_overlap(p, &format!("{prefix}*")),
-        None if name.contains('*') => glob_covers(p, name),
-        None => glob_match(p, name),
-    }
-}
-
-/// `cluster:index`; a `:` inside date math (`<x{now{yyyy|+01:00}}>`) is a time zone.
-fn is_remote(name: &str) -> bool {
-    let name = name.strip_prefix('-').unwrap_or(name);
-    !name.starts_with('<') && name.contains(':')
-}
-
-/// Whether `name` could touch anything `pattern` forbids: its own text, the members of an
-/// alias or data stream it names, and whatever a wildcard expands to in the cluster's
-/// metadata (or could match at all while the metadata is unknown). Remote names and date
-/// math cannot be expanded here: their index part counts by what it could match.
-fn overlaps(name: &str, pattern: &str, metadata: &ClusterMetadata) -> bool {
-    let (remote, local) = match name.split_once(':') {
-        Some((_, index)) if is_remote(name) => (true, index),
-        _ => (false, name),
-    };
-    let (expression, exact) = match date_math_prefix(local) {
-        Some(prefix) => (format!("{prefix}*"), false),
-        None => (local.to_string(), !remote),
-    };
-    let wildcard = expression.contains('*');
-    if !wildcard {
-        return glob_match(pattern, &expression) || member_of(&expression, pattern, metadata);
-    }
-    if !exact || metadata.indices.is_empty() {
-        return glob_overlap(pattern, &expression);
-    }
-    let names = metadata
-        .indices
-        .keys()
-        .chain(metadata.aliases.keys())
-        .chain(metadata.data_streams.keys());
-    names
-        .filter(|candidate| glob_match(&expression, candidate))
-        .any(|candidate| glob_match(pattern, candidate) || member_of(candidate, pattern, metadata))
-}
-
-/// Whether `name` is an alias or data stream with a member `pattern` matches.
-fn member_of(name: &str, pattern: &str, metadata: &ClusterMetadata) -> bool {
-    let members = metadata
-        .aliases
-        .get(name)
-        .or(metadata.data_streams.get(name));
-    members.is_some_and(|m| m.iter().any(|member| glob_match(pattern, member)))
-}
-
-/// `<static{math}...>`: the text before the first `{`.
-fn date_math_prefix(name: &str) -> Option<String> {
-    let inner = name.strip_prefix('<')?;
-    Some(inner.split('{').next().unwrap_or_default().to_string())
-}
-
-/// `*` and `?` globs on bytes.
-fn glob_match(pattern: &str, text: &str) -> bool {
-    let (p, t) = (pattern.as_bytes(), text.as_bytes());
-    // table[j]: p[..i] matches t[..j]
-    let mut table = vec![false; t.len() + 1];
-    table[0] = true;
-    for &pc in p {
-        let mut next = vec![false; t.len() + 1];
-        if pc == b'*' {
-            let mut any = false;
-            for j in 0..=t.len() {
-                any |= table[j];
-                next[j] = any;
-            }
-        } else {
-            for j in 1..=t.len() {
-                next[j] = table[j - 1] && (pc == b'?' || pc == t[j - 1]);
-            }
-        }
-        table = next;
-    }
-    table[t.len()]
-}
-
-/// Whether every name the index expression `q` matches is matched by `p` (sufficient test:
-/// `p` matches `q` read as text, where `q`'s `*` can only be absorbed by a `*` of `p`; in
-/// index expressions `?` is a literal).
-fn glob_covers(p: &str, q: &str) -> bool {
-    let (p, q) = (p.as_bytes(), q.as_bytes());
-    let mut table = vec![false; q.len() + 1];
-    table[0] = true;
-    for &pc in p {
-        let mut next = vec![false; q.len() + 1];
-        if pc == b'*' {
-            let mut any = false;
-            for j in 0..=q.len() {
-                any |= table[j];
-                next[j] = any;
-            }
-        } else {
-            for j in 1..=q.len() {
-                let qc = q[j - 1];
-                let literal = qc != b'*';
-                next[j] = table[j - 1] && literal && (pc == b'?' || pc == qc);
-            }
-        }
-        table = next;
-    }
-    table[q.len()]
-}
-
-/// Whether some text matches both globs.
-fn glob_overlap(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    // reach[i][j]: a[..i] and b[..j] can both have produced the same text.
-    let mut reach = vec![vec![false; b.len() + 1]; a.len() + 1];
-    reach[0][0] = true;
-    for i in 0..=a.len() {
-        for j in 0..=b.len() {
-            if !reach[i][j] {
-                continue;
-            }
-            let (x, y) = (a.get(i).copied(), b.get(j).copied());
-            if x == Some(b'*') {
-                reach[i + 1][j] = true;
-            }
-            if y == Some(b'*') {
-                reach[i][j + 1] = true;
-            }
-            if let (Some(x), Some(y)) = (x, y) {
-                // One character produced by both sides (a star may produce it and stay).
-                let one = |c: u8, other: u8| {
-                    c == b'?' || c == b'*' || c == other || other == b'?' || other == b'*'
-                };
-                if one(x, y) {
-                    let ni = if x == b'*' { i } else { i + 1 };
-                    let nj = if y == b'*' { j } else { j + 1 };
-                    if (ni, nj) != (i, j) {
-                        reach[ni][nj] = true;
-                    }
-                }
-            }
-        }
-    }
-    reach[a.len()][b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use super::super::oracle::*;
 
     #[test]
     fn the_oracle_globs() {

@@ -20,6 +20,8 @@ pub enum ClientError {
     UnsupportedVersion,
     InvalidTarget,
     UnsupportedTargetForm,
+    /// `Connection` names a header the gateway relies on (it would be dropped on the way).
+    ConnectionNamesEndToEndHeader,
     InvalidHeaderName,
     WhitespaceBeforeColon,
     ObsFold,
@@ -109,6 +111,9 @@ impl Fault {
                     "request target contains a character that is not allowed (control, space, '#' or non-ASCII)"
                 }
                 UnsupportedTargetForm => "request target must be an absolute path (origin-form)",
+                ConnectionNamesEndToEndHeader => {
+                    "the Connection header names Host, Authorization, Content-Type, Content-Length, Content-Encoding or Transfer-Encoding; those are end-to-end and may not be dropped"
+                }
                 InvalidHeaderName => "invalid header field name",
                 WhitespaceBeforeColon => {
                     "whitespace between a header field name and the colon is not allowed (RFC 9112 section 5.1)"
@@ -133,7 +138,9 @@ impl Fault {
                 TooManyHeaders => "request has too many header fields",
                 BodyTooLarge => "request body is larger than the configured max_body_bytes",
                 HeadTimeout => "request head not received within header_timeout_ms",
-                BodyTimeout => "request body not received within idle_timeout_ms",
+                BodyTimeout => {
+                    "request body arrived slower than body_timeout_ms and min_body_bytes_per_sec allow"
+                }
                 MalformedAuthorization => "malformed Authorization header: Basic credentials must be base64 of user:password",
                 InvalidPathEncoding => "request path has invalid percent-encoding or is not UTF-8",
             },

@@ -96,6 +96,9 @@ pub struct RequestHead {
     pub expect_continue: bool,
     /// `Connection` names header fields besides `close`/`keep-alive`; they must be dropped too.
     pub connection_options: bool,
+    /// The target's path lacks its leading `/` (`GET _cluster/health`, as the Java low-level
+    /// REST client sends what its caller wrote): it is read, checked and forwarded with one.
+    pub slashless: bool,
     pub has_host: bool,
 }
 
@@ -108,7 +111,18 @@ impl RequestHead {
             .map(|h| h.value.get(buf))
     }
 
-    /// The request target as forwarded upstream: path plus `?query`.
+    /// The request target as read, checked and forwarded: path plus `?query`, with the
+    /// leading `/` a slash-less target lacks.
+    pub fn target<'b>(&self, buf: &'b [u8]) -> std::borrow::Cow<'b, [u8]> {
+        with_slash(self.slashless, self.path_and_query().get(buf))
+    }
+
+    /// The path as read and checked (see [`RequestHead::target`]).
+    pub fn path_text<'b>(&self, buf: &'b [u8]) -> std::borrow::Cow<'b, [u8]> {
+        with_slash(self.slashless, self.path.get(buf))
+    }
+
+    /// The request target as the client wrote it: path plus `?query`.
     pub fn path_and_query(&self) -> Span {
         Span {
             start: self.path.start,
@@ -120,6 +134,17 @@ impl RequestHead {
 
     pub fn is_head(&self) -> bool {
         self.method == Method::Head
+    }
+}
+
+fn with_slash(slashless: bool, bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if slashless {
+        let mut owned = Vec::with_capacity(bytes.len() + 1);
+        owned.push(b'/');
+        owned.extend_from_slice(bytes);
+        std::borrow::Cow::Owned(owned)
+    } else {
+        std::borrow::Cow::Borrowed(bytes)
     }
 }
 
@@ -153,7 +178,7 @@ pub fn parse_request_head(
         _ => Version::Http11,
     };
     let target = request.path.unwrap_or_default().as_bytes();
-    let (path, query) = split_target(buf, target)?;
+    let (path, query, slashless) = split_target(buf, target)?;
 
     let mut head = RequestHead {
         method,
@@ -166,6 +191,7 @@ pub fn parse_request_head(
         keep_alive: version == Version::Http11,
         expect_continue: false,
         connection_options: false,
+        slashless,
         has_host: false,
     };
     let mut content_length: Option<u64> = None;
@@ -210,6 +236,8 @@ pub fn parse_request_head(
                     head.keep_alive = false;
                 } else if token.eq_ignore_ascii_case(b"keep-alive") {
                     head.keep_alive |= version == Version::Http10;
+                } else if END_TO_END.iter().any(|h| token.eq_ignore_ascii_case(h)) {
+                    return Err(ClientError::ConnectionNamesEndToEndHeader);
                 } else if !token.is_empty() {
                     head.connection_options = true;
                 }
@@ -248,8 +276,22 @@ pub fn parse_request_head(
     Ok(Some(head))
 }
 
-/// Splits the request target into path and query, accepting origin-form and absolute-form.
-fn split_target(buf: &[u8], target: &[u8]) -> Result<(Span, Option<Span>), ClientError> {
+/// Header fields the gateway reads or re-states and the node relies on: a `Connection`
+/// option naming one would make the node see a request other than the one checked (the
+/// gateway inflating a body whose encoding is then dropped, say). RFC 9110 §7.6.1 lets a
+/// client name any field; naming these is refused instead.
+const END_TO_END: [&[u8]; 6] = [
+    b"host",
+    b"authorization",
+    b"content-type",
+    b"content-length",
+    b"content-encoding",
+    b"transfer-encoding",
+];
+
+/// Splits the request target into path and query, accepting origin-form, absolute-form and
+/// an origin-form path without its leading `/` (the last flag).
+fn split_target(buf: &[u8], target: &[u8]) -> Result<(Span, Option<Span>, bool), ClientError> {
     // httparse already refused controls and spaces. '#' never belongs in a request target
     // (the node would cut the path there while we would not) and raw non-ASCII bytes are
     // decoded differently by different servers: refuse both rather than guess.
@@ -259,6 +301,7 @@ fn split_target(buf: &[u8], target: &[u8]) -> Result<(Span, Option<Span>), Clien
     {
         return Err(ClientError::InvalidTarget);
     }
+    let mut slashless = false;
     let path_start = if target.first() == Some(&b'/') {
         0
     } else if let Some(rest) = strip_prefix_ignore_case(target, b"http://")
@@ -275,16 +318,16 @@ fn split_target(buf: &[u8], target: &[u8]) -> Result<(Span, Option<Span>), Clien
         }
         offset
     } else {
-        return Err(ClientError::UnsupportedTargetForm);
+        // The node reads `_cluster/health` as `/_cluster/health`, and `*` (which RFC 9112
+        // §3.2.4 would call the asterisk-form) as `/*`, every index; so does the gateway.
+        slashless = true;
+        0
     };
     let target = &target[path_start..];
-    Ok(match memchr::memchr(b'?', target) {
-        Some(q) => (
-            Span::of(buf, &target[..q]),
-            Some(Span::of(buf, &target[q + 1..])),
-        ),
-        None => (Span::of(buf, target), None),
-    })
+    let path_end = memchr::memchr(b'?', target).unwrap_or(target.len());
+    let path = Span::of(buf, &target[..path_end]);
+    let query = (path_end < target.len()).then(|| Span::of(buf, &target[path_end + 1..]));
+    Ok((path, query, slashless))
 }
 
 fn strip_prefix_ignore_case<'a>(text: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
@@ -349,6 +392,47 @@ fn diagnose_header_line(buf: &[u8]) -> ClientError {
     ClientError::InvalidHeaderName
 }
 
+/// The head of the same request carrying a body of `length` bytes as sent, instead of the
+/// one received (a body the gateway rewrote): the request line and every field as the
+/// client sent them but for the framing and coding fields (`Content-Length`,
+/// `Transfer-Encoding`, `Content-Encoding`) and `Expect`, plus the new `Content-Length`, and
+/// `content_type` (replacing the client's) when given. Returns the new head's bytes and the
+/// head parsed from them.
+pub fn with_rewritten_body(
+    buf: &[u8],
+    head: &RequestHead,
+    length: u64,
+    content_type: Option<&[u8]>,
+) -> Result<(Vec<u8>, RequestHead), ClientError> {
+    const REPLACED: [&[u8]; 4] = [
+        b"content-length",
+        b"transfer-encoding",
+        b"content-encoding",
+        b"expect",
+    ];
+    let mut out = Vec::with_capacity(head.len + 32);
+    // The request line, as received.
+    let line_end = memchr::memchr(b'\n', &buf[..head.len]).map_or(0, |i| i + 1);
+    out.extend_from_slice(&buf[..line_end]);
+    for field in &head.headers {
+        let name = field.name.get(buf);
+        let replaced_type = content_type.is_some() && name.eq_ignore_ascii_case(b"content-type");
+        if replaced_type || REPLACED.iter().any(|r| name.eq_ignore_ascii_case(r)) {
+            continue;
+        }
+        super::response::push_field(&mut out, name, field.value.get(buf));
+    }
+    if let Some(value) = content_type {
+        super::response::push_field(&mut out, b"content-type", value);
+    }
+    out.extend_from_slice(b"content-length: ");
+    super::response::push_decimal(&mut out, length);
+    out.extend_from_slice(b"\r\n\r\n");
+    let limit = out.len();
+    let rewritten = parse_request_head(&out, limit)?.ok_or(ClientError::MalformedRequestLine)?;
+    Ok((out, rewritten))
+}
+
 /// Writes the head to send upstream for `head` (parsed from `buf`).
 ///
 /// Hop-by-hop fields (RFC 9110 §7.6.1) and those named in `Connection` are dropped, `Expect`
@@ -369,7 +453,7 @@ pub fn write_upstream_head(
     out.push(b' ');
     match target {
         Some(target) => out.extend_from_slice(target.as_bytes()),
-        None => out.extend_from_slice(head.path_and_query().get(buf)),
+        None => out.extend_from_slice(&head.target(buf)),
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
     let mut forwarded_for: Option<Span> = None;

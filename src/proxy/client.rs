@@ -8,8 +8,9 @@ use super::buffer::{linger_close, write_all, BodyPace, BodyReadError, ReadBuf};
 use super::catch::{guarded, spawn_guarded};
 use super::credentials::Credentials;
 use super::decide::{Answer, Context, Inspected, Verdict};
-use super::exchange::{BodyCollector, Exchange};
+use super::exchange::{BodyCollector, Exchange, Outgoing};
 use super::forward::{forward, Next};
+use super::search_contexts::SearchContexts;
 use super::upstream::Upstreams;
 use crate::config::Limits;
 use crate::es::metadata::ClusterMetadata;
@@ -46,6 +47,8 @@ pub struct Worker {
     pub draining: Cell<bool>,
     /// Request-body bytes held for inspection right now (see [`BodyBudget`]).
     pub buffered_body_bytes: Cell<u64>,
+    /// Who opened which scroll and point-in-time context (one for the process).
+    pub contexts: Arc<SearchContexts>,
 }
 
 /// Counts a request as in flight while alive.
@@ -153,7 +156,7 @@ pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) 
         request_line.clear();
         request_line.extend_from_slice(head.method.as_str().as_bytes());
         request_line.push(b' ');
-        let target = head.path_and_query().get(buf.data());
+        let target = head.target(buf.data());
         request_line.extend_from_slice(&target[..target.len().min(MAX_LOGGED_TARGET_BYTES)]);
         let _in_flight = InFlight::enter(&worker);
         let answered = Cell::new(false);
@@ -257,22 +260,49 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
                 metadata: &metadata,
                 peer: client.peer,
                 local: client.local,
+                gate: &worker.credentials,
+                max_body_bytes: worker.limits.max_body_bytes,
+                contexts: &worker.contexts,
             };
-            let cache = worker.credentials.verifier(snapshot.generation, &[]);
+            let cache = worker.credentials.verifier(snapshot.generation);
             exchange.step(&ctx, head, client.buf.data(), &cache)
         };
         match verdict {
-            Verdict::Forward { target, .. } => {
-                return forward(worker, client, head, exchange.into_inspected(), target).await
+            Verdict::Forward {
+                target,
+                body,
+                contexts,
+                ..
+            } => {
+                let body_in_query = exchange.body_in_query();
+                return match exchange.outgoing(head, target, body) {
+                    Ok(Outgoing::AsReceived(inspected, target)) => {
+                        forward(worker, client, head, inspected, target, contexts).await
+                    }
+                    Ok(Outgoing::Rewritten(rewritten, inspected, target)) => {
+                        if body_in_query {
+                            // Sent from `inspected`, like a body read from the connection.
+                            client.buf.consume(head.len);
+                        }
+                        let inspected = Some(inspected);
+                        forward(worker, client, &rewritten, inspected, target, contexts).await
+                    }
+                    Err(e) => {
+                        respond(worker, client, head, &Answer::client(e), !body_in_query).await
+                    }
+                };
             }
             Verdict::Answer(answer) => {
-                // Failed logins count when the request as a whole was refused for its
-                // credentials, not for each of several keys tried on the way.
-                if let Some(user) = exchange.failed_login(&answer) {
-                    worker.credentials.record_failure(ip, user);
+                if let Some(delay) = answer.delay {
+                    monoio::time::sleep(delay).await;
                 }
                 let body_read = exchange.body_was_read();
                 return respond(worker, client, head, &answer, body_read).await;
+            }
+            Verdict::Missing(missing) => {
+                let body_read = exchange.body_was_read();
+                let response = missing.response(head);
+                return respond_without_body(worker, client, head, response, body_read).await;
             }
             Verdict::ReadBody => match read_body(worker, client, head, &mut budget).await {
                 Ok(body) => exchange.body_read(body),
@@ -293,10 +323,10 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
                 }
                 let key_id = pending.key_id;
                 match credentials
-                    .verify(generation, pending, user.clone(), password, ip)
+                    .verify(generation, pending, user, password, ip)
                     .await
                 {
-                    Ok((verdict, joined)) => exchange.verified(key_id, verdict, joined, &user),
+                    Ok(verdict) => exchange.verified(key_id, verdict),
                     Err(answer) => {
                         if let Some(delay) = answer.delay {
                             monoio::time::sleep(delay).await;

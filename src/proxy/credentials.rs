@@ -1,17 +1,49 @@
-//! A worker's side of expensive credential checks: the per-core cache, the failure limiter,
-//! and the round trip to the shared hashing pool.
+//! A worker's side of credential checks: the per-core cache of expensive verdicts, the
+//! per-core known-good credentials, the process-wide failure limiter, and the round trip
+//! to the shared hashing pool.
 //!
 //! The cache hit path (the ACL asking [`CachedVerifier::cached`]) is a keyed hash and a
 //! table lookup on this core: no lock, no allocation, no cross-core traffic. A miss is
 //! throttled per address and per user, then computed on the pool while this worker keeps
 //! serving other connections; the verdict is cached and the request evaluated again.
+//!
+//! Failure throttling covers every kind of Basic credential, cheap keys (`auth_key`,
+//! `auth_key_sha*`, checked inline by the ACL) as much as expensive ones, with one budget
+//! for the whole process ([`SharedLimiter`], shared by all workers; ARCHITECTURE rule 3).
+//! The request path, for a request that presents Basic credentials:
+//!
+//! ```text
+//! before the ACL            admit(ip, user, password)?   Err: answer it (after its delay)
+//! ACL allowed, the user
+//!   authenticated by these
+//!   Basic credentials       remember_success(user, password)
+//! ACL refused: the Basic
+//!   credentials are valid
+//!   for no rule             record_failure(ip, user, password)   once per request
+//! Verify (expensive key)    verify(..)                    throttles a miss itself
+//! ```
+//!
+//! (`decide` calls these through [`CredentialGate`].) A failure repeating the same user and
+//! password within the failure window counts once per core: a client stuck on a stale
+//! password is one mistake, not a guessing attack, and must not block its address.
+//!
+//! While nothing is blocked anywhere in the process, `admit` is one relaxed atomic load.
+//! While something is, a blocked address or user still gets through with credentials
+//! that authenticated on this core within [`KNOWN_GOOD_TTL`] (or, for an expensive key,
+//! that matched it before under this policy): an attack on a name does not lock its
+//! owner out of the clients already in use. Known-good entries are per core, so a
+//! client's first connection to another core during an attack on its user waits like
+//! anyone else.
 
-use super::decide::Answer;
+use super::decide::{Answer, CredentialGate};
 use crate::acl::{Pending, Verifier};
 use crate::auth::cache::{CacheSettings, CredentialCache, KeyedHasher};
 use crate::auth::key::Verdict;
 use crate::auth::pool::HashPool;
-use crate::auth::throttle::{FailureLimiter, ThrottleScope, ThrottleSettings};
+use crate::auth::throttle::{
+    KnownGood, SharedLimiter, ThrottleScope, ThrottleSettings, Throttled, KNOWN_GOOD_TTL,
+    MAX_KNOWN_GOOD,
+};
 use crate::config::AuthSettings;
 use std::cell::{Cell, RefCell};
 use std::net::IpAddr;
@@ -31,7 +63,12 @@ const REVALIDATE_GRACE: Duration = Duration::from_secs(2);
 pub struct Credentials {
     hasher: KeyedHasher,
     cache: RefCell<CredentialCache>,
-    limiter: RefCell<FailureLimiter>,
+    /// Shared by every worker: one failure budget for the process.
+    limiter: Arc<SharedLimiter>,
+    /// Credentials that authenticated on this core (keyed hashes, no passwords).
+    known_good: RefCell<KnownGood>,
+    /// Credentials that failed on this core within the failure window (counted once).
+    recent_failures: RefCell<KnownGood>,
     pool: Arc<HashPool>,
     /// The policy generation the cached verdicts belong to (key ids mean nothing across).
     generation: Cell<u64>,
@@ -39,11 +76,12 @@ pub struct Credentials {
     throttled_status: u16,
 }
 
-/// The shared, process-wide parts: the hashing pool and the cache key.
+/// The shared, process-wide parts: the hashing pool, the cache key and the failure limits.
 #[derive(Clone)]
 pub struct SharedCredentials {
     pub hasher: KeyedHasher,
     pub pool: Arc<HashPool>,
+    pub limiter: Arc<SharedLimiter>,
 }
 
 impl SharedCredentials {
@@ -52,9 +90,16 @@ impl SharedCredentials {
             std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
         });
         let hasher = KeyedHasher::new().map_err(|e| std::io::Error::other(e.to_string()))?;
+        let throttle = ThrottleSettings {
+            window: Duration::from_millis(settings.failure_window_ms),
+            max_failures_per_address: settings.max_failures_per_address,
+            max_failures_per_user: settings.max_failures_per_user,
+            ..ThrottleSettings::default()
+        };
         Ok(SharedCredentials {
             hasher,
             pool: HashPool::start(threads, settings.max_pending_hashes)?,
+            limiter: Arc::new(SharedLimiter::new(throttle)),
         })
     }
 }
@@ -67,16 +112,15 @@ impl Credentials {
             max_positive: settings.cache_max_entries,
             max_negative: settings.cache_max_entries,
         };
-        let throttle = ThrottleSettings {
-            window: Duration::from_millis(settings.failure_window_ms),
-            max_failures_per_address: settings.max_failures_per_address,
-            max_failures_per_user: settings.max_failures_per_user,
-            ..ThrottleSettings::default()
-        };
         Credentials {
             hasher: shared.hasher.clone(),
             cache: RefCell::new(CredentialCache::new(&cache_settings)),
-            limiter: RefCell::new(FailureLimiter::new(throttle)),
+            limiter: Arc::clone(&shared.limiter),
+            known_good: RefCell::new(KnownGood::new(MAX_KNOWN_GOOD, KNOWN_GOOD_TTL)),
+            recent_failures: RefCell::new(KnownGood::new(
+                MAX_KNOWN_GOOD,
+                Duration::from_millis(settings.failure_window_ms),
+            )),
             pool: Arc::clone(&shared.pool),
             generation: Cell::new(0),
             cache_settings,
@@ -84,23 +128,48 @@ impl Credentials {
         }
     }
 
-    /// The verifier for one evaluation under the policy of `generation`, answering first
-    /// from `verdicts` (what this request's own hash checks found) and then from the cache;
-    /// a new policy drops every cached verdict first.
-    pub fn verifier<'a>(
-        &'a self,
-        generation: u64,
-        verdicts: &'a [(u32, Verdict)],
-    ) -> CachedVerifier<'a> {
-        if self.generation.replace(generation) != generation {
+    /// The cache as a verifier for one evaluation under the policy of `generation`. A
+    /// newer policy drops every cached verdict first; a request still deciding under an
+    /// older one (it keeps the policy it started with) gets no cached verdicts at all
+    /// rather than turning the cache back.
+    pub fn verifier(&self, generation: u64) -> CachedVerifier<'_> {
+        let current = self.generation.get();
+        if generation > current {
+            self.generation.set(generation);
             self.cache.borrow_mut().clear();
         }
         CachedVerifier {
             credentials: self,
             generation,
-            verdicts,
+            usable: generation >= current,
             now: Instant::now(),
         }
+    }
+
+    /// The throttle, before the ACL is evaluated for a request that presents Basic
+    /// credentials (any key kind: cheap keys are checked inline by the ACL, so this is
+    /// their only throttle). `Ok` while nothing is blocked in the process (one relaxed
+    /// atomic load, not even a clock read); while the address or the user is blocked,
+    /// `Ok` only for credentials known-good on this core, else the throttled answer
+    /// (429 with Retry-After, or 401 per `throttled_status`), to be sent after its
+    /// `delay`.
+    pub fn admit(&self, ip: IpAddr, user: &str, password: &str) -> Result<(), Answer> {
+        if !self.limiter.any_blocked() {
+            return Ok(());
+        }
+        self.throttle(ip, user, password, Instant::now())
+    }
+
+    /// Remembers that `user`/`password` authenticated, so that they pass a block of their
+    /// user or address on this core for [`KNOWN_GOOD_TTL`] after their last success. Call
+    /// it when the ACL allowed a request whose user was authenticated by these Basic
+    /// credentials (cheap or expensive key), and only then: credentials that merely rode
+    /// along on a request allowed without them must not become known-good. Costs a fast
+    /// keyed hash, a clock read and a table update on this core; stores no password.
+    pub fn remember_success(&self, user: &str, password: &str) {
+        let mut known = self.known_good.borrow_mut();
+        let fingerprint = known.fingerprint(user, password);
+        known.insert(fingerprint, Instant::now());
     }
 
     /// Stale-while-revalidate for credentials that already verified under this policy: if
@@ -126,9 +195,8 @@ impl Credentials {
         known
     }
 
-    /// Computes the pending check on the pool (unless throttled), caches the verdict if the
-    /// policy it was asked under is still current, and returns it with whether this request
-    /// joined a computation already under way (then it is not its own failed attempt).
+    /// Computes the pending check on the pool (unless throttled) and caches the verdict if
+    /// the policy it was asked under is still current.
     pub async fn verify(
         &self,
         generation: u64,
@@ -136,27 +204,21 @@ impl Credentials {
         user: String,
         password: String,
         ip: IpAddr,
-    ) -> Result<(Verdict, bool), Answer> {
+    ) -> Result<Verdict, Answer> {
         let tag = self
             .hasher
             .tag(key_identity(generation, pending.key_id), &user, &password);
         let now = Instant::now();
         // A tag that matched before is the owner refreshing, never a guess: not throttled,
-        // so an attack on a user name cannot lock its owner out.
+        // so an attack on a user name cannot lock its owner out (nor can it with
+        // credentials known-good through another key, see `throttle`).
         if !self.cache.borrow().matched_before(&tag) {
-            if let Err(throttled) = self.limiter.borrow().check(ip, Some(&user), now) {
-                let scope = match throttled.scope {
-                    ThrottleScope::Address => "this address",
-                    ThrottleScope::User => "this user",
-                };
-                return Err(self.throttled(scope, throttled.retry_after));
-            }
+            self.throttle(ip, &user, &password, now)?;
         }
         let handle = self
             .pool
             .submit(tag, pending.key, user, password)
             .map_err(|_| busy())?;
-        let joined = handle.joined();
         let verdict = handle.await.map_err(|_| busy())?;
         // A reload during the hash: the verdict belongs to a key that may be gone.
         if self.generation.get() == generation {
@@ -167,17 +229,45 @@ impl Credentials {
                 .borrow_mut()
                 .insert(tag, verdict, ttl, Instant::now());
         }
-        Ok((verdict, joined))
+        Ok(verdict)
     }
 
-    /// Counts a request whose credentials failed a hash check and matched no rule.
-    pub fn record_failure(&self, ip: IpAddr, user: &str) {
-        self.limiter
-            .borrow_mut()
-            .record_failure(ip, Some(user), Instant::now());
+    /// Counts one failed login against the address and the user, for the whole process.
+    /// The request path calls it once per request refused because it presented Basic
+    /// credentials valid for no authentication rule, cheap or expensive key alike: not once
+    /// per key tried, not for a throttled answer, not for an internal error or a busy pool.
+    /// The same user and password failing again within the window count once (per core).
+    pub fn record_failure(&self, ip: IpAddr, user: &str, password: &str) {
+        let now = Instant::now();
+        let mut recent = self.recent_failures.borrow_mut();
+        let fingerprint = recent.fingerprint(user, password);
+        if recent.contains(fingerprint, now) {
+            return;
+        }
+        recent.insert(fingerprint, now);
+        drop(recent);
+        self.limiter.record_failure(ip, Some(user), now);
     }
 
-    fn throttled(&self, scope: &str, retry_after: Duration) -> Answer {
+    /// `Err` with the throttled answer if the address or the user is blocked at `now` and
+    /// these credentials are not known-good on this core.
+    fn throttle(&self, ip: IpAddr, user: &str, password: &str, now: Instant) -> Result<(), Answer> {
+        let Err(throttled) = self.limiter.check(ip, Some(user), now) else {
+            return Ok(());
+        };
+        let known = self.known_good.borrow();
+        if known.contains(known.fingerprint(user, password), now) {
+            return Ok(());
+        }
+        Err(self.throttled(throttled))
+    }
+
+    fn throttled(&self, throttled: Throttled) -> Answer {
+        let Throttled { retry_after, scope } = throttled;
+        let scope = match scope {
+            ThrottleScope::Address => "this address",
+            ThrottleScope::User => "this user",
+        };
         let reason = format!("too many failed authentication attempts from {scope}; retry later");
         if self.throttled_status == 401 {
             return Answer {
@@ -196,7 +286,10 @@ impl Credentials {
             reason,
             extra: Vec::new(),
             challenge: false,
-            retry_after: Some(retry_after.as_secs().max(1)),
+            // Rounded up: a client that waits the seconds it was told finds the block over.
+            retry_after: Some(
+                (retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)).max(1),
+            ),
             delay: Some(THROTTLED_DELAY.min(retry_after)),
         }
     }
@@ -214,18 +307,33 @@ fn busy() -> Answer {
     }
 }
 
-/// Answers the ACL from this request's own checks and this worker's cache.
+impl CredentialGate for Credentials {
+    fn admit(&self, ip: IpAddr, user: &str, password: &str) -> Result<(), Answer> {
+        Credentials::admit(self, ip, user, password)
+    }
+
+    fn succeeded(&self, user: &str, password: &str) {
+        self.remember_success(user, password);
+    }
+
+    fn failed(&self, ip: IpAddr, user: &str, password: &str) {
+        self.record_failure(ip, user, password);
+    }
+}
+
+/// Answers the ACL from this worker's cache.
 pub struct CachedVerifier<'a> {
     credentials: &'a Credentials,
     generation: u64,
-    verdicts: &'a [(u32, Verdict)],
+    /// False for a request deciding under a policy older than the cache's.
+    usable: bool,
     now: Instant,
 }
 
 impl Verifier for CachedVerifier<'_> {
     fn cached(&self, key_id: u32, user: &str, password: &str) -> Option<Verdict> {
-        if let Some((_, verdict)) = self.verdicts.iter().find(|(id, _)| *id == key_id) {
-            return Some(*verdict);
+        if !self.usable {
+            return None;
         }
         let tag =
             self.credentials
@@ -239,3 +347,7 @@ impl Verifier for CachedVerifier<'_> {
 fn key_identity(generation: u64, key_id: u32) -> u64 {
     generation << 32 | u64::from(key_id)
 }
+
+#[cfg(test)]
+#[path = "credentials/tests.rs"]
+mod tests;

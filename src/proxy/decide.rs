@@ -6,31 +6,66 @@
 //! head ─▶ es::route::classify ─▶ Targets (path) ─▶ acl::evaluate ─┬▶ Forward (maybe narrowed)
 //!                      body, if read ─▶ Targets (+ body) ─┘        ├▶ Answer (400/401/403/404/413/415)
 //!                                                                  ├▶ ReadBody (indices are in it)
-//!                                                                  └▶ Verify (expensive hash)
+//!                                                                  ├▶ Verify (expensive hash)
+//!                                                                  └▶ Missing (not the user's scroll)
 //! ```
+//!
+//! An allowed request that names scroll or point-in-time ids is checked against their
+//! owners (`search_contexts`); one that addresses every context touches every index.
 
+use super::search_contexts::{AfterResponse, Checked, MissingContext, Owner, SearchContexts};
 use crate::acl::es_rules::EsView;
 use crate::acl::request::MalformedAuthorization;
-use crate::acl::{Decision, Pending, Request, Verifier, DEFAULT_FORBIDDEN_MESSAGE};
+use crate::acl::{ByBasic, Decision, Pending, Request, Verifier, DEFAULT_FORBIDDEN_MESSAGE};
+use crate::es::body::BodyError;
 use crate::es::body::{inflate_to_vec, ContentEncoding};
 use crate::es::index_name::{decode_part, IndexExpr};
 use crate::es::metadata::ClusterMetadata;
-use crate::es::rewrite::narrow_target;
-use crate::es::route::classify;
+use crate::es::rewrite::{narrow_target, narrow_templates, rewrite_mget, rewrite_msearch};
+use crate::es::route::{classify, query_param, BodyIndices, Classified};
+use crate::es::search_context::{ContextError, ContextUse};
 use crate::es::target::{needs_body, template_target, Access, Targets};
 use crate::http::canned::Canned;
 use crate::http::request::{BodyFraming, RequestHead};
 use crate::http::ClientError;
 use crate::snapshot::Snapshot;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
 
 /// What a decision reads besides the request: the policy the request started with, the
-/// cluster metadata, and the connection's addresses. Plain references: no IO behind them.
+/// cluster metadata, the connection's addresses, and the failure limits. Plain references:
+/// no IO behind them.
 pub struct Context<'a> {
     pub snapshot: &'a Snapshot,
     pub metadata: &'a ClusterMetadata,
     pub peer: SocketAddr,
     pub local: SocketAddr,
+    pub gate: &'a dyn CredentialGate,
+    /// `gateway.limits.max_body_bytes` (a body in the query is bounded like any other).
+    pub max_body_bytes: u64,
+    /// Who opened which scroll and point-in-time context.
+    pub contexts: &'a SearchContexts,
+}
+
+/// The failure limits as a decision sees them (every credential kind, cheap keys too).
+pub trait CredentialGate {
+    /// Before the ACL is evaluated for a request with Basic credentials: `Err` with the
+    /// throttled answer while the address or user is blocked and the credentials are not
+    /// known to be good.
+    fn admit(&self, ip: IpAddr, user: &str, password: &str) -> Result<(), Answer>;
+    /// The ACL allowed a request whose user these Basic credentials authenticated.
+    fn succeeded(&self, user: &str, password: &str);
+    /// The request was refused because its Basic credentials are valid for no rule.
+    fn failed(&self, ip: IpAddr, user: &str, password: &str);
+}
+
+/// No failure limits (tests and the fuzzer).
+impl CredentialGate for () {
+    fn admit(&self, _: IpAddr, _: &str, _: &str) -> Result<(), Answer> {
+        Ok(())
+    }
+    fn succeeded(&self, _: &str, _: &str) {}
+    fn failed(&self, _: IpAddr, _: &str, _: &str) {}
 }
 
 /// A request whose body was read (to find the indices it names) before forwarding.
@@ -41,6 +76,9 @@ pub struct Inspected {
     pub raw: Vec<u8>,
     /// The body's payload when it differs from `raw` (de-chunked, inflated).
     pub decoded: Option<Vec<u8>>,
+    /// The body came from the `source` query parameter (the request has none of its own):
+    /// forwarded as received, the parameter still in the query.
+    pub from_query: bool,
 }
 
 impl Inspected {
@@ -62,8 +100,16 @@ pub enum Verdict {
         target: Option<String>,
         /// The position of the allow block that matched (`None`: the ACL is disabled).
         block: Option<usize>,
+        /// A rewritten body (`_msearch`/`_mget` narrowed per search or document), sent
+        /// instead of the one received, as identity with its own length.
+        body: Option<Vec<u8>>,
+        /// What the response tells the search context store.
+        contexts: AfterResponse,
     },
     Answer(Answer),
+    /// A scroll or point-in-time id that is not the requester's: answered as the node
+    /// answers for a context that does not exist.
+    Missing(MissingContext),
     ReadBody,
     /// Check these Basic credentials against the pending key (of the policy with this
     /// generation), then decide again.
@@ -143,7 +189,8 @@ pub fn decide(
     verifier: &dyn Verifier,
 ) -> Verdict {
     // The head parser admits only printable ASCII in the target.
-    let Ok(target) = std::str::from_utf8(head.path_and_query().get(buf)) else {
+    let target = head.target(buf);
+    let Ok(target) = std::str::from_utf8(&target) else {
         return Verdict::Answer(Answer::client(ClientError::InvalidTarget));
     };
     let classified = match classify(head.method, target) {
@@ -156,7 +203,8 @@ pub fn decide(
             ))
         }
     };
-    let Ok(path) = decode_part(std::str::from_utf8(head.path.get(buf)).unwrap_or_default()) else {
+    let path = head.path_text(buf);
+    let Ok(path) = decode_part(std::str::from_utf8(&path).unwrap_or_default()) else {
         return Verdict::Answer(Answer::client(ClientError::InvalidPathEncoding));
     };
     let metadata = ctx.metadata;
@@ -167,16 +215,38 @@ pub fn decide(
             targets.add_existing_template(patterns);
         }
     }
-    let body_pending = needs_body(&classified) && head.body != BodyFraming::None;
+    let has_body = head.body != BodyFraming::None || has_source_param(head, buf);
+    // Elasticsearch reads `source` when the body is empty (`contentOrSourceParam`): an empty
+    // body read from the connection would hide the one the node reads.
+    if inspected.is_some_and(|i| !i.from_query && i.payload().is_empty())
+        && has_source_param(head, buf)
+    {
+        return Verdict::Answer(Answer::plain(
+            400,
+            "illegal_argument_exception",
+            "an empty request body and a source parameter: send the body in one place".into(),
+        ));
+    }
+    let body_pending = needs_body(&classified) && has_body;
     if let (true, Some(inspected)) = (body_pending, inspected) {
+        if let Err(answer) = check_inspectable_media_type(head, buf, inspected.from_query) {
+            return Verdict::Answer(answer);
+        }
         if let Err(e) = targets.add_body(&classified, inspected.payload()) {
             return Verdict::Answer(Answer::plain(e.status(), e.es_type(), e.reason()));
         }
     }
-    let content_length = match head.body {
-        BodyFraming::None => Some(0),
-        BodyFraming::Length(n) => Some(n),
-        BodyFraming::Chunked => inspected.map(|i| i.payload().len() as u64),
+    // A search both names indices in its body and may continue a point in time.
+    let uses = match context_use(head, buf, &classified, &path, inspected, has_body) {
+        Ok(uses) => uses,
+        Err(answer) => return Verdict::Answer(answer),
+    };
+    uses.restrict(&mut targets);
+    let content_length = match (head.body, inspected) {
+        (BodyFraming::None, _) => Some(0),
+        (_, Some(inspected)) => Some(inspected.payload().len() as u64),
+        (BodyFraming::Length(n), None) if head.header(buf, "content-encoding").is_none() => Some(n),
+        _ => None,
     };
     let mut request = match Request::new(
         head.method,
@@ -207,7 +277,55 @@ pub fn decide(
         answer.status = status;
         return Verdict::Answer(answer);
     }
-    match snapshot.acl.evaluate(&request, verifier) {
+    let ip = ctx.peer.ip().to_canonical();
+    if let Some(basic) = &request.basic {
+        if let Err(answer) = ctx.gate.admit(ip, &basic.user, &basic.password) {
+            return Verdict::Answer(answer);
+        }
+    }
+    let decision = snapshot.acl.evaluate(&request, verifier);
+    if let Some(basic) = &request.basic {
+        match decision {
+            Decision::Allow {
+                by_basic: ByBasic(true),
+                ..
+            } => ctx.gate.succeeded(&basic.user, &basic.password),
+            Decision::Forbid {
+                credentials_rejected: true,
+                ..
+            }
+            | Decision::Unauthorized {
+                credentials_rejected: true,
+                ..
+            } => ctx.gate.failed(ip, &basic.user, &basic.password),
+            _ => {}
+        }
+    }
+    let owner = match &decision {
+        Decision::Allow {
+            block: Some(block),
+            user,
+            ..
+        } => Some(match user {
+            Some(user) => Owner::User(user),
+            None => Owner::Block(block),
+        }),
+        // Goes out to match nothing (forbidden indices only): no context is its to use.
+        Decision::IndexNotFound => Some(Owner::Nobody),
+        _ => None,
+    };
+    let contexts = match owner {
+        Some(owner) => match ctx
+            .contexts
+            .check(&uses, owner, snapshot.generation, Instant::now())
+        {
+            Checked::Forward(after) => after,
+            Checked::ReadBody => return Verdict::ReadBody,
+            Checked::Missing(missing) => return Verdict::Missing(missing),
+        },
+        None => AfterResponse::Nothing,
+    };
+    match decision {
         Decision::Allow {
             narrowed: None,
             position,
@@ -215,25 +333,64 @@ pub fn decide(
         } => Verdict::Forward {
             target: None,
             block: position,
+            body: None,
+            contexts,
         },
         Decision::Allow {
-            narrowed: Some(indices),
+            narrowed: Some(narrowing),
             position,
             ..
-        } => match narrow_target(head.method, target, &indices) {
-            Some(target) => Verdict::Forward {
-                target: Some(target),
+        } => {
+            let refused = || {
+                Verdict::Answer(forbidden(
+                    snapshot.acl.settings().forbidden_message.clone(),
+                    "OPERATION_NOT_ALLOWED",
+                ))
+            };
+            let none = vec![format!(".rf-none-{}-*", nonce())];
+            let target = match (&narrowing.path, &narrowing.templates) {
+                (Some(indices), _) => {
+                    let indices = if indices.is_empty() { &none } else { indices };
+                    match narrow_target(head.method, target, indices) {
+                        Some(target) => Some(target),
+                        None => return refused(),
+                    }
+                }
+                (None, Some(templates)) => {
+                    let none = vec![format!(".rf-none-{}*", nonce())];
+                    let names = if templates.is_empty() {
+                        &none
+                    } else {
+                        templates
+                    };
+                    match narrow_templates(head.method, target, names) {
+                        Some(target) => Some(target),
+                        None => return refused(),
+                    }
+                }
+                (None, None) => None,
+            };
+            let body = match (&narrowing.subrequests, inspected) {
+                (None, _) => None,
+                (Some(lists), Some(inspected)) => {
+                    match rewrite_subrequests(&classified, inspected.payload(), lists) {
+                        Ok(body) => Some(body),
+                        Err(_) => return refused(),
+                    }
+                }
+                (Some(_), None) => return refused(),
+            };
+            Verdict::Forward {
+                target,
                 block: position,
-            },
-            None => Verdict::Answer(forbidden(
-                snapshot.acl.settings().forbidden_message.clone(),
-                "OPERATION_NOT_ALLOWED",
-            )),
-        },
+                body,
+                contexts,
+            }
+        }
         Decision::Forbid { reason, due_to, .. } => {
             Verdict::Answer(forbidden(reason.to_string(), due_to))
         }
-        Decision::Unauthorized { reason } => Verdict::Answer(Answer {
+        Decision::Unauthorized { reason, .. } => Verdict::Answer(Answer {
             status: 401,
             challenge: true,
             ..forbidden(reason.to_string(), "OPERATION_NOT_ALLOWED")
@@ -304,11 +461,33 @@ fn index_not_found(head: &RequestHead, target: &str, targets: &Targets<'_>) -> V
         Some(target) => Verdict::Forward {
             target: Some(target),
             block: None,
+            body: None,
+            contexts: AfterResponse::Nothing,
         },
         None => Verdict::Answer(forbidden(
             DEFAULT_FORBIDDEN_MESSAGE.into(),
             "OPERATION_NOT_ALLOWED",
         )),
+    }
+}
+
+/// The `_msearch`/`_mget` body with each search or document narrowed per `lists`.
+fn rewrite_subrequests(
+    classified: &Classified<'_>,
+    payload: &[u8],
+    lists: &[Option<Vec<String>>],
+) -> Result<Vec<u8>, BodyError> {
+    let missing = format!(".rf-none-{}", nonce());
+    match classified.body {
+        BodyIndices::Msearch | BodyIndices::MsearchTemplate => {
+            rewrite_msearch(payload, lists, &format!("{missing}-*"))
+        }
+        BodyIndices::Mget => {
+            // A document is read from one index: one not granted as named is not read.
+            let denied: Vec<bool> = lists.iter().map(Option::is_some).collect();
+            rewrite_mget(payload, &denied, &missing)
+        }
+        _ => Err(BodyError::UnexpectedJson { line: 1 }),
     }
 }
 
@@ -325,6 +504,30 @@ fn nonce() -> String {
     )
 }
 
+/// How the request uses scroll and point-in-time contexts. Ids in a body are read like
+/// indices in one (JSON only), and only for the APIs that take them there: a body read for
+/// another reason (`max_body_length`) is not judged by its type here.
+fn context_use(
+    head: &RequestHead,
+    buf: &[u8],
+    classified: &Classified<'_>,
+    path: &str,
+    inspected: Option<&Inspected>,
+    has_body: bool,
+) -> Result<ContextUse, Answer> {
+    let refuse = |e: ContextError| Answer::plain(e.status(), e.es_type(), e.reason());
+    let query = head.query.map(|q| q.get(buf));
+    let uses = ContextUse::read(classified, path, query, None, has_body).map_err(refuse)?;
+    match (uses, inspected) {
+        (ContextUse::NeedsBody, Some(inspected)) => {
+            check_inspectable_media_type(head, buf, inspected.from_query)?;
+            let body = Some(inspected.payload());
+            ContextUse::read(classified, path, query, body, has_body).map_err(refuse)
+        }
+        (uses, _) => Ok(uses),
+    }
+}
+
 /// Media types whose bodies the inspectors read (Elasticsearch also parses YAML, CBOR and
 /// SMILE; those are refused rather than read differently).
 const INSPECTABLE_TYPES: [&str; 4] = [
@@ -334,28 +537,92 @@ const INSPECTABLE_TYPES: [&str; 4] = [
     "application/vnd.elasticsearch+x-ndjson",
 ];
 
-/// Checks that an inspected body is JSON/NDJSON and inflates it per `Content-Encoding`,
-/// bounded by `max` bytes. `Ok(None)`: the payload is `data` itself.
+/// Whether the request has a `source` query parameter (a body given in the query; one that
+/// does not decode counts, and is refused when it is read).
+fn has_source_param(head: &RequestHead, buf: &[u8]) -> bool {
+    head.query
+        .is_some_and(|q| !matches!(query_param(q.get(buf), "source"), Ok(None)))
+}
+
+/// The body a request carries in its `source` query parameter (ES
+/// `RestRequest.contentOrSourceParam`: only when it has no body of its own), read as a body
+/// (and bounded like one).
+pub fn body_from_query(
+    head: &RequestHead,
+    buf: &[u8],
+    max_body_bytes: u64,
+) -> Result<Inspected, Answer> {
+    let bad = |e: crate::es::route::RouteError| {
+        Answer::plain(400, "illegal_argument_exception", e.reason().to_string())
+    };
+    let query = head.query.map(|q| q.get(buf)).unwrap_or_default();
+    let source = query_param(query, "source")
+        .map_err(bad)?
+        .unwrap_or_default();
+    if source.len() as u64 > max_body_bytes {
+        return Err(Answer::client(ClientError::BodyTooLarge));
+    }
+    Ok(Inspected {
+        head: buf[..head.len].to_vec(),
+        raw: source,
+        decoded: None,
+        from_query: true,
+    })
+}
+
+/// Refuses a body whose indices must be read unless it is JSON or NDJSON (its type is
+/// `Content-Type`, or `source_content_type` for a body in the query).
+fn check_inspectable_media_type(
+    head: &RequestHead,
+    head_buf: &[u8],
+    from_query: bool,
+) -> Result<(), Answer> {
+    let from_query_type;
+    let content_type = if from_query {
+        let query = head.query.map(|q| q.get(head_buf)).unwrap_or_default();
+        from_query_type = query_param(query, "source_content_type").ok().flatten();
+        // Elasticsearch requires the parameter with `source`.
+        match from_query_type.as_deref() {
+            Some(value) => value,
+            None => {
+                return Err(Answer::plain(
+                    400,
+                    "illegal_argument_exception",
+                    "source and source_content_type parameters are required".into(),
+                ))
+            }
+        }
+    } else {
+        match head.header(head_buf, "content-type") {
+            Some(value) => value,
+            None => return Ok(()),
+        }
+    };
+    let media = content_type
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or_default();
+    let media = String::from_utf8_lossy(media).trim().to_ascii_lowercase();
+    if INSPECTABLE_TYPES.contains(&media.as_str()) {
+        return Ok(());
+    }
+    Err(Answer::plain(
+        415,
+        "media_type_not_supported_exception",
+        format!(
+            "the gateway reads the indices in this body and accepts it only as JSON or NDJSON, not [{media}]"
+        ),
+    ))
+}
+
+/// Inflates a body read for the decision per its `Content-Encoding`, bounded by `max`
+/// bytes. `Ok(None)`: the payload is `data` itself.
 pub fn decode_for_inspection(
     head: &RequestHead,
     head_buf: &[u8],
     data: &[u8],
     max: u64,
 ) -> Result<Option<Vec<u8>>, Answer> {
-    let unsupported =
-        |reason: String| Answer::plain(415, "media_type_not_supported_exception", reason);
-    if let Some(content_type) = head.header(head_buf, "content-type") {
-        let media = content_type
-            .split(|&b| b == b';')
-            .next()
-            .unwrap_or_default();
-        let media = String::from_utf8_lossy(media).trim().to_ascii_lowercase();
-        if !INSPECTABLE_TYPES.contains(&media.as_str()) {
-            return Err(unsupported(format!(
-                "the gateway reads the indices in this body and accepts it only as JSON or NDJSON, not [{media}]"
-            )));
-        }
-    }
     // Netty reads only the first Content-Encoding; two of them would be read differently.
     let encodings = head
         .headers

@@ -13,11 +13,15 @@
 //!      ─▶ Forward / Answer: done
 //! ```
 
-use super::decide::{decide, decode_for_inspection, Answer, Context, Inspected, Verdict};
+use super::decide::{
+    body_from_query, decide, decode_for_inspection, Answer, Context, Inspected, Verdict,
+};
 use crate::acl::Verifier;
 use crate::auth::key::Verdict as HashVerdict;
+use crate::es::rewrite::without_params;
+use crate::es::route::query_param;
 use crate::http::chunked::ChunkedDecoder;
-use crate::http::request::{BodyFraming, RequestHead};
+use crate::http::request::{with_rewritten_body, BodyFraming, RequestHead};
 use crate::http::ClientError;
 use smallvec::SmallVec;
 
@@ -36,8 +40,6 @@ pub struct Exchange {
     /// Verdicts of this request's own hash checks, consulted before the cache, so that a
     /// request never depends on the cache keeping what it just computed.
     verdicts: SmallVec<[(u32, HashVerdict); 4]>,
-    /// The user whose credentials failed a hash this request computed itself.
-    failed_user: Option<String>,
     rounds: usize,
 }
 
@@ -59,11 +61,11 @@ impl Exchange {
             own: &self.verdicts,
             cache,
         };
-        let buf = match &self.inspected {
+        let head_buf = match &self.inspected {
             Some(inspected) => &inspected.head[..],
             None => buf,
         };
-        match decide(ctx, head, buf, self.inspected.as_ref(), &verifier) {
+        match decide(ctx, head, head_buf, self.inspected.as_ref(), &verifier) {
             // A key this request already checked cannot be pending again; deciding on
             // would loop.
             Verdict::Verify(_, pending, _, _)
@@ -72,6 +74,16 @@ impl Exchange {
                 undecidable()
             }
             Verdict::ReadBody if self.inspected.is_some() => undecidable(),
+            // No body of its own: the one in its `source` parameter, without IO.
+            Verdict::ReadBody if head.body == BodyFraming::None => {
+                match body_from_query(head, buf, ctx.max_body_bytes) {
+                    Ok(inspected) => {
+                        self.inspected = Some(inspected);
+                        self.step(ctx, head, buf, cache)
+                    }
+                    Err(answer) => Verdict::Answer(answer),
+                }
+            }
             verdict => verdict,
         }
     }
@@ -81,30 +93,78 @@ impl Exchange {
         self.inspected = Some(inspected);
     }
 
-    /// A pending key was checked for `user`. `joined` means the check was another
-    /// request's computation (its failure is not this request's failed attempt).
-    pub fn verified(&mut self, key_id: u32, verdict: HashVerdict, joined: bool, user: &str) {
-        if verdict != HashVerdict::Match && !joined {
-            self.failed_user = Some(user.to_string());
-        }
+    /// A pending key was checked.
+    pub fn verified(&mut self, key_id: u32, verdict: HashVerdict) {
         self.verdicts.push((key_id, verdict));
     }
 
-    /// Whether the body has been read (and must not be read again).
+    /// Whether the body has been read from the connection (and must not be read again): a
+    /// body taken from the query leaves the request in the connection's buffer.
     pub fn body_was_read(&self) -> bool {
-        self.inspected.is_some()
+        self.inspected.as_ref().is_some_and(|i| !i.from_query)
     }
 
-    /// The user whose failed login this answer completes, if it is one: a request refused
-    /// for its credentials after a hash it computed itself failed.
-    pub fn failed_login(&self, answer: &Answer) -> Option<&str> {
-        self.failed_user.as_deref().filter(|_| answer.status == 401)
+    /// Whether the body inspected is the one in the `source` query parameter.
+    pub fn body_in_query(&self) -> bool {
+        self.inspected.as_ref().is_some_and(|i| i.from_query)
     }
 
-    /// The inspected body, for forwarding.
-    pub fn into_inspected(self) -> Option<Inspected> {
-        self.inspected
+    /// What goes upstream for a `Forward` verdict: the request as received (with `target`
+    /// if narrowed), or with the `rewritten` body and the head re-stated for it. A body read
+    /// from the `source` parameter goes as it came, in the query, unless it was rewritten:
+    /// then it is sent as the body and the parameter leaves the query.
+    pub fn outgoing(
+        self,
+        head: &RequestHead,
+        target: Option<String>,
+        rewritten: Option<Vec<u8>>,
+    ) -> Result<Outgoing, ClientError> {
+        let (Some(body), Some(inspected)) = (rewritten, self.inspected.as_ref()) else {
+            let inspected = self.inspected.filter(|i| !i.from_query);
+            return Ok(Outgoing::AsReceived(inspected, target));
+        };
+        // A body leaving the query takes its type along: from `source_content_type` to
+        // `Content-Type` (the node refuses a body without one).
+        let mut content_type = None;
+        let target = match (inspected.from_query, target) {
+            (false, target) => target,
+            (true, target) => {
+                let query = head
+                    .query
+                    .map(|q| q.get(&inspected.head))
+                    .unwrap_or_default();
+                content_type = query_param(query, "source_content_type").ok().flatten();
+                let written = target.unwrap_or_else(|| {
+                    String::from_utf8_lossy(&head.target(&inspected.head)).into_owned()
+                });
+                Some(without_params(&written, &["source", "source_content_type"]))
+            }
+        };
+        let (bytes, new_head) = with_rewritten_body(
+            &inspected.head,
+            head,
+            body.len() as u64,
+            content_type.as_deref(),
+        )?;
+        Ok(Outgoing::Rewritten(
+            Box::new(new_head),
+            Inspected {
+                head: bytes,
+                raw: body,
+                decoded: None,
+                from_query: false,
+            },
+            target,
+        ))
     }
+}
+
+/// The request to forward, with the request target to send instead of the received one.
+pub enum Outgoing {
+    /// As received; the body too if it was read.
+    AsReceived(Option<Inspected>, Option<String>),
+    /// With a rewritten body, under its own head (boxed: a head is large and this is rare).
+    Rewritten(Box<RequestHead>, Inspected, Option<String>),
 }
 
 fn undecidable() -> Verdict {
@@ -220,6 +280,7 @@ impl BodyCollector {
             head: head_bytes,
             raw: self.raw,
             decoded,
+            from_query: false,
         })
     }
 }

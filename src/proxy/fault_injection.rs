@@ -9,7 +9,7 @@ pub const PANIC_PATH: &[u8] = b"/_ringfence_fault/panic";
 
 /// Panics when the request asks for it.
 pub fn before_decision(head: &RequestHead, buf: &[u8]) {
-    if head.path.get(buf) == PANIC_PATH {
+    if *head.path_text(buf) == *PANIC_PATH {
         panic!("fault injected by {}", String::from_utf8_lossy(PANIC_PATH));
     }
 }

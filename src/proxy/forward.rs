@@ -3,13 +3,28 @@
 //! Bodies are never buffered whole: each side's read buffer is written straight to the other
 //! socket. Content-Length bodies are counted, chunked bodies are walked by the IO-free
 //! decoder so that the exact end of the message is known, and the response is framed per
-//! RFC 9112 §6.3. A pooled connection that turns out to be dead is retried once on a fresh
-//! connection, but only for a bodiless idempotent request, so nothing is ever sent twice
-//! that could change the cluster twice.
+//! RFC 9112 §6.3.
+//!
+//! When the node fails, the client gets an honest answer and nothing runs twice that could
+//! change the cluster twice:
+//!
+//! | the failure | what happens |
+//! |---|---|
+//! | connect refused or timed out (nothing sent) | the node is marked down and the next healthy node is tried, for every method (`upstream::Upstreams::checkout`) |
+//! | connection closed or reset after the request went out, before any response byte, for `GET`/`HEAD`/`OPTIONS` without a body | sent once more, on a fresh connection to another healthy node, else to the same node if the failed connection came from the pool (it may only have been stale); whatever that attempt gets is final |
+//! | the same for `POST`/`PUT`/`DELETE`/`PATCH` or any request with a body | 502 `bad_gateway_exception`, never sent again: the node may have run it |
+//! | no response within `upstream_response_timeout_ms` (or the node stops reading) | 504 `gateway_timeout_exception`, never sent again |
+//! | any response byte arrived, then a failure: garbage or an over-long head, bad chunk framing, a body shorter than its Content-Length, a close, reset or stall | never sent again; 502 (504 for a stall) if nothing reached the client yet, else the client connection is reset |
+//!
+//! `DELETE` is idempotent in RFC 9110 §9.2.2, but a repeated `DELETE /index` can remove an
+//! index created in between, so only reads are repeated. A reset (SO_LINGER 0), not a FIN,
+//! ends a client connection whose response was cut: with a close-delimited body (an HTTP/1.0
+//! client, or a node that sends no length) a FIN would make the cut response look complete.
 
 use super::buffer::{write_all, BodyPace, BodyReadError};
 use super::client::{respond_without_body, ClientSide, ResponseBytes, Worker};
 use super::decide::Inspected;
+use super::search_contexts::AfterResponse;
 use super::upstream::UpstreamConn;
 use crate::http::canned::Canned;
 use crate::http::chunked::ChunkedDecoder;
@@ -19,6 +34,8 @@ use crate::http::response::{
 };
 use crate::http::{ClientError, Fault, Method, UpstreamError};
 use monoio::net::TcpStream;
+use std::io;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -36,25 +53,82 @@ const MAX_RESPONSE_HEAD_BYTES: usize = 64 * 1024;
 /// Body bytes already buffered up to this size go out in the same write as the head.
 const COALESCE_BODY_BYTES: usize = 16 * 1024;
 
-/// Why streaming a body stopped early.
+/// Whether a request may be sent a second time after its connection failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replay {
+    /// It may change the cluster (or carries a body): sent at most once.
+    Never,
+    /// A bodiless read: once more if no byte of a response arrived.
+    Once,
+}
+
+impl Replay {
+    fn for_request(head: &RequestHead) -> Replay {
+        match (head.method, head.body) {
+            (Method::Get | Method::Head | Method::Options, BodyFraming::None) => Replay::Once,
+            _ => Replay::Never,
+        }
+    }
+}
+
+/// How one attempt at a node failed.
+#[derive(Debug, Clone, Copy)]
+struct Failed {
+    error: UpstreamError,
+    /// Some byte of a response had arrived: the node took the request.
+    response_started: bool,
+}
+
+impl Failed {
+    fn before_response(error: UpstreamError) -> Failed {
+        Failed {
+            error,
+            response_started: false,
+        }
+    }
+
+    /// A connection that went away before answering may only have been stale, or its node
+    /// may have died; a slow node is still working on the request, so a timeout is final.
+    fn may_replay(self) -> bool {
+        !self.response_started && self.error == UpstreamError::ClosedEarly
+    }
+}
+
+/// Why streaming a request body stopped early.
 enum BodyError {
     /// The client went away or stalled: nothing can be answered.
     ClientGone,
     /// The client broke the framing; answer with this and close.
     Client(ClientError),
-    /// Writing to the node failed.
-    Upstream,
+    /// Writing to the node failed (it closed, reset or stopped reading).
+    Upstream(UpstreamError),
+}
+
+/// Why relaying a response stopped early.
+#[derive(Debug, Clone, Copy)]
+enum Broken {
+    /// Writing to the client failed: it went away or stopped reading.
+    Client,
+    /// The node closed, reset or stalled, or broke the framing.
+    Upstream(UpstreamError),
 }
 
 /// Forwards an allowed request. `inspected` holds its head and body when the body was read
-/// for the decision (then it is sent from there); `target` replaces the request target.
+/// for the decision (then it is sent from there); `target` replaces the request target;
+/// `contexts` is what the response tells the search context store.
 pub async fn forward(
     worker: &Rc<Worker>,
     client: &mut ClientSide<'_>,
     head: &RequestHead,
     inspected: Option<Inspected>,
     target: Option<String>,
+    contexts: AfterResponse,
 ) -> Next {
+    let head_buf = inspected
+        .as_ref()
+        .map_or(client.buf.data(), |i| &i.head[..]);
+    let identity = contexts.upstream_head(head, head_buf);
+    let head = identity.as_ref().unwrap_or(head);
     let body_read = inspected.is_some();
     if let (BodyFraming::Length(n), false) = (head.body, body_read) {
         if n > worker.limits.max_body_bytes {
@@ -68,44 +142,38 @@ pub async fn forward(
             .await;
         }
     }
-    let mut conn = match worker.upstreams.checkout().await {
+    let upstreams = &worker.upstreams;
+    let mut conn = match upstreams.checkout().await {
         Ok(conn) => conn,
         Err(e) => return fail(worker, client, head, e.into(), body_read).await,
     };
-    let host = worker.upstreams.authority(conn.node);
+    let (inspected_head, buffered) = match inspected {
+        Some(inspected) => (Some(inspected.head), Some(inspected.raw)),
+        None => (None, None),
+    };
+    let mut replay = Replay::for_request(head);
+    let ip = client.peer_ip;
     // The connection's own buffer for upstream heads: no allocation per request.
     let mut upstream_head = std::mem::take(client.upstream_out);
     upstream_head.clear();
-    let ip = client.peer_ip;
-    let (mut body_left, buffered) = match inspected {
-        Some(inspected) => {
-            write_upstream_head(
-                &mut upstream_head,
-                &inspected.head,
-                head,
-                target.as_deref(),
-                ip,
-                host,
-            );
-            (0, Some(inspected.raw))
+    write_upstream_head(
+        &mut upstream_head,
+        inspected_head.as_deref().unwrap_or(client.buf.data()),
+        head,
+        target.as_deref(),
+        ip,
+        upstreams.authority(conn.node),
+    );
+    // A request that may be sent again keeps its head in the client's buffer until it is
+    // done (it has no body behind it), so that it can be written again for another node.
+    let head_in_client_buf = !body_read && replay == Replay::Once;
+    let mut body_left = 0;
+    if !body_read && replay == Replay::Never {
+        client.buf.consume(head.len);
+        if let BodyFraming::Length(n) = head.body {
+            body_left = n;
         }
-        None => {
-            write_upstream_head(
-                &mut upstream_head,
-                client.buf.data(),
-                head,
-                target.as_deref(),
-                ip,
-                host,
-            );
-            client.buf.consume(head.len);
-            let length = match head.body {
-                BodyFraming::Length(n) => n,
-                _ => 0,
-            };
-            (length, None)
-        }
-    };
+    }
     // A small body goes out in the same write as the head.
     match &buffered {
         Some(body) if body.len() <= COALESCE_BODY_BYTES => upstream_head.extend_from_slice(body),
@@ -119,11 +187,6 @@ pub async fn forward(
         None => {}
     }
     let mut buffered = buffered.filter(|body| body.len() > COALESCE_BODY_BYTES);
-    // Only reads are retried: the node may have run the request before it closed, and
-    // `PUT /index` or `DELETE /index` twice is not the same as once.
-    let retryable = conn.reused
-        && head.body == BodyFraming::None
-        && matches!(head.method, Method::Get | Method::Head | Method::Options);
     // Whether the client's body has left the client connection completely; if not, a failure
     // must close it (the rest of the body would otherwise be read as the next request).
     let mut body_done = body_read
@@ -138,14 +201,15 @@ pub async fn forward(
         let (sent, returned) = write_all(&mut conn.stream, upstream_head, write_timeout).await;
         upstream_head = returned;
         let outcome = match sent {
-            // The head buffer is gone with the timed-out write: no retry.
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(UpstreamError::Timeout),
-            Err(_) => Err(UpstreamError::ClosedEarly),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                Err(Failed::before_response(UpstreamError::Timeout))
+            }
+            Err(_) => Err(Failed::before_response(UpstreamError::ClosedEarly)),
             Ok(_) => {
                 let sent_body = match buffered.take() {
                     Some(body) => {
                         let (result, _) = write_all(&mut conn.stream, body, write_timeout).await;
-                        result.map_err(|_| BodyError::Upstream)
+                        result.map_err(|e| BodyError::Upstream(upstream_error(&e)))
                     }
                     None if body_read => Ok(()),
                     None => send_body(worker, client, head, &mut conn.stream, body_left).await,
@@ -155,31 +219,50 @@ pub async fn forward(
                     return match e {
                         BodyError::ClientGone => Next::Close,
                         BodyError::Client(e) => answer(worker, client, head, e.into(), false).await,
-                        BodyError::Upstream => {
-                            let fault = UpstreamError::ClosedEarly.into();
-                            answer(worker, client, head, fault, body_read).await
+                        BodyError::Upstream(e) => {
+                            answer(worker, client, head, e.into(), body_read).await
                         }
                     };
                 }
                 read_response_head(worker, &mut conn, head.is_head()).await
             }
         };
-        match outcome {
+        let failed = match outcome {
             Ok(response) => break response,
-            Err(UpstreamError::ClosedEarly) if retryable && conn.reused => {
-                conn = match worker.upstreams.reconnect(conn.node).await {
-                    Ok(fresh) => fresh,
-                    Err(e) => return answer(worker, client, head, e.into(), body_done).await,
-                };
+            Err(failed) => failed,
+        };
+        if replay == Replay::Once && failed.may_replay() {
+            replay = Replay::Never;
+            if let Some(fresh) = upstreams.replay_connection(conn.node, conn.reused).await {
+                conn = fresh;
+                // A timed-out write takes the buffer with it, but a timeout is never replayed.
+                upstream_head.clear();
+                write_upstream_head(
+                    &mut upstream_head,
+                    inspected_head.as_deref().unwrap_or(client.buf.data()),
+                    head,
+                    target.as_deref(),
+                    ip,
+                    upstreams.authority(conn.node),
+                );
+                continue;
             }
-            Err(e) => return answer(worker, client, head, e.into(), body_done).await,
         }
+        if head_in_client_buf {
+            client.buf.consume(head.len);
+        }
+        return answer(worker, client, head, failed.error.into(), body_done).await;
     };
+    if head_in_client_buf {
+        client.buf.consume(head.len);
+    }
     *client.upstream_out = upstream_head;
-    relay_response(worker, client, head, conn, response).await
+    relay_response(worker, client, head, conn, response, &contexts).await
 }
 
-/// Streams the rest of the request body to the node (after `100 Continue` if expected).
+/// Streams the rest of the request body to the node (after `100 Continue` if expected). A
+/// node that stops reading it for `upstream_response_timeout_ms` is as slow as one that does
+/// not answer.
 async fn send_body(
     worker: &Worker,
     client: &mut ClientSide<'_>,
@@ -195,6 +278,7 @@ async fn send_body(
         .await
         .map_err(|_| BodyError::ClientGone)?;
     let pace = BodyPace::new(&worker.limits, Instant::now());
+    let upstream_timeout = Duration::from_millis(worker.limits.upstream_response_timeout_ms);
     let mut received = 0;
     let mut fill = async |client: &mut ClientSide<'_>| -> Result<(), BodyError> {
         match pace.fill(client.buf, client.stream, received).await {
@@ -217,9 +301,9 @@ async fn send_body(
                 let take = left.min(client.buf.len() as u64) as usize;
                 client
                     .buf
-                    .write_prefix(upstream, take, client.write_timeout)
+                    .write_prefix(upstream, take, upstream_timeout)
                     .await
-                    .map_err(|_| BodyError::Upstream)?;
+                    .map_err(|e| BodyError::Upstream(upstream_error(&e)))?;
                 left -= take as u64;
             }
             Ok(())
@@ -238,9 +322,9 @@ async fn send_body(
                 }
                 client
                     .buf
-                    .write_prefix(upstream, progress.consumed, client.write_timeout)
+                    .write_prefix(upstream, progress.consumed, upstream_timeout)
                     .await
-                    .map_err(|_| BodyError::Upstream)?;
+                    .map_err(|e| BodyError::Upstream(upstream_error(&e)))?;
                 if progress.done {
                     return Ok(());
                 }
@@ -249,36 +333,57 @@ async fn send_body(
     }
 }
 
-/// Reads the final response head, passing interim (1xx) responses on to HTTP/1.1 clients.
+/// Reads the final response head, dropping interim (1xx) responses.
 async fn read_response_head(
     worker: &Worker,
     conn: &mut UpstreamConn,
     request_was_head: bool,
-) -> Result<ResponseHead, UpstreamError> {
+) -> Result<ResponseHead, Failed> {
     let timeout = Duration::from_millis(worker.limits.upstream_response_timeout_ms);
+    // Set by the first byte, interim responses included: from then on the node has taken
+    // the request and it is never sent again.
+    let mut response_started = false;
     loop {
         if !conn.buf.is_empty() {
-            if let Some(head) =
-                parse_response_head(conn.buf.data(), MAX_RESPONSE_HEAD_BYTES, request_was_head)?
-            {
-                if !head.is_interim() {
-                    return Ok(head);
-                }
+            response_started = true;
+            let parsed =
+                parse_response_head(conn.buf.data(), MAX_RESPONSE_HEAD_BYTES, request_was_head);
+            match parsed {
+                Ok(Some(head)) if !head.is_interim() => return Ok(head),
                 // We answered `Expect` ourselves and never ask for other 1xx; drop them.
-                conn.buf.consume(head.len);
-                continue;
+                Ok(Some(head)) => {
+                    conn.buf.consume(head.len);
+                    continue;
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    return Err(Failed {
+                        error,
+                        response_started,
+                    })
+                }
             }
         }
-        let nothing_yet = conn.buf.is_empty();
-        match conn.buf.fill(&mut conn.stream, timeout).await {
-            Ok(0) if nothing_yet => return Err(UpstreamError::ClosedEarly),
-            Ok(0) => return Err(UpstreamError::MalformedResponse),
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                return Err(UpstreamError::Timeout)
-            }
-            Err(_) => return Err(UpstreamError::ClosedEarly),
-        }
+        let error = match conn.buf.fill(&mut conn.stream, timeout).await {
+            Ok(0) if conn.buf.is_empty() => UpstreamError::ClosedEarly,
+            // A head cut short.
+            Ok(0) => UpstreamError::MalformedResponse,
+            Ok(_) => continue,
+            Err(e) => upstream_error(&e),
+        };
+        return Err(Failed {
+            error,
+            response_started,
+        });
+    }
+}
+
+/// What a failed read from or write to the node means for the client.
+fn upstream_error(e: &io::Error) -> UpstreamError {
+    if e.kind() == io::ErrorKind::TimedOut {
+        UpstreamError::Timeout
+    } else {
+        UpstreamError::ClosedEarly
     }
 }
 
@@ -289,7 +394,16 @@ async fn relay_response(
     request: &RequestHead,
     mut conn: UpstreamConn,
     response: ResponseHead,
+    contexts: &AfterResponse,
 ) -> Next {
+    let timeout = Duration::from_millis(worker.limits.upstream_response_timeout_ms);
+    if let Err(error) = contexts
+        .observe(&worker.contexts, &mut conn, &response, timeout)
+        .await
+    {
+        // Nothing reached the client yet: it gets an honest error.
+        return answer(worker, client, request, error.into(), true).await;
+    }
     let http10 = request.version == Version::Http10;
     let dechunk = response.framing == ResponseFraming::Chunked && http10;
     let close = !request.keep_alive
@@ -306,7 +420,6 @@ async fn relay_response(
         http10 && !close,
     );
     conn.buf.consume(response.len);
-    let timeout = Duration::from_millis(worker.limits.upstream_response_timeout_ms);
     let streamed = match response.framing {
         ResponseFraming::None => flush(client).await,
         ResponseFraming::Length(n) => relay_length(client, &mut conn, n, timeout).await,
@@ -316,7 +429,17 @@ async fn relay_response(
     match streamed {
         Ok(()) if response.reusable => worker.upstreams.checkin(conn),
         Ok(()) => {}
-        Err(()) => return Next::Close,
+        Err(Broken::Client) => return Next::Close,
+        Err(Broken::Upstream(error)) if !client.answered.get() => {
+            // The head never left `out`: the client gets an honest error instead, and the
+            // request was read completely, so its connection can stay.
+            client.out.clear();
+            return answer(worker, client, request, error.into(), true).await;
+        }
+        Err(Broken::Upstream(_)) => {
+            abort(client.stream);
+            return Next::Close;
+        }
     }
     if close {
         Next::Close
@@ -325,9 +448,33 @@ async fn relay_response(
     }
 }
 
+/// Makes the coming close of a client connection a reset (RST) instead of a FIN: part of a
+/// response went out and the rest never will, and a FIN would end a close-delimited
+/// response as if it were complete (RFC 9112 §6.3 rule 8). The caller closes at once.
+fn abort(stream: &TcpStream) {
+    use nix::sys::socket::{setsockopt, sockopt::Linger};
+    let reset = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // nix 0.26 takes the raw descriptor; `stream` owns it and outlives this call.
+    if let Err(e) = setsockopt(stream.as_raw_fd(), Linger, &reset) {
+        tracing::warn!(error = %e, "could not arm a reset on a cut client connection");
+    }
+}
+
 /// Writes whatever is in `client.out`.
-async fn flush(client: &mut ClientSide<'_>) -> Result<(), ()> {
-    client.flush().await.map_err(|_| ())
+async fn flush(client: &mut ClientSide<'_>) -> Result<(), Broken> {
+    client.flush().await.map_err(|_| Broken::Client)
+}
+
+/// Reads more of the response body; running out before its end is the node's failure.
+async fn fill_body(conn: &mut UpstreamConn, timeout: Duration) -> Result<(), Broken> {
+    match conn.buf.fill(&mut conn.stream, timeout).await {
+        Ok(0) => Err(Broken::Upstream(UpstreamError::ClosedEarly)),
+        Ok(_) => Ok(()),
+        Err(e) => Err(Broken::Upstream(upstream_error(&e))),
+    }
 }
 
 /// Moves up to `limit` buffered body bytes behind the head when they are few, so that a
@@ -350,21 +497,18 @@ async fn relay_length(
     conn: &mut UpstreamConn,
     length: u64,
     timeout: Duration,
-) -> Result<(), ()> {
+) -> Result<(), Broken> {
     let mut left = length - coalesce(client, conn, length);
     flush(client).await?;
     while left > 0 {
         if conn.buf.is_empty() {
-            match conn.buf.fill(&mut conn.stream, timeout).await {
-                Ok(n) if n > 0 => {}
-                _ => return Err(()),
-            }
+            fill_body(conn, timeout).await?;
         }
         let take = left.min(conn.buf.len() as u64) as usize;
         conn.buf
             .write_prefix(client.stream, take, client.write_timeout)
             .await
-            .map_err(|_| ())?;
+            .map_err(|_| Broken::Client)?;
         left -= take as u64;
     }
     Ok(())
@@ -375,7 +519,8 @@ async fn relay_chunked(
     conn: &mut UpstreamConn,
     dechunk: bool,
     timeout: Duration,
-) -> Result<(), ()> {
+) -> Result<(), Broken> {
+    let bad_framing = |_| Broken::Upstream(UpstreamError::MalformedResponse);
     let mut decoder = ChunkedDecoder::new();
     loop {
         if !conn.buf.is_empty() {
@@ -383,12 +528,14 @@ async fn relay_chunked(
                 // HTTP/1.0 clients do not know chunked: copy out only the data.
                 let out = &mut *client.out;
                 let progress = decoder.decode(conn.buf.data(), |data| out.extend_from_slice(data));
-                let progress = progress.map_err(|_| ())?;
+                let progress = progress.map_err(bad_framing)?;
                 conn.buf.consume(progress.consumed);
                 flush(client).await?;
                 progress
             } else {
-                let progress = decoder.decode(conn.buf.data(), |_| {}).map_err(|_| ())?;
+                let progress = decoder
+                    .decode(conn.buf.data(), |_| {})
+                    .map_err(bad_framing)?;
                 if client.out.len() + progress.consumed <= COALESCE_BODY_BYTES {
                     client
                         .out
@@ -400,7 +547,7 @@ async fn relay_chunked(
                     conn.buf
                         .write_prefix(client.stream, progress.consumed, client.write_timeout)
                         .await
-                        .map_err(|_| ())?;
+                        .map_err(|_| Broken::Client)?;
                 }
                 progress
             };
@@ -410,10 +557,7 @@ async fn relay_chunked(
         } else {
             flush(client).await?;
         }
-        match conn.buf.fill(&mut conn.stream, timeout).await {
-            Ok(n) if n > 0 => {}
-            _ => return Err(()),
-        }
+        fill_body(conn, timeout).await?;
     }
 }
 
@@ -421,7 +565,7 @@ async fn relay_until_close(
     client: &mut ClientSide<'_>,
     conn: &mut UpstreamConn,
     timeout: Duration,
-) -> Result<(), ()> {
+) -> Result<(), Broken> {
     flush(client).await?;
     loop {
         if !conn.buf.is_empty() {
@@ -429,12 +573,13 @@ async fn relay_until_close(
             conn.buf
                 .write_prefix(client.stream, all, client.write_timeout)
                 .await
-                .map_err(|_| ())?;
+                .map_err(|_| Broken::Client)?;
         }
+        // Only a clean close ends this body; a reset or a stall cuts it.
         match conn.buf.fill(&mut conn.stream, timeout).await {
             Ok(0) => return Ok(()),
             Ok(_) => {}
-            Err(_) => return Err(()),
+            Err(e) => return Err(Broken::Upstream(upstream_error(&e))),
         }
     }
 }

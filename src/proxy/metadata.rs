@@ -1,9 +1,20 @@
-//! Keeps the cluster metadata (indices, aliases, data streams) fresh for the ACL.
+//! Keeps the cluster metadata (indices, aliases, data streams, templates, ingest pipelines)
+//! fresh for the ACL.
 //!
-//! A background thread asks one upstream node `GET /_resolve/index/*?expand_wildcards=all`
-//! every `gateway.metadata_refresh_ms` and swaps the parsed result in; workers read it
-//! lock-free. A failed refresh keeps the previous snapshot. The request is tiny and rare, so
-//! a blocking client on its own thread keeps the workers' event loops out of it.
+//! A background thread asks one upstream node every `gateway.metadata_refresh_ms`, in this
+//! order (a name read earlier is then surely in a later answer):
+//!
+//! | request | answer's size |
+//! |---|---|
+//! | `GET /_resolve/index/*?expand_wildcards=all` | every index, alias, data stream |
+//! | `GET /_all/_settings/index.default_pipeline,index.final_pipeline?expand_wildcards=all&flat_settings=true` | the indices that set a pipeline |
+//! | `GET /_index_template`, `GET /_template`, `GET /_component_template` | every template |
+//! | `GET /_ingest/pipeline` (404 `{}` when there is none) | every pipeline definition |
+//!
+//! and swaps the parsed result in; workers read it lock-free. A refresh with any request
+//! failing keeps the previous snapshot whole; before the first success the snapshot knows no
+//! index and no pipeline (`ClusterMetadata::unread`). The requests are rare, so a blocking
+//! client on its own thread keeps the workers' event loops out of it.
 
 use crate::es::metadata::{ClusterMetadata, TemplateKind};
 use crate::http::chunked::ChunkedDecoder;
@@ -17,6 +28,9 @@ use std::time::Duration;
 use tracing::{debug, info, warn};
 
 const RESOLVE_PATH: &str = "/_resolve/index/*?expand_wildcards=all";
+/// Only the two settings, flat; indices that set neither are left out of the answer.
+const PIPELINE_SETTINGS_PATH: &str = "/_all/_settings/index.default_pipeline,index.final_pipeline?expand_wildcards=all&flat_settings=true";
+const PIPELINES_PATH: &str = "/_ingest/pipeline";
 /// The largest metadata response accepted (a cluster with ~100k indices).
 const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
@@ -39,6 +53,7 @@ pub fn start(
                             info!(
                                 indices = fresh.indices.len(),
                                 aliases = fresh.aliases.len(),
+                                pipelines = fresh.ingest.pipelines.len(),
                                 "cluster metadata loaded"
                             );
                         }
@@ -57,23 +72,47 @@ pub fn start(
     Ok(())
 }
 
-/// Indices, aliases, data streams and index templates, in three requests.
+/// The whole metadata, in six requests (module docs).
 pub fn fetch(addr: SocketAddr, timeout: Duration) -> Result<ClusterMetadata, String> {
-    let mut metadata = ClusterMetadata::from_resolve_response(&get(addr, RESOLVE_PATH, timeout)?)
+    let ok = |path| get_ok(addr, path, timeout);
+    let mut metadata =
+        ClusterMetadata::from_resolve_response(&ok(RESOLVE_PATH)?).map_err(|e| e.to_string())?;
+    metadata
+        .add_index_settings(&ok(PIPELINE_SETTINGS_PATH)?)
         .map_err(|e| e.to_string())?;
     for (kind, path) in [
         (TemplateKind::Composable, "/_index_template"),
         (TemplateKind::Legacy, "/_template"),
     ] {
         metadata
-            .add_templates(kind, &get(addr, path, timeout)?)
+            .add_templates(kind, &ok(path)?)
             .map_err(|e| e.to_string())?;
     }
+    metadata
+        .add_component_templates(&ok("/_component_template")?)
+        .map_err(|e| e.to_string())?;
+    let pipelines = match get(addr, PIPELINES_PATH, timeout)? {
+        (200, body) => body,
+        // Elasticsearch and OpenSearch answer `404 {}` when no pipeline exists.
+        (404, body) if body.trim_ascii() == b"{}" => body,
+        (status, _) => return Err(format!("{PIPELINES_PATH}: status {status}")),
+    };
+    metadata
+        .add_pipelines(&pipelines)
+        .map_err(|e| e.to_string())?;
     Ok(metadata)
 }
 
-/// One GET round trip on a fresh connection; the body of a 200 response.
-fn get(addr: SocketAddr, path: &str, timeout: Duration) -> Result<Vec<u8>, String> {
+/// [`get`], requiring a 200 answer.
+fn get_ok(addr: SocketAddr, path: &str, timeout: Duration) -> Result<Vec<u8>, String> {
+    match get(addr, path, timeout)? {
+        (200, body) => Ok(body),
+        (status, _) => Err(format!("{path}: status {status}")),
+    }
+}
+
+/// One GET round trip on a fresh connection: the status and body.
+fn get(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(u16, Vec<u8>), String> {
     let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
     stream
         .set_read_timeout(Some(timeout))
@@ -93,9 +132,6 @@ fn get(addr: SocketAddr, path: &str, timeout: Duration) -> Result<Vec<u8>, Strin
     let head = parse_response_head(&response, 64 * 1024, false)
         .map_err(|e| format!("{e:?}"))?
         .ok_or("incomplete response head")?;
-    if head.status != 200 {
-        return Err(format!("status {}", head.status));
-    }
     let rest = &response[head.len..];
     let body = match head.framing {
         ResponseFraming::Chunked => {
@@ -108,5 +144,5 @@ fn get(addr: SocketAddr, path: &str, timeout: Duration) -> Result<Vec<u8>, Strin
         ResponseFraming::Length(n) => rest.get(..n as usize).ok_or("truncated body")?.to_vec(),
         _ => rest.to_vec(),
     };
-    Ok(body)
+    Ok((head.status, body))
 }

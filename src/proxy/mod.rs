@@ -5,7 +5,8 @@
 //!                                                      └─ forward::forward ── upstream::checkout
 //!                                                           head+body up, response down
 //! ```
-//! All state is per worker thread (`Rc`, `Cell`): nothing here is shared between cores.
+//! All state is per worker thread (`Rc`, `Cell`), except the record of scroll and
+//! point-in-time owners (`search_contexts`): a scroll opened on one core continues on another.
 
 mod buffer;
 pub mod catch;
@@ -17,8 +18,10 @@ pub(crate) mod exchange;
 mod fault_injection;
 mod forward;
 pub mod metadata;
+pub mod search_contexts;
 pub mod upstream;
 
 pub use client::{serve, Worker};
 pub use credentials::{Credentials, SharedCredentials};
+pub use search_contexts::SearchContexts;
 pub use upstream::{NodeAddress, Upstreams};

@@ -2,8 +2,10 @@
 //!
 //! Everything here is per worker (ARCHITECTURE rule 3): each core has its own idle
 //! connections and its own view of which nodes are down, so no lock or shared counter is
-//! touched per request. A node that refuses a connection is marked down and a background
-//! task on the same worker probes it until it accepts again.
+//! touched per request. A node that refuses a connection (or does not accept it within
+//! `upstream_connect_timeout_ms`) is marked down and a background task on the same worker
+//! probes it until it accepts again. A node that accepted and then failed a request is not
+//! marked down: that may be one stale connection, and the next connect tells.
 
 use crate::config::{Limits, UpstreamUrl};
 use crate::http::UpstreamError;
@@ -112,12 +114,8 @@ impl Upstreams {
     /// there is a live one, else a new one. A node that refuses is marked down and the next
     /// one is tried; nothing has been sent yet, so this retry is always safe.
     pub async fn checkout(self: &Rc<Self>) -> Result<UpstreamConn, UpstreamError> {
-        let count = self.nodes.len();
-        let first = self.next.get();
-        self.next.set((first + 1) % count);
         let mut tried = false;
-        for offset in 0..count {
-            let index = (first + offset) % count;
+        for index in self.round_robin() {
             let node = &self.nodes[index];
             if node.down.get() {
                 continue;
@@ -128,15 +126,8 @@ impl Upstreams {
                     return Ok(conn);
                 }
             }
-            match connect(node.address.addr, self.connect_timeout).await {
-                Ok(mut conn) => {
-                    conn.node = index;
-                    return Ok(conn);
-                }
-                Err(e) => {
-                    warn!(upstream = %node.address.url, error = %e, "upstream node refused a connection; marking it down");
-                    self.mark_down(index);
-                }
+            if let Ok(conn) = self.connect_node(index).await {
+                return Ok(conn);
             }
         }
         Err(if tried {
@@ -146,13 +137,51 @@ impl Upstreams {
         })
     }
 
-    /// A fresh connection to the same node (used to retry a request on a stale pooled one).
-    pub async fn reconnect(&self, node: usize) -> Result<UpstreamConn, UpstreamError> {
-        let mut conn = connect(self.nodes[node].address.addr, self.connect_timeout)
-            .await
-            .map_err(|_| UpstreamError::Unreachable)?;
-        conn.node = node;
-        Ok(conn)
+    /// A connection to send a bodiless read again on after its connection to `failed` went
+    /// away before any response byte (see `forward`'s header): a new connection to another
+    /// healthy node, else, when the failed connection came from the pool (so it may only
+    /// have been stale), a new one to `failed`. Never a pooled one: this is the last
+    /// attempt, and a pooled connection can be stale without showing it.
+    pub async fn replay_connection(
+        self: &Rc<Self>,
+        failed: usize,
+        failed_was_pooled: bool,
+    ) -> Option<UpstreamConn> {
+        for index in self.round_robin() {
+            if index != failed && !self.nodes[index].down.get() {
+                if let Ok(conn) = self.connect_node(index).await {
+                    return Some(conn);
+                }
+            }
+        }
+        if failed_was_pooled && !self.nodes[failed].down.get() {
+            return self.connect_node(failed).await.ok();
+        }
+        None
+    }
+
+    /// Every node index once, starting at the next in round-robin order (which advances).
+    fn round_robin(&self) -> impl Iterator<Item = usize> {
+        let count = self.nodes.len();
+        let first = self.next.get();
+        self.next.set((first + 1) % count);
+        (0..count).map(move |offset| (first + offset) % count)
+    }
+
+    /// A new connection to node `index`; one that cannot be made marks the node down.
+    async fn connect_node(self: &Rc<Self>, index: usize) -> io::Result<UpstreamConn> {
+        let node = &self.nodes[index];
+        match connect(node.address.addr, self.connect_timeout).await {
+            Ok(mut conn) => {
+                conn.node = index;
+                Ok(conn)
+            }
+            Err(e) => {
+                warn!(upstream = %node.address.url, error = %e, "upstream node refused a connection; marking it down");
+                self.mark_down(index);
+                Err(e)
+            }
+        }
     }
 
     /// Returns a connection whose last response was read completely.

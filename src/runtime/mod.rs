@@ -14,7 +14,9 @@ pub mod watch;
 use crate::config::{Config, ConfigErrors, GatewaySettings};
 use crate::es::metadata::ClusterMetadata;
 use crate::proxy::catch::{self, guarded, WORKER_THREAD_PREFIX};
-use crate::proxy::{serve, Credentials, NodeAddress, SharedCredentials, Upstreams, Worker};
+use crate::proxy::{
+    serve, Credentials, NodeAddress, SearchContexts, SharedCredentials, Upstreams, Worker,
+};
 use crate::snapshot::{LocalPolicy, PolicyStore, Snapshot};
 use admission::{AddressLimit, Admission, Refused};
 use arc_swap::ArcSwap;
@@ -91,13 +93,22 @@ impl Gateway {
             Vec::new()
         };
         let (stop, stopped) = flume::bounded::<()>(1);
-        let metadata = Arc::new(ArcSwap::from_pointee(ClusterMetadata::default()));
+        // Until the refresher first succeeds no index's ingest pipelines are known; without
+        // a refresher the gateway knows none (named pipelines are refused, `es::pipeline`).
+        let metadata = Arc::new(ArcSwap::from_pointee(if settings.metadata_refresh_ms > 0 {
+            ClusterMetadata::unread()
+        } else {
+            ClusterMetadata::default()
+        }));
         let metadata_stop = Arc::new(AtomicBool::new(false));
         let credentials = SharedCredentials::start(&settings.auth)
             .map_err(io_error("cannot start the hashing pool"))?;
         let ip_filter =
             IpFilter::build(&settings.ip_filter).map_err(io_error("gateway.ip_filter"))?;
         let addresses = AddressLimit::new(settings.limits.max_connections_per_address);
+        let contexts = Arc::new(
+            SearchContexts::new().map_err(io_error("cannot key the search context store"))?,
+        );
         if settings.metadata_refresh_ms > 0 {
             crate::proxy::metadata::start(
                 nodes.iter().map(|n| n.addr).collect(),
@@ -122,6 +133,7 @@ impl Gateway {
                 credentials: credentials.clone(),
                 ip_filter: ip_filter.clone(),
                 addresses: Arc::clone(&addresses),
+                contexts: Arc::clone(&contexts),
                 core: (!cores.is_empty()).then(|| cores[id % cores.len()]),
             };
             let thread = std::thread::Builder::new()
@@ -205,6 +217,7 @@ struct WorkerContext {
     credentials: SharedCredentials,
     ip_filter: IpFilter,
     addresses: Arc<AddressLimit>,
+    contexts: Arc<SearchContexts>,
     core: Option<core_affinity::CoreId>,
 }
 
@@ -266,6 +279,7 @@ impl WorkerContext {
             in_flight: Cell::new(0),
             draining: Cell::new(false),
             buffered_body_bytes: Cell::new(0),
+            contexts: self.contexts,
         });
         let admission = Rc::new(Admission::new(
             self.settings.limits.max_connections_per_worker,

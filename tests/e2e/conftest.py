@@ -10,6 +10,10 @@ cluster) and checks the outcome by asking the cluster *directly*. Environment:
   E2E_ES_TARGET, E2E_ES_DIRECT
                              the same pair for an Elasticsearch 7.17 node; the tests that need
                              it are skipped when E2E_ES_TARGET is unset
+  E2E_WITH_ES=0              run.sh starts no Elasticsearch node: its tests skip, and only
+                             those skips are allowed
+  E2E_ALLOW_SKIP=1           allow every skip (by default a skipped test fails the run: a
+                             test that did not run proved nothing)
 
 The direct URL is always used without credentials (the test backends have no security plugin).
 """
@@ -29,6 +33,56 @@ E2E_DIR = Path(__file__).resolve().parent
 DEFAULT_DIRECT = "http://127.0.0.1:9200"
 # Cluster-side timeout for the checks made directly against the backend.
 DIRECT_TIMEOUT_S = 60
+
+
+# Skip reasons that can be allowed without E2E_ALLOW_SKIP=1, each by its own switch.
+NO_ES_NODE = "E2E_WITH_ES=0: no Elasticsearch 7.17 node in this run"
+NO_GATEWAY = "needs Ringfence in front (tests/e2e/run.sh)"
+
+# Tests that drive the gateway itself (its users, its errors) and so cannot run against a
+# bare backend; they skip when run.sh was told E2E_GATEWAY=0.
+requires_gateway = pytest.mark.skipif(os.environ.get("E2E_GATEWAY_CONTROL") != "1", reason=NO_GATEWAY)
+
+
+def skip_allowed(reason: str) -> bool:
+    """Whether a skip with this reason may pass: only the ones the run asked for."""
+    if os.environ.get("E2E_ALLOW_SKIP") == "1":
+        return True
+    if reason == NO_ES_NODE:
+        return os.environ.get("E2E_WITH_ES") == "0"
+    if reason == NO_GATEWAY:
+        return os.environ.get("E2E_GATEWAY") == "0"
+    return False
+
+
+_skipped: list[tuple[str, str]] = []
+
+
+def pytest_runtest_logreport(report) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        _skipped.append((report.nodeid, reason.removeprefix("Skipped: ")))
+
+
+def _refused_skips() -> list[tuple[str, str]]:
+    return [(nodeid, reason) for nodeid, reason in _skipped if not skip_allowed(reason)]
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """A skip nobody allowed fails the run (in CI a test that did not run is a failure)."""
+    if _refused_skips() and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    refused = _refused_skips()
+    if refused:
+        terminalreporter.section("skipped tests fail the run", red=True)
+        for nodeid, reason in refused:
+            terminalreporter.line(f"SKIPPED (not allowed) {nodeid}: {reason}")
+        terminalreporter.line("set E2E_ALLOW_SKIP=1 to allow skips (E2E_WITH_ES=0 allows only "
+                              "the Elasticsearch ones, E2E_GATEWAY=0 only the gateway ones)")
 
 
 @dataclass(frozen=True)
@@ -128,6 +182,8 @@ def main_route() -> Route:
 def es_route() -> Route:
     """E2E_ES_TARGET / E2E_ES_DIRECT: an Elasticsearch 7.17 node."""
     route = _route_from_env("es", "E2E_ES_TARGET", "E2E_ES_DIRECT", None)
+    if route is None and os.environ.get("E2E_WITH_ES") == "0":
+        pytest.skip(NO_ES_NODE)
     if route is None:
         pytest.skip(
             "E2E_ES_TARGET is not set: no Elasticsearch 7.17 node to test against "

@@ -12,8 +12,11 @@
 #
 # Environment: E2E_TARGET, E2E_USER, E2E_PASSWORD, E2E_CA_CERT, E2E_ES_TARGET as in conftest.py.
 # Setting E2E_DIRECT (or E2E_ES_DIRECT) uses that backend instead of starting one;
-# E2E_WITH_ES=0 skips the Elasticsearch node and its tests.
+# E2E_WITH_ES=0 skips the Elasticsearch node and its tests. Any other skipped test fails the
+# run (conftest.py); E2E_ALLOW_SKIP=1 allows skips.
 set -euo pipefail
+# conftest.py reads these to tell an asked-for skip from one nobody asked for.
+export E2E_WITH_ES="${E2E_WITH_ES:-1}" E2E_GATEWAY="${E2E_GATEWAY:-1}"
 
 E2E="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$E2E/../.." && pwd)"
@@ -55,7 +58,7 @@ if [[ -z "${E2E_DIRECT:-}" ]]; then
     export E2E_DIRECT="http://127.0.0.1:$port"
 fi
 export E2E_TARGET="${E2E_TARGET:-$E2E_DIRECT}"
-if [[ "${E2E_WITH_ES:-1}" == 1 && -z "${E2E_ES_DIRECT:-}" ]]; then
+if [[ "$E2E_WITH_ES" == 1 && -z "${E2E_ES_DIRECT:-}" ]]; then
     port="${E2E_ES_PORT:-9201}"
     ensure_backend elasticsearch "$port"
     export E2E_ES_DIRECT="http://127.0.0.1:$port"
@@ -87,7 +90,7 @@ start_gateway() {
     cat "$log" >&2
     return 1
 }
-if [[ "${E2E_GATEWAY:-1}" == 1 ]]; then
+if [[ "$E2E_GATEWAY" == 1 ]]; then
     t0="$(now)"
     RINGFENCE_BIN="${RINGFENCE_BIN:-$ROOT/target/release/ringfence}"
     if [[ ! -x "$RINGFENCE_BIN" || -n "${E2E_BUILD:-}" ]]; then

@@ -4,26 +4,26 @@ are unchanged)."""
 
 from __future__ import annotations
 
-import os
+import json
 
-import pytest
 import requests
 
-from conftest import Route
+from conftest import Route, requires_gateway
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("E2E_GATEWAY_CONTROL") != "1", reason="needs Ringfence in front (tests/e2e/run.sh)"
-)
+pytestmark = requires_gateway
 
 
 # Handlers that run between two counter reads without any test request: our own
-# _nodes/usage reads, and the gateway's background metadata refresh (_resolve/index and
-# the index templates).
+# _nodes/usage reads, and the gateway's background metadata refresh (_resolve/index, the
+# indices' pipeline settings, the index and component templates, the ingest pipelines).
 GATEWAY_OWN_CALLS = {
     "nodes_usage_action",
     "resolve_index_action",
+    "get_settings_action",
     "get_composable_index_template_action",
     "get_index_template_action",
+    "get_component_template_action",
+    "ingest_get_pipeline_action",
 }
 
 
@@ -39,6 +39,22 @@ def rest_actions(route: Route) -> dict[str, int]:
 
 def through(route: Route, method: str, path: str, auth=None, **kwargs) -> requests.Response:
     return requests.request(method, route.target.url + path, auth=auth, timeout=30, **kwargs)
+
+
+def assert_forbidden(reply: requests.Response, due_to: str = "OPERATION_NOT_ALLOWED") -> dict:
+    """The gateway's own 403: ReadonlyREST's `forbidden_response` JSON error."""
+    assert reply.status_code == 403, f"{reply.status_code} {reply.text}"
+    error = reply.json()["error"]
+    assert (error["type"], error["root_cause"][0]["type"]) == ("forbidden_response", "forbidden_response"), reply.text
+    assert error["due_to"] == due_to, reply.text
+    assert reply.json()["status"] == 403, reply.text
+    return error
+
+
+def unchanged_handlers(before: dict[str, int], after: dict[str, int]) -> None:
+    """No REST handler of the node ran between the two reads but the gateway's own calls."""
+    changed = {k for k in set(before) | set(after) if before.get(k, 0) != after.get(k, 0)}
+    assert changed <= GATEWAY_OWN_CALLS, changed
 
 
 def test_no_credentials_and_wrong_password_get_a_basic_challenge(main_route: Route):
@@ -64,22 +80,22 @@ def test_reader_reads_but_cannot_write(main_route: Route, index_names):
     after = rest_actions(main_route)
 
     for reply in (created, bulk):
-        assert reply.status_code == 403, reply.text
-        assert reply.json()["error"]["due_to"] == "OPERATION_NOT_ALLOWED"
+        assert_forbidden(reply, "OPERATION_NOT_ALLOWED")
     assert main_route.direct.request("HEAD", f"/{index}").status_code == 404
     # Nothing reached the node: the create-index and bulk handlers did not run.
-    changed = {k for k in set(before) | set(after) if before.get(k, 0) != after.get(k, 0)}
-    assert changed <= GATEWAY_OWN_CALLS, changed
+    unchanged_handlers(before, after)
 
 
 def test_forbid_block_message_and_other_users_pass(main_route: Route, index_names):
     protected = index_names.new(main_route.direct, "x").replace("rf-e2e", "protected-rf-e2e")
     writer = ("writer", "writer-secret")
+    before = rest_actions(main_route)
     reply = through(main_route, "PUT", f"/{protected}", auth=writer, json={})
-    assert reply.status_code == 403
-    error = reply.json()["error"]
-    assert (error["reason"], error["due_to"]) == ("protected indices are read-only", "FORBIDDEN_BY_BLOCK")
+    after = rest_actions(main_route)
+    error = assert_forbidden(reply, "FORBIDDEN_BY_BLOCK")
+    assert error["reason"] == "protected indices are read-only"
     assert main_route.direct.request("HEAD", f"/{protected}").status_code == 404
+    unchanged_handlers(before, after)
 
     ordinary = index_names.new(main_route.direct)
     reply = through(main_route, "PUT", f"/{ordinary}", auth=writer,
@@ -102,4 +118,6 @@ def test_bad_framing_is_refused_before_the_cluster(main_route: Route):
             reply += chunk
     head, _, body = reply.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400 "), head
-    assert b"both Content-Length and Transfer-Encoding" in body
+    error = json.loads(body)["error"]
+    assert error["type"] == "illegal_argument_exception", body
+    assert error["reason"] == "request has both Content-Length and Transfer-Encoding", body

@@ -75,7 +75,7 @@ ROLE_BITS = {"Index": 1, "DataStream": 2, "Repository": 4, "Snapshot": 8}
 BODY = {
     "bulk": "Bulk",
     "mget": "Mget",
-    "msearch": "Msearch", "msearch_template": "Msearch", "fleet.msearch": "Msearch",
+    "msearch": "Msearch", "msearch_template": "MsearchTemplate", "fleet.msearch": "Msearch",
     "mtermvectors": "Mtermvectors",
     "reindex": "Reindex",
     "indices.update_aliases": "UpdateAliases",
@@ -88,7 +88,20 @@ BODY = {
     "sql.query": "QueryText", "sql.translate": "QueryText", "esql.query": "QueryText",
     "esql.async_query": "QueryText",
     "cluster.allocation_explain": "AllocationExplain",
+    # Search-family bodies: the searched indices are in the path; the query may read more
+    # from inside (terms lookups, more_like_this documents, indexed shapes, ...).
+    "search": "Search", "count": "Search", "cat.count": "Search", "explain": "Search",
+    "indices.validate_query": "Search", "delete_by_query": "Search", "update_by_query": "Search",
+    "field_caps": "Search", "terms_enum": "Search", "knn_search": "Search",
+    "async_search.submit": "Search", "search_mvt": "Search", "eql.search": "Search",
+    "fleet.search": "Search", "rollup.rollup_search": "Search", "open_point_in_time": "Search",
+    "graph.explore": "Search",
+    "search_template": "SearchTemplate",
 }
+
+# Bodies that add to the indices the path names rather than name the targets themselves: a
+# path without an index still means all indices.
+PATH_TARGETS = {"QueryText", "Search", "SearchTemplate"}
 
 # Two APIs of the spec that share a path shape and a method: the server has one handler there.
 # Every such group must map to one action; the first name listed here (or else the
@@ -534,7 +547,7 @@ def emit(root, resolved, actions, part_names, samples):
             if not (names & present):
                 implicit |= ROLE_BITS[role]
             guard |= names - present
-        if r["api"] in BODY and BODY[r["api"]] != "QueryText":
+        if r["api"] in BODY and BODY[r["api"]] not in PATH_TARGETS:
             implicit &= ~ROLE_BITS["Index"]
         w("    // %s %s" % (r["method"], r["template"]))
         w("    Route { method: Method::%s, views: %d, api: %d, params: &[%s], implicit_all: %d, guard: &[%s] }," % (

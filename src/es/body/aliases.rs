@@ -17,7 +17,7 @@
 
 use std::borrow::Cow;
 
-use super::error::{BodyError, Loc};
+use super::error::{BodyError, Lines, Loc};
 use super::json::{Kind, Reader};
 use super::names::{expect_kind, index_list, Seen};
 
@@ -42,7 +42,8 @@ pub struct AliasAction<'a> {
 
 /// Parses a complete `_aliases` body.
 pub fn parse_aliases(body: &[u8]) -> Result<Vec<AliasAction<'_>>, BodyError> {
-    let loc = Loc::Body(body);
+    let lines = Lines::new(body);
+    let loc = Loc::Body(&lines);
     let json = |e| loc.json(e);
     let mut r = Reader::new(body);
     let mut actions = Vec::new();

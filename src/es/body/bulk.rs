@@ -68,9 +68,10 @@ pub struct BulkItem<'a> {
     pub op: BulkOp,
     /// The target index (explicit `_index`, else the path's default), decoded.
     pub index: &'a str,
-    /// The item names an ingest `pipeline`. A pipeline can rewrite `_index` (the `reroute`
-    /// processor, `ctx._index`), so the index above is where the document is *sent*.
-    pub pipeline: bool,
+    /// The ingest `pipeline` the item names, decoded (a number or boolean as its JSON text,
+    /// as Elasticsearch reads it with `parser.text()`). A pipeline can rewrite `_index` (the
+    /// `reroute` processor, `ctx._index`), so the index above is where the document is *sent*.
+    pub pipeline: Option<&'a str>,
 }
 
 /// Counts for a whole bulk body.
@@ -141,7 +142,7 @@ impl<'d> BulkScanner<'d> {
         let summary = &mut self.summary;
         self.framer.feed(chunk, |line, bytes| {
             action_line(line, bytes, default_index, &mut |item| {
-                summary.count(item.op, item.pipeline);
+                summary.count(item.op, item.pipeline.is_some());
                 each(item);
             })
         })
@@ -250,7 +251,7 @@ fn action_line(
     r.begin_object().map_err(json)?;
 
     let mut index: Option<Cow<'_, str>> = None;
-    let mut pipeline = false;
+    let mut pipeline: Option<Cow<'_, str>> = None;
     let mut seen = Seen::default();
     let mut pfirst = true;
     while let Some(key) = r.next_key(&mut pfirst).map_err(json)? {
@@ -273,9 +274,14 @@ fn action_line(
                     op = BulkOp::Create;
                 }
             }
-            K_PIPELINE => {
-                pipeline = kind != Kind::Null;
+            K_PIPELINE if kind == Kind::String => pipeline = Some(r.string().map_err(json)?),
+            K_PIPELINE if kind != Kind::Null => {
+                let start = r.token_offset();
                 r.skip_value().map_err(json)?;
+                // A scalar token is ASCII; its text is what Elasticsearch names the pipeline.
+                let token = bytes.get(start..r.token_offset()).ok_or_else(shape)?;
+                let text = std::str::from_utf8(token).map_err(|_| shape())?;
+                pipeline = Some(Cow::Borrowed(text.trim_end()));
             }
             _ => r.skip_value().map_err(json)?,
         }
@@ -294,7 +300,7 @@ fn action_line(
         line,
         op,
         index,
-        pipeline,
+        pipeline: pipeline.as_deref(),
     });
     Ok(if op == BulkOp::Delete {
         Next::Meta

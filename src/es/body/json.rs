@@ -501,13 +501,6 @@ fn hex4(s: &str) -> Option<u32> {
     }
 }
 
-/// 1-based line number of a byte offset, for error messages.
-pub(crate) fn line_of(buf: &[u8], offset: usize) -> u32 {
-    let upto = &buf[..offset.min(buf.len())];
-    let lines = memchr::memchr_iter(b'\n', upto).count() + 1;
-    u32::try_from(lines).unwrap_or(u32::MAX)
-}
-
 #[cfg(test)]
 #[path = "tests/json.rs"]
 mod tests;

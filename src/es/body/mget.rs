@@ -15,7 +15,7 @@
 
 use std::borrow::Cow;
 
-use super::error::{BodyError, Loc};
+use super::error::{BodyError, Lines, Loc};
 use super::json::{Kind, Reader};
 use super::names::{expect_kind, single_index, Seen};
 
@@ -53,7 +53,8 @@ pub fn scan_mget(
     default_index: Option<&str>,
     mut each: impl FnMut(MgetTarget<'_>),
 ) -> Result<MgetSummary, BodyError> {
-    let loc = Loc::Body(body);
+    let lines = Lines::new(body);
+    let loc = Loc::Body(&lines);
     let json = |e| loc.json(e);
     let mut r = Reader::new(body);
     let mut docs = 0u32;

@@ -1,8 +1,9 @@
 //! `_msearch` and `_msearch/template` NDJSON: the indices of every search.
 //!
 //! Owns: reading header lines as Elasticsearch's `MultiSearchRequest.readMultiLineFormat`
-//! does and skipping the body line after each. Must not: parse search bodies (indices hidden
-//! inside queries — terms lookup, `more_like_this` docs — are out of scope here).
+//! does and skipping the body line after each; [`search_lines`] hands those body lines to
+//! `lookups`, which finds the indices read from inside each query. Must not: parse search
+//! bodies itself.
 //!
 //! Decisions, with the Elasticsearch behaviour they follow:
 //! - Header and body alternate strictly; blank lines are *not* skipped: an empty or
@@ -12,6 +13,9 @@
 //! - `index` or `indices`: a string (split on `,`) or an array of strings. Both keys in one
 //!   header is refused (Elasticsearch keeps whichever its `HashMap` yields last). An empty
 //!   list, or no key and no path index, means all indices and is reported as `_all`.
+//! - A header without `index` searches the path's indices. They are reported with the first
+//!   such search only: every later one names the same indices, and reporting them again would
+//!   cost (path indices x searches), a product of the head and the body.
 //! - Other known keys are accepted with any value: `search_type searchType
 //!   ccs_minimize_roundtrips ccsMinimizeRoundtrips request_cache requestCache preference
 //!   routing allow_partial_search_results expand_wildcards expandWildcards ignore_unavailable
@@ -40,6 +44,8 @@ pub struct MsearchTarget<'a> {
     pub line: u32,
     /// Index expression as given (decoded), a path default, or [`ALL_INDICES`].
     pub index: &'a str,
+    /// The header names it (`index`/`indices`); otherwise it is a path default or all.
+    pub explicit: bool,
 }
 
 /// Counts for a whole msearch body.
@@ -77,7 +83,10 @@ const KEYS: [&[u8]; 21] = [
 /// Incremental msearch scanner: feed the body in chunks, then `finish`.
 #[derive(Debug)]
 pub struct MsearchScanner<'d> {
+    /// The path's indices, for searches without `index`.
     default_indices: &'d [&'d str],
+    /// A search without `index` has been reported.
+    defaults_used: bool,
     framer: Framer,
     searches: u32,
 }
@@ -88,24 +97,28 @@ impl<'d> MsearchScanner<'d> {
     pub fn new(default_indices: &'d [&'d str]) -> Self {
         MsearchScanner {
             default_indices,
+            defaults_used: false,
             framer: Framer::default(),
             searches: 0,
         }
     }
 
-    /// Scans the next chunk, calling `each` for every index of every complete header.
+    /// Scans the next chunk, calling `each` for every index of every complete header (the
+    /// path's indices only for the first header without `index`).
     pub fn feed(
         &mut self,
         chunk: &[u8],
         each: &mut impl FnMut(MsearchTarget<'_>),
     ) -> Result<(), BodyError> {
         let defaults = self.default_indices;
+        let defaults_used = &mut self.defaults_used;
         let searches = &mut self.searches;
         self.framer.feed(chunk, |line, bytes| {
             if line == 1 && bytes.is_empty() {
                 return Err(BodyError::EmptyFirstLine);
             }
-            header_line(line, bytes, *searches, defaults, each)?;
+            let fresh_defaults = if *defaults_used { &[][..] } else { defaults };
+            *defaults_used |= header_line(line, bytes, *searches, defaults, fresh_defaults, each)?;
             *searches = searches.saturating_add(1);
             Ok(Next::Skip)
         })
@@ -134,20 +147,35 @@ pub fn scan_msearch(
     scanner.finish()
 }
 
+/// The search lines (every second line, with its 1-based number) of a body that
+/// [`scan_msearch`] accepted: headers and searches alternate strictly there, and no line is
+/// skipped, so the split is the one the scanner made.
+pub(crate) fn search_lines(body: &[u8]) -> impl Iterator<Item = (u32, &[u8])> {
+    body.split(|&b| b == b'\n')
+        .enumerate()
+        .skip(1)
+        .step_by(2)
+        .map(|(i, line)| (u32::try_from(i + 1).unwrap_or(u32::MAX), line))
+}
+
+/// Reads one header; reports `fresh_defaults` (the path's indices, or none once reported) if
+/// it names no index. Returns whether it used the path's indices.
 fn header_line(
     line: u32,
     bytes: &[u8],
     search: u32,
     defaults: &[&str],
+    fresh_defaults: &[&str],
     each: &mut impl FnMut(MsearchTarget<'_>),
-) -> Result<(), BodyError> {
+) -> Result<bool, BodyError> {
     let loc = Loc::Line(line);
     let json = |e| loc.json(e);
-    let mut emit = |index: &str| {
+    let mut emit = |index: &str, explicit: bool| {
         each(MsearchTarget {
             search,
             line,
             index,
+            explicit,
         })
     };
     let mut r = Reader::new(bytes);
@@ -171,7 +199,7 @@ fn header_line(
             }
             if bit <= 1 {
                 explicit = true;
-                names = index_list(&mut r, loc, &mut |name: Cow<'_, str>| emit(&name))?;
+                names = index_list(&mut r, loc, &mut |name: Cow<'_, str>| emit(&name, true))?;
             } else {
                 r.skip_value().map_err(json)?;
             }
@@ -181,15 +209,15 @@ fn header_line(
         }
     }
     if !explicit {
-        for index in defaults {
-            emit(index);
+        for index in fresh_defaults {
+            emit(index, false);
         }
         names = u32::try_from(defaults.len()).unwrap_or(u32::MAX);
     }
     if names == 0 {
-        emit(ALL_INDICES);
+        emit(ALL_INDICES, explicit);
     }
-    Ok(())
+    Ok(!explicit && names > 0)
 }
 
 #[cfg(test)]

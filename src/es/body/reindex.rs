@@ -19,7 +19,7 @@
 
 use std::borrow::Cow;
 
-use super::error::{BodyError, Loc};
+use super::error::{BodyError, Lines, Loc};
 use super::json::{Kind, Reader};
 use super::names::{expect_kind, index_list, single_index, Seen};
 
@@ -40,7 +40,8 @@ pub struct Reindex<'a> {
 
 /// Parses a complete `_reindex` body.
 pub fn parse_reindex(body: &[u8]) -> Result<Reindex<'_>, BodyError> {
-    let loc = Loc::Body(body);
+    let lines = Lines::new(body);
+    let loc = Loc::Body(&lines);
     let json = |e| loc.json(e);
     let mut r = Reader::new(body);
     let mut source_indices = Vec::new();

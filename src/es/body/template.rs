@@ -19,7 +19,7 @@
 
 use std::borrow::Cow;
 
-use super::error::{BodyError, Loc};
+use super::error::{BodyError, Lines, Loc};
 use super::json::{Kind, Reader};
 use super::names::{expect_kind, index_list, Seen};
 
@@ -43,7 +43,8 @@ pub struct IndexTemplate<'a> {
 
 /// Parses a complete template body.
 pub fn parse_template(body: &[u8], kind: TemplateKind) -> Result<IndexTemplate<'_>, BodyError> {
-    let loc = Loc::Body(body);
+    let lines = Lines::new(body);
+    let loc = Loc::Body(&lines);
     let json = |e| loc.json(e);
     let mut r = Reader::new(body);
     let mut out = IndexTemplate::default();

@@ -7,7 +7,10 @@
 //! The route table lists, per route, the index-like part names its API reads in other templates
 //! (`Route::guard`); a query key equal to one of them is `PathPartInQuery`.
 //!
-//! Owns only that check. Must not allocate: keys are compared while they are decoded.
+//! Also reads one parameter's value (`source`, the body of clients that cannot send a GET
+//! body, ES `RestRequest.contentOrSourceParam`), decoded as Elasticsearch decodes it.
+//!
+//! The check must not allocate: keys are compared while they are decoded.
 
 use super::index_name::hex_digit;
 use super::RouteError;
@@ -38,6 +41,60 @@ pub(super) fn check(query: &[u8], guard: &[&str]) -> Result<(), RouteError> {
         }
     }
     Ok(())
+}
+
+/// The decoded value of the parameter `name` in `query` (the bytes after `?`); `Ok(None)`
+/// if it is absent. Given twice it is an error: Elasticsearch keeps the last, a reader that
+/// stops at the first would check another value.
+pub(crate) fn param(query: &[u8], name: &str) -> Result<Option<Vec<u8>>, RouteError> {
+    let query = match memchr::memchr(b'#', query) {
+        Some(end) => &query[..end],
+        None => query,
+    };
+    let mut found = None;
+    for pair in query.split(|&b| b == b'&' || b == b';') {
+        let (key, value) = match memchr::memchr(b'=', pair) {
+            Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+            None => (pair, &pair[pair.len()..]),
+        };
+        if key.is_empty() || !decoded_key_equals(key, name.as_bytes())? {
+            continue;
+        }
+        if found.is_some() {
+            return Err(RouteError::PathPartInQuery);
+        }
+        found = Some(decode_component(value)?);
+    }
+    Ok(found)
+}
+
+/// ES query decoding of a value: `+` is a space, `%XY` a byte.
+fn decode_component(raw: &[u8]) -> Result<Vec<u8>, RouteError> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b'%' => {
+                let (Some(&hi), Some(&lo)) = (raw.get(i + 1), raw.get(i + 2)) else {
+                    return Err(RouteError::BadPercentEncoding);
+                };
+                let (Some(hi), Some(lo)) = (hex_digit(hi), hex_digit(lo)) else {
+                    return Err(RouteError::BadPercentEncoding);
+                };
+                out.push(hi << 4 | lo);
+                i += 3;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Whether `raw` decodes to `name` under ES query decoding (`+` is a space, `%%` is `%`, `%XY`
@@ -117,5 +174,23 @@ mod tests {
             Err(RouteError::BadPercentEncoding)
         );
         assert_eq!(check(b"index=secret", &[]), Ok(()));
+    }
+
+    #[test]
+    fn reads_one_parameter_value() {
+        assert_eq!(
+            param(b"a=1&sour%63e=%7B%22x%22%3A1%7D+%0A", "source"),
+            Ok(Some(b"{\"x\":1} \n".to_vec()))
+        );
+        assert_eq!(param(b"a=1", "source"), Ok(None));
+        assert_eq!(param(b"source", "source"), Ok(Some(Vec::new())));
+        assert_eq!(
+            param(b"source=%zz", "source"),
+            Err(RouteError::BadPercentEncoding)
+        );
+        assert_eq!(
+            param(b"source=a&source=b", "source"),
+            Err(RouteError::PathPartInQuery)
+        );
     }
 }

@@ -384,9 +384,8 @@ const TRICKY: &str = r"
     # document ids may hold encoded '/' and ',': they are not lists
     GET /logs/_doc/a%2Fb%2Cc => get logs
     # query strings: path parameters win, missing ones must not come from the query
-    GET /_msearch?source=%7B%22index%22%3A%22secret%22%7D%0A%7B%7D%0A&source_content_type=application/x-ndjson => !BodyInQuery
-    GET /logs/_mget?sour%63e=x => !BodyInQuery
-    POST /_bulk?source_content_type=application/json => !BodyInQuery
+    # a body in `source` is read as the body (proxy::exchange)
+    GET /_msearch?source=%7B%22index%22%3A%22secret%22%7D%0A%7B%7D%0A&source_content_type=application/x-ndjson => msearch -
     GET /_search?index=secret => !PathPartInQuery
     GET /_search?q=1&ind%65x=secret => !PathPartInQuery
     GET /_search?q=1;index=secret => !PathPartInQuery
@@ -477,7 +476,54 @@ fn implicit_all_and_body_hints() {
     assert_eq!(ok(P, "/_aliases").body, BodyIndices::UpdateAliases);
     assert_eq!(ok(U, "/logs").body, BodyIndices::NewIndexAliases);
     assert_eq!(ok(P, "/_sql").body, BodyIndices::QueryText);
-    assert_eq!(ok(P, "/logs/_search").body, BodyIndices::None);
+    // Search-family bodies add lookups; a path without an index still means all of them.
+    let search = ok(G, "/_search");
+    assert_eq!(
+        (search.body, search.targets_all(Role::Index)),
+        (BodyIndices::Search, true)
+    );
+    for (method, target) in [
+        (P, "/logs/_search"),
+        (G, "/logs/_count"),
+        (P, "/_cat/count/logs"),
+        (G, "/logs/_validate/query"),
+        (G, "/logs/_explain/1"),
+        (P, "/logs/_delete_by_query"),
+        (P, "/logs/_update_by_query"),
+        (P, "/logs/_field_caps"),
+        (P, "/logs/_terms_enum"),
+        (P, "/logs/_async_search"),
+        (P, "/logs/_knn_search"),
+        (P, "/logs/_eql/search"),
+        (P, "/logs/_pit"),
+        (P, "/logs/_graph/explore"),
+        (P, "/logs/_rollup_search"),
+        (P, "/logs/_mvt/geo/1/2/3"),
+        (P, "/logs/_fleet/_fleet_search"),
+        (P, "/logs/doc/_search"),
+    ] {
+        assert_eq!(ok(method, target).body, BodyIndices::Search, "{target}");
+    }
+    let template = ok(G, "/_search/template");
+    assert_eq!(
+        (template.body, template.targets_all(Role::Index)),
+        (BodyIndices::SearchTemplate, true)
+    );
+    assert_eq!(
+        ok(P, "/logs/_search/template").body,
+        BodyIndices::SearchTemplate
+    );
+    let msearch_template = ok(P, "/_msearch/template");
+    assert_eq!(
+        (
+            msearch_template.body,
+            msearch_template.targets_all(Role::Index)
+        ),
+        (BodyIndices::MsearchTemplate, false)
+    );
+    assert_eq!(ok(P, "/_fleet/_fleet_msearch").body, BodyIndices::Msearch);
+    // Rendering a template runs no query.
+    assert_eq!(ok(P, "/_render/template").body, BodyIndices::None);
     let ds = ok(G, "/_data_stream/logs-a,logs-b");
     let names: Vec<&str> = ds.parts.names(Role::DataStream).collect();
     assert_eq!(names, ["logs-a", "logs-b"]);

@@ -171,9 +171,15 @@ fn rejection_table() {
         (b"GET /a\rb HTTP/1.1\r\nHost: a\r\n\r\n", InvalidTarget),
         (b"GET /secret#/../public HTTP/1.1\r\nHost: a\r\n\r\n", InvalidTarget),
         (b"GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", InvalidTarget),
-        (b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", UnsupportedTargetForm),
         (b"CONNECT es:9200 HTTP/1.1\r\nHost: a\r\n\r\n", UnsupportedMethod),
-        (b"GET es:9200 HTTP/1.1\r\nHost: a\r\n\r\n", UnsupportedTargetForm),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Content-Encoding\r\n\r\n",
+            ConnectionNamesEndToEndHeader,
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: authorization\r\n\r\n",
+            ConnectionNamesEndToEndHeader,
+        ),
         (b"GET http://es:9200 HTTP/1.1\r\nHost: a\r\n\r\n", UnsupportedTargetForm),
         (b"TRACE / HTTP/1.1\r\nHost: a\r\n\r\n", UnsupportedMethod),
         (b"get / HTTP/1.1\r\nHost: a\r\n\r\n", UnsupportedMethod),
@@ -306,4 +312,38 @@ fn spans_never_panic() {
     assert_eq!(Span::of(buf, b""), Span::default());
     assert_eq!(Span::of(buf, &buf[3..]), Span { start: 3, end: 3 });
     assert_eq!(Span::of(buf, &buf[1..2]).get(buf), b"b");
+}
+
+/// The Java low-level REST client sends what its caller wrote (`_cluster/health`); the node
+/// reads it with a leading `/`, and so does everything behind the parser.
+#[test]
+fn slashless_targets_are_read_with_their_slash() {
+    for (raw, path, target) in [
+        (
+            &b"GET _cluster/health HTTP/1.1\r\nHost: a\r\n\r\n"[..],
+            "/_cluster/health",
+            "/_cluster/health",
+        ),
+        (b"DELETE * HTTP/1.1\r\nHost: a\r\n\r\n", "/*", "/*"),
+        (
+            b"GET logs/_search?q=a HTTP/1.1\r\nHost: a\r\n\r\n",
+            "/logs/_search",
+            "/logs/_search?q=a",
+        ),
+        (
+            b"GET es:9200 HTTP/1.1\r\nHost: a\r\n\r\n",
+            "/es:9200",
+            "/es:9200",
+        ),
+        (b"GET ?pretty HTTP/1.1\r\nHost: a\r\n\r\n", "/", "/?pretty"),
+    ] {
+        let head = complete(raw);
+        assert!(head.slashless);
+        assert_eq!(*head.path_text(raw), *path.as_bytes());
+        assert_eq!(*head.target(raw), *target.as_bytes());
+        let mut out = Vec::new();
+        write_upstream_head(&mut out, raw, &head, None, "10.0.0.1", "up");
+        let method = head.method.as_str();
+        assert!(out.starts_with(format!("{method} {target} HTTP/1.1\r\n").as_bytes()));
+    }
 }

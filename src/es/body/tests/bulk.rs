@@ -1,7 +1,7 @@
 use super::super::{MAX_JSON_DEPTH, MAX_META_LINE_BYTES};
 use super::*;
 
-type Item = (u32, BulkOp, String, bool);
+type Item = (u32, BulkOp, String, Option<String>);
 /// (name, body, default index, expected items).
 type Case<'a> = (
     &'a str,
@@ -16,7 +16,14 @@ fn run_chunks(
 ) -> Result<(Vec<Item>, BulkSummary), BodyError> {
     let mut out = Vec::new();
     let mut scanner = BulkScanner::new(default);
-    let mut each = |i: BulkItem<'_>| out.push((i.line, i.op, i.index.to_owned(), i.pipeline));
+    let mut each = |i: BulkItem<'_>| {
+        out.push((
+            i.line,
+            i.op,
+            i.index.to_owned(),
+            i.pipeline.map(str::to_owned),
+        ))
+    };
     for chunk in chunks {
         scanner.feed(chunk, &mut each)?;
     }
@@ -27,7 +34,12 @@ fn run_chunks(
 fn run(body: &[u8], default: Option<&str>) -> Result<Vec<Item>, BodyError> {
     let mut out = Vec::new();
     scan_bulk(body, default, |i| {
-        out.push((i.line, i.op, i.index.to_owned(), i.pipeline))
+        out.push((
+            i.line,
+            i.op,
+            i.index.to_owned(),
+            i.pipeline.map(str::to_owned),
+        ))
     })?;
     Ok(out)
 }
@@ -49,7 +61,7 @@ fn assert_split_invariant(body: &[u8], default: Option<&str>) {
 }
 
 fn it(line: u32, op: BulkOp, index: &str) -> Item {
-    (line, op, index.to_owned(), false)
+    (line, op, index.to_owned(), None)
 }
 
 use BulkOp::{Create, Delete, Index, Update};
@@ -214,17 +226,37 @@ fn table() {
 }
 
 #[test]
-fn pipeline_is_flagged() {
+fn pipeline_is_reported() {
     let body = b"{\"index\":{\"_index\":\"a\",\"pipeline\":\"p\"}}\n{}\n{\"index\":{\"_index\":\"b\",\"pipeline\":null}}\n{}\n";
     let items = run(body, None).unwrap();
     assert_eq!(
         items,
-        vec![(1, Index, "a".into(), true), (3, Index, "b".into(), false)]
+        vec![
+            (1, Index, "a".into(), Some("p".into())),
+            (3, Index, "b".into(), None)
+        ]
     );
     let summary = scan_bulk(body, None, |_| {}).unwrap();
     assert_eq!(summary.with_pipeline, 1);
     assert_eq!(summary.items(), 2);
     assert_eq!(summary.lines, 4);
+    // Decoded; a number or boolean is named by its JSON text (OpenSearch 2.19 answers
+    // "pipeline with id [5] does not exist" for `"pipeline": 5`).
+    let body = b"{\"index\":{\"_index\":\"a\",\"pipeline\":\"re\\u0072oute\"}}\n{}\n{\"create\":{\"pipeline\": 5 ,\"_index\":\"b\"}}\n{}\n{\"update\":{\"_index\":\"c\",\"_id\":\"1\",\"pipeline\":true}}\n{}\n";
+    let items = run(body, None).unwrap();
+    let pipelines: Vec<Option<String>> = items.into_iter().map(|i| i.3).collect();
+    assert_eq!(
+        pipelines,
+        [
+            Some("reroute".into()),
+            Some("5".into()),
+            Some("true".into())
+        ]
+    );
+    assert_split_invariant(body, None);
+    // Arrays and objects are refused, as before.
+    let body = b"{\"index\":{\"_index\":\"a\",\"pipeline\":[\"p\"]}}\n{}\n";
+    assert_eq!(run(body, None), Err(BodyError::UnexpectedJson { line: 1 }));
 }
 
 #[test]
@@ -315,7 +347,12 @@ fn encoded_matches_plain() {
     let gz = enc.finish().unwrap();
     let mut got = Vec::new();
     let summary = scan_bulk_encoded(&gz, ContentEncoding::Gzip, None, 1 << 20, |i| {
-        got.push((i.line, i.op, i.index.to_owned(), i.pipeline))
+        got.push((
+            i.line,
+            i.op,
+            i.index.to_owned(),
+            i.pipeline.map(str::to_owned),
+        ))
     })
     .unwrap();
     assert_eq!(got, run(body, None).unwrap());

@@ -144,11 +144,3 @@ fn objects_and_arrays() {
     assert_eq!(r.next_key(&mut first).unwrap(), None);
     assert!(r.at_end());
 }
-
-#[test]
-fn line_numbers() {
-    assert_eq!(line_of(b"a\nb\nc", 0), 1);
-    assert_eq!(line_of(b"a\nb\nc", 2), 2);
-    assert_eq!(line_of(b"a\nb\nc", 4), 3);
-    assert_eq!(line_of(b"a\nb\nc", 99), 3);
-}

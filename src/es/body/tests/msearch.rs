@@ -52,13 +52,16 @@ fn table() {
             Ok(vec![t(0, 1, "logs")]),
         ),
         (
-            "defaults from the path: empty object, blank and CR-only headers",
+            "defaults from the path, once: empty object, blank and CR-only headers",
             format!("{{}}\n{q}\n\r\n{q}\n\n{q}\n{{\"preference\":\"_local\"}}\n{q}\n"),
             &["p1", "p2"],
-            Ok(vec![
-                t(0, 1, "p1"), t(0, 1, "p2"), t(1, 3, "p1"), t(1, 3, "p2"),
-                t(2, 5, "p1"), t(2, 5, "p2"), t(3, 7, "p1"), t(3, 7, "p2"),
-            ]),
+            Ok(vec![t(0, 1, "p1"), t(0, 1, "p2")]),
+        ),
+        (
+            "defaults reported with the first search that uses them",
+            format!("{{\"index\":\"a\"}}\n{q}\n{{}}\n{q}\n{{\"index\":\"b\"}}\n{q}\n{{}}\n{q}\n"),
+            &["p"],
+            Ok(vec![t(0, 1, "a"), t(1, 3, "p"), t(2, 5, "b")]),
         ),
         (
             "explicit index overrides the path",

@@ -13,6 +13,7 @@ import org.opensearch.env.Environment;
 import org.opensearch.node.InternalSettingsPreparer;
 import org.opensearch.node.Node;
 import org.opensearch.index.reindex.ReindexPlugin;
+import org.opensearch.ingest.common.IngestCommonPlugin;
 import org.opensearch.painless.PainlessPlugin;
 import org.opensearch.transport.Netty4Plugin;
 
@@ -33,7 +34,8 @@ public final class EmbeddedNode extends Node {
         // The protected constructor takes classpath plugins; `true` forbids private index
         // settings, as the real bootstrap does.
         super(environment,
-              List.of(Netty4Plugin.class, CommonAnalysisPlugin.class, PainlessPlugin.class, ReindexPlugin.class),
+              List.of(Netty4Plugin.class, CommonAnalysisPlugin.class, PainlessPlugin.class, ReindexPlugin.class,
+                      IngestCommonPlugin.class),
               true);
     }
 
