@@ -81,8 +81,10 @@ impl Snapshot {
 pub struct PolicyStore {
     current: ArcSwap<Snapshot>,
     generation: AtomicU64,
-    /// Reloads come from SIGHUP and from the file watcher; one at a time.
-    reloading: std::sync::Mutex<()>,
+    /// Reloads come from SIGHUP and from the file watcher; one at a time. Holds the policy
+    /// file's bytes as the last reload read them, so that the watcher reloads only what no
+    /// reload has seen yet (a SIGHUP after an edit is not followed by a second load).
+    reloading: std::sync::Mutex<Option<Vec<u8>>>,
 }
 
 impl PolicyStore {
@@ -90,7 +92,7 @@ impl PolicyStore {
         PolicyStore {
             generation: AtomicU64::new(snapshot.generation),
             current: ArcSwap::from_pointee(snapshot),
-            reloading: std::sync::Mutex::new(()),
+            reloading: std::sync::Mutex::new(None),
         }
     }
 
@@ -102,12 +104,30 @@ impl PolicyStore {
     /// Rebuilds from `source`; on success swaps it in and returns the new generation. On
     /// failure the old snapshot stays and the errors are returned.
     pub fn reload(&self, source: &PolicySource) -> Result<u64, ConfigErrors> {
-        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seen = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        *seen = std::fs::read(source.path()).ok();
         let generation = self.current.load().generation + 1;
         let snapshot = Snapshot::load(source, generation)?;
         self.current.store(Arc::new(snapshot));
         self.generation.store(generation, Ordering::Release);
         Ok(generation)
+    }
+}
+
+impl PolicyStore {
+    /// Whether the policy file differs from what the last reload (or `mark_seen`) read.
+    pub fn source_changed(&self, source: &PolicySource) -> bool {
+        let now = std::fs::read(source.path()).ok();
+        let seen = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        now.is_some() && now != *seen
+    }
+
+    /// Records the file's current bytes as seen (the policy the process started with).
+    pub fn mark_seen(&self, source: &PolicySource) {
+        let mut seen = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.is_none() {
+            *seen = std::fs::read(source.path()).ok();
+        }
     }
 }
 

@@ -318,3 +318,30 @@ fn a_stale_password_repeated_does_not_lock_its_client_out() {
     }
     assert_eq!(get_as(addr, "logstash", "new"), 200);
 }
+
+/// A small body trickling in is read before a node connection is taken: hostile clients hold
+/// their own connections only, never the node's.
+#[test]
+fn a_small_body_trickling_in_never_holds_a_node_connection() {
+    let upstream = StubUpstream::echo();
+    let limits = limits_yaml(SLOW_BODY);
+    let gateway = start_gateway("slow-small-body", &upstream.url(), ALLOW_ALL, &limits);
+    let addr = gateway.local_addrs()[0];
+    let head = "PUT /logs-a/_doc/1 HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n";
+    let (status, _) = trickle(addr, head);
+    assert_eq!(status, Some(408));
+    assert_eq!(
+        upstream
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a node connection was opened for a body that never came"
+    );
+    // A small body that arrives is sent with its head, once.
+    let body = "x".repeat(1000);
+    let put = format!("{head}{body}");
+    assert_eq!(roundtrip(addr, put.as_bytes()).status, 200);
+    let received = upstream.requests();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].body_len, 1000);
+}

@@ -251,3 +251,32 @@ fn ip_filter_drops_connections_before_reading() {
     );
     assert_eq!(upstream.requests().len(), 1);
 }
+
+/// An edit followed by SIGHUP is loaded once: the watcher compares the file with what the
+/// last reload read, SIGHUP's included (each load empties the credential cache).
+#[test]
+fn an_edit_and_a_sighup_load_the_policy_once() {
+    let upstream = StubUpstream::echo();
+    let gateway = format!(
+        "gateway:\n  listen: 127.0.0.1:0\n  upstreams: [\"{}\"]\n  workers: 1\n  metadata_refresh_ms: 0\n  policy_watch_ms: 300\n  acl_file: readonlyrest.yml\n",
+        upstream.url()
+    );
+    let dir = test_dir(
+        "sighup-once",
+        &[("gateway.yml", &gateway), ("readonlyrest.yml", POLICY_A)],
+    );
+    let binary = Binary::start(&dir.join("gateway.yml"));
+    std::fs::write(dir.join("readonlyrest.yml"), POLICY_B).unwrap();
+    binary.signal("HUP");
+    binary.wait_for_log("trigger=\"SIGHUP\"", Duration::from_secs(5));
+    // Several watcher ticks later, nothing was loaded after the SIGHUP's load.
+    std::thread::sleep(Duration::from_millis(1500));
+    let log = binary.log();
+    let after_sighup = &log[log.find("trigger=\"SIGHUP\"").unwrap()..];
+    assert!(
+        !after_sighup.contains("trigger=\"file changed\""),
+        "the watcher loaded the same file again:\n{log}"
+    );
+    let mut client = Client::connect(binary.addr);
+    assert_eq!(put_and_post_statuses(&mut client), (403, 200));
+}

@@ -142,6 +142,11 @@ pub async fn forward(
             .await;
         }
     }
+    if !body_read {
+        if let Some(next) = preread_small_body(worker, client, head).await {
+            return next;
+        }
+    }
     let upstreams = &worker.upstreams;
     let mut conn = match upstreams.checkout().await {
         Ok(conn) => conn,
@@ -270,7 +275,10 @@ async fn send_body(
     upstream: &mut TcpStream,
     length_left: u64,
 ) -> Result<(), BodyError> {
-    if head.body == BodyFraming::None {
+    // Nothing left: no body, or a small one that went out with the head.
+    if head.body == BodyFraming::None
+        || matches!(head.body, BodyFraming::Length(_) if length_left == 0)
+    {
         return Ok(());
     }
     client
@@ -599,6 +607,50 @@ async fn fail(
 
 /// Answers a fault once the request body was handled: `body_done` means the whole body was
 /// consumed, so the connection can stay open; otherwise it is closed after a linger.
+/// A `Content-Length` body up to this size is read before a node connection is taken.
+const PREREAD_BODY_BYTES: u64 = COALESCE_BODY_BYTES as u64;
+
+/// Reads a small body completely (at the body pace) before the request takes a connection to
+/// a node: a client trickling it then holds only its own connection, never one of the node's.
+/// `Some` when the request ended here (too slow: 408; the client went away).
+async fn preread_small_body(
+    worker: &Worker,
+    client: &mut ClientSide<'_>,
+    head: &RequestHead,
+) -> Option<Next> {
+    let BodyFraming::Length(n) = head.body else {
+        return None;
+    };
+    let whole = head.len as u64 + n;
+    if n > PREREAD_BODY_BYTES || client.buf.len() as u64 >= whole {
+        return None;
+    }
+    if head.expect_continue && client.buf.len() == head.len {
+        // The client waits for this before it sends the body (RFC 9110 §10.1.1).
+        let interim = b"HTTP/1.1 100 Continue\r\n\r\n".to_vec();
+        if write_all(client.stream, interim, client.write_timeout)
+            .await
+            .0
+            .is_err()
+        {
+            return Some(Next::Close);
+        }
+    }
+    let pace = BodyPace::new(&worker.limits, Instant::now());
+    while (client.buf.len() as u64) < whole {
+        let received = (client.buf.len() - head.len) as u64;
+        match pace.fill(client.buf, client.stream, received).await {
+            Ok(_) => {}
+            Err(BodyReadError::TooSlow) => {
+                let fault = ClientError::BodyTimeout.into();
+                return Some(answer(worker, client, head, fault, false).await);
+            }
+            Err(BodyReadError::Closed) => return Some(Next::Close),
+        }
+    }
+    None
+}
+
 async fn answer(
     worker: &Worker,
     client: &mut ClientSide<'_>,

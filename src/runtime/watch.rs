@@ -1,8 +1,10 @@
 //! Reloading the policy: on SIGHUP and when its file changes, off the request path.
 //!
 //! A background thread compares the policy file's contents every `gateway.policy_watch_ms`
-//! and reloads when they change; it also re-resolves the host names the rules mention once
-//! a minute. A file that does not load is reported and the previous policy stays.
+//! with what the last reload read (by SIGHUP or by this watcher) and reloads when they
+//! differ; it also re-resolves the host names the rules mention once a minute. A file that
+//! does not load is reported, not retried until it changes again, and the previous policy
+//! stays.
 
 use crate::config::PolicySource;
 use crate::snapshot::PolicyStore;
@@ -42,19 +44,16 @@ pub fn start(
         Duration::from_millis(interval_ms)
     };
     // Read before the thread starts, so that a change made right after this call is seen.
-    let mut seen = std::fs::read(source.path()).ok();
+    store.mark_seen(&source);
     std::thread::Builder::new()
         .name("ringfence-watch".into())
         .spawn(move || {
             let mut resolved_at = Instant::now();
             loop {
                 std::thread::sleep(tick);
-                if interval_ms > 0 {
-                    let now = std::fs::read(source.path()).ok();
-                    if now.is_some() && now != seen {
-                        seen = now;
-                        reload(&store, &source, "file changed");
-                    }
+                // Compared with what the last reload read, SIGHUP's included: one edit, one load.
+                if interval_ms > 0 && store.source_changed(&source) {
+                    reload(&store, &source, "file changed");
                 }
                 if resolved_at.elapsed() >= HOST_NAME_REFRESH {
                     store.current().resolve_host_names();
