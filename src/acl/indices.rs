@@ -147,11 +147,20 @@ fn allow<'r>(
             ..Narrowing::default()
         });
     }
+    // Writes and lookups, as written; an exclusion after a wildcard only takes away.
+    let mut after_wildcard = false;
     let exact = targets
         .indices
         .iter()
         .filter(|i| i.access != Access::Read)
-        .all(|i| patterns.grants(&i.name));
+        .all(|i| {
+            let expr = IndexExpr::parse(&i.name);
+            if expr.exclusion && after_wildcard {
+                return true;
+            }
+            after_wildcard |= expr.wildcard || expr.is_all();
+            patterns.grants(&i.name)
+        });
     let all_unnarrowable =
         targets.all_indices && !targets.narrowable && targets.subrequests.is_empty();
     if !exact || (all_unnarrowable && !patterns.grants("*")) {
@@ -492,6 +501,11 @@ impl Patterns {
     /// Whether the expression `name` is granted as written (module docs).
     fn grants(&self, name: &str) -> bool {
         let expr = IndexExpr::parse(name);
+        if expr.exclusion {
+            // Not after a wildcard (callers handle that case), Elasticsearch reads `-x` as the
+            // name `-x`, which is no valid index: never granted.
+            return false;
+        }
         if expr.date_math {
             return match date_math_names(expr.name) {
                 Some(names) => names.iter().all(|n| self.grants_local(n)),

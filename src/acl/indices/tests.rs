@@ -953,3 +953,17 @@ fn before_the_metadata_is_read_every_document_write_may_reroute() {
     assert_eq!(decide("/logs-1/_doc/1"), "allow:writer");
     assert_eq!(decide("/logs-1/_doc/1?pipeline=add-field"), "deny");
 }
+
+/// `-x` excludes only after a wildcard; first in a list, Elasticsearch reads it as the name
+/// `-x` (no valid index), so no pattern grants it (the whole-path fuzzer found `-logs-1`
+/// passing a reader of `logs-*` as `logs-1`).
+#[test]
+fn a_leading_minus_is_a_name_not_an_exclusion() {
+    assert_eq!(decide(READER, Method::Get, "/-logs-1/_search", None), "404");
+    assert_eq!(decide(READER, Method::Delete, "/-logs-1", None), "deny");
+    let writer = "  - name: writer\n    indices: [\"logs-*\"]\n";
+    assert_eq!(
+        decide(writer, Method::Delete, "/logs-*,-logs-keep", None),
+        "allow:writer"
+    );
+}
