@@ -51,7 +51,8 @@ use crate::es::date_math;
 use crate::es::index_name::IndexExpr;
 use crate::es::metadata::ClusterMetadata;
 use crate::es::target::{Access, Targets, TemplateRead};
-use ahash::AHashSet;
+use ahash::{AHashMap, AHashSet};
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 mod ingest;
@@ -70,6 +71,16 @@ pub struct IndicesRule {
     /// The rule belongs to a `type: forbid` block: it matches on any overlap.
     pub forbid: bool,
 }
+
+/// The longest index expression the rule evaluates (Elasticsearch index names have at most
+/// 255 bytes; date math and a cluster alias add some).
+const MAX_EXPRESSION_BYTES: usize = 1024;
+
+/// The most bytes of names the narrowed lists of one request's sub-requests may hold
+/// together: each search or document gets its own list, so without a bound many searches of
+/// `*` against a large cluster would cost sub-requests x cluster names. Past it the block does
+/// not match (fail closed).
+const MAX_NARROWED_BYTES: usize = 8 << 20;
 
 /// How an allowed read is rewritten to name only what is granted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -103,6 +114,15 @@ impl IndicesRule {
         };
         if !targets.involves_indices() {
             return yes(!self.must_involve_indices);
+        }
+        if targets
+            .indices
+            .iter()
+            .any(|i| i.name.len() > MAX_EXPRESSION_BYTES)
+        {
+            // Longer than any index name (255 bytes) with room for date math and a cluster:
+            // not evaluated (its cost would grow with its length); cannot tell.
+            return yes(self.forbid);
         }
         let patterns = Patterns::resolve(&self.patterns, s);
         if self.forbid {
@@ -190,30 +210,46 @@ fn allow<'r>(
             }
         }
         changed |= path.is_some();
+        // Sub-requests naming the same list are narrowed once.
+        let mut narrowed: AHashMap<&[Cow<'_, str>], Option<Vec<String>>> = AHashMap::new();
+        let mut narrowed_bytes = 0usize;
         let mut lists = Vec::with_capacity(targets.subrequests.len());
         for names in &targets.subrequests {
             if names.is_empty() {
                 lists.push(None);
                 continue;
             }
-            let names = || names.iter().map(|n| n.as_ref());
-            if kibana.is_some_and(|k| k.covers_names(names(), from)) {
-                lists.push(None);
+            if let Some(list) = narrowed.get(names.as_slice()) {
+                narrowed_bytes += list.iter().flatten().map(String::len).sum::<usize>();
+                if narrowed_bytes > MAX_NARROWED_BYTES {
+                    return Outcome::NoMatch;
+                }
+                changed |= list.is_some();
+                lists.push(list.clone());
                 continue;
             }
-            let read = narrow_read(names(), patterns, metadata);
-            lists.push(match read {
-                Read::AsWritten => None,
-                Read::Narrowed(list) => {
-                    changed = true;
-                    Some(list)
+            let each = || names.iter().map(|n| n.as_ref());
+            let list = if kibana.is_some_and(|k| k.covers_names(each(), from)) {
+                None
+            } else if targets.documents {
+                // A document is read from the one index it names: granted as written, or not
+                // at all (expanding it to names it could stand for reads nothing).
+                (!each().all(|n| patterns.grants(n))).then(Vec::new)
+            } else {
+                match narrow_read(each(), patterns, metadata) {
+                    Read::AsWritten => None,
+                    Read::Narrowed(list) => Some(list),
+                    Read::Nothing => Some(Vec::new()),
+                    Read::TooMuch => return Outcome::NoMatch,
                 }
-                Read::Nothing => {
-                    changed = true;
-                    Some(Vec::new())
-                }
-                Read::TooMuch => return Outcome::NoMatch,
-            });
+            };
+            narrowed_bytes += list.iter().flatten().map(String::len).sum::<usize>();
+            if narrowed_bytes > MAX_NARROWED_BYTES {
+                return Outcome::NoMatch;
+            }
+            changed |= list.is_some();
+            narrowed.insert(names.as_slice(), list.clone());
+            lists.push(list);
         }
         if !changed {
             return Outcome::Match;
@@ -299,7 +335,16 @@ fn narrow_read<'n>(
     if !changed {
         return Read::AsWritten;
     }
-    if exclusions.wildcard_bytes.saturating_mul(written_bytes) > MAX_EXCLUSION_WORK {
+    // Every concrete name kept, written or expanded, is matched against every wildcard
+    // exclusion below.
+    let concrete_bytes = written_bytes
+        + kept
+            .names
+            .iter()
+            .filter(|k| !k.contains('*') && !k.starts_with('-'))
+            .map(|k| k.len())
+            .sum::<usize>();
+    if exclusions.wildcard_bytes.saturating_mul(concrete_bytes) > MAX_EXCLUSION_WORK {
         return Read::TooMuch;
     }
     // Exclusions are applied here to the concrete names the expansion produced. They stay
@@ -449,13 +494,11 @@ fn touches(targets: &Targets<'_>, patterns: &Patterns, metadata: &ClusterMetadat
             return true;
         }
     }
-    let subrequest_names = targets.subrequests.iter().flatten().map(|n| n.as_ref());
+    // `indices` holds every name of every sub-request once.
     targets
         .indices
         .iter()
-        .map(|i| i.name.as_ref())
-        .chain(subrequest_names)
-        .any(|name| patterns.touches(name, metadata))
+        .any(|i| patterns.touches(&i.name, metadata))
 }
 
 /// One rule's patterns for one request (variables resolved), split by what they address.
@@ -506,19 +549,14 @@ impl Patterns {
             // name `-x`, which is no valid index: never granted.
             return false;
         }
-        if expr.date_math {
-            return match date_math_names(expr.name) {
-                Some(names) => names.iter().all(|n| self.grants_local(n)),
-                None => false,
-            };
-        }
-        let local = if expr.is_all() { "*" } else { expr.name };
+        let Some(names) = index_part_names(&expr) else {
+            return false; // date math that cannot be evaluated exactly
+        };
         match expr.remote {
-            Some(cluster) => self
-                .remote
-                .iter()
-                .any(|(c, i)| c.contains_pattern(cluster) && i.contains_pattern(local)),
-            None => self.grants_local(local),
+            Some(cluster) => self.remote.iter().any(|(c, i)| {
+                c.contains_pattern(cluster) && names.iter().all(|n| i.contains_pattern(n))
+            }),
+            None => names.iter().all(|n| self.grants_local(n)),
         }
     }
 
@@ -529,30 +567,42 @@ impl Patterns {
             // Exclusions only take away (and before a wildcard they are invalid names).
             return false;
         }
-        if expr.date_math {
-            return match date_math_names(expr.name) {
-                Some(names) => names.iter().any(|n| self.touches_local(n, metadata)),
-                None => true,
-            };
-        }
-        let local = if expr.is_all() { "*" } else { expr.name };
+        let Some(names) = index_part_names(&expr) else {
+            return true; // date math that cannot be evaluated exactly
+        };
         match expr.remote {
             // Another cluster's names cannot be looked up: what its index part could match
             // counts, for local patterns too.
-            Some(cluster) => {
-                self.local.iter().any(|p| p.overlaps(local))
+            Some(cluster) => names.iter().any(|n| {
+                self.local.iter().any(|p| p.overlaps(n))
                     || self
                         .remote
                         .iter()
-                        .any(|(c, i)| c.overlaps(cluster) && i.overlaps(local))
-            }
-            None => self.touches_local(local, metadata),
+                        .any(|(c, i)| c.overlaps(cluster) && i.overlaps(n))
+            }),
+            None => names.iter().any(|n| self.touches_local(n, metadata)),
         }
     }
 
     fn touches_local(&self, name: &str, metadata: &ClusterMetadata) -> bool {
         if self.local.is_empty() {
             return false;
+        }
+        if metadata.ingest.unread {
+            // Before the cluster's aliases and data streams are known, any name could be one
+            // holding a forbidden index.
+            return true;
+        }
+        // A data stream's backing index (`.ds-<stream>-<date>-<generation>`) belongs to the
+        // stream: a pattern that could match a stream name it starts with touches it.
+        if let Some(rest) = name.strip_prefix(".ds-") {
+            if self
+                .local
+                .iter()
+                .any(|p| Glob::new(&format!("{}*", p.as_str())).overlaps(rest))
+            {
+                return true;
+            }
         }
         let member_matches = |candidate: &str| {
             metadata
@@ -579,18 +629,31 @@ impl Patterns {
     }
 }
 
-/// The concrete names a date math expression takes now and [`DATE_MATH_SKEW`] later; `None`
-/// when it cannot be evaluated exactly.
-fn date_math_names(expression: &str) -> Option<[String; 2]> {
+/// The index part of an expression as the names to check: date math evaluated
+/// ([`date_math_names`]; `None` when it cannot be), `_all` as `*`, anything else as written.
+fn index_part_names(expr: &IndexExpr<'_>) -> Option<Vec<String>> {
+    if expr.date_math {
+        return date_math_names(expr.name).map(Vec::from);
+    }
+    let all = expr.name == "_all" || expr.is_all();
+    Some(vec![if all { "*" } else { expr.name }.to_string()])
+}
+
+/// The concrete names a date math expression takes [`DATE_MATH_SKEW`] before now, now, and
+/// as long after (the node's clock may lag or lead, and it evaluates the expression a moment
+/// later); `None` when it cannot be evaluated exactly. `es::date_math` refuses formats finer
+/// than an hour, so three samples see every name the window holds.
+fn date_math_names(expression: &str) -> Option<[String; 3]> {
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .ok()?
         .as_millis();
     let now = i64::try_from(now).ok()?;
-    let later = now.checked_add(DATE_MATH_SKEW.as_millis() as i64)?;
+    let skew = DATE_MATH_SKEW.as_millis() as i64;
     Some([
+        date_math::resolve(expression, now.checked_sub(skew)?).ok()?,
         date_math::resolve(expression, now).ok()?,
-        date_math::resolve(expression, later).ok()?,
+        date_math::resolve(expression, now.checked_add(skew)?).ok()?,
     ])
 }
 

@@ -10,9 +10,11 @@
 //! - `now`, then any of `+N<unit>`, `-N<unit>` (N defaults to 1) and `/<unit>` (round down),
 //!   units `y M w d h H m s`;
 //! - the format (default `uuuu.MM.dd`): the letters `y`/`u` (year), `M` (month as number,
-//!   `MMM`/`MMMM` as English name), `d`, `H`, `m`, `s`, `S` (fraction), `'quoted'` text and any
-//!   other non-letter character; other letters (week years, 12-hour clocks, zone names, ...)
-//!   are errors;
+//!   `MMM`/`MMMM` as English name), `d`, `H`, the literals `.`, `-`, `_`, and `'quoted'`
+//!   letters. Everything else is an error: other letters (minutes and seconds change faster
+//!   than the gateway can bound the node's clock, week years, 12-hour clocks, zone names),
+//!   digits (Elasticsearch 7 strips a leading `8`), and every other character — Java reads
+//!   `[`/`]` as optional sections and `''` as a quote, where a simple reading would not;
 //! - the time zone: `Z`, `UTC`, `GMT`, or an offset `+01:00`, `-0530`, `+01`; region names
 //!   (`Europe/Paris`) need a time-zone database the gateway does not carry: errors.
 //!
@@ -286,27 +288,33 @@ fn format_time(time: &DateTime<FixedOffset>, pattern: &str) -> Result<String, Da
         let c = chars[i];
         let run = chars[i..].iter().take_while(|&&x| x == c).count();
         if c == '\'' {
-            // 'text' is literal; '' is a quote.
+            // 'text' is literal: letters only (no '' quote, nothing Java reads otherwise).
             let mut j = i + 1;
-            if chars.get(j) == Some(&'\'') {
-                out.push('\'');
-                i = j + 1;
-                continue;
-            }
             while j < chars.len() && chars[j] != '\'' {
+                if !chars[j].is_ascii_alphabetic() {
+                    return Err(DateMathError(
+                        "only letters may be quoted in the date format",
+                    ));
+                }
                 out.push(chars[j]);
                 j += 1;
             }
-            if j == chars.len() {
-                return Err(DateMathError("unclosed quote in the date format"));
+            // `''` right after a quoted text is a quote inside it for Java.
+            if j == chars.len() || j == i + 1 || chars.get(j + 1) == Some(&'\'') {
+                return Err(DateMathError(
+                    "an unclosed, empty or doubled quote in the date format",
+                ));
             }
             i = j + 1;
             continue;
         }
-        if !c.is_ascii_alphabetic() {
+        if matches!(c, '.' | '-' | '_') {
             out.push(c);
             i += 1;
             continue;
+        }
+        if !c.is_ascii_alphabetic() {
+            return Err(DateMathError("unsupported character in the date format"));
         }
         let number = |value: u32, width: usize| format!("{value:0width$}");
         let text = match (c, run) {
@@ -323,12 +331,6 @@ fn format_time(time: &DateTime<FixedOffset>, pattern: &str) -> Result<String, Da
             ('M', 4) => MONTHS[time.month0() as usize].to_string(),
             ('d', 1 | 2) => number(time.day(), run),
             ('H', 1 | 2) => number(time.hour(), run),
-            ('m', 1 | 2) => number(time.minute(), run),
-            ('s', 1 | 2) => number(time.second(), run),
-            ('S', 1..=9) => {
-                let nanos = format!("{:09}", time.nanosecond() % 1_000_000_000);
-                nanos[..run].to_string()
-            }
             _ => return Err(DateMathError("unsupported letter in the date format")),
         };
         out.push_str(&text);
@@ -383,8 +385,8 @@ mod tests {
         assert_eq!(at("<x-{now/w}>").unwrap(), "x-2026.11.30");
         assert_eq!(at("<x-{now-1w/w}>").unwrap(), "x-2026.11.23");
         assert_eq!(at("<x-{now/y{yy}}>").unwrap(), "x-26");
-        assert_eq!(at("<x-{now{HH:mm:ss.SSS}}>").unwrap(), "x-23:30:15.250");
-        assert_eq!(at("<x-{now{MMM'-'d}}>").unwrap(), "x-Nov-30");
+        assert_eq!(at("<x-{now{yyyy.MM.dd.HH}}>").unwrap(), "x-2026.11.30.23");
+        assert_eq!(at("<x-{now{MMM-d'T'}}>").unwrap(), "x-Nov-30T");
         assert_eq!(at("<x-{now/d{yyyy.MM.dd|-0530}}>").unwrap(), "x-2026.11.30");
         assert_eq!(
             at("<x-{now/d{yyyy.MM.dd|UTC+02}}>").unwrap(),
@@ -413,6 +415,16 @@ mod tests {
             "<x-}>",
             "<x-{now{'open}}>",
             "<x\\>",
+            // Java reads these differently from a plain reading: refused.
+            "<logs-secre{now{[]}}t>",
+            "<x-{now{yyyy[.MM]}}>",
+            "<x-{now{'it''s'}}>",
+            "<x-{now{8yyyy}}>",
+            "<x-{now{yyyy#}}>",
+            // Finer than the gateway can bound the node's clock.
+            "<x-{now{HH.mm}}>",
+            "<x-{now{ss}}>",
+            "<x-{now{SSS}}>",
         ] {
             assert!(at(bad).is_err(), "{bad} evaluated");
         }

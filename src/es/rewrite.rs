@@ -98,11 +98,19 @@ pub fn rewrite_msearch(
     Ok(out)
 }
 
+/// The largest `_mget` body narrowed per document (larger ones that need it are refused).
+pub const MAX_REWRITTEN_MGET_BYTES: usize = 8 << 20;
+
 /// An `_mget` body (checked by `body::scan_mget`) in which document `i` (in body order,
 /// `docs` and `ids` entries alike) is asked of `missing` where `denied[i]`. `ids` entries
 /// become `docs` entries, in the same order, so that each can name its own index.
 pub fn rewrite_mget(body: &[u8], denied: &[bool], missing: &str) -> Result<Vec<u8>, BodyError> {
     let malformed = BodyError::UnexpectedJson { line: 1 };
+    // The body is rewritten through a JSON tree (several times its size in memory): only
+    // bodies of a size `_mget` is used at are (a larger one to narrow is refused).
+    if body.len() > MAX_REWRITTEN_MGET_BYTES {
+        return Err(malformed);
+    }
     let Ok(serde_json::Value::Object(object)) = serde_json::from_slice(body) else {
         return Err(malformed);
     };

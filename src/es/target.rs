@@ -56,6 +56,8 @@ pub struct Targets<'a> {
     /// `index` of its own has an empty list: it reads `subrequest_defaults`. An allow block
     /// narrows each on its own, as a read of its own; `indices` lists their names once each.
     pub subrequests: Vec<Vec<Cow<'a, str>>>,
+    /// The sub-requests are `_mget` documents (each read from the one index it names).
+    pub documents: bool,
     /// The path's indices an `_msearch` search without `index` reads (none: all indices).
     /// Narrowed once, in the path, for all of them: rewriting each such header would cost
     /// (path indices x searches).
@@ -192,6 +194,7 @@ impl<'a> Targets<'a> {
             indices,
             bulk_ops: Vec::new(),
             subrequests: Vec::new(),
+            documents: false,
             subrequest_defaults: Vec::new(),
             templates: template_read(classified),
             pipelines: pipelines.unwrap_or_default(),
@@ -270,6 +273,7 @@ impl<'a> Targets<'a> {
             }
             BodyIndices::Mget => {
                 let mut seen = FirstSeen::new();
+                self.documents = true;
                 let subrequests = &mut self.subrequests;
                 body::scan_mget(body, default, |target| {
                     subrequests.push(vec![Cow::Owned(target.index.to_string())]);

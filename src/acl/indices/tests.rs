@@ -967,3 +967,120 @@ fn a_leading_minus_is_a_name_not_an_exclusion() {
         "allow:writer"
     );
 }
+
+/// Findings of the review of issue 10: remote date math and `cluster:_all`, unread metadata,
+/// backing indices, over-long expressions, and the cost of many sub-requests.
+#[test]
+fn remote_date_math_and_remote_all_are_checked_like_remote_names() {
+    let remote = "  - name: remote-reader\n    indices: [\"dc*:logs-*\"]\n";
+    let dm = "/dc2:%3Clogs-%7Bnow%2Fd%7D%3E/_search";
+    assert_eq!(decide(READER, Method::Get, dm, None), "404");
+    assert_eq!(decide(remote, Method::Get, dm, None), "allow:remote-reader");
+    let forbid_remote = format!(
+        "  - name: no-remote-secret\n    type: forbid\n    indices: [\"dc2:secret-*\"]\n{READER}"
+    );
+    let secret_dm = "/dc2:%3Csecret-%7Bnow%2Fd%7D%3E/_search";
+    assert_eq!(
+        decide(&forbid_remote, Method::Get, secret_dm, None),
+        "forbid:no-remote-secret"
+    );
+    assert_eq!(
+        decide(&forbid_remote, Method::Get, "/dc2:_all/_search", None),
+        "forbid:no-remote-secret"
+    );
+    let forbid_local = format!("{FORBID_SECRET}{READER}");
+    assert_eq!(
+        decide(&forbid_local, Method::Get, "/dc2:_all/_search", None),
+        "forbid:no-secret"
+    );
+}
+
+#[test]
+fn forbid_blocks_match_everything_named_until_the_metadata_is_read() {
+    let acl = compile(&format!(
+        "readonlyrest:\n  access_control_rules:\n{FORBID_SECRET}  - name: all\n    indices: [\"*\"]\n"
+    ));
+    let unread = ClusterMetadata::unread();
+    // An alias of a forbidden index is unknown yet: it could be one.
+    assert_eq!(
+        decide_with(&acl, &unread, Method::Get, "/maybe-alias/_search", None),
+        "forbid:no-secret"
+    );
+    // A data stream's backing index belongs to the stream.
+    let stream = "  - name: no-stream\n    type: forbid\n    indices: [\"secret-logs\"]\n  - name: all\n    indices: [\"*\"]\n";
+    assert_eq!(
+        decide(
+            stream,
+            Method::Get,
+            "/.ds-secret-logs-2026.11.30-000001/_search",
+            None
+        ),
+        "forbid:no-stream"
+    );
+    assert_eq!(
+        decide(
+            stream,
+            Method::Get,
+            "/.ds-other-2026.11.30-000001/_search",
+            None
+        ),
+        "allow:all"
+    );
+}
+
+#[test]
+fn over_long_expressions_are_not_evaluated() {
+    let long = format!("/{}x/_search", "*".repeat(2000));
+    assert_eq!(decide(READER, Method::Get, &long, None), "deny");
+    let forbid = format!("{FORBID_SECRET}  - name: all\n    indices: [\"*\"]\n");
+    assert_eq!(
+        decide(&forbid, Method::Get, &long, None),
+        "forbid:no-secret"
+    );
+}
+
+#[test]
+fn many_subrequests_against_a_large_cluster_stay_bounded() {
+    let mut metadata = metadata();
+    for i in 0..2000 {
+        metadata.indices.insert(format!("logs-app-{i:05}"), false);
+    }
+    let acl = compile(&format!("readonlyrest:\n  access_control_rules:\n{READER}"));
+    // 10 searches of `*`: each narrowed (once) to the granted names.
+    let few = "{\"index\":\"*\"}\n{}\n".repeat(10);
+    let decision = decide_with(
+        &acl,
+        &metadata,
+        Method::Post,
+        "/_msearch",
+        Some(few.as_bytes()),
+    );
+    assert!(
+        decision.starts_with("allow:reader:sub=["),
+        "{}",
+        decision.chars().take(80).collect::<String>()
+    );
+    // 20,000 of them would rewrite to ~700 MB of names (computed once): refused.
+    let many = "{\"index\":\"*\"}\n{}\n".repeat(20_000);
+    let decision = decide_with(
+        &acl,
+        &metadata,
+        Method::Post,
+        "/_msearch",
+        Some(many.as_bytes()),
+    );
+    assert_eq!(decision, "deny");
+    // `_mget` documents are not expanded: a document of `*` reads nothing.
+    let docs =
+        "{\"docs\":[{\"_index\":\"*\",\"_id\":\"1\"},{\"_index\":\"logs-1\",\"_id\":\"2\"}]}";
+    assert_eq!(
+        decide_with(
+            &acl,
+            &metadata,
+            Method::Post,
+            "/_mget",
+            Some(docs.as_bytes())
+        ),
+        "allow:reader:sub=[|-]"
+    );
+}
