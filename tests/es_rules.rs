@@ -608,6 +608,45 @@ fn indices_read_from_inside_a_query_must_be_granted() {
     );
 }
 
+/// A body in a media type the gateway does not read (CBOR here) is refused only when the
+/// decision needs what is in it; a block without an `indices` rule never reads it.
+#[test]
+fn bodies_are_judged_only_when_the_decision_reads_them() {
+    const POLICY: &str = r#"  access_control_rules:
+  - name: "Reader"
+    auth_key: "reader:reader"
+    indices: ["logs-*"]
+  - name: "Admin"
+    auth_key: "admin:admin"
+"#;
+    let upstream = StubUpstream::echo();
+    let gateway = start_gateway("judged-bodies", &upstream.url(), POLICY, "");
+    let addr = gateway.local_addrs()[0];
+    // `{"query":{"match_all":{}}}` in CBOR.
+    let cbor: &[u8] = b"\xa1\x65query\xa1\x69match_all\xa0";
+    let cbor_search = |user| {
+        request(
+            "POST",
+            "/logs-1/_search",
+            user,
+            "Content-Type: application/cbor\r\n",
+            cbor,
+        )
+    };
+    assert_decided(addr, &upstream, &cbor_search("admin"), 200);
+    assert_eq!(upstream.requests().last().unwrap().body, cbor);
+    let refused = assert_decided(addr, &upstream, &cbor_search("reader"), 415);
+    assert_eq!(
+        refused.json()["error"]["type"],
+        "media_type_not_supported_exception"
+    );
+    // Malformed NDJSON is the node's to answer when nothing in the policy reads it.
+    let broken: &[u8] = b"{\"index\":{\"_index\":\n";
+    let bulk = |user| request("POST", "/_bulk", user, "", broken);
+    assert_decided(addr, &upstream, &bulk("admin"), 200);
+    assert_decided(addr, &upstream, &bulk("reader"), 400);
+}
+
 const NAMES_POLICY: &str = r#"  access_control_rules:
   - name: "Backups"
     auth_key: "backup:backup"
