@@ -606,6 +606,36 @@ fn indices_read_from_inside_a_query_must_be_granted() {
         &request("POST", "/logs-1/_search/template", "reader", json, stored),
         403,
     );
+    // The query of a `_reindex` source, and the searches of a `_rank_eval`.
+    let reindex = |index: &str| {
+        let body = format!(
+            r#"{{"source":{{"index":"logs-1","query":{{"terms":{{"f":{{"index":"{index}","id":"1","path":"ssn"}}}}}}}},"dest":{{"index":"logs-copy"}}}}"#
+        );
+        request("POST", "/_reindex", "reader", json, body.as_bytes())
+    };
+    assert_decided(addr, &upstream, &reindex("secret"), 403);
+    assert_decided(addr, &upstream, &reindex("logs-2"), 200);
+    let rank_eval = |index: &str| {
+        let body = format!(
+            r#"{{"requests":[{{"id":"q","request":{{"query":{{"percolate":{{"field":"q","index":"{index}","id":"1"}}}}}},"ratings":[]}}],"metric":{{"precision":{{}}}}}}"#
+        );
+        request(
+            "POST",
+            "/logs-1/_rank_eval",
+            "reader",
+            json,
+            body.as_bytes(),
+        )
+    };
+    assert_decided(addr, &upstream, &rank_eval("secret"), 403);
+    assert_decided(addr, &upstream, &rank_eval("logs-2"), 200);
+    let templates = br#"{"templates":[{"id":"t","template":{"id":"stored"}}],"requests":[{"id":"q","template_id":"t","params":{},"ratings":[]}]}"#;
+    assert_decided(
+        addr,
+        &upstream,
+        &request("POST", "/logs-1/_rank_eval", "reader", json, templates),
+        403,
+    );
 }
 
 /// A body in a media type the gateway does not read (CBOR here) is refused only when the

@@ -65,7 +65,7 @@ pub use context_ids::{response_id, scan_context_ids, scan_search_pit, ContextIds
 pub use error::BodyError;
 pub use inflate::{inflate_to_vec, ContentEncoding, Inflater};
 pub use json::MAX_JSON_DEPTH;
-pub use lookups::{scan_lookups, scan_msearch_lookups, SearchBody, ANY_INDEX};
+pub use lookups::{scan_lookups, scan_lookups_within, scan_msearch_lookups, SearchBody, ANY_INDEX};
 pub use mget::{scan_mget, MgetSummary, MgetTarget};
 pub use msearch::{scan_msearch, MsearchScanner, MsearchSummary, MsearchTarget, ALL_INDICES};
 pub use reindex::{parse_reindex, Reindex};

@@ -198,9 +198,11 @@ pub enum BodyIndices {
     Search,
     /// `_search/template`: an inline template read as a search body, or a stored one.
     SearchTemplate,
+    /// `_rank_eval`: every `requests[].request` is a search body; `templates` stand for `*`.
+    RankEval,
     /// `_mtermvectors`: `docs[]._index`.
     Mtermvectors,
-    /// `_reindex`: `source.index` and `dest.index`.
+    /// `_reindex`: `source.index` and `dest.index`; `source` is a search body too.
     Reindex,
     /// `POST /_aliases`: the `index`/`indices`/`alias`/`aliases` of every action.
     UpdateAliases,

@@ -1,7 +1,8 @@
 //! What a request touches, as the ACL needs it: every index expression with read or write
 //! access, plus repositories, snapshots and data streams, from the path and (for the APIs
 //! that carry them there) from the body; for search-family bodies also the indices the query
-//! reads from inside (`Access::Lookup`, see `body::lookups`).
+//! reads from inside (`Access::Lookup`, see `body::lookups`), also those of a `_reindex`'s
+//! `source` query and of the searches of a `_rank_eval`.
 //!
 //! No IO. Built once per request from the route classification; bodies are read only for the
 //! APIs that name indices in them, after the proxy buffered (and the caller inflated) them.
@@ -145,6 +146,7 @@ pub fn needs_body(classified: &Classified<'_>) -> bool {
             | BodyIndices::SnapshotRestore
             | BodyIndices::Search
             | BodyIndices::SearchTemplate
+            | BodyIndices::RankEval
     )
 }
 
@@ -153,7 +155,7 @@ pub fn needs_body(classified: &Classified<'_>) -> bool {
 fn reads_only_path(classified: &Classified<'_>) -> bool {
     matches!(
         classified.body,
-        BodyIndices::Search | BodyIndices::SearchTemplate
+        BodyIndices::Search | BodyIndices::SearchTemplate | BodyIndices::RankEval
     ) || !needs_body(classified)
 }
 
@@ -265,7 +267,7 @@ impl<'a> Targets<'a> {
                     self.push_owned(name, Access::Lookup);
                 }
             }
-            BodyIndices::Search | BodyIndices::SearchTemplate => {
+            BodyIndices::Search | BodyIndices::SearchTemplate | BodyIndices::RankEval => {
                 let kind = search_kind(classified.body);
                 for name in distinct_lookups(|each| body::scan_lookups(body, kind, each))? {
                     self.push_owned(name, Access::Lookup);
@@ -290,10 +292,18 @@ impl<'a> Targets<'a> {
                     // The destination can be changed by code we do not evaluate.
                     self.opaque_indices = true;
                 }
+                // The source query runs on this cluster unless `remote` (opaque, above).
+                let lookups = distinct_lookups(|each| {
+                    let span = reindex.source.clone();
+                    body::scan_lookups_within(body, span, SearchBody::Search, each)
+                })?;
                 for source in reindex.source_indices {
                     self.push_owned(source.into_owned(), Access::Read);
                 }
                 self.push_owned(reindex.dest_index.into_owned(), Access::Write);
+                for name in lookups {
+                    self.push_owned(name, Access::Lookup);
+                }
             }
             BodyIndices::UpdateAliases => {
                 for action in body::parse_aliases(body)? {
@@ -390,6 +400,7 @@ impl<'a> Targets<'a> {
 fn search_kind(body: BodyIndices) -> SearchBody {
     match body {
         BodyIndices::SearchTemplate | BodyIndices::MsearchTemplate => SearchBody::Template,
+        BodyIndices::RankEval => SearchBody::RankEval,
         _ => SearchBody::Search,
     }
 }

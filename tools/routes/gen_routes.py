@@ -97,11 +97,13 @@ BODY = {
     "fleet.search": "Search", "rollup.rollup_search": "Search", "open_point_in_time": "Search",
     "graph.explore": "Search",
     "search_template": "SearchTemplate",
+    # Ranking evaluation: every rated request is a search body of the path's indices.
+    "rank_eval": "RankEval",
 }
 
 # Bodies that add to the indices the path names rather than name the targets themselves: a
 # path without an index still means all indices.
-PATH_TARGETS = {"QueryText", "Search", "SearchTemplate"}
+PATH_TARGETS = {"QueryText", "Search", "SearchTemplate", "RankEval"}
 
 # Two APIs of the spec that share a path shape and a method: the server has one handler there.
 # Every such group must map to one action; the first name listed here (or else the

@@ -90,6 +90,15 @@ impl<'a> Reader<'a> {
         Reader { buf, pos: 0 }
     }
 
+    /// A reader of the value that starts at `start` of `buf` and ends with it; offsets (and
+    /// so line numbers) stay those of `buf`.
+    pub(crate) fn starting_at(buf: &'a [u8], start: usize) -> Self {
+        Reader {
+            buf,
+            pos: start.min(buf.len()),
+        }
+    }
+
     /// Offset of the next token (after whitespace), for the line of the value about to be read.
     pub(crate) fn token_offset(&mut self) -> usize {
         self.skip_ws();

@@ -4,8 +4,10 @@
 //!
 //! Where it sits in the walk: `es::target::Targets::add_body` calls [`scan_lookups`] for
 //! `_search`, `_count`, `_validate/query`, `_explain`, `_delete_by_query`, ... bodies and
-//! [`scan_msearch_lookups`] for the search lines of `_msearch` (and the template lines of
-//! `_msearch/template`); every name reported becomes an `Access::Lookup` index, which the
+//! `_rank_eval` bodies, [`scan_lookups_within`] for the `source` object of a `_reindex` (a
+//! search body with `index` and `remote` besides), and [`scan_msearch_lookups`] for the
+//! search lines of `_msearch` (and the template lines of `_msearch/template`); every name
+//! reported becomes an `Access::Lookup` index, which the
 //! `indices` rule requires granted as written (the query cannot be narrowed). Owns: finding
 //! those names. Must not: resolve them, look at what is searched (the path), or skip a part of
 //! the body it cannot read (that part stands for `*`, or the body is refused).
@@ -58,6 +60,12 @@
 //! - a key with a variable may render to any key: it is read as every key at once (as an index
 //!   key its string value is reported, as `wrapper` a lone `{"query": ...}` makes `*`, ...).
 //!
+//! **Ranking evaluation** (`_rank_eval`, `RankEvalSpec`): each `requests[].request` is a search
+//! body (a single object in place of the `requests` array too, as `ObjectParser` takes one);
+//! `ratings` name documents the hits are compared with, not read. A `templates` member (search
+//! templates the requests render with their `params`, stored or inline) stands for `*`
+//! whatever it holds.
+//!
 //! **Lists**: a reported value is split on `,` (empty pieces dropped). Elasticsearch reads
 //! these values as one name and fails on a comma; splitting can only add names, and each must
 //! be granted. Wildcards, aliases, date math and remote names are passed on as written.
@@ -101,6 +109,9 @@ pub enum SearchBody {
     Search,
     /// A search template request (`id` or `source`, `params`), as `_search/template` takes it.
     Template,
+    /// A ranking evaluation request (`requests`, `templates`, `metric`), as `_rank_eval`
+    /// takes it.
+    RankEval,
 }
 
 /// Calls `each` for every index a complete search-family body reads from inside its query
@@ -111,7 +122,21 @@ pub fn scan_lookups(
     each: &mut dyn FnMut(&str),
 ) -> Result<(), BodyError> {
     let lines = Lines::new(body);
-    scan(body, kind, Loc::Body(&lines), each)
+    scan(Reader::new(body), kind, Loc::Body(&lines), each)
+}
+
+/// [`scan_lookups`] for the one JSON value at `span` of a complete body that was already
+/// checked to be JSON (the `source` object of a `_reindex`), with line numbers in the body.
+pub fn scan_lookups_within(
+    body: &[u8],
+    span: std::ops::Range<usize>,
+    kind: SearchBody,
+    each: &mut dyn FnMut(&str),
+) -> Result<(), BodyError> {
+    let lines = Lines::new(body);
+    let value = body.get(..span.end).unwrap_or(body);
+    let reader = Reader::starting_at(value, span.start);
+    scan(reader, kind, Loc::Body(&lines), each)
 }
 
 /// [`scan_lookups`] for every search line of an `_msearch` (or `_msearch/template`) body that
@@ -122,7 +147,7 @@ pub fn scan_msearch_lookups(
     each: &mut dyn FnMut(&str),
 ) -> Result<(), BodyError> {
     for (line, bytes) in search_lines(body) {
-        scan(bytes, kind, Loc::Line(line), each)?;
+        scan(Reader::new(bytes), kind, Loc::Line(line), each)?;
     }
     Ok(())
 }
@@ -169,6 +194,12 @@ const COLLATE: Roles = 1 << 17;
 const SCRIPT: Roles = 1 << 18;
 /// A search template request: `id`, `source`/`inline`/`template`, `params`.
 const TEMPLATE_REQUEST: Roles = 1 << 19;
+/// The top-level object of a `_rank_eval` body: `requests`, `templates`.
+const RANK_EVAL: Roles = 1 << 20;
+/// Its `requests`: as an array, every element is a rated request.
+const RANK_REQUESTS: Roles = 1 << 21;
+/// A rated request: `request` is a search body.
+const RATED_REQUEST: Roles = 1 << 22;
 
 /// How the strings of a subtree may be rewritten by the node before it is parsed.
 type Modes = u8;
@@ -253,13 +284,12 @@ struct Frame {
 }
 
 fn scan(
-    bytes: &[u8],
+    mut r: Reader<'_>,
     kind: SearchBody,
     loc: Loc<'_>,
     each: &mut dyn FnMut(&str),
 ) -> Result<(), BodyError> {
     let json = |e| loc.json(e);
-    let mut r = Reader::new(bytes);
     if r.at_end() {
         return Ok(());
     }
@@ -267,6 +297,7 @@ fn scan(
     let top = match kind {
         SearchBody::Search => ROOT,
         SearchBody::Template => TEMPLATE_REQUEST,
+        SearchBody::RankEval => RANK_EVAL,
     };
     let mut stack: Vec<Frame> = Vec::new();
     let mut next = Some(Value::new(top, 0));
@@ -287,13 +318,7 @@ fn scan(
                 }
             }
         } else if r.next_element(&mut frame.first).map_err(json)? {
-            // Arrays in a query hold queries (`must`, `should`, `queries`) or values.
-            let roles = if frame.roles == 0 {
-                0
-            } else {
-                QUERY | (frame.roles & LIKE)
-            };
-            next = Some(Value::new(roles, frame.modes));
+            next = Some(element(frame));
         } else {
             stack.pop();
         }
@@ -457,6 +482,17 @@ fn member(frame: &mut Frame, key: &[u8], each: &mut dyn FnMut(&str)) -> Value {
         }
         value.stored |= key.is(b"id");
     }
+    if has(RANK_EVAL) {
+        if key.is(b"requests") {
+            // One rated request may stand in for the array.
+            value.roles |= RANK_REQUESTS | RATED_REQUEST;
+        }
+        // Templates the requests render (stored or inline): not read.
+        value.stored |= key.is(b"templates");
+    }
+    if has(RATED_REQUEST) && key.is(b"request") {
+        value.roles |= ROOT;
+    }
     if has(TEMPLATE_REQUEST) {
         if key.is(b"source") || key.is(b"inline") || key.is(b"template") {
             value.source = Some(ROOT);
@@ -471,6 +507,19 @@ fn member(frame: &mut Frame, key: &[u8], each: &mut dyn FnMut(&str)) -> Value {
         }
     }
     value
+}
+
+/// The roles of an array element: a rated request in `_rank_eval`'s `requests`; elsewhere
+/// arrays in a query hold queries (`must`, `should`, `queries`) or values.
+fn element(frame: &Frame) -> Value {
+    let roles = if frame.roles & RANK_REQUESTS != 0 {
+        RATED_REQUEST
+    } else if frame.roles == 0 {
+        0
+    } else {
+        QUERY | (frame.roles & LIKE)
+    };
+    Value::new(roles, frame.modes)
 }
 
 /// The roles a member of a possible query gets from its key: another possible query, plus the

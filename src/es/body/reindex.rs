@@ -1,4 +1,6 @@
-//! `_reindex`: the indices read (`source.index`) and written (`dest.index`).
+//! `_reindex`: the indices read (`source.index`) and written (`dest.index`), and where the
+//! `source` object is (a search body besides: its query may read other indices from inside,
+//! which `lookups` finds there).
 //!
 //! Owns: those two fields and the facts that change what they mean. Must not: interpret
 //! the query, script or remote settings beyond flagging them.
@@ -18,6 +20,7 @@
 //!   Elasticsearch's object parser rejects the unknown ones itself.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use super::error::{BodyError, Lines, Loc};
 use super::json::{Kind, Reader};
@@ -36,6 +39,10 @@ pub struct Reindex<'a> {
     pub script: bool,
     /// `dest.pipeline` is set; an ingest pipeline may reroute documents.
     pub dest_pipeline: bool,
+    /// Where the `source` object is in the body: it is searched like a search body
+    /// (`ReindexRequest` hands it to `SearchSourceBuilder`), so its query can read other
+    /// indices (terms lookups, ...).
+    pub source: Range<usize>,
 }
 
 /// Parses a complete `_reindex` body.
@@ -49,6 +56,7 @@ pub fn parse_reindex(body: &[u8]) -> Result<Reindex<'_>, BodyError> {
     let mut remote = false;
     let mut script = false;
     let mut dest_pipeline = false;
+    let mut source = 0..0;
 
     expect_kind(&mut r, loc, Kind::Object)?;
     r.begin_object().map_err(json)?;
@@ -71,6 +79,7 @@ pub fn parse_reindex(body: &[u8]) -> Result<Reindex<'_>, BodyError> {
         match bit {
             0 => {
                 expect_kind(&mut r, loc, Kind::Object)?;
+                let start = r.token_offset();
                 r.begin_object().map_err(json)?;
                 let mut sseen = Seen::default();
                 let mut sfirst = true;
@@ -97,6 +106,7 @@ pub fn parse_reindex(body: &[u8]) -> Result<Reindex<'_>, BodyError> {
                         r.skip_value().map_err(json)?;
                     }
                 }
+                source = start..r.token_offset();
             }
             1 => {
                 expect_kind(&mut r, loc, Kind::Object)?;
@@ -149,6 +159,7 @@ pub fn parse_reindex(body: &[u8]) -> Result<Reindex<'_>, BodyError> {
         remote,
         script,
         dest_pipeline,
+        source,
     })
 }
 

@@ -416,7 +416,7 @@ pub(super) static APIS: [Api; 591] = [
     Api { name: "query_rules.put_rule", action: "cluster:admin/xpack/query_rules/rule/put", body: BodyIndices::None },
     Api { name: "query_rules.put_ruleset", action: "cluster:admin/xpack/query_rules/put", body: BodyIndices::None },
     Api { name: "query_rules.test", action: "cluster:admin/xpack/query_rules/test", body: BodyIndices::None },
-    Api { name: "rank_eval", action: "indices:data/read/rank_eval", body: BodyIndices::None },
+    Api { name: "rank_eval", action: "indices:data/read/rank_eval", body: BodyIndices::RankEval },
     Api { name: "readonlyrest.audit_event", action: "cluster:internal_ror/audit_event/put", body: BodyIndices::None },
     Api { name: "readonlyrest.auth_mock", action: "cluster:internal_ror/authmock/manage", body: BodyIndices::None },
     Api { name: "readonlyrest.config", action: "cluster:internal_ror/config/manage", body: BodyIndices::None },

@@ -524,6 +524,13 @@ fn implicit_all_and_body_hints() {
     assert_eq!(ok(P, "/_fleet/_fleet_msearch").body, BodyIndices::Msearch);
     // Rendering a template runs no query.
     assert_eq!(ok(P, "/_render/template").body, BodyIndices::None);
+    // Ranking evaluation runs searches of the path's indices (all without one).
+    let rank_eval = ok(G, "/_rank_eval");
+    assert_eq!(
+        (rank_eval.body, rank_eval.targets_all(Role::Index)),
+        (BodyIndices::RankEval, true)
+    );
+    assert_eq!(ok(P, "/logs/_rank_eval").body, BodyIndices::RankEval);
     let ds = ok(G, "/_data_stream/logs-a,logs-b");
     let names: Vec<&str> = ds.parts.names(Role::DataStream).collect();
     assert_eq!(names, ["logs-a", "logs-b"]);

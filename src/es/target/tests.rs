@@ -195,6 +195,54 @@ fn search_bodies_add_lookups() {
 }
 
 #[test]
+fn reindex_and_rank_eval_queries_add_lookups() {
+    let lookup = |n: &str| (n.to_string(), Access::Lookup);
+    // `_reindex` searches its source with the `source` object as the search body.
+    let c = classify(Method::Post, "/_reindex").unwrap();
+    let mut t = Targets::from_path(&c);
+    let body = format!(
+        r#"{{"source":{{"index":"logs-1","query":{}}},"dest":{{"index":"logs-copy"}}}}"#,
+        lookup_query("secret")
+    );
+    t.add_body(&c, body.as_bytes()).unwrap();
+    assert_eq!(
+        names(&t),
+        [
+            ("logs-1".into(), Access::Read),
+            ("logs-copy".into(), Access::Write),
+            lookup("secret")
+        ]
+    );
+    // Only the source is a search body.
+    let mut t = Targets::from_path(&c);
+    let body = format!(
+        r#"{{"source":{{"index":"logs-1"}},"dest":{{"index":"logs-copy","x":{}}}}}"#,
+        lookup_query("secret")
+    );
+    t.add_body(&c, body.as_bytes()).unwrap();
+    assert_eq!(names(&t).len(), 2);
+
+    // `_rank_eval` searches the path's indices (narrowable) with each rated request.
+    let c = classify(Method::Post, "/logs-1/_rank_eval").unwrap();
+    assert_eq!(c.body, BodyIndices::RankEval);
+    let mut t = Targets::from_path(&c);
+    assert!(needs_body(&c) && t.narrowable);
+    let body = br#"{"requests":[{"id":"q","request":{"query":{"percolate":{"field":"q","index":"secret","id":"1"}}},"ratings":[]}],"metric":{"precision":{}}}"#;
+    t.add_body(&c, body).unwrap();
+    assert_eq!(
+        names(&t),
+        [("logs-1".into(), Access::Read), lookup("secret")]
+    );
+    assert!(t.narrowable);
+    let c = classify(Method::Get, "/_rank_eval").unwrap();
+    let mut t = Targets::from_path(&c);
+    t.add_body(&c, br#"{"templates":[],"requests":[]}"#)
+        .unwrap();
+    assert_eq!(names(&t), [lookup("*")]);
+    assert!(t.all_indices);
+}
+
+#[test]
 fn msearch_searches_add_lookups() {
     let c = classify(Method::Post, "/_msearch").unwrap();
     let mut t = Targets::from_path(&c);

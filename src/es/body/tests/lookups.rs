@@ -372,6 +372,81 @@ fn search_templates() {
 }
 
 #[test]
+fn rank_eval_requests_are_search_bodies() {
+    const R: SearchBody = SearchBody::RankEval;
+    let cases: &[Case] = &[
+        (
+            "every rated request's search",
+            R,
+            format!(
+                r#"{{"requests":[{{"id":"q1","request":{{"query":{}}},"ratings":[{{"_index":"r","_id":"1","rating":1}}]}},
+                  {{"id":"q2","request":{{"query":{{"percolate":{{"field":"q","index":"p","id":"1"}}}}}},"ratings":[]}}],
+                  "metric":{{"precision":{{"k":10}}}}}}"#,
+                lookup("a")
+            ),
+            &["a", "p"],
+        ),
+        (
+            "one request in place of the array",
+            R,
+            format!(
+                r#"{{"requests":{{"id":"q","request":{{"query":{}}}}}}}"#,
+                lookup("a")
+            ),
+            &["a"],
+        ),
+        (
+            "templates, whatever they hold",
+            R,
+            r#"{"templates":[{"id":"t","template":{"source":{"query":{"match_all":{}}}}}],
+               "requests":[{"id":"q","template_id":"t","params":{},"ratings":[]}]}"#
+                .into(),
+            &["*"],
+        ),
+        (
+            "ratings, params and metrics are data",
+            R,
+            format!(
+                r#"{{"requests":[{{"id":"q","params":{{"q":{}}},"ratings":[{}],"request":{{}}}}],"metric":{{"x":{}}}}}"#,
+                lookup("a"),
+                lookup("b"),
+                lookup("c")
+            ),
+            &[],
+        ),
+        (
+            "the top level is not a query",
+            R,
+            format!(r#"{{"query":{}}}"#, lookup("a")),
+            &[],
+        ),
+    ];
+    check(cases);
+}
+
+#[test]
+fn a_value_inside_a_body_is_scanned_alone() {
+    let body = format!(
+        "{{\"source\":\n{{\"index\":\"logs\",\"query\":{}}},\"dest\":{{\"q\":{}}}}}",
+        lookup("a"),
+        lookup("b")
+    );
+    let start = body.find("\n{").unwrap() + 1;
+    let end = body.find(",\"dest\"").unwrap();
+    let mut out = Vec::new();
+    scan_lookups_within(body.as_bytes(), start..end, S, &mut |n| {
+        out.push(n.to_string())
+    })
+    .unwrap();
+    assert_eq!(out, ["a"]);
+    // Errors name the line in the body.
+    let bad = "{\"source\":\n{\"query\":{\"terms\":{\"f\":{\"index\":1}}}}}";
+    let start = bad.find("\n{").unwrap() + 1;
+    let result = scan_lookups_within(bad.as_bytes(), start..bad.len() - 1, S, &mut |_| {});
+    assert_eq!(result, Err(BodyError::UnexpectedJson { line: 2 }));
+}
+
+#[test]
 fn refused_bodies() {
     let unexpected = |line| BodyError::UnexpectedJson { line };
     let malformed = |line| BodyError::MalformedJson { line };

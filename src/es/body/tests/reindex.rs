@@ -12,6 +12,7 @@ fn basic() {
     assert_eq!(names(&r.source_indices), ["a"]);
     assert_eq!(r.dest_index, "b");
     assert!(!r.remote && !r.script && !r.dest_pipeline);
+    assert_eq!(r.source, 10..48, "the source object, for its query");
 }
 
 #[test]
