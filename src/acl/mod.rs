@@ -107,6 +107,10 @@ pub enum Decision<'r> {
         narrowed: Option<indices::Narrowing>,
         /// The user was authenticated by the request's Basic credentials.
         by_basic: ByBasic,
+        /// Basic credentials were presented, an earlier block rejected them and they are
+        /// valid for no rule of the ACL, though this block let the request in without them
+        /// (anonymous access): a failed login all the same, counted by the failure limits.
+        credentials_rejected: bool,
     },
     Forbid {
         /// The forbid block that matched; `None` when no block matched.
@@ -166,6 +170,7 @@ impl Acl {
                 user: None,
                 narrowed: None,
                 by_basic: ByBasic(false),
+                credentials_rejected: false,
             };
         }
         let mut bad_credentials = false;
@@ -173,6 +178,11 @@ impl Acl {
         for (position, block) in self.blocks.iter().enumerate() {
             match self.evaluate_block(block, req, verifier) {
                 BlockResult::Matched(user, narrowed, by_basic) => {
+                    // A guess an earlier block rejected is a failed login even when a later
+                    // block needs no credentials; unverified expensive keys do not count.
+                    let credentials_rejected = bad_credentials
+                        && req.basic.is_some()
+                        && self.basic_credentials_valid(req, verifier) == Some(false);
                     return match &block.policy {
                         Policy::Allow => Decision::Allow {
                             block: Some(&block.name),
@@ -180,6 +190,7 @@ impl Acl {
                             user,
                             narrowed,
                             by_basic,
+                            credentials_rejected,
                         },
                         Policy::Forbid { message } => Decision::Forbid {
                             block: Some(&block.name),
@@ -187,9 +198,9 @@ impl Acl {
                                 .as_deref()
                                 .unwrap_or(&self.settings.forbidden_message),
                             due_to: "FORBIDDEN_BY_BLOCK",
-                            credentials_rejected: false,
+                            credentials_rejected,
                         },
-                    }
+                    };
                 }
                 BlockResult::NotMatched {
                     bad_credentials: bad,
@@ -202,7 +213,7 @@ impl Acl {
                 BlockResult::NeedsBody => return Decision::ReadBody,
             }
         }
-        let rejected = bad_credentials && !self.recognises(req, verifier);
+        let rejected = bad_credentials && self.basic_credentials_valid(req, verifier) != Some(true);
         let credentials_rejected = rejected && req.basic.is_some();
         if rejected && self.settings.prompt_for_basic_auth {
             return Decision::Unauthorized {
@@ -262,12 +273,14 @@ impl Acl {
     }
 
     /// Whether the request's Basic credentials are valid for any authentication rule of the
-    /// ACL. A known user who is simply not allowed gets 403; a prompt would not help them.
-    /// Expensive keys count only when their verdict is already cached: this question is
-    /// never worth a hash.
-    fn recognises(&self, req: &Request<'_>, verifier: &dyn Verifier) -> bool {
+    /// ACL: `Some(true)`, `Some(false)` when every rule that could take them says no, `None`
+    /// when only an expensive key whose verdict is not cached could tell. A known user who is
+    /// simply not allowed gets 403; a prompt would not help them. This question is never
+    /// worth a hash.
+    fn basic_credentials_valid(&self, req: &Request<'_>, verifier: &dyn Verifier) -> Option<bool> {
+        use crate::auth::key::{Cost, Verdict};
         let Some(basic) = &req.basic else {
-            return false;
+            return Some(false);
         };
         let block_rules = self
             .blocks
@@ -283,20 +296,28 @@ impl Acl {
             .iter()
             .filter(|u| u.usernames.iter().any(|g| g.matches(&basic.user)))
             .map(|u| &u.auth);
-        block_rules.chain(user_rules).any(|auth| match auth {
-            AuthRule::Key { id, key, .. } => {
-                let verdict = match key.cost() {
-                    crate::auth::key::Cost::Cheap => {
+        let mut unknown = false;
+        for auth in block_rules.chain(user_rules) {
+            let AuthRule::Key { id, key, .. } = auth else {
+                continue;
+            };
+            let verdict = if key.username().is_some_and(|user| user != basic.user) {
+                Some(Verdict::UserMismatch)
+            } else {
+                match key.cost() {
+                    Cost::Cheap => {
                         Some(key.verify(basic.user.as_bytes(), basic.password.as_bytes()))
                     }
-                    crate::auth::key::Cost::Expensive => {
-                        verifier.cached(*id, &basic.user, &basic.password)
-                    }
-                };
-                verdict == Some(crate::auth::key::Verdict::Match)
+                    Cost::Expensive => verifier.cached(*id, &basic.user, &basic.password),
+                }
+            };
+            match verdict {
+                Some(Verdict::Match) => return Some(true),
+                None => unknown = true,
+                Some(_) => {}
             }
-            _ => false,
-        })
+        }
+        (!unknown).then_some(false)
     }
 
     /// Host names to resolve (by `snapshot`, off the hot path).

@@ -290,7 +290,11 @@ pub fn decide(
                 by_basic: ByBasic(true),
                 ..
             } => ctx.gate.succeeded(&basic.user, &basic.password),
-            Decision::Forbid {
+            Decision::Allow {
+                credentials_rejected: true,
+                ..
+            }
+            | Decision::Forbid {
                 credentials_rejected: true,
                 ..
             }
