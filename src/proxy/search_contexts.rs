@@ -101,7 +101,37 @@ struct Entry {
     expires_at: Instant,
 }
 
-type Shard = ahash::AHashMap<IdTag, Entry>;
+#[derive(Default)]
+struct Shard {
+    entries: ahash::AHashMap<IdTag, Entry>,
+    /// No entry expires before this (a lower bound, exact after a sweep): a full shard is
+    /// swept again only once something in it may have expired, so a full store costs a
+    /// refused request a lookup, not a scan.
+    earliest_expiry: Option<Instant>,
+}
+
+impl Shard {
+    fn insert(&mut self, id: IdTag, entry: Entry) {
+        self.lower_bound(entry.expires_at);
+        self.entries.insert(id, entry);
+    }
+
+    fn lower_bound(&mut self, expires_at: Instant) {
+        self.earliest_expiry = Some(
+            self.earliest_expiry
+                .map_or(expires_at, |e| e.min(expires_at)),
+        );
+    }
+
+    /// Drops the expired entries if any may have expired by `now`.
+    fn sweep(&mut self, now: Instant) {
+        if self.earliest_expiry.is_some_and(|earliest| earliest > now) {
+            return;
+        }
+        self.entries.retain(|_, entry| entry.expires_at > now);
+        self.earliest_expiry = self.entries.values().map(|e| e.expires_at).min();
+    }
+}
 
 /// The process-wide record of contexts and their owners.
 pub struct SearchContexts {
@@ -251,6 +281,7 @@ impl SearchContexts {
     /// The keep-alive of the context `id` if it is recorded, unexpired, for `owner`.
     fn owned(&self, id: &IdTag, owner: OwnerTag, now: Instant) -> Option<Duration> {
         self.shard(id)
+            .entries
             .get(id)
             .filter(|entry| entry.owner == owner && entry.expires_at > now)
             .map(|entry| entry.keep_alive)
@@ -333,9 +364,9 @@ impl SearchContexts {
             expires_at: now + keep_alive + EXPIRY_SLACK,
         };
         let mut shard = self.shard(&id);
-        if !shard.contains_key(&id) && shard.len() >= self.max_per_shard {
-            shard.retain(|_, entry| entry.expires_at > now);
-            if shard.len() >= self.max_per_shard {
+        if !shard.entries.contains_key(&id) && shard.entries.len() >= self.max_per_shard {
+            shard.sweep(now);
+            if shard.entries.len() >= self.max_per_shard {
                 drop(shard);
                 if let Some(total) = self.full.arose(self.epoch, now) {
                     tracing::warn!(
@@ -355,9 +386,12 @@ impl SearchContexts {
     /// Extends the contexts `ids` of `owner` (a continue answered with another id).
     fn renew(&self, ids: &[IdTag], owner: OwnerTag, keep_alive: Duration, now: Instant) {
         for id in ids {
-            if let Some(entry) = self.shard(id).get_mut(id).filter(|e| e.owner == owner) {
+            let mut shard = self.shard(id);
+            if let Some(entry) = shard.entries.get_mut(id).filter(|e| e.owner == owner) {
                 entry.keep_alive = keep_alive.min(MAX_KEEP_ALIVE);
                 entry.expires_at = now + entry.keep_alive + EXPIRY_SLACK;
+                let expires_at = entry.expires_at;
+                shard.lower_bound(expires_at);
             }
         }
     }
@@ -365,7 +399,7 @@ impl SearchContexts {
     /// Forgets cleared contexts.
     fn forget(&self, ids: &[IdTag]) {
         for id in ids {
-            self.shard(id).remove(id);
+            self.shard(id).entries.remove(id);
         }
     }
 
@@ -374,7 +408,13 @@ impl SearchContexts {
     fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|shard| shard.lock().unwrap_or_else(PoisonError::into_inner).len())
+            .map(|shard| {
+                shard
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entries
+                    .len()
+            })
             .sum()
     }
 
