@@ -563,6 +563,21 @@ fn inspected_bodies_are_bounded() {
     );
     assert_eq!(untyped.status, 400);
     assert_eq!(upstream.requests().len(), 1);
+    // The type becomes a header of the rewritten request: one that would end the field and
+    // start another (here a second Content-Length) is refused, not sent.
+    for content_type in [
+        "application/x-ndjson%0D%0AContent-Length:%200",
+        "application/x-ndjson%0AX-Opaque-Id:%20x",
+        "application/x-ndjson%3B%00",
+    ] {
+        let target = format!(
+            "/_msearch?source=%7B%22index%22%3A%22secret%22%7D%0A%7B%7D%0A&source_content_type={content_type}"
+        );
+        let injected = roundtrip(addr, &request("GET", &target, "reader", "", b""));
+        assert_eq!(injected.status, 400, "{content_type}");
+        assert_eq!(injected.json()["status"], 400, "{content_type}");
+    }
+    assert_eq!(upstream.requests().len(), 1);
 }
 
 #[test]

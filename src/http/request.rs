@@ -410,7 +410,13 @@ pub fn with_rewritten_body(
         b"content-encoding",
         b"expect",
     ];
+    // The type comes from a query parameter: it must not end the field and start another.
+    let field_value = |v: &[u8]| v.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b));
+    if content_type.is_some_and(|v| !field_value(v)) {
+        return Err(ClientError::InvalidHeaderValue);
+    }
     let mut out = Vec::with_capacity(head.len + 32);
+    let mut fields = 1;
     // The request line, as received.
     let line_end = memchr::memchr(b'\n', &buf[..head.len]).map_or(0, |i| i + 1);
     out.extend_from_slice(&buf[..line_end]);
@@ -421,15 +427,21 @@ pub fn with_rewritten_body(
             continue;
         }
         super::response::push_field(&mut out, name, field.value.get(buf));
+        fields += 1;
     }
     if let Some(value) = content_type {
         super::response::push_field(&mut out, b"content-type", value);
+        fields += 1;
     }
     out.extend_from_slice(b"content-length: ");
     super::response::push_decimal(&mut out, length);
     out.extend_from_slice(b"\r\n\r\n");
     let limit = out.len();
     let rewritten = parse_request_head(&out, limit)?.ok_or(ClientError::MalformedRequestLine)?;
+    // Read back as exactly the fields written, or not sent.
+    if rewritten.headers.len() != fields {
+        return Err(ClientError::InvalidHeaderValue);
+    }
     Ok((out, rewritten))
 }
 

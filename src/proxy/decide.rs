@@ -587,6 +587,18 @@ fn check_inspectable_media_type(
         from_query_type = query_param(query, "source_content_type").ok().flatten();
         // Elasticsearch requires the parameter with `source`.
         match from_query_type.as_deref() {
+            // It becomes the `Content-Type` of a rewritten request.
+            Some(value)
+                if value
+                    .iter()
+                    .any(|&b| b != b'\t' && !(0x20..0x7f).contains(&b)) =>
+            {
+                return Err(Answer::plain(
+                    400,
+                    "illegal_argument_exception",
+                    "source_content_type holds bytes a header value cannot".into(),
+                ))
+            }
             Some(value) => value,
             None => {
                 return Err(Answer::plain(

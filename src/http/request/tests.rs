@@ -347,3 +347,23 @@ fn slashless_targets_are_read_with_their_slash() {
         assert!(out.starts_with(format!("{method} {target} HTTP/1.1\r\n").as_bytes()));
     }
 }
+
+#[test]
+fn a_rewritten_body_type_cannot_add_fields() {
+    let raw = b"GET /_msearch?source=x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n";
+    let head = complete(raw);
+    let (bytes, rewritten) =
+        with_rewritten_body(raw, &head, 7, Some(b"application/x-ndjson; charset=UTF-8")).unwrap();
+    assert_eq!(rewritten.headers.len(), 3);
+    assert!(bytes.ends_with(
+        b"content-type: application/x-ndjson; charset=UTF-8\r\ncontent-length: 7\r\n\r\n"
+    ));
+    for injected in [
+        &b"application/json\r\nX-Opaque-Id: x"[..],
+        b"application/json\nTransfer-Encoding: chunked",
+        b"application/json\0",
+    ] {
+        let result = with_rewritten_body(raw, &head, 7, Some(injected));
+        assert_eq!(result.err(), Some(ClientError::InvalidHeaderValue));
+    }
+}
