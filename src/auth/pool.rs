@@ -28,8 +28,8 @@
 //! Failure semantics (fail closed, rule 5): if the pool shuts down before a queued
 //! computation starts, or the verifier panics, every waiter gets
 //! `Err(`[`Abandoned`]`)`. That is an internal error, not a wrong password: deny
-//! (500/503), and neither cache it nor count it as a failed login. (The release
-//! profile aborts on panic; catching it here matters for tests and debug builds.)
+//! (500/503), and neither cache it nor count it as a failed login. (Every profile
+//! unwinds on panic, so a panicking hash must not strand its waiters.)
 //!
 //! A std `Mutex` guards the queue and the in-flight map. It is taken only on cache
 //! misses, a few times per computation of milliseconds, never on the hit path.

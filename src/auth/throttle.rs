@@ -53,8 +53,8 @@
 //! Recording locks one shard per kind; failures are rare (each is a refused request).
 //! A check racing the failure that starts a block may miss it, as if it had arrived a
 //! moment earlier. A poisoned shard (a panic while locked) is used as it is: its tallies
-//! are plain numbers, and the alternative would spread the panic to every worker. (The
-//! release profile aborts on panic; this matters for tests and debug builds.)
+//! are plain numbers, and the alternative would spread the panic to every worker. (Every
+//! profile unwinds on panic: a worker survives one, and so must the shards it held.)
 
 use std::collections::HashMap;
 use std::hash::Hash;
