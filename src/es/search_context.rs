@@ -237,7 +237,8 @@ impl ContextUse {
                 field: IdField::Id,
                 keep_alive: keep_alive("keep_alive")?,
             },
-            "opensearch.get_all_pits" => ContextUse::All,
+            // Segments of every PIT, or of those named in the body: neither is read per id.
+            "opensearch.get_all_pits" | "cat.pit_segments" => ContextUse::All,
             _ => ContextUse::None,
         })
     }

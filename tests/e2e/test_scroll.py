@@ -125,12 +125,14 @@ def test_another_users_point_in_time_cannot_be_used_or_deleted(main_route: Route
     searched = through(main_route, "POST", "/_search", auth=B, json={"size": 1, "pit": {"id": pit}})
     deleted = through(main_route, "DELETE", "/_search/point_in_time", auth=B, json={"pit_id": [pit]})
     listed = through(main_route, "GET", "/_search/point_in_time/_all", auth=B)
+    segments = through(main_route, "GET", "/_cat/pit_segments", auth=B, json={"pit_id": [pit]})
     after = rest_actions(main_route)
     assert_context_missing(searched)
     # OpenSearch reports a PIT that is gone as deleted.
     assert deleted.status_code == 200, deleted.text
     assert deleted.json() == {"pits": [{"successful": True, "pit_id": pit}]}
     assert listed.status_code == 403, listed.text
+    assert segments.status_code == 403, segments.text
     unchanged_handlers(before, after)
 
     direct = main_route.direct.request("POST", "/_search", json={"size": 1, "pit": {"id": pit}})

@@ -11,7 +11,7 @@ use crate::http::Method;
 #[cfg(test)]
 pub(super) const MAX_PARAMS: usize = 5;
 
-pub(super) static APIS: [Api; 591] = [
+pub(super) static APIS: [Api; 592] = [
     Api { name: "_internal.delete_desired_balance", action: "cluster:admin/desired_balance/reset", body: BodyIndices::None },
     Api { name: "_internal.delete_desired_nodes", action: "cluster:admin/desired_nodes/delete", body: BodyIndices::None },
     Api { name: "_internal.get_desired_balance", action: "cluster:admin/desired_balance/get", body: BodyIndices::None },
@@ -47,6 +47,7 @@ pub(super) static APIS: [Api; 591] = [
     Api { name: "cat.nodeattrs", action: "cluster:monitor/state", body: BodyIndices::None },
     Api { name: "cat.nodes", action: "cluster:monitor/state", body: BodyIndices::None },
     Api { name: "cat.pending_tasks", action: "cluster:monitor/task", body: BodyIndices::None },
+    Api { name: "cat.pit_segments", action: "indices:monitor/point_in_time/segments", body: BodyIndices::None },
     Api { name: "cat.plugins", action: "cluster:monitor/state", body: BodyIndices::None },
     Api { name: "cat.recovery", action: "indices:monitor/recovery", body: BodyIndices::None },
     Api { name: "cat.repositories", action: "cluster:admin/repository/get", body: BodyIndices::None },
@@ -605,47 +606,47 @@ pub(super) static APIS: [Api; 591] = [
     Api { name: "xpack.usage", action: "cluster:monitor/xpack/usage", body: BodyIndices::None },
 ];
 
-pub(super) static ROUTES: [Route; 941] = [
+pub(super) static ROUTES: [Route; 943] = [
     // GET /
-    Route { method: Method::Get, views: 3, api: 264, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 265, params: &[], implicit_all: 0, guard: &[] },
     // HEAD /
-    Route { method: Method::Head, views: 3, api: 384, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Head, views: 3, api: 385, params: &[], implicit_all: 0, guard: &[] },
     // GET /_alias
-    Route { method: Method::Get, views: 3, api: 206, params: &[], implicit_all: 1, guard: &["index", "name"] },
+    Route { method: Method::Get, views: 3, api: 207, params: &[], implicit_all: 1, guard: &["index", "name"] },
     // GET /_alias/{name}
-    Route { method: Method::Get, views: 3, api: 206, params: &[Param { pos: 1, name: "name", role: Role::Index }], implicit_all: 0, guard: &["index"] },
+    Route { method: Method::Get, views: 3, api: 207, params: &[Param { pos: 1, name: "name", role: Role::Index }], implicit_all: 0, guard: &["index"] },
     // HEAD /_alias/{name}
-    Route { method: Method::Head, views: 3, api: 197, params: &[Param { pos: 1, name: "name", role: Role::Index }], implicit_all: 0, guard: &["index"] },
+    Route { method: Method::Head, views: 3, api: 198, params: &[Param { pos: 1, name: "name", role: Role::Index }], implicit_all: 0, guard: &["index"] },
     // POST /_aliases
-    Route { method: Method::Post, views: 3, api: 247, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 248, params: &[], implicit_all: 0, guard: &[] },
     // GET /_analyze
-    Route { method: Method::Get, views: 3, api: 178, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Get, views: 3, api: 179, params: &[], implicit_all: 1, guard: &["index"] },
     // POST /_analyze
-    Route { method: Method::Post, views: 3, api: 178, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Post, views: 3, api: 179, params: &[], implicit_all: 1, guard: &["index"] },
     // GET /_application/analytics
-    Route { method: Method::Get, views: 3, api: 428, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_application/analytics/{name}
-    Route { method: Method::Delete, views: 3, api: 426, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_application/analytics/{name}
-    Route { method: Method::Get, views: 3, api: 428, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_application/analytics/{name}
-    Route { method: Method::Put, views: 3, api: 432, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_application/analytics/{collection_name}/event/{event_type}
-    Route { method: Method::Post, views: 3, api: 430, params: &[Param { pos: 2, name: "collection_name", role: Role::Other }, Param { pos: 4, name: "event_type", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_application/search_application
     Route { method: Method::Get, views: 3, api: 429, params: &[], implicit_all: 0, guard: &[] },
+    // DELETE /_application/analytics/{name}
+    Route { method: Method::Delete, views: 3, api: 427, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_application/analytics/{name}
+    Route { method: Method::Get, views: 3, api: 429, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_application/analytics/{name}
+    Route { method: Method::Put, views: 3, api: 433, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_application/analytics/{collection_name}/event/{event_type}
+    Route { method: Method::Post, views: 3, api: 431, params: &[Param { pos: 2, name: "collection_name", role: Role::Other }, Param { pos: 4, name: "event_type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_application/search_application
+    Route { method: Method::Get, views: 3, api: 430, params: &[], implicit_all: 0, guard: &[] },
     // DELETE /_application/search_application/{name}
-    Route { method: Method::Delete, views: 3, api: 425, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 426, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_application/search_application/{name}
-    Route { method: Method::Get, views: 3, api: 427, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 428, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_application/search_application/{name}
-    Route { method: Method::Put, views: 3, api: 431, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 432, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_application/search_application/{name}/_render_query
-    Route { method: Method::Post, views: 3, api: 433, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_application/search_application/{name}/_search
-    Route { method: Method::Get, views: 3, api: 434, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_application/search_application/{name}/_search
     Route { method: Method::Post, views: 3, api: 434, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_application/search_application/{name}/_search
+    Route { method: Method::Get, views: 3, api: 435, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_application/search_application/{name}/_search
+    Route { method: Method::Post, views: 3, api: 435, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_async_search
     Route { method: Method::Post, views: 3, api: 9, params: &[], implicit_all: 1, guard: &["index"] },
     // GET /_async_search/status/{id}
@@ -667,7 +668,7 @@ pub(super) static ROUTES: [Route; 941] = [
     // PUT /_bulk
     Route { method: Method::Put, views: 3, api: 14, params: &[], implicit_all: 0, guard: &["index"] },
     // POST /_cache/clear
-    Route { method: Method::Post, views: 3, api: 180, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Post, views: 3, api: 181, params: &[], implicit_all: 1, guard: &["index"] },
     // GET /_capabilities
     Route { method: Method::Get, views: 3, api: 16, params: &[], implicit_all: 0, guard: &[] },
     // GET /_cat
@@ -732,394 +733,398 @@ pub(super) static ROUTES: [Route; 941] = [
     Route { method: Method::Get, views: 3, api: 33, params: &[], implicit_all: 0, guard: &[] },
     // GET /_cat/pending_tasks
     Route { method: Method::Get, views: 3, api: 34, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_cat/plugins
+    // GET /_cat/pit_segments
     Route { method: Method::Get, views: 3, api: 35, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_cat/pit_segments/_all
+    Route { method: Method::Get, views: 3, api: 35, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_cat/plugins
+    Route { method: Method::Get, views: 3, api: 36, params: &[], implicit_all: 0, guard: &[] },
     // GET /_cat/recovery
-    Route { method: Method::Get, views: 3, api: 36, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Get, views: 3, api: 37, params: &[], implicit_all: 1, guard: &["index"] },
     // GET /_cat/recovery/{index}
-    Route { method: Method::Get, views: 3, api: 36, params: &[Param { pos: 2, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 37, params: &[Param { pos: 2, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // GET /_cat/repositories
-    Route { method: Method::Get, views: 3, api: 37, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 38, params: &[], implicit_all: 0, guard: &[] },
     // GET /_cat/segments
-    Route { method: Method::Get, views: 3, api: 38, params: &[], implicit_all: 1, guard: &["index"] },
-    // GET /_cat/segments/{index}
-    Route { method: Method::Get, views: 3, api: 38, params: &[Param { pos: 2, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /_cat/shards
     Route { method: Method::Get, views: 3, api: 39, params: &[], implicit_all: 1, guard: &["index"] },
-    // GET /_cat/shards/{index}
+    // GET /_cat/segments/{index}
     Route { method: Method::Get, views: 3, api: 39, params: &[Param { pos: 2, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /_cat/shards
+    Route { method: Method::Get, views: 3, api: 40, params: &[], implicit_all: 1, guard: &["index"] },
+    // GET /_cat/shards/{index}
+    Route { method: Method::Get, views: 3, api: 40, params: &[Param { pos: 2, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // GET /_cat/snapshots
-    Route { method: Method::Get, views: 3, api: 40, params: &[], implicit_all: 4, guard: &["repository"] },
+    Route { method: Method::Get, views: 3, api: 41, params: &[], implicit_all: 4, guard: &["repository"] },
     // GET /_cat/snapshots/{repository}
-    Route { method: Method::Get, views: 3, api: 40, params: &[Param { pos: 2, name: "repository", role: Role::Repository }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 41, params: &[Param { pos: 2, name: "repository", role: Role::Repository }], implicit_all: 0, guard: &[] },
     // GET /_cat/tasks
-    Route { method: Method::Get, views: 3, api: 41, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_cat/templates
     Route { method: Method::Get, views: 3, api: 42, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_cat/templates/{name}
-    Route { method: Method::Get, views: 3, api: 42, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_cat/thread_pool
+    // GET /_cat/templates
     Route { method: Method::Get, views: 3, api: 43, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_cat/thread_pool/{thread_pool_patterns}
-    Route { method: Method::Get, views: 3, api: 43, params: &[Param { pos: 2, name: "thread_pool_patterns", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_cat/transforms
+    // GET /_cat/templates/{name}
+    Route { method: Method::Get, views: 3, api: 43, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_cat/thread_pool
     Route { method: Method::Get, views: 3, api: 44, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_cat/thread_pool/{thread_pool_patterns}
+    Route { method: Method::Get, views: 3, api: 44, params: &[Param { pos: 2, name: "thread_pool_patterns", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_cat/transforms
+    Route { method: Method::Get, views: 3, api: 45, params: &[], implicit_all: 0, guard: &[] },
     // GET /_cat/transforms/{transform_id}
-    Route { method: Method::Get, views: 3, api: 44, params: &[Param { pos: 2, name: "transform_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 45, params: &[Param { pos: 2, name: "transform_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_ccr/auto_follow
-    Route { method: Method::Get, views: 3, api: 50, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 51, params: &[], implicit_all: 0, guard: &[] },
     // DELETE /_ccr/auto_follow/{name}
-    Route { method: Method::Delete, views: 3, api: 45, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 46, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_ccr/auto_follow/{name}
-    Route { method: Method::Get, views: 3, api: 50, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 51, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_ccr/auto_follow/{name}
-    Route { method: Method::Put, views: 3, api: 53, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 54, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_ccr/auto_follow/{name}/pause
-    Route { method: Method::Post, views: 3, api: 51, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 52, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_ccr/auto_follow/{name}/resume
-    Route { method: Method::Post, views: 3, api: 54, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 55, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_ccr/stats
-    Route { method: Method::Get, views: 3, api: 56, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 57, params: &[], implicit_all: 0, guard: &[] },
     // GET /_cluster/allocation/explain
-    Route { method: Method::Get, views: 3, api: 60, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 61, params: &[], implicit_all: 0, guard: &[] },
     // POST /_cluster/allocation/explain
-    Route { method: Method::Post, views: 3, api: 60, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 61, params: &[], implicit_all: 0, guard: &[] },
     // GET /_cluster/health
-    Route { method: Method::Get, views: 3, api: 66, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Get, views: 3, api: 67, params: &[], implicit_all: 1, guard: &["index"] },
     // GET /_cluster/health/{index}
-    Route { method: Method::Get, views: 3, api: 66, params: &[Param { pos: 2, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 67, params: &[Param { pos: 2, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // GET /_cluster/pending_tasks
-    Route { method: Method::Get, views: 3, api: 68, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 69, params: &[], implicit_all: 0, guard: &[] },
     // POST /_cluster/reroute
-    Route { method: Method::Post, views: 3, api: 73, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 74, params: &[], implicit_all: 0, guard: &[] },
     // GET /_cluster/settings
-    Route { method: Method::Get, views: 3, api: 65, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 66, params: &[], implicit_all: 0, guard: &[] },
     // PUT /_cluster/settings
-    Route { method: Method::Put, views: 3, api: 71, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 72, params: &[], implicit_all: 0, guard: &[] },
     // GET /_cluster/state
-    Route { method: Method::Get, views: 3, api: 74, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Get, views: 3, api: 75, params: &[], implicit_all: 1, guard: &["index"] },
     // GET /_cluster/state/{metric}
-    Route { method: Method::Get, views: 3, api: 74, params: &[Param { pos: 2, name: "metric", role: Role::Other }], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Get, views: 3, api: 75, params: &[Param { pos: 2, name: "metric", role: Role::Other }], implicit_all: 1, guard: &["index"] },
     // GET /_cluster/state/{metric}/{index}
-    Route { method: Method::Get, views: 3, api: 74, params: &[Param { pos: 2, name: "metric", role: Role::Other }, Param { pos: 3, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 75, params: &[Param { pos: 2, name: "metric", role: Role::Other }, Param { pos: 3, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // GET /_cluster/stats
-    Route { method: Method::Get, views: 3, api: 75, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 76, params: &[], implicit_all: 0, guard: &[] },
     // GET /_cluster/stats/nodes/{node_id}
-    Route { method: Method::Get, views: 3, api: 75, params: &[Param { pos: 3, name: "node_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 76, params: &[Param { pos: 3, name: "node_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // DELETE /_cluster/voting_config_exclusions
-    Route { method: Method::Delete, views: 3, api: 62, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 63, params: &[], implicit_all: 0, guard: &[] },
     // POST /_cluster/voting_config_exclusions
-    Route { method: Method::Post, views: 3, api: 69, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 70, params: &[], implicit_all: 0, guard: &[] },
     // GET /_component_template
-    Route { method: Method::Get, views: 3, api: 64, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 65, params: &[], implicit_all: 0, guard: &[] },
     // DELETE /_component_template/{name}
-    Route { method: Method::Delete, views: 3, api: 61, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 62, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_component_template/{name}
-    Route { method: Method::Get, views: 3, api: 64, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 65, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // HEAD /_component_template/{name}
-    Route { method: Method::Head, views: 3, api: 63, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Head, views: 3, api: 64, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_component_template/{name}
-    Route { method: Method::Post, views: 3, api: 70, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 71, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_component_template/{name}
-    Route { method: Method::Put, views: 3, api: 70, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 71, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_connector
-    Route { method: Method::Get, views: 3, api: 80, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 81, params: &[], implicit_all: 0, guard: &[] },
     // POST /_connector
-    Route { method: Method::Post, views: 3, api: 81, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 82, params: &[], implicit_all: 0, guard: &[] },
     // PUT /_connector
-    Route { method: Method::Put, views: 3, api: 82, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 83, params: &[], implicit_all: 0, guard: &[] },
     // POST /_connector/_secret
-    Route { method: Method::Post, views: 3, api: 85, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 86, params: &[], implicit_all: 0, guard: &[] },
     // DELETE /_connector/_secret/{id}
-    Route { method: Method::Delete, views: 3, api: 83, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 84, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_connector/_secret/{id}
-    Route { method: Method::Get, views: 3, api: 84, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 85, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_connector/_secret/{id}
-    Route { method: Method::Put, views: 3, api: 86, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 87, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_connector/_sync_job
-    Route { method: Method::Get, views: 3, api: 93, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 94, params: &[], implicit_all: 0, guard: &[] },
     // POST /_connector/_sync_job
-    Route { method: Method::Post, views: 3, api: 94, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 95, params: &[], implicit_all: 0, guard: &[] },
     // DELETE /_connector/_sync_job/{connector_sync_job_id}
-    Route { method: Method::Delete, views: 3, api: 90, params: &[Param { pos: 2, name: "connector_sync_job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 91, params: &[Param { pos: 2, name: "connector_sync_job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_connector/_sync_job/{connector_sync_job_id}
-    Route { method: Method::Get, views: 3, api: 92, params: &[Param { pos: 2, name: "connector_sync_job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 93, params: &[Param { pos: 2, name: "connector_sync_job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_connector/_sync_job/{connector_sync_job_id}/_cancel
-    Route { method: Method::Put, views: 3, api: 87, params: &[Param { pos: 2, name: "connector_sync_job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_connector/_sync_job/{connector_sync_job_id}/_check_in
     Route { method: Method::Put, views: 3, api: 88, params: &[Param { pos: 2, name: "connector_sync_job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_connector/_sync_job/{connector_sync_job_id}/_claim
+    // PUT /_connector/_sync_job/{connector_sync_job_id}/_check_in
     Route { method: Method::Put, views: 3, api: 89, params: &[Param { pos: 2, name: "connector_sync_job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_connector/_sync_job/{connector_sync_job_id}/_claim
+    Route { method: Method::Put, views: 3, api: 90, params: &[Param { pos: 2, name: "connector_sync_job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_connector/_sync_job/{connector_sync_job_id}/_error
-    Route { method: Method::Put, views: 3, api: 91, params: &[Param { pos: 2, name: "connector_sync_job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 92, params: &[Param { pos: 2, name: "connector_sync_job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_connector/_sync_job/{connector_sync_job_id}/_stats
-    Route { method: Method::Put, views: 3, api: 95, params: &[Param { pos: 2, name: "connector_sync_job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 96, params: &[Param { pos: 2, name: "connector_sync_job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // DELETE /_connector/{connector_id}
-    Route { method: Method::Delete, views: 3, api: 77, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 78, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_connector/{connector_id}
-    Route { method: Method::Get, views: 3, api: 78, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 79, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_connector/{connector_id}
-    Route { method: Method::Put, views: 3, api: 82, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 83, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_connector/{connector_id}/_api_key_id
-    Route { method: Method::Put, views: 3, api: 97, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_connector/{connector_id}/_check_in
-    Route { method: Method::Put, views: 3, api: 76, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_connector/{connector_id}/_configuration
     Route { method: Method::Put, views: 3, api: 98, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_connector/{connector_id}/_error
+    // PUT /_connector/{connector_id}/_check_in
+    Route { method: Method::Put, views: 3, api: 77, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_connector/{connector_id}/_configuration
     Route { method: Method::Put, views: 3, api: 99, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_connector/{connector_id}/_features
+    // PUT /_connector/{connector_id}/_error
     Route { method: Method::Put, views: 3, api: 100, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_connector/{connector_id}/_filtering
+    // PUT /_connector/{connector_id}/_features
     Route { method: Method::Put, views: 3, api: 101, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_connector/{connector_id}/_filtering/_activate
-    Route { method: Method::Put, views: 3, api: 96, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_connector/{connector_id}/_filtering/_validation
+    // PUT /_connector/{connector_id}/_filtering
     Route { method: Method::Put, views: 3, api: 102, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_connector/{connector_id}/_index_name
+    // PUT /_connector/{connector_id}/_filtering/_activate
+    Route { method: Method::Put, views: 3, api: 97, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_connector/{connector_id}/_filtering/_validation
     Route { method: Method::Put, views: 3, api: 103, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_connector/{connector_id}/_last_sync
-    Route { method: Method::Put, views: 3, api: 79, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_connector/{connector_id}/_name
+    // PUT /_connector/{connector_id}/_index_name
     Route { method: Method::Put, views: 3, api: 104, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_connector/{connector_id}/_native
+    // PUT /_connector/{connector_id}/_last_sync
+    Route { method: Method::Put, views: 3, api: 80, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_connector/{connector_id}/_name
     Route { method: Method::Put, views: 3, api: 105, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_connector/{connector_id}/_pipeline
+    // PUT /_connector/{connector_id}/_native
     Route { method: Method::Put, views: 3, api: 106, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_connector/{connector_id}/_scheduling
+    // PUT /_connector/{connector_id}/_pipeline
     Route { method: Method::Put, views: 3, api: 107, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_connector/{connector_id}/_service_type
+    // PUT /_connector/{connector_id}/_scheduling
     Route { method: Method::Put, views: 3, api: 108, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_connector/{connector_id}/_status
+    // PUT /_connector/{connector_id}/_service_type
     Route { method: Method::Put, views: 3, api: 109, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_connector/{connector_id}/_status
+    Route { method: Method::Put, views: 3, api: 110, params: &[Param { pos: 1, name: "connector_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_count
-    Route { method: Method::Get, views: 3, api: 110, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Get, views: 3, api: 111, params: &[], implicit_all: 1, guard: &["index"] },
     // POST /_count
-    Route { method: Method::Post, views: 3, api: 110, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Post, views: 3, api: 111, params: &[], implicit_all: 1, guard: &["index"] },
     // POST /_create_from/{source}/{dest}
-    Route { method: Method::Post, views: 3, api: 185, params: &[Param { pos: 1, name: "source", role: Role::Index }, Param { pos: 2, name: "dest", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 186, params: &[Param { pos: 1, name: "source", role: Role::Index }, Param { pos: 2, name: "dest", role: Role::Index }], implicit_all: 0, guard: &[] },
     // PUT /_create_from/{source}/{dest}
-    Route { method: Method::Put, views: 3, api: 185, params: &[Param { pos: 1, name: "source", role: Role::Index }, Param { pos: 2, name: "dest", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 186, params: &[Param { pos: 1, name: "source", role: Role::Index }, Param { pos: 2, name: "dest", role: Role::Index }], implicit_all: 0, guard: &[] },
     // GET /_dangling
-    Route { method: Method::Get, views: 3, api: 114, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 115, params: &[], implicit_all: 0, guard: &[] },
     // DELETE /_dangling/{index_uuid}
-    Route { method: Method::Delete, views: 3, api: 112, params: &[Param { pos: 1, name: "index_uuid", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 113, params: &[Param { pos: 1, name: "index_uuid", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_dangling/{index_uuid}
-    Route { method: Method::Post, views: 3, api: 113, params: &[Param { pos: 1, name: "index_uuid", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 114, params: &[Param { pos: 1, name: "index_uuid", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_data_stream
-    Route { method: Method::Get, views: 3, api: 209, params: &[], implicit_all: 2, guard: &["name"] },
+    Route { method: Method::Get, views: 3, api: 210, params: &[], implicit_all: 2, guard: &["name"] },
     // POST /_data_stream/_migrate/{name}
-    Route { method: Method::Post, views: 3, api: 220, params: &[Param { pos: 2, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 221, params: &[Param { pos: 2, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
     // POST /_data_stream/_modify
-    Route { method: Method::Post, views: 3, api: 221, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 222, params: &[], implicit_all: 0, guard: &[] },
     // POST /_data_stream/_promote/{name}
-    Route { method: Method::Post, views: 3, api: 223, params: &[Param { pos: 2, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 224, params: &[Param { pos: 2, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
     // GET /_data_stream/_stats
-    Route { method: Method::Get, views: 3, api: 186, params: &[], implicit_all: 2, guard: &["name"] },
+    Route { method: Method::Get, views: 3, api: 187, params: &[], implicit_all: 2, guard: &["name"] },
     // DELETE /_data_stream/{name}
-    Route { method: Method::Delete, views: 3, api: 190, params: &[Param { pos: 1, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
-    // GET /_data_stream/{name}
-    Route { method: Method::Get, views: 3, api: 209, params: &[Param { pos: 1, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
-    // PUT /_data_stream/{name}
-    Route { method: Method::Put, views: 3, api: 184, params: &[Param { pos: 1, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
-    // DELETE /_data_stream/{name}/_lifecycle
-    Route { method: Method::Delete, views: 3, api: 189, params: &[Param { pos: 1, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
-    // GET /_data_stream/{name}/_lifecycle
-    Route { method: Method::Get, views: 3, api: 207, params: &[Param { pos: 1, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
-    // PUT /_data_stream/{name}/_lifecycle
-    Route { method: Method::Put, views: 3, api: 225, params: &[Param { pos: 1, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
-    // GET /_data_stream/{name}/_mappings
-    Route { method: Method::Get, views: 3, api: 210, params: &[Param { pos: 1, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
-    // PUT /_data_stream/{name}/_mappings
-    Route { method: Method::Put, views: 3, api: 226, params: &[Param { pos: 1, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
-    // DELETE /_data_stream/{name}/_options
     Route { method: Method::Delete, views: 3, api: 191, params: &[Param { pos: 1, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
-    // GET /_data_stream/{name}/_options
+    // GET /_data_stream/{name}
+    Route { method: Method::Get, views: 3, api: 210, params: &[Param { pos: 1, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
+    // PUT /_data_stream/{name}
+    Route { method: Method::Put, views: 3, api: 185, params: &[Param { pos: 1, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
+    // DELETE /_data_stream/{name}/_lifecycle
+    Route { method: Method::Delete, views: 3, api: 190, params: &[Param { pos: 1, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
+    // GET /_data_stream/{name}/_lifecycle
+    Route { method: Method::Get, views: 3, api: 208, params: &[Param { pos: 1, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
+    // PUT /_data_stream/{name}/_lifecycle
+    Route { method: Method::Put, views: 3, api: 226, params: &[Param { pos: 1, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
+    // GET /_data_stream/{name}/_mappings
     Route { method: Method::Get, views: 3, api: 211, params: &[Param { pos: 1, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
-    // PUT /_data_stream/{name}/_options
+    // PUT /_data_stream/{name}/_mappings
     Route { method: Method::Put, views: 3, api: 227, params: &[Param { pos: 1, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
-    // GET /_data_stream/{name}/_settings
+    // DELETE /_data_stream/{name}/_options
+    Route { method: Method::Delete, views: 3, api: 192, params: &[Param { pos: 1, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
+    // GET /_data_stream/{name}/_options
     Route { method: Method::Get, views: 3, api: 212, params: &[Param { pos: 1, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
-    // PUT /_data_stream/{name}/_settings
+    // PUT /_data_stream/{name}/_options
     Route { method: Method::Put, views: 3, api: 228, params: &[Param { pos: 1, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
+    // GET /_data_stream/{name}/_settings
+    Route { method: Method::Get, views: 3, api: 213, params: &[Param { pos: 1, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
+    // PUT /_data_stream/{name}/_settings
+    Route { method: Method::Put, views: 3, api: 229, params: &[Param { pos: 1, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
     // GET /_data_stream/{name}/_stats
-    Route { method: Method::Get, views: 3, api: 186, params: &[Param { pos: 1, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 187, params: &[Param { pos: 1, name: "name", role: Role::DataStream }], implicit_all: 0, guard: &[] },
     // POST /_delete_by_query/{task_id}/_rethrottle
-    Route { method: Method::Post, views: 3, api: 117, params: &[Param { pos: 1, name: "task_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 118, params: &[Param { pos: 1, name: "task_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_encryption/_reset
-    Route { method: Method::Post, views: 3, api: 119, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 120, params: &[], implicit_all: 0, guard: &[] },
     // GET /_enrich/_stats
-    Route { method: Method::Get, views: 3, api: 124, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 125, params: &[], implicit_all: 0, guard: &[] },
     // GET /_enrich/policy
-    Route { method: Method::Get, views: 3, api: 122, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 123, params: &[], implicit_all: 0, guard: &[] },
     // DELETE /_enrich/policy/{name}
-    Route { method: Method::Delete, views: 3, api: 120, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 121, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_enrich/policy/{name}
-    Route { method: Method::Get, views: 3, api: 122, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 123, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_enrich/policy/{name}
-    Route { method: Method::Put, views: 3, api: 123, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 124, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_enrich/policy/{name}/_execute
-    Route { method: Method::Put, views: 3, api: 121, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 122, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_eql/search/status/{id}
-    Route { method: Method::Get, views: 3, api: 127, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 128, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // DELETE /_eql/search/{id}
-    Route { method: Method::Delete, views: 3, api: 125, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 126, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_eql/search/{id}
-    Route { method: Method::Get, views: 3, api: 126, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 127, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_features
-    Route { method: Method::Get, views: 3, api: 148, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 149, params: &[], implicit_all: 0, guard: &[] },
     // POST /_features/_reset
-    Route { method: Method::Post, views: 3, api: 149, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 150, params: &[], implicit_all: 0, guard: &[] },
     // GET /_field_caps
-    Route { method: Method::Get, views: 3, api: 150, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Get, views: 3, api: 151, params: &[], implicit_all: 1, guard: &["index"] },
     // POST /_field_caps
-    Route { method: Method::Post, views: 3, api: 150, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Post, views: 3, api: 151, params: &[], implicit_all: 1, guard: &["index"] },
     // GET /_fleet/_fleet_msearch
-    Route { method: Method::Get, views: 3, api: 154, params: &[], implicit_all: 0, guard: &["index"] },
+    Route { method: Method::Get, views: 3, api: 155, params: &[], implicit_all: 0, guard: &["index"] },
     // POST /_fleet/_fleet_msearch
-    Route { method: Method::Post, views: 3, api: 154, params: &[], implicit_all: 0, guard: &["index"] },
+    Route { method: Method::Post, views: 3, api: 155, params: &[], implicit_all: 0, guard: &["index"] },
     // POST /_fleet/secret
-    Route { method: Method::Post, views: 3, api: 155, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 156, params: &[], implicit_all: 0, guard: &[] },
     // DELETE /_fleet/secret/{id}
-    Route { method: Method::Delete, views: 3, api: 151, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 152, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_fleet/secret/{id}
-    Route { method: Method::Get, views: 3, api: 152, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 153, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_flush
-    Route { method: Method::Get, views: 3, api: 203, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Get, views: 3, api: 204, params: &[], implicit_all: 1, guard: &["index"] },
     // POST /_flush
-    Route { method: Method::Post, views: 3, api: 203, params: &[], implicit_all: 1, guard: &["index"] },
-    // POST /_forcemerge
     Route { method: Method::Post, views: 3, api: 204, params: &[], implicit_all: 1, guard: &["index"] },
+    // POST /_forcemerge
+    Route { method: Method::Post, views: 3, api: 205, params: &[], implicit_all: 1, guard: &["index"] },
     // GET /_health_report
-    Route { method: Method::Get, views: 3, api: 164, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 165, params: &[], implicit_all: 0, guard: &[] },
     // GET /_health_report/{feature}
-    Route { method: Method::Get, views: 3, api: 164, params: &[Param { pos: 1, name: "feature", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 165, params: &[Param { pos: 1, name: "feature", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_ilm/migrate_to_data_tiers
-    Route { method: Method::Post, views: 3, api: 169, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 170, params: &[], implicit_all: 0, guard: &[] },
     // POST /_ilm/move/{index}
-    Route { method: Method::Post, views: 3, api: 170, params: &[Param { pos: 2, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 171, params: &[Param { pos: 2, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // GET /_ilm/policy
-    Route { method: Method::Get, views: 3, api: 167, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_ilm/policy/{policy}
-    Route { method: Method::Delete, views: 3, api: 165, params: &[Param { pos: 2, name: "policy", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ilm/policy/{policy}
-    Route { method: Method::Get, views: 3, api: 167, params: &[Param { pos: 2, name: "policy", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_ilm/policy/{policy}
-    Route { method: Method::Put, views: 3, api: 171, params: &[Param { pos: 2, name: "policy", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ilm/start
-    Route { method: Method::Post, views: 3, api: 174, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_ilm/status
     Route { method: Method::Get, views: 3, api: 168, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_ilm/stop
+    // DELETE /_ilm/policy/{policy}
+    Route { method: Method::Delete, views: 3, api: 166, params: &[Param { pos: 2, name: "policy", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ilm/policy/{policy}
+    Route { method: Method::Get, views: 3, api: 168, params: &[Param { pos: 2, name: "policy", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_ilm/policy/{policy}
+    Route { method: Method::Put, views: 3, api: 172, params: &[Param { pos: 2, name: "policy", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ilm/start
     Route { method: Method::Post, views: 3, api: 175, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_ilm/status
+    Route { method: Method::Get, views: 3, api: 169, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_ilm/stop
+    Route { method: Method::Post, views: 3, api: 176, params: &[], implicit_all: 0, guard: &[] },
     // GET /_index_template
-    Route { method: Method::Get, views: 3, api: 214, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 215, params: &[], implicit_all: 0, guard: &[] },
     // POST /_index_template/_simulate
-    Route { method: Method::Post, views: 3, api: 244, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 245, params: &[], implicit_all: 0, guard: &[] },
     // POST /_index_template/_simulate/{name}
-    Route { method: Method::Post, views: 3, api: 244, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 245, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_index_template/_simulate_index/{name}
-    Route { method: Method::Post, views: 3, api: 243, params: &[Param { pos: 2, name: "name", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 244, params: &[Param { pos: 2, name: "name", role: Role::Index }], implicit_all: 0, guard: &[] },
     // DELETE /_index_template/{name}
-    Route { method: Method::Delete, views: 3, api: 192, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 193, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_index_template/{name}
-    Route { method: Method::Get, views: 3, api: 214, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 215, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // HEAD /_index_template/{name}
-    Route { method: Method::Head, views: 3, api: 198, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Head, views: 3, api: 199, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_index_template/{name}
-    Route { method: Method::Post, views: 3, api: 229, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 230, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_index_template/{name}
-    Route { method: Method::Put, views: 3, api: 229, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 230, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_inference
-    Route { method: Method::Get, views: 3, api: 254, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_inference/_region_policy
-    Route { method: Method::Delete, views: 3, api: 252, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_inference/_region_policy
     Route { method: Method::Get, views: 3, api: 255, params: &[], implicit_all: 0, guard: &[] },
+    // DELETE /_inference/_region_policy
+    Route { method: Method::Delete, views: 3, api: 253, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_inference/_region_policy
+    Route { method: Method::Get, views: 3, api: 256, params: &[], implicit_all: 0, guard: &[] },
     // PUT /_inference/_region_policy
-    Route { method: Method::Put, views: 3, api: 258, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 259, params: &[], implicit_all: 0, guard: &[] },
     // POST /_inference/chat_completion/{inference_id}/_stream
-    Route { method: Method::Post, views: 3, api: 249, params: &[Param { pos: 2, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_inference/completion/{inference_id}
     Route { method: Method::Post, views: 3, api: 250, params: &[Param { pos: 2, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_inference/completion/{inference_id}
+    Route { method: Method::Post, views: 3, api: 251, params: &[Param { pos: 2, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_inference/completion/{inference_id}/_stream
-    Route { method: Method::Post, views: 3, api: 261, params: &[Param { pos: 2, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_inference/embedding/{inference_id}
-    Route { method: Method::Post, views: 3, api: 253, params: &[Param { pos: 2, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_inference/rerank/{inference_id}
-    Route { method: Method::Post, views: 3, api: 259, params: &[Param { pos: 2, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_inference/sparse_embedding/{inference_id}
-    Route { method: Method::Post, views: 3, api: 260, params: &[Param { pos: 2, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_inference/text_embedding/{inference_id}
     Route { method: Method::Post, views: 3, api: 262, params: &[Param { pos: 2, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_inference/embedding/{inference_id}
+    Route { method: Method::Post, views: 3, api: 254, params: &[Param { pos: 2, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_inference/rerank/{inference_id}
+    Route { method: Method::Post, views: 3, api: 260, params: &[Param { pos: 2, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_inference/sparse_embedding/{inference_id}
+    Route { method: Method::Post, views: 3, api: 261, params: &[Param { pos: 2, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_inference/text_embedding/{inference_id}
+    Route { method: Method::Post, views: 3, api: 263, params: &[Param { pos: 2, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // DELETE /_inference/{inference_id}
-    Route { method: Method::Delete, views: 3, api: 251, params: &[Param { pos: 1, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 252, params: &[Param { pos: 1, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_inference/{inference_id}
-    Route { method: Method::Get, views: 3, api: 254, params: &[Param { pos: 1, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 255, params: &[Param { pos: 1, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_inference/{inference_id}
-    Route { method: Method::Post, views: 3, api: 256, params: &[Param { pos: 1, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 257, params: &[Param { pos: 1, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_inference/{inference_id}
-    Route { method: Method::Put, views: 3, api: 257, params: &[Param { pos: 1, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 258, params: &[Param { pos: 1, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_inference/{task_type}/_all
-    Route { method: Method::Get, views: 3, api: 254, params: &[Param { pos: 1, name: "task_type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 255, params: &[Param { pos: 1, name: "task_type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_inference/{inference_id}/_update
-    Route { method: Method::Put, views: 3, api: 263, params: &[Param { pos: 1, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 264, params: &[Param { pos: 1, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // DELETE /_inference/{task_type}/{inference_id}
-    Route { method: Method::Delete, views: 3, api: 251, params: &[Param { pos: 1, name: "task_type", role: Role::Other }, Param { pos: 2, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 252, params: &[Param { pos: 1, name: "task_type", role: Role::Other }, Param { pos: 2, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_inference/{task_type}/{inference_id}
-    Route { method: Method::Get, views: 3, api: 254, params: &[Param { pos: 1, name: "task_type", role: Role::Other }, Param { pos: 2, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 255, params: &[Param { pos: 1, name: "task_type", role: Role::Other }, Param { pos: 2, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_inference/{task_type}/{inference_id}
-    Route { method: Method::Post, views: 3, api: 256, params: &[Param { pos: 1, name: "task_type", role: Role::Other }, Param { pos: 2, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 257, params: &[Param { pos: 1, name: "task_type", role: Role::Other }, Param { pos: 2, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_inference/{task_type}/{inference_id}
-    Route { method: Method::Put, views: 3, api: 257, params: &[Param { pos: 1, name: "task_type", role: Role::Other }, Param { pos: 2, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 258, params: &[Param { pos: 1, name: "task_type", role: Role::Other }, Param { pos: 2, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_inference/{task_type}/{inference_id}/_update
-    Route { method: Method::Put, views: 3, api: 263, params: &[Param { pos: 1, name: "task_type", role: Role::Other }, Param { pos: 2, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 264, params: &[Param { pos: 1, name: "task_type", role: Role::Other }, Param { pos: 2, name: "inference_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_info/{target}
-    Route { method: Method::Get, views: 3, api: 67, params: &[Param { pos: 1, name: "target", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 68, params: &[Param { pos: 1, name: "target", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_ingest/_simulate
-    Route { method: Method::Get, views: 3, api: 511, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Get, views: 3, api: 512, params: &[], implicit_all: 1, guard: &["index"] },
     // POST /_ingest/_simulate
-    Route { method: Method::Post, views: 3, api: 511, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Post, views: 3, api: 512, params: &[], implicit_all: 1, guard: &["index"] },
     // GET /_ingest/geoip/database
-    Route { method: Method::Get, views: 3, api: 269, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_ingest/geoip/database/{id}
-    Route { method: Method::Delete, views: 3, api: 265, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ingest/geoip/database/{id}
-    Route { method: Method::Get, views: 3, api: 269, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_ingest/geoip/database/{id}
-    Route { method: Method::Put, views: 3, api: 273, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ingest/geoip/stats
-    Route { method: Method::Get, views: 3, api: 268, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_ingest/ip_location/database
     Route { method: Method::Get, views: 3, api: 270, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_ingest/ip_location/database/{id}
+    // DELETE /_ingest/geoip/database/{id}
     Route { method: Method::Delete, views: 3, api: 266, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ingest/ip_location/database/{id}
+    // GET /_ingest/geoip/database/{id}
     Route { method: Method::Get, views: 3, api: 270, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_ingest/ip_location/database/{id}
+    // PUT /_ingest/geoip/database/{id}
     Route { method: Method::Put, views: 3, api: 274, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ingest/pipeline
+    // GET /_ingest/geoip/stats
+    Route { method: Method::Get, views: 3, api: 269, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_ingest/ip_location/database
     Route { method: Method::Get, views: 3, api: 271, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_ingest/pipeline/_simulate
-    Route { method: Method::Get, views: 3, api: 276, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_ingest/pipeline/_simulate
-    Route { method: Method::Post, views: 3, api: 276, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_ingest/pipeline/{id}
-    Route { method: Method::Delete, views: 3, api: 267, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ingest/pipeline/{id}
-    Route { method: Method::Get, views: 3, api: 271, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_ingest/pipeline/{id}
-    Route { method: Method::Put, views: 3, api: 275, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ingest/pipeline/{id}/_simulate
-    Route { method: Method::Get, views: 3, api: 276, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ingest/pipeline/{id}/_simulate
-    Route { method: Method::Post, views: 3, api: 276, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ingest/processor/grok
+    // DELETE /_ingest/ip_location/database/{id}
+    Route { method: Method::Delete, views: 3, api: 267, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ingest/ip_location/database/{id}
+    Route { method: Method::Get, views: 3, api: 271, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_ingest/ip_location/database/{id}
+    Route { method: Method::Put, views: 3, api: 275, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ingest/pipeline
     Route { method: Method::Get, views: 3, api: 272, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_ingest/pipeline/_simulate
+    Route { method: Method::Get, views: 3, api: 277, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_ingest/pipeline/_simulate
+    Route { method: Method::Post, views: 3, api: 277, params: &[], implicit_all: 0, guard: &[] },
+    // DELETE /_ingest/pipeline/{id}
+    Route { method: Method::Delete, views: 3, api: 268, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ingest/pipeline/{id}
+    Route { method: Method::Get, views: 3, api: 272, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_ingest/pipeline/{id}
+    Route { method: Method::Put, views: 3, api: 276, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ingest/pipeline/{id}/_simulate
+    Route { method: Method::Get, views: 3, api: 277, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ingest/pipeline/{id}/_simulate
+    Route { method: Method::Post, views: 3, api: 277, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ingest/processor/grok
+    Route { method: Method::Get, views: 3, api: 273, params: &[], implicit_all: 0, guard: &[] },
     // GET /_ingest/{index}/_simulate
-    Route { method: Method::Get, views: 3, api: 511, params: &[Param { pos: 1, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 512, params: &[Param { pos: 1, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // POST /_ingest/{index}/_simulate
-    Route { method: Method::Post, views: 3, api: 511, params: &[Param { pos: 1, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 512, params: &[Param { pos: 1, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // DELETE /_internal/desired_balance
     Route { method: Method::Delete, views: 3, api: 0, params: &[], implicit_all: 0, guard: &[] },
     // GET /_internal/desired_balance
@@ -1133,1365 +1138,1365 @@ pub(super) static ROUTES: [Route; 941] = [
     // POST /_internal/prevalidate_node_removal
     Route { method: Method::Post, views: 3, api: 4, params: &[], implicit_all: 0, guard: &[] },
     // DELETE /_license
-    Route { method: Method::Delete, views: 3, api: 278, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 279, params: &[], implicit_all: 0, guard: &[] },
     // GET /_license
-    Route { method: Method::Get, views: 3, api: 279, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_license
-    Route { method: Method::Post, views: 3, api: 282, params: &[], implicit_all: 0, guard: &[] },
-    // PUT /_license
-    Route { method: Method::Put, views: 3, api: 282, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_license/basic_status
     Route { method: Method::Get, views: 3, api: 280, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_license/start_basic
+    // POST /_license
     Route { method: Method::Post, views: 3, api: 283, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_license/start_trial
-    Route { method: Method::Post, views: 3, api: 284, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_license/trial_status
+    // PUT /_license
+    Route { method: Method::Put, views: 3, api: 283, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_license/basic_status
     Route { method: Method::Get, views: 3, api: 281, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_license/start_basic
+    Route { method: Method::Post, views: 3, api: 284, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_license/start_trial
+    Route { method: Method::Post, views: 3, api: 285, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_license/trial_status
+    Route { method: Method::Get, views: 3, api: 282, params: &[], implicit_all: 0, guard: &[] },
     // GET /_lifecycle/stats
-    Route { method: Method::Get, views: 3, api: 208, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 209, params: &[], implicit_all: 0, guard: &[] },
     // GET /_logstash/pipeline
-    Route { method: Method::Get, views: 3, api: 287, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 288, params: &[], implicit_all: 0, guard: &[] },
     // DELETE /_logstash/pipeline/{id}
-    Route { method: Method::Delete, views: 3, api: 286, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 287, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_logstash/pipeline/{id}
-    Route { method: Method::Get, views: 3, api: 287, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 288, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_logstash/pipeline/{id}
-    Route { method: Method::Put, views: 3, api: 288, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 289, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_mapping
-    Route { method: Method::Get, views: 3, api: 215, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Get, views: 3, api: 216, params: &[], implicit_all: 1, guard: &["index"] },
     // GET /_mapping/field/{fields}
-    Route { method: Method::Get, views: 3, api: 213, params: &[Param { pos: 2, name: "fields", role: Role::Other }], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Get, views: 3, api: 214, params: &[Param { pos: 2, name: "fields", role: Role::Other }], implicit_all: 1, guard: &["index"] },
     // GET /_mapping/{type}
-    Route { method: Method::Get, views: 2, api: 215, params: &[Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Get, views: 2, api: 216, params: &[Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 1, guard: &["index"] },
     // POST /_mapping/{type}
-    Route { method: Method::Post, views: 2, api: 230, params: &[Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Post, views: 2, api: 231, params: &[Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 1, guard: &["index"] },
     // PUT /_mapping/{type}
-    Route { method: Method::Put, views: 2, api: 230, params: &[Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Put, views: 2, api: 231, params: &[Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 1, guard: &["index"] },
     // GET /_mapping/{type}/field/{fields}
-    Route { method: Method::Get, views: 2, api: 213, params: &[Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 3, name: "fields", role: Role::Other }], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Get, views: 2, api: 214, params: &[Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 3, name: "fields", role: Role::Other }], implicit_all: 1, guard: &["index"] },
     // POST /_mappings/{type}
-    Route { method: Method::Post, views: 2, api: 230, params: &[Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Post, views: 2, api: 231, params: &[Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 1, guard: &["index"] },
     // PUT /_mappings/{type}
-    Route { method: Method::Put, views: 2, api: 230, params: &[Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Put, views: 2, api: 231, params: &[Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 1, guard: &["index"] },
     // GET /_mget
-    Route { method: Method::Get, views: 3, api: 289, params: &[], implicit_all: 0, guard: &["index"] },
+    Route { method: Method::Get, views: 3, api: 290, params: &[], implicit_all: 0, guard: &["index"] },
     // POST /_mget
-    Route { method: Method::Post, views: 3, api: 289, params: &[], implicit_all: 0, guard: &["index"] },
+    Route { method: Method::Post, views: 3, api: 290, params: &[], implicit_all: 0, guard: &["index"] },
     // GET /_migration/deprecations
-    Route { method: Method::Get, views: 3, api: 290, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Get, views: 3, api: 291, params: &[], implicit_all: 1, guard: &["index"] },
     // POST /_migration/reindex
-    Route { method: Method::Post, views: 3, api: 219, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 220, params: &[], implicit_all: 0, guard: &[] },
     // POST /_migration/reindex/{index}/_cancel
-    Route { method: Method::Post, views: 3, api: 179, params: &[Param { pos: 2, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 180, params: &[Param { pos: 2, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // GET /_migration/reindex/{index}/_status
-    Route { method: Method::Get, views: 3, api: 216, params: &[Param { pos: 2, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 217, params: &[Param { pos: 2, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // GET /_migration/system_features
-    Route { method: Method::Get, views: 3, api: 291, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 292, params: &[], implicit_all: 0, guard: &[] },
     // POST /_migration/system_features
-    Route { method: Method::Post, views: 3, api: 292, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 293, params: &[], implicit_all: 0, guard: &[] },
     // DELETE /_ml/_delete_expired_data
-    Route { method: Method::Delete, views: 3, api: 300, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 301, params: &[], implicit_all: 0, guard: &[] },
     // DELETE /_ml/_delete_expired_data/{job_id}
-    Route { method: Method::Delete, views: 3, api: 300, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 301, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_ml/anomaly_detectors
-    Route { method: Method::Get, views: 3, api: 323, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_ml/anomaly_detectors/_estimate_model_memory
-    Route { method: Method::Post, views: 3, api: 307, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_ml/anomaly_detectors/_stats
-    Route { method: Method::Get, views: 3, api: 322, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_ml/anomaly_detectors/_validate
-    Route { method: Method::Post, views: 3, api: 364, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_ml/anomaly_detectors/_validate/detector
-    Route { method: Method::Post, views: 3, api: 365, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_ml/anomaly_detectors/{job_id}
-    Route { method: Method::Delete, views: 3, api: 303, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/anomaly_detectors/{job_id}
-    Route { method: Method::Get, views: 3, api: 323, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_ml/anomaly_detectors/{job_id}
-    Route { method: Method::Put, views: 3, api: 343, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/anomaly_detectors/{job_id}/_close
-    Route { method: Method::Post, views: 3, api: 294, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/anomaly_detectors/{job_id}/_data
-    Route { method: Method::Post, views: 3, api: 335, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/anomaly_detectors/{job_id}/_flush
-    Route { method: Method::Post, views: 3, api: 310, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // DELETE /_ml/anomaly_detectors/{job_id}/_forecast
-    Route { method: Method::Delete, views: 3, api: 302, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/anomaly_detectors/{job_id}/_forecast
-    Route { method: Method::Post, views: 3, api: 311, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // DELETE /_ml/anomaly_detectors/{job_id}/_forecast/{forecast_id}
-    Route { method: Method::Delete, views: 3, api: 302, params: &[Param { pos: 2, name: "job_id", role: Role::Other }, Param { pos: 4, name: "forecast_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/anomaly_detectors/{job_id}/_open
-    Route { method: Method::Post, views: 3, api: 333, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/anomaly_detectors/{job_id}/_reset
-    Route { method: Method::Post, views: 3, api: 348, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/anomaly_detectors/{job_id}/_stats
-    Route { method: Method::Get, views: 3, api: 322, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/anomaly_detectors/{job_id}/_update
-    Route { method: Method::Post, views: 3, api: 360, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/anomaly_detectors/{job_id}/model_snapshots
-    Route { method: Method::Get, views: 3, api: 326, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/anomaly_detectors/{job_id}/model_snapshots
-    Route { method: Method::Post, views: 3, api: 326, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // DELETE /_ml/anomaly_detectors/{job_id}/model_snapshots/{snapshot_id}
-    Route { method: Method::Delete, views: 3, api: 304, params: &[Param { pos: 2, name: "job_id", role: Role::Other }, Param { pos: 4, name: "snapshot_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/anomaly_detectors/{job_id}/model_snapshots/{snapshot_id}
-    Route { method: Method::Get, views: 3, api: 326, params: &[Param { pos: 2, name: "job_id", role: Role::Other }, Param { pos: 4, name: "snapshot_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/anomaly_detectors/{job_id}/model_snapshots/{snapshot_id}
-    Route { method: Method::Post, views: 3, api: 326, params: &[Param { pos: 2, name: "job_id", role: Role::Other }, Param { pos: 4, name: "snapshot_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/anomaly_detectors/{job_id}/model_snapshots/{snapshot_id}/_revert
-    Route { method: Method::Post, views: 3, api: 349, params: &[Param { pos: 2, name: "job_id", role: Role::Other }, Param { pos: 4, name: "snapshot_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/anomaly_detectors/{job_id}/model_snapshots/{snapshot_id}/_update
-    Route { method: Method::Post, views: 3, api: 361, params: &[Param { pos: 2, name: "job_id", role: Role::Other }, Param { pos: 4, name: "snapshot_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/anomaly_detectors/{job_id}/model_snapshots/{snapshot_id}/_upgrade
-    Route { method: Method::Post, views: 3, api: 363, params: &[Param { pos: 2, name: "job_id", role: Role::Other }, Param { pos: 4, name: "snapshot_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/anomaly_detectors/{job_id}/model_snapshots/{snapshot_id}/_upgrade/_stats
-    Route { method: Method::Get, views: 3, api: 325, params: &[Param { pos: 2, name: "job_id", role: Role::Other }, Param { pos: 4, name: "snapshot_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/anomaly_detectors/{job_id}/results/buckets
-    Route { method: Method::Get, views: 3, api: 312, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/anomaly_detectors/{job_id}/results/buckets
-    Route { method: Method::Post, views: 3, api: 312, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/anomaly_detectors/{job_id}/results/buckets/{timestamp}
-    Route { method: Method::Get, views: 3, api: 312, params: &[Param { pos: 2, name: "job_id", role: Role::Other }, Param { pos: 5, name: "timestamp", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/anomaly_detectors/{job_id}/results/buckets/{timestamp}
-    Route { method: Method::Post, views: 3, api: 312, params: &[Param { pos: 2, name: "job_id", role: Role::Other }, Param { pos: 5, name: "timestamp", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/anomaly_detectors/{job_id}/results/categories
-    Route { method: Method::Get, views: 3, api: 315, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/anomaly_detectors/{job_id}/results/categories
-    Route { method: Method::Post, views: 3, api: 315, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/anomaly_detectors/{job_id}/results/categories/{category_id}
-    Route { method: Method::Get, views: 3, api: 315, params: &[Param { pos: 2, name: "job_id", role: Role::Other }, Param { pos: 5, name: "category_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/anomaly_detectors/{job_id}/results/categories/{category_id}
-    Route { method: Method::Post, views: 3, api: 315, params: &[Param { pos: 2, name: "job_id", role: Role::Other }, Param { pos: 5, name: "category_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/anomaly_detectors/{job_id}/results/influencers
-    Route { method: Method::Get, views: 3, api: 321, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/anomaly_detectors/{job_id}/results/influencers
-    Route { method: Method::Post, views: 3, api: 321, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/anomaly_detectors/{job_id}/results/overall_buckets
-    Route { method: Method::Get, views: 3, api: 327, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/anomaly_detectors/{job_id}/results/overall_buckets
-    Route { method: Method::Post, views: 3, api: 327, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/anomaly_detectors/{job_id}/results/records
-    Route { method: Method::Get, views: 3, api: 328, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/anomaly_detectors/{job_id}/results/records
-    Route { method: Method::Post, views: 3, api: 328, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/calendars
-    Route { method: Method::Get, views: 3, api: 314, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_ml/calendars
-    Route { method: Method::Post, views: 3, api: 314, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_ml/calendars/{calendar_id}
-    Route { method: Method::Delete, views: 3, api: 295, params: &[Param { pos: 2, name: "calendar_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/calendars/{calendar_id}
-    Route { method: Method::Get, views: 3, api: 314, params: &[Param { pos: 2, name: "calendar_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/calendars/{calendar_id}
-    Route { method: Method::Post, views: 3, api: 314, params: &[Param { pos: 2, name: "calendar_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_ml/calendars/{calendar_id}
-    Route { method: Method::Put, views: 3, api: 338, params: &[Param { pos: 2, name: "calendar_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/calendars/{calendar_id}/events
-    Route { method: Method::Get, views: 3, api: 313, params: &[Param { pos: 2, name: "calendar_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/calendars/{calendar_id}/events
-    Route { method: Method::Post, views: 3, api: 334, params: &[Param { pos: 2, name: "calendar_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // DELETE /_ml/calendars/{calendar_id}/events/{event_id}
-    Route { method: Method::Delete, views: 3, api: 296, params: &[Param { pos: 2, name: "calendar_id", role: Role::Other }, Param { pos: 4, name: "event_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // DELETE /_ml/calendars/{calendar_id}/jobs/{job_id}
-    Route { method: Method::Delete, views: 3, api: 297, params: &[Param { pos: 2, name: "calendar_id", role: Role::Other }, Param { pos: 4, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_ml/calendars/{calendar_id}/jobs/{job_id}
-    Route { method: Method::Put, views: 3, api: 339, params: &[Param { pos: 2, name: "calendar_id", role: Role::Other }, Param { pos: 4, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/data_frame/_evaluate
-    Route { method: Method::Post, views: 3, api: 308, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_ml/data_frame/analytics
-    Route { method: Method::Get, views: 3, api: 316, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_ml/data_frame/analytics/_explain
-    Route { method: Method::Get, views: 3, api: 309, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_ml/data_frame/analytics/_explain
-    Route { method: Method::Post, views: 3, api: 309, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_ml/data_frame/analytics/_preview
-    Route { method: Method::Get, views: 3, api: 336, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_ml/data_frame/analytics/_preview
-    Route { method: Method::Post, views: 3, api: 336, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_ml/data_frame/analytics/_stats
-    Route { method: Method::Get, views: 3, api: 317, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_ml/data_frame/analytics/{id}
-    Route { method: Method::Delete, views: 3, api: 298, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/data_frame/analytics/{id}
-    Route { method: Method::Get, views: 3, api: 316, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_ml/data_frame/analytics/{id}
-    Route { method: Method::Put, views: 3, api: 340, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/data_frame/analytics/{id}/_explain
-    Route { method: Method::Get, views: 3, api: 309, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/data_frame/analytics/{id}/_explain
-    Route { method: Method::Post, views: 3, api: 309, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/data_frame/analytics/{id}/_preview
-    Route { method: Method::Get, views: 3, api: 336, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/data_frame/analytics/{id}/_preview
-    Route { method: Method::Post, views: 3, api: 336, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/data_frame/analytics/{id}/_start
-    Route { method: Method::Post, views: 3, api: 351, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/data_frame/analytics/{id}/_stats
-    Route { method: Method::Get, views: 3, api: 317, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/data_frame/analytics/{id}/_stop
-    Route { method: Method::Post, views: 3, api: 354, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/data_frame/analytics/{id}/_update
-    Route { method: Method::Post, views: 3, api: 357, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/datafeeds
-    Route { method: Method::Get, views: 3, api: 319, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_ml/datafeeds/_preview
-    Route { method: Method::Get, views: 3, api: 337, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_ml/datafeeds/_preview
-    Route { method: Method::Post, views: 3, api: 337, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_ml/datafeeds/_stats
-    Route { method: Method::Get, views: 3, api: 318, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_ml/datafeeds/{datafeed_id}
-    Route { method: Method::Delete, views: 3, api: 299, params: &[Param { pos: 2, name: "datafeed_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/datafeeds/{datafeed_id}
-    Route { method: Method::Get, views: 3, api: 319, params: &[Param { pos: 2, name: "datafeed_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_ml/datafeeds/{datafeed_id}
-    Route { method: Method::Put, views: 3, api: 341, params: &[Param { pos: 2, name: "datafeed_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/datafeeds/{datafeed_id}/_preview
-    Route { method: Method::Get, views: 3, api: 337, params: &[Param { pos: 2, name: "datafeed_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/datafeeds/{datafeed_id}/_preview
-    Route { method: Method::Post, views: 3, api: 337, params: &[Param { pos: 2, name: "datafeed_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/datafeeds/{datafeed_id}/_start
-    Route { method: Method::Post, views: 3, api: 352, params: &[Param { pos: 2, name: "datafeed_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/datafeeds/{datafeed_id}/_stats
-    Route { method: Method::Get, views: 3, api: 318, params: &[Param { pos: 2, name: "datafeed_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/datafeeds/{datafeed_id}/_stop
-    Route { method: Method::Post, views: 3, api: 355, params: &[Param { pos: 2, name: "datafeed_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/datafeeds/{datafeed_id}/_update
-    Route { method: Method::Post, views: 3, api: 358, params: &[Param { pos: 2, name: "datafeed_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/filters
-    Route { method: Method::Get, views: 3, api: 320, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_ml/filters/{filter_id}
-    Route { method: Method::Delete, views: 3, api: 301, params: &[Param { pos: 2, name: "filter_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/filters/{filter_id}
-    Route { method: Method::Get, views: 3, api: 320, params: &[Param { pos: 2, name: "filter_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_ml/filters/{filter_id}
-    Route { method: Method::Put, views: 3, api: 342, params: &[Param { pos: 2, name: "filter_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/filters/{filter_id}/_update
-    Route { method: Method::Post, views: 3, api: 359, params: &[Param { pos: 2, name: "filter_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/info
-    Route { method: Method::Get, views: 3, api: 332, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_ml/memory/_stats
     Route { method: Method::Get, views: 3, api: 324, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_ml/memory/{node_id}/_stats
-    Route { method: Method::Get, views: 3, api: 324, params: &[Param { pos: 2, name: "node_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/set_upgrade_mode
-    Route { method: Method::Post, views: 3, api: 350, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_ml/trained_models
-    Route { method: Method::Get, views: 3, api: 329, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_ml/trained_models/_stats
-    Route { method: Method::Get, views: 3, api: 330, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_ml/trained_models/{model_id}
-    Route { method: Method::Delete, views: 3, api: 305, params: &[Param { pos: 2, name: "model_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/trained_models/{model_id}
-    Route { method: Method::Get, views: 3, api: 329, params: &[Param { pos: 2, name: "model_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_ml/trained_models/{model_id}
-    Route { method: Method::Put, views: 3, api: 344, params: &[Param { pos: 2, name: "model_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/trained_models/{model_id}/_infer
-    Route { method: Method::Post, views: 3, api: 331, params: &[Param { pos: 2, name: "model_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_ml/trained_models/{model_id}/_stats
-    Route { method: Method::Get, views: 3, api: 330, params: &[Param { pos: 2, name: "model_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_ml/trained_models/{model_id}/definition/{part}
-    Route { method: Method::Put, views: 3, api: 346, params: &[Param { pos: 2, name: "model_id", role: Role::Other }, Param { pos: 4, name: "part", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/trained_models/{model_id}/deployment/_start
-    Route { method: Method::Post, views: 3, api: 353, params: &[Param { pos: 2, name: "model_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/trained_models/{model_id}/deployment/_stop
-    Route { method: Method::Post, views: 3, api: 356, params: &[Param { pos: 2, name: "model_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/trained_models/{model_id}/deployment/_update
-    Route { method: Method::Post, views: 3, api: 362, params: &[Param { pos: 2, name: "model_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_ml/trained_models/{model_id}/deployment/cache/_clear
-    Route { method: Method::Post, views: 3, api: 293, params: &[Param { pos: 2, name: "model_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // DELETE /_ml/trained_models/{model_id}/model_aliases/{model_alias}
-    Route { method: Method::Delete, views: 3, api: 306, params: &[Param { pos: 2, name: "model_id", role: Role::Other }, Param { pos: 4, name: "model_alias", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_ml/trained_models/{model_id}/model_aliases/{model_alias}
-    Route { method: Method::Put, views: 3, api: 345, params: &[Param { pos: 2, name: "model_id", role: Role::Other }, Param { pos: 4, name: "model_alias", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_ml/trained_models/{model_id}/vocabulary
-    Route { method: Method::Put, views: 3, api: 347, params: &[Param { pos: 2, name: "model_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_monitoring/bulk
+    // POST /_ml/anomaly_detectors/_estimate_model_memory
+    Route { method: Method::Post, views: 3, api: 308, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_ml/anomaly_detectors/_stats
+    Route { method: Method::Get, views: 3, api: 323, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_ml/anomaly_detectors/_validate
+    Route { method: Method::Post, views: 3, api: 365, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_ml/anomaly_detectors/_validate/detector
     Route { method: Method::Post, views: 3, api: 366, params: &[], implicit_all: 0, guard: &[] },
+    // DELETE /_ml/anomaly_detectors/{job_id}
+    Route { method: Method::Delete, views: 3, api: 304, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/anomaly_detectors/{job_id}
+    Route { method: Method::Get, views: 3, api: 324, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_ml/anomaly_detectors/{job_id}
+    Route { method: Method::Put, views: 3, api: 344, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/anomaly_detectors/{job_id}/_close
+    Route { method: Method::Post, views: 3, api: 295, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/anomaly_detectors/{job_id}/_data
+    Route { method: Method::Post, views: 3, api: 336, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/anomaly_detectors/{job_id}/_flush
+    Route { method: Method::Post, views: 3, api: 311, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // DELETE /_ml/anomaly_detectors/{job_id}/_forecast
+    Route { method: Method::Delete, views: 3, api: 303, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/anomaly_detectors/{job_id}/_forecast
+    Route { method: Method::Post, views: 3, api: 312, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // DELETE /_ml/anomaly_detectors/{job_id}/_forecast/{forecast_id}
+    Route { method: Method::Delete, views: 3, api: 303, params: &[Param { pos: 2, name: "job_id", role: Role::Other }, Param { pos: 4, name: "forecast_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/anomaly_detectors/{job_id}/_open
+    Route { method: Method::Post, views: 3, api: 334, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/anomaly_detectors/{job_id}/_reset
+    Route { method: Method::Post, views: 3, api: 349, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/anomaly_detectors/{job_id}/_stats
+    Route { method: Method::Get, views: 3, api: 323, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/anomaly_detectors/{job_id}/_update
+    Route { method: Method::Post, views: 3, api: 361, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/anomaly_detectors/{job_id}/model_snapshots
+    Route { method: Method::Get, views: 3, api: 327, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/anomaly_detectors/{job_id}/model_snapshots
+    Route { method: Method::Post, views: 3, api: 327, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // DELETE /_ml/anomaly_detectors/{job_id}/model_snapshots/{snapshot_id}
+    Route { method: Method::Delete, views: 3, api: 305, params: &[Param { pos: 2, name: "job_id", role: Role::Other }, Param { pos: 4, name: "snapshot_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/anomaly_detectors/{job_id}/model_snapshots/{snapshot_id}
+    Route { method: Method::Get, views: 3, api: 327, params: &[Param { pos: 2, name: "job_id", role: Role::Other }, Param { pos: 4, name: "snapshot_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/anomaly_detectors/{job_id}/model_snapshots/{snapshot_id}
+    Route { method: Method::Post, views: 3, api: 327, params: &[Param { pos: 2, name: "job_id", role: Role::Other }, Param { pos: 4, name: "snapshot_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/anomaly_detectors/{job_id}/model_snapshots/{snapshot_id}/_revert
+    Route { method: Method::Post, views: 3, api: 350, params: &[Param { pos: 2, name: "job_id", role: Role::Other }, Param { pos: 4, name: "snapshot_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/anomaly_detectors/{job_id}/model_snapshots/{snapshot_id}/_update
+    Route { method: Method::Post, views: 3, api: 362, params: &[Param { pos: 2, name: "job_id", role: Role::Other }, Param { pos: 4, name: "snapshot_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/anomaly_detectors/{job_id}/model_snapshots/{snapshot_id}/_upgrade
+    Route { method: Method::Post, views: 3, api: 364, params: &[Param { pos: 2, name: "job_id", role: Role::Other }, Param { pos: 4, name: "snapshot_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/anomaly_detectors/{job_id}/model_snapshots/{snapshot_id}/_upgrade/_stats
+    Route { method: Method::Get, views: 3, api: 326, params: &[Param { pos: 2, name: "job_id", role: Role::Other }, Param { pos: 4, name: "snapshot_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/anomaly_detectors/{job_id}/results/buckets
+    Route { method: Method::Get, views: 3, api: 313, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/anomaly_detectors/{job_id}/results/buckets
+    Route { method: Method::Post, views: 3, api: 313, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/anomaly_detectors/{job_id}/results/buckets/{timestamp}
+    Route { method: Method::Get, views: 3, api: 313, params: &[Param { pos: 2, name: "job_id", role: Role::Other }, Param { pos: 5, name: "timestamp", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/anomaly_detectors/{job_id}/results/buckets/{timestamp}
+    Route { method: Method::Post, views: 3, api: 313, params: &[Param { pos: 2, name: "job_id", role: Role::Other }, Param { pos: 5, name: "timestamp", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/anomaly_detectors/{job_id}/results/categories
+    Route { method: Method::Get, views: 3, api: 316, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/anomaly_detectors/{job_id}/results/categories
+    Route { method: Method::Post, views: 3, api: 316, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/anomaly_detectors/{job_id}/results/categories/{category_id}
+    Route { method: Method::Get, views: 3, api: 316, params: &[Param { pos: 2, name: "job_id", role: Role::Other }, Param { pos: 5, name: "category_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/anomaly_detectors/{job_id}/results/categories/{category_id}
+    Route { method: Method::Post, views: 3, api: 316, params: &[Param { pos: 2, name: "job_id", role: Role::Other }, Param { pos: 5, name: "category_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/anomaly_detectors/{job_id}/results/influencers
+    Route { method: Method::Get, views: 3, api: 322, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/anomaly_detectors/{job_id}/results/influencers
+    Route { method: Method::Post, views: 3, api: 322, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/anomaly_detectors/{job_id}/results/overall_buckets
+    Route { method: Method::Get, views: 3, api: 328, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/anomaly_detectors/{job_id}/results/overall_buckets
+    Route { method: Method::Post, views: 3, api: 328, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/anomaly_detectors/{job_id}/results/records
+    Route { method: Method::Get, views: 3, api: 329, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/anomaly_detectors/{job_id}/results/records
+    Route { method: Method::Post, views: 3, api: 329, params: &[Param { pos: 2, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/calendars
+    Route { method: Method::Get, views: 3, api: 315, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_ml/calendars
+    Route { method: Method::Post, views: 3, api: 315, params: &[], implicit_all: 0, guard: &[] },
+    // DELETE /_ml/calendars/{calendar_id}
+    Route { method: Method::Delete, views: 3, api: 296, params: &[Param { pos: 2, name: "calendar_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/calendars/{calendar_id}
+    Route { method: Method::Get, views: 3, api: 315, params: &[Param { pos: 2, name: "calendar_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/calendars/{calendar_id}
+    Route { method: Method::Post, views: 3, api: 315, params: &[Param { pos: 2, name: "calendar_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_ml/calendars/{calendar_id}
+    Route { method: Method::Put, views: 3, api: 339, params: &[Param { pos: 2, name: "calendar_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/calendars/{calendar_id}/events
+    Route { method: Method::Get, views: 3, api: 314, params: &[Param { pos: 2, name: "calendar_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/calendars/{calendar_id}/events
+    Route { method: Method::Post, views: 3, api: 335, params: &[Param { pos: 2, name: "calendar_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // DELETE /_ml/calendars/{calendar_id}/events/{event_id}
+    Route { method: Method::Delete, views: 3, api: 297, params: &[Param { pos: 2, name: "calendar_id", role: Role::Other }, Param { pos: 4, name: "event_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // DELETE /_ml/calendars/{calendar_id}/jobs/{job_id}
+    Route { method: Method::Delete, views: 3, api: 298, params: &[Param { pos: 2, name: "calendar_id", role: Role::Other }, Param { pos: 4, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_ml/calendars/{calendar_id}/jobs/{job_id}
+    Route { method: Method::Put, views: 3, api: 340, params: &[Param { pos: 2, name: "calendar_id", role: Role::Other }, Param { pos: 4, name: "job_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/data_frame/_evaluate
+    Route { method: Method::Post, views: 3, api: 309, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_ml/data_frame/analytics
+    Route { method: Method::Get, views: 3, api: 317, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_ml/data_frame/analytics/_explain
+    Route { method: Method::Get, views: 3, api: 310, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_ml/data_frame/analytics/_explain
+    Route { method: Method::Post, views: 3, api: 310, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_ml/data_frame/analytics/_preview
+    Route { method: Method::Get, views: 3, api: 337, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_ml/data_frame/analytics/_preview
+    Route { method: Method::Post, views: 3, api: 337, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_ml/data_frame/analytics/_stats
+    Route { method: Method::Get, views: 3, api: 318, params: &[], implicit_all: 0, guard: &[] },
+    // DELETE /_ml/data_frame/analytics/{id}
+    Route { method: Method::Delete, views: 3, api: 299, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/data_frame/analytics/{id}
+    Route { method: Method::Get, views: 3, api: 317, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_ml/data_frame/analytics/{id}
+    Route { method: Method::Put, views: 3, api: 341, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/data_frame/analytics/{id}/_explain
+    Route { method: Method::Get, views: 3, api: 310, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/data_frame/analytics/{id}/_explain
+    Route { method: Method::Post, views: 3, api: 310, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/data_frame/analytics/{id}/_preview
+    Route { method: Method::Get, views: 3, api: 337, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/data_frame/analytics/{id}/_preview
+    Route { method: Method::Post, views: 3, api: 337, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/data_frame/analytics/{id}/_start
+    Route { method: Method::Post, views: 3, api: 352, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/data_frame/analytics/{id}/_stats
+    Route { method: Method::Get, views: 3, api: 318, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/data_frame/analytics/{id}/_stop
+    Route { method: Method::Post, views: 3, api: 355, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/data_frame/analytics/{id}/_update
+    Route { method: Method::Post, views: 3, api: 358, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/datafeeds
+    Route { method: Method::Get, views: 3, api: 320, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_ml/datafeeds/_preview
+    Route { method: Method::Get, views: 3, api: 338, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_ml/datafeeds/_preview
+    Route { method: Method::Post, views: 3, api: 338, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_ml/datafeeds/_stats
+    Route { method: Method::Get, views: 3, api: 319, params: &[], implicit_all: 0, guard: &[] },
+    // DELETE /_ml/datafeeds/{datafeed_id}
+    Route { method: Method::Delete, views: 3, api: 300, params: &[Param { pos: 2, name: "datafeed_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/datafeeds/{datafeed_id}
+    Route { method: Method::Get, views: 3, api: 320, params: &[Param { pos: 2, name: "datafeed_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_ml/datafeeds/{datafeed_id}
+    Route { method: Method::Put, views: 3, api: 342, params: &[Param { pos: 2, name: "datafeed_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/datafeeds/{datafeed_id}/_preview
+    Route { method: Method::Get, views: 3, api: 338, params: &[Param { pos: 2, name: "datafeed_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/datafeeds/{datafeed_id}/_preview
+    Route { method: Method::Post, views: 3, api: 338, params: &[Param { pos: 2, name: "datafeed_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/datafeeds/{datafeed_id}/_start
+    Route { method: Method::Post, views: 3, api: 353, params: &[Param { pos: 2, name: "datafeed_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/datafeeds/{datafeed_id}/_stats
+    Route { method: Method::Get, views: 3, api: 319, params: &[Param { pos: 2, name: "datafeed_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/datafeeds/{datafeed_id}/_stop
+    Route { method: Method::Post, views: 3, api: 356, params: &[Param { pos: 2, name: "datafeed_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/datafeeds/{datafeed_id}/_update
+    Route { method: Method::Post, views: 3, api: 359, params: &[Param { pos: 2, name: "datafeed_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/filters
+    Route { method: Method::Get, views: 3, api: 321, params: &[], implicit_all: 0, guard: &[] },
+    // DELETE /_ml/filters/{filter_id}
+    Route { method: Method::Delete, views: 3, api: 302, params: &[Param { pos: 2, name: "filter_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/filters/{filter_id}
+    Route { method: Method::Get, views: 3, api: 321, params: &[Param { pos: 2, name: "filter_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_ml/filters/{filter_id}
+    Route { method: Method::Put, views: 3, api: 343, params: &[Param { pos: 2, name: "filter_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/filters/{filter_id}/_update
+    Route { method: Method::Post, views: 3, api: 360, params: &[Param { pos: 2, name: "filter_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/info
+    Route { method: Method::Get, views: 3, api: 333, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_ml/memory/_stats
+    Route { method: Method::Get, views: 3, api: 325, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_ml/memory/{node_id}/_stats
+    Route { method: Method::Get, views: 3, api: 325, params: &[Param { pos: 2, name: "node_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/set_upgrade_mode
+    Route { method: Method::Post, views: 3, api: 351, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_ml/trained_models
+    Route { method: Method::Get, views: 3, api: 330, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_ml/trained_models/_stats
+    Route { method: Method::Get, views: 3, api: 331, params: &[], implicit_all: 0, guard: &[] },
+    // DELETE /_ml/trained_models/{model_id}
+    Route { method: Method::Delete, views: 3, api: 306, params: &[Param { pos: 2, name: "model_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/trained_models/{model_id}
+    Route { method: Method::Get, views: 3, api: 330, params: &[Param { pos: 2, name: "model_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_ml/trained_models/{model_id}
+    Route { method: Method::Put, views: 3, api: 345, params: &[Param { pos: 2, name: "model_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/trained_models/{model_id}/_infer
+    Route { method: Method::Post, views: 3, api: 332, params: &[Param { pos: 2, name: "model_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_ml/trained_models/{model_id}/_stats
+    Route { method: Method::Get, views: 3, api: 331, params: &[Param { pos: 2, name: "model_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_ml/trained_models/{model_id}/definition/{part}
+    Route { method: Method::Put, views: 3, api: 347, params: &[Param { pos: 2, name: "model_id", role: Role::Other }, Param { pos: 4, name: "part", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/trained_models/{model_id}/deployment/_start
+    Route { method: Method::Post, views: 3, api: 354, params: &[Param { pos: 2, name: "model_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/trained_models/{model_id}/deployment/_stop
+    Route { method: Method::Post, views: 3, api: 357, params: &[Param { pos: 2, name: "model_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/trained_models/{model_id}/deployment/_update
+    Route { method: Method::Post, views: 3, api: 363, params: &[Param { pos: 2, name: "model_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_ml/trained_models/{model_id}/deployment/cache/_clear
+    Route { method: Method::Post, views: 3, api: 294, params: &[Param { pos: 2, name: "model_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // DELETE /_ml/trained_models/{model_id}/model_aliases/{model_alias}
+    Route { method: Method::Delete, views: 3, api: 307, params: &[Param { pos: 2, name: "model_id", role: Role::Other }, Param { pos: 4, name: "model_alias", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_ml/trained_models/{model_id}/model_aliases/{model_alias}
+    Route { method: Method::Put, views: 3, api: 346, params: &[Param { pos: 2, name: "model_id", role: Role::Other }, Param { pos: 4, name: "model_alias", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_ml/trained_models/{model_id}/vocabulary
+    Route { method: Method::Put, views: 3, api: 348, params: &[Param { pos: 2, name: "model_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_monitoring/bulk
+    Route { method: Method::Post, views: 3, api: 367, params: &[], implicit_all: 0, guard: &[] },
     // PUT /_monitoring/bulk
-    Route { method: Method::Put, views: 3, api: 366, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 367, params: &[], implicit_all: 0, guard: &[] },
     // GET /_msearch
-    Route { method: Method::Get, views: 3, api: 367, params: &[], implicit_all: 0, guard: &["index"] },
-    // POST /_msearch
-    Route { method: Method::Post, views: 3, api: 367, params: &[], implicit_all: 0, guard: &["index"] },
-    // GET /_msearch/template
     Route { method: Method::Get, views: 3, api: 368, params: &[], implicit_all: 0, guard: &["index"] },
-    // POST /_msearch/template
+    // POST /_msearch
     Route { method: Method::Post, views: 3, api: 368, params: &[], implicit_all: 0, guard: &["index"] },
-    // GET /_mtermvectors
+    // GET /_msearch/template
     Route { method: Method::Get, views: 3, api: 369, params: &[], implicit_all: 0, guard: &["index"] },
-    // POST /_mtermvectors
+    // POST /_msearch/template
     Route { method: Method::Post, views: 3, api: 369, params: &[], implicit_all: 0, guard: &["index"] },
+    // GET /_mtermvectors
+    Route { method: Method::Get, views: 3, api: 370, params: &[], implicit_all: 0, guard: &["index"] },
+    // POST /_mtermvectors
+    Route { method: Method::Post, views: 3, api: 370, params: &[], implicit_all: 0, guard: &["index"] },
     // GET /_nodes
-    Route { method: Method::Get, views: 3, api: 373, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 374, params: &[], implicit_all: 0, guard: &[] },
     // GET /_nodes/hot_threads
-    Route { method: Method::Get, views: 3, api: 372, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 373, params: &[], implicit_all: 0, guard: &[] },
     // POST /_nodes/reload_secure_settings
-    Route { method: Method::Post, views: 3, api: 374, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 375, params: &[], implicit_all: 0, guard: &[] },
     // GET /_nodes/shutdown
-    Route { method: Method::Get, views: 3, api: 509, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 510, params: &[], implicit_all: 0, guard: &[] },
     // GET /_nodes/stats
-    Route { method: Method::Get, views: 3, api: 375, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_nodes/stats/{metric}
-    Route { method: Method::Get, views: 3, api: 375, params: &[Param { pos: 2, name: "metric", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_nodes/stats/{metric}/{index_metric}
-    Route { method: Method::Get, views: 3, api: 375, params: &[Param { pos: 2, name: "metric", role: Role::Other }, Param { pos: 3, name: "index_metric", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_nodes/usage
     Route { method: Method::Get, views: 3, api: 376, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_nodes/usage/{metric}
+    // GET /_nodes/stats/{metric}
     Route { method: Method::Get, views: 3, api: 376, params: &[Param { pos: 2, name: "metric", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_nodes/stats/{metric}/{index_metric}
+    Route { method: Method::Get, views: 3, api: 376, params: &[Param { pos: 2, name: "metric", role: Role::Other }, Param { pos: 3, name: "index_metric", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_nodes/usage
+    Route { method: Method::Get, views: 3, api: 377, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_nodes/usage/{metric}
+    Route { method: Method::Get, views: 3, api: 377, params: &[Param { pos: 2, name: "metric", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_nodes/{metric}
-    Route { method: Method::Get, views: 3, api: 373, params: &[Param { pos: 1, name: "metric", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 374, params: &[Param { pos: 1, name: "metric", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_nodes/{node_id}/_repositories_metering
-    Route { method: Method::Get, views: 3, api: 371, params: &[Param { pos: 1, name: "node_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // DELETE /_nodes/{node_id}/_repositories_metering/{max_archive_version}
-    Route { method: Method::Delete, views: 3, api: 370, params: &[Param { pos: 1, name: "node_id", role: Role::Other }, Param { pos: 3, name: "max_archive_version", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_nodes/{node_id}/hot_threads
     Route { method: Method::Get, views: 3, api: 372, params: &[Param { pos: 1, name: "node_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // DELETE /_nodes/{node_id}/_repositories_metering/{max_archive_version}
+    Route { method: Method::Delete, views: 3, api: 371, params: &[Param { pos: 1, name: "node_id", role: Role::Other }, Param { pos: 3, name: "max_archive_version", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_nodes/{node_id}/hot_threads
+    Route { method: Method::Get, views: 3, api: 373, params: &[Param { pos: 1, name: "node_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_nodes/{node_id}/reload_secure_settings
-    Route { method: Method::Post, views: 3, api: 374, params: &[Param { pos: 1, name: "node_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 375, params: &[Param { pos: 1, name: "node_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // DELETE /_nodes/{node_id}/shutdown
-    Route { method: Method::Delete, views: 3, api: 508, params: &[Param { pos: 1, name: "node_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 509, params: &[Param { pos: 1, name: "node_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_nodes/{node_id}/shutdown
-    Route { method: Method::Get, views: 3, api: 509, params: &[Param { pos: 1, name: "node_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 510, params: &[Param { pos: 1, name: "node_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_nodes/{node_id}/shutdown
-    Route { method: Method::Put, views: 3, api: 510, params: &[Param { pos: 1, name: "node_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 511, params: &[Param { pos: 1, name: "node_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_nodes/{node_id}/stats
-    Route { method: Method::Get, views: 3, api: 375, params: &[Param { pos: 1, name: "node_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_nodes/{node_id}/stats/{metric}
-    Route { method: Method::Get, views: 3, api: 375, params: &[Param { pos: 1, name: "node_id", role: Role::Other }, Param { pos: 3, name: "metric", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_nodes/{node_id}/stats/{metric}/{index_metric}
-    Route { method: Method::Get, views: 3, api: 375, params: &[Param { pos: 1, name: "node_id", role: Role::Other }, Param { pos: 3, name: "metric", role: Role::Other }, Param { pos: 4, name: "index_metric", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_nodes/{node_id}/usage
     Route { method: Method::Get, views: 3, api: 376, params: &[Param { pos: 1, name: "node_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_nodes/{node_id}/usage/{metric}
+    // GET /_nodes/{node_id}/stats/{metric}
     Route { method: Method::Get, views: 3, api: 376, params: &[Param { pos: 1, name: "node_id", role: Role::Other }, Param { pos: 3, name: "metric", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_nodes/{node_id}/stats/{metric}/{index_metric}
+    Route { method: Method::Get, views: 3, api: 376, params: &[Param { pos: 1, name: "node_id", role: Role::Other }, Param { pos: 3, name: "metric", role: Role::Other }, Param { pos: 4, name: "index_metric", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_nodes/{node_id}/usage
+    Route { method: Method::Get, views: 3, api: 377, params: &[Param { pos: 1, name: "node_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_nodes/{node_id}/usage/{metric}
+    Route { method: Method::Get, views: 3, api: 377, params: &[Param { pos: 1, name: "node_id", role: Role::Other }, Param { pos: 3, name: "metric", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_nodes/{node_id}/{metric}
-    Route { method: Method::Get, views: 3, api: 373, params: &[Param { pos: 1, name: "node_id", role: Role::Other }, Param { pos: 2, name: "metric", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 374, params: &[Param { pos: 1, name: "node_id", role: Role::Other }, Param { pos: 2, name: "metric", role: Role::Other }], implicit_all: 0, guard: &[] },
     // DELETE /_pit
-    Route { method: Method::Delete, views: 3, api: 59, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 60, params: &[], implicit_all: 0, guard: &[] },
     // POST /_profiling/flamegraph
-    Route { method: Method::Post, views: 3, api: 385, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_profiling/stacktraces
     Route { method: Method::Post, views: 3, api: 386, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_profiling/stacktraces
+    Route { method: Method::Post, views: 3, api: 387, params: &[], implicit_all: 0, guard: &[] },
     // GET /_profiling/status
-    Route { method: Method::Get, views: 3, api: 387, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 388, params: &[], implicit_all: 0, guard: &[] },
     // POST /_profiling/topn/functions
-    Route { method: Method::Post, views: 3, api: 388, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 389, params: &[], implicit_all: 0, guard: &[] },
     // GET /_project/tags
-    Route { method: Method::Get, views: 3, api: 394, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 395, params: &[], implicit_all: 0, guard: &[] },
     // POST /_project/tags
-    Route { method: Method::Post, views: 3, api: 394, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 395, params: &[], implicit_all: 0, guard: &[] },
     // GET /_project_routing
-    Route { method: Method::Get, views: 3, api: 392, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 393, params: &[], implicit_all: 0, guard: &[] },
     // PUT /_project_routing
-    Route { method: Method::Put, views: 3, api: 389, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 390, params: &[], implicit_all: 0, guard: &[] },
     // DELETE /_project_routing/{name}
-    Route { method: Method::Delete, views: 3, api: 391, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 392, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_project_routing/{name}
-    Route { method: Method::Get, views: 3, api: 393, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 394, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_project_routing/{name}
-    Route { method: Method::Put, views: 3, api: 390, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 391, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_query
-    Route { method: Method::Post, views: 3, api: 144, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 145, params: &[], implicit_all: 0, guard: &[] },
     // POST /_query/async
-    Route { method: Method::Post, views: 3, api: 129, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 130, params: &[], implicit_all: 0, guard: &[] },
     // DELETE /_query/async/{id}
-    Route { method: Method::Delete, views: 3, api: 130, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 131, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_query/async/{id}
-    Route { method: Method::Get, views: 3, api: 131, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 132, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_query/async/{id}/stop
-    Route { method: Method::Post, views: 3, api: 132, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 133, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_query/data_source
-    Route { method: Method::Get, views: 3, api: 136, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_query/data_source/{name}
-    Route { method: Method::Delete, views: 3, api: 133, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_query/data_source/{name}
-    Route { method: Method::Get, views: 3, api: 136, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_query/data_source/{name}
-    Route { method: Method::Put, views: 3, api: 141, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_query/dataset
     Route { method: Method::Get, views: 3, api: 137, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_query/dataset/{name}
+    // DELETE /_query/data_source/{name}
     Route { method: Method::Delete, views: 3, api: 134, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_query/dataset/{name}
+    // GET /_query/data_source/{name}
     Route { method: Method::Get, views: 3, api: 137, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_query/dataset/{name}
+    // PUT /_query/data_source/{name}
     Route { method: Method::Put, views: 3, api: 142, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_query/queries
-    Route { method: Method::Get, views: 3, api: 140, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_query/queries/{id}
-    Route { method: Method::Get, views: 3, api: 138, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_query/view
-    Route { method: Method::Get, views: 3, api: 139, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_query/view/{name}
+    // GET /_query/dataset
+    Route { method: Method::Get, views: 3, api: 138, params: &[], implicit_all: 0, guard: &[] },
+    // DELETE /_query/dataset/{name}
     Route { method: Method::Delete, views: 3, api: 135, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_query/view/{name}
-    Route { method: Method::Get, views: 3, api: 139, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_query/view/{name}
+    // GET /_query/dataset/{name}
+    Route { method: Method::Get, views: 3, api: 138, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_query/dataset/{name}
     Route { method: Method::Put, views: 3, api: 143, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_query/queries
+    Route { method: Method::Get, views: 3, api: 141, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_query/queries/{id}
+    Route { method: Method::Get, views: 3, api: 139, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_query/view
+    Route { method: Method::Get, views: 3, api: 140, params: &[], implicit_all: 0, guard: &[] },
+    // DELETE /_query/view/{name}
+    Route { method: Method::Delete, views: 3, api: 136, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_query/view/{name}
+    Route { method: Method::Get, views: 3, api: 140, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_query/view/{name}
+    Route { method: Method::Put, views: 3, api: 144, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_query_rules
-    Route { method: Method::Get, views: 3, api: 400, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 401, params: &[], implicit_all: 0, guard: &[] },
     // DELETE /_query_rules/{ruleset_id}
-    Route { method: Method::Delete, views: 3, api: 397, params: &[Param { pos: 1, name: "ruleset_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 398, params: &[Param { pos: 1, name: "ruleset_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_query_rules/{ruleset_id}
-    Route { method: Method::Get, views: 3, api: 399, params: &[Param { pos: 1, name: "ruleset_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 400, params: &[Param { pos: 1, name: "ruleset_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_query_rules/{ruleset_id}
-    Route { method: Method::Put, views: 3, api: 402, params: &[Param { pos: 1, name: "ruleset_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 403, params: &[Param { pos: 1, name: "ruleset_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // DELETE /_query_rules/{ruleset_id}/_rule/{rule_id}
-    Route { method: Method::Delete, views: 3, api: 396, params: &[Param { pos: 1, name: "ruleset_id", role: Role::Other }, Param { pos: 3, name: "rule_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 397, params: &[Param { pos: 1, name: "ruleset_id", role: Role::Other }, Param { pos: 3, name: "rule_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_query_rules/{ruleset_id}/_rule/{rule_id}
-    Route { method: Method::Get, views: 3, api: 398, params: &[Param { pos: 1, name: "ruleset_id", role: Role::Other }, Param { pos: 3, name: "rule_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 399, params: &[Param { pos: 1, name: "ruleset_id", role: Role::Other }, Param { pos: 3, name: "rule_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_query_rules/{ruleset_id}/_rule/{rule_id}
-    Route { method: Method::Put, views: 3, api: 401, params: &[Param { pos: 1, name: "ruleset_id", role: Role::Other }, Param { pos: 3, name: "rule_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 402, params: &[Param { pos: 1, name: "ruleset_id", role: Role::Other }, Param { pos: 3, name: "rule_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_query_rules/{ruleset_id}/_test
-    Route { method: Method::Post, views: 3, api: 403, params: &[Param { pos: 1, name: "ruleset_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 404, params: &[Param { pos: 1, name: "ruleset_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_rank_eval
-    Route { method: Method::Get, views: 3, api: 404, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Get, views: 3, api: 405, params: &[], implicit_all: 1, guard: &["index"] },
     // POST /_rank_eval
-    Route { method: Method::Post, views: 3, api: 404, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Post, views: 3, api: 405, params: &[], implicit_all: 1, guard: &["index"] },
     // POST /_readonlyrest/admin/audit/event
-    Route { method: Method::Post, views: 3, api: 405, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_readonlyrest/admin/config
-    Route { method: Method::Get, views: 3, api: 407, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_readonlyrest/admin/config
-    Route { method: Method::Post, views: 3, api: 407, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_readonlyrest/admin/config/file
-    Route { method: Method::Get, views: 3, api: 407, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_readonlyrest/admin/config/load
-    Route { method: Method::Get, views: 3, api: 407, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_readonlyrest/admin/config/load
-    Route { method: Method::Post, views: 3, api: 407, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_readonlyrest/admin/config/test
-    Route { method: Method::Delete, views: 3, api: 409, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_readonlyrest/admin/config/test
-    Route { method: Method::Get, views: 3, api: 409, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_readonlyrest/admin/config/test
-    Route { method: Method::Post, views: 3, api: 409, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_readonlyrest/admin/config/test/authmock
-    Route { method: Method::Delete, views: 3, api: 406, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_readonlyrest/admin/config/test/authmock
-    Route { method: Method::Get, views: 3, api: 406, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_readonlyrest/admin/config/test/authmock
     Route { method: Method::Post, views: 3, api: 406, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_readonlyrest/admin/config/test/localusers
-    Route { method: Method::Get, views: 3, api: 409, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_readonlyrest/admin/refreshconfig
+    // GET /_readonlyrest/admin/config
+    Route { method: Method::Get, views: 3, api: 408, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_readonlyrest/admin/config
     Route { method: Method::Post, views: 3, api: 408, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_readonlyrest/admin/config/file
+    Route { method: Method::Get, views: 3, api: 408, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_readonlyrest/admin/config/load
+    Route { method: Method::Get, views: 3, api: 408, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_readonlyrest/admin/config/load
+    Route { method: Method::Post, views: 3, api: 408, params: &[], implicit_all: 0, guard: &[] },
+    // DELETE /_readonlyrest/admin/config/test
+    Route { method: Method::Delete, views: 3, api: 410, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_readonlyrest/admin/config/test
+    Route { method: Method::Get, views: 3, api: 410, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_readonlyrest/admin/config/test
+    Route { method: Method::Post, views: 3, api: 410, params: &[], implicit_all: 0, guard: &[] },
+    // DELETE /_readonlyrest/admin/config/test/authmock
+    Route { method: Method::Delete, views: 3, api: 407, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_readonlyrest/admin/config/test/authmock
+    Route { method: Method::Get, views: 3, api: 407, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_readonlyrest/admin/config/test/authmock
+    Route { method: Method::Post, views: 3, api: 407, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_readonlyrest/admin/config/test/localusers
+    Route { method: Method::Get, views: 3, api: 410, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_readonlyrest/admin/refreshconfig
+    Route { method: Method::Post, views: 3, api: 409, params: &[], implicit_all: 0, guard: &[] },
     // GET /_readonlyrest/metadata/current_user
-    Route { method: Method::Get, views: 3, api: 410, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 411, params: &[], implicit_all: 0, guard: &[] },
     // GET /_readonlyrest/metadata/user
-    Route { method: Method::Get, views: 3, api: 410, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 411, params: &[], implicit_all: 0, guard: &[] },
     // GET /_recovery
-    Route { method: Method::Get, views: 3, api: 233, params: &[], implicit_all: 1, guard: &["index"] },
-    // GET /_refresh
     Route { method: Method::Get, views: 3, api: 234, params: &[], implicit_all: 1, guard: &["index"] },
+    // GET /_refresh
+    Route { method: Method::Get, views: 3, api: 235, params: &[], implicit_all: 1, guard: &["index"] },
     // POST /_refresh
-    Route { method: Method::Post, views: 3, api: 234, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Post, views: 3, api: 235, params: &[], implicit_all: 1, guard: &["index"] },
     // GET /_reindex
-    Route { method: Method::Get, views: 3, api: 285, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 286, params: &[], implicit_all: 0, guard: &[] },
     // POST /_reindex
-    Route { method: Method::Post, views: 3, api: 411, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 412, params: &[], implicit_all: 0, guard: &[] },
     // GET /_reindex/{task_id}
-    Route { method: Method::Get, views: 3, api: 158, params: &[Param { pos: 1, name: "task_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 159, params: &[Param { pos: 1, name: "task_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_reindex/{task_id}/_cancel
     Route { method: Method::Post, views: 3, api: 15, params: &[Param { pos: 1, name: "task_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_reindex/{task_id}/_rethrottle
-    Route { method: Method::Post, views: 3, api: 412, params: &[Param { pos: 1, name: "task_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 413, params: &[Param { pos: 1, name: "task_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_remote/info
-    Route { method: Method::Get, views: 3, api: 72, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 73, params: &[], implicit_all: 0, guard: &[] },
     // GET /_render/template
-    Route { method: Method::Get, views: 3, api: 413, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 414, params: &[], implicit_all: 0, guard: &[] },
     // POST /_render/template
-    Route { method: Method::Post, views: 3, api: 413, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 414, params: &[], implicit_all: 0, guard: &[] },
     // GET /_render/template/{id}
-    Route { method: Method::Get, views: 3, api: 413, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 414, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_render/template/{id}
-    Route { method: Method::Post, views: 3, api: 413, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 414, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_resolve/cluster
-    Route { method: Method::Get, views: 3, api: 237, params: &[], implicit_all: 1, guard: &["name"] },
+    Route { method: Method::Get, views: 3, api: 238, params: &[], implicit_all: 1, guard: &["name"] },
     // GET /_resolve/cluster/{name}
-    Route { method: Method::Get, views: 3, api: 237, params: &[Param { pos: 2, name: "name", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /_resolve/index/{name}
     Route { method: Method::Get, views: 3, api: 238, params: &[Param { pos: 2, name: "name", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /_resolve/index/{name}
+    Route { method: Method::Get, views: 3, api: 239, params: &[Param { pos: 2, name: "name", role: Role::Index }], implicit_all: 0, guard: &[] },
     // POST /_resolve/index/{name}
-    Route { method: Method::Post, views: 3, api: 238, params: &[Param { pos: 2, name: "name", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 239, params: &[Param { pos: 2, name: "name", role: Role::Index }], implicit_all: 0, guard: &[] },
     // GET /_rollup/data
-    Route { method: Method::Get, views: 3, api: 416, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 417, params: &[], implicit_all: 0, guard: &[] },
     // GET /_rollup/data/{id}
-    Route { method: Method::Get, views: 3, api: 416, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 417, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_rollup/job
-    Route { method: Method::Get, views: 3, api: 415, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 416, params: &[], implicit_all: 0, guard: &[] },
     // DELETE /_rollup/job/{id}
-    Route { method: Method::Delete, views: 3, api: 414, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 415, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_rollup/job/{id}
-    Route { method: Method::Get, views: 3, api: 415, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 416, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_rollup/job/{id}
-    Route { method: Method::Put, views: 3, api: 418, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 419, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_rollup/job/{id}/_start
-    Route { method: Method::Post, views: 3, api: 420, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_rollup/job/{id}/_stop
     Route { method: Method::Post, views: 3, api: 421, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_rollup/job/{id}/_stop
+    Route { method: Method::Post, views: 3, api: 422, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_script_context
-    Route { method: Method::Get, views: 3, api: 160, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_script_language
     Route { method: Method::Get, views: 3, api: 161, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_script_language
+    Route { method: Method::Get, views: 3, api: 162, params: &[], implicit_all: 0, guard: &[] },
     // GET /_scripts/painless/_execute
-    Route { method: Method::Get, views: 3, api: 422, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_scripts/painless/_execute
-    Route { method: Method::Post, views: 3, api: 422, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_scripts/{id}
-    Route { method: Method::Delete, views: 3, api: 118, params: &[Param { pos: 1, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_scripts/{id}
-    Route { method: Method::Get, views: 3, api: 159, params: &[Param { pos: 1, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_scripts/{id}
-    Route { method: Method::Post, views: 3, api: 395, params: &[Param { pos: 1, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_scripts/{id}
-    Route { method: Method::Put, views: 3, api: 395, params: &[Param { pos: 1, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_scripts/{id}/{context}
-    Route { method: Method::Post, views: 3, api: 395, params: &[Param { pos: 1, name: "id", role: Role::Other }, Param { pos: 2, name: "context", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_scripts/{id}/{context}
-    Route { method: Method::Put, views: 3, api: 395, params: &[Param { pos: 1, name: "id", role: Role::Other }, Param { pos: 2, name: "context", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_search
-    Route { method: Method::Get, views: 3, api: 424, params: &[], implicit_all: 1, guard: &["index"] },
-    // POST /_search
-    Route { method: Method::Post, views: 3, api: 424, params: &[], implicit_all: 1, guard: &["index"] },
-    // GET /_search/pipeline
-    Route { method: Method::Get, views: 3, api: 382, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_search/pipeline/{id}
-    Route { method: Method::Delete, views: 3, api: 380, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_search/pipeline/{id}
-    Route { method: Method::Get, views: 3, api: 382, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_search/pipeline/{id}
-    Route { method: Method::Put, views: 3, api: 383, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // DELETE /_search/point_in_time
-    Route { method: Method::Delete, views: 3, api: 379, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_search/point_in_time/_all
-    Route { method: Method::Delete, views: 3, api: 379, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_search/point_in_time/_all
-    Route { method: Method::Get, views: 3, api: 381, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_search/scroll
-    Route { method: Method::Delete, views: 3, api: 58, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_search/scroll
     Route { method: Method::Get, views: 3, api: 423, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_search/scroll
+    // POST /_scripts/painless/_execute
     Route { method: Method::Post, views: 3, api: 423, params: &[], implicit_all: 0, guard: &[] },
+    // DELETE /_scripts/{id}
+    Route { method: Method::Delete, views: 3, api: 119, params: &[Param { pos: 1, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_scripts/{id}
+    Route { method: Method::Get, views: 3, api: 160, params: &[Param { pos: 1, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_scripts/{id}
+    Route { method: Method::Post, views: 3, api: 396, params: &[Param { pos: 1, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_scripts/{id}
+    Route { method: Method::Put, views: 3, api: 396, params: &[Param { pos: 1, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_scripts/{id}/{context}
+    Route { method: Method::Post, views: 3, api: 396, params: &[Param { pos: 1, name: "id", role: Role::Other }, Param { pos: 2, name: "context", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_scripts/{id}/{context}
+    Route { method: Method::Put, views: 3, api: 396, params: &[Param { pos: 1, name: "id", role: Role::Other }, Param { pos: 2, name: "context", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_search
+    Route { method: Method::Get, views: 3, api: 425, params: &[], implicit_all: 1, guard: &["index"] },
+    // POST /_search
+    Route { method: Method::Post, views: 3, api: 425, params: &[], implicit_all: 1, guard: &["index"] },
+    // GET /_search/pipeline
+    Route { method: Method::Get, views: 3, api: 383, params: &[], implicit_all: 0, guard: &[] },
+    // DELETE /_search/pipeline/{id}
+    Route { method: Method::Delete, views: 3, api: 381, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_search/pipeline/{id}
+    Route { method: Method::Get, views: 3, api: 383, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_search/pipeline/{id}
+    Route { method: Method::Put, views: 3, api: 384, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // DELETE /_search/point_in_time
+    Route { method: Method::Delete, views: 3, api: 380, params: &[], implicit_all: 0, guard: &[] },
+    // DELETE /_search/point_in_time/_all
+    Route { method: Method::Delete, views: 3, api: 380, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_search/point_in_time/_all
+    Route { method: Method::Get, views: 3, api: 382, params: &[], implicit_all: 0, guard: &[] },
+    // DELETE /_search/scroll
+    Route { method: Method::Delete, views: 3, api: 59, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_search/scroll
+    Route { method: Method::Get, views: 3, api: 424, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_search/scroll
+    Route { method: Method::Post, views: 3, api: 424, params: &[], implicit_all: 0, guard: &[] },
     // DELETE /_search/scroll/{scroll_id}
-    Route { method: Method::Delete, views: 3, api: 58, params: &[Param { pos: 2, name: "scroll_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 59, params: &[Param { pos: 2, name: "scroll_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_search/scroll/{scroll_id}
-    Route { method: Method::Get, views: 3, api: 423, params: &[Param { pos: 2, name: "scroll_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 424, params: &[Param { pos: 2, name: "scroll_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_search/scroll/{scroll_id}
-    Route { method: Method::Post, views: 3, api: 423, params: &[Param { pos: 2, name: "scroll_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 424, params: &[Param { pos: 2, name: "scroll_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_search/template
-    Route { method: Method::Get, views: 3, api: 437, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Get, views: 3, api: 438, params: &[], implicit_all: 1, guard: &["index"] },
     // POST /_search/template
-    Route { method: Method::Post, views: 3, api: 437, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Post, views: 3, api: 438, params: &[], implicit_all: 1, guard: &["index"] },
     // GET /_search_shards
-    Route { method: Method::Get, views: 3, api: 436, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Get, views: 3, api: 437, params: &[], implicit_all: 1, guard: &["index"] },
     // POST /_search_shards
-    Route { method: Method::Post, views: 3, api: 436, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Post, views: 3, api: 437, params: &[], implicit_all: 1, guard: &["index"] },
     // POST /_searchable_snapshots/cache/clear
-    Route { method: Method::Post, views: 3, api: 439, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Post, views: 3, api: 440, params: &[], implicit_all: 1, guard: &["index"] },
     // GET /_searchable_snapshots/cache/stats
-    Route { method: Method::Get, views: 3, api: 438, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 439, params: &[], implicit_all: 0, guard: &[] },
     // GET /_searchable_snapshots/stats
-    Route { method: Method::Get, views: 3, api: 441, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Get, views: 3, api: 442, params: &[], implicit_all: 1, guard: &["index"] },
     // GET /_searchable_snapshots/{node_id}/cache/stats
-    Route { method: Method::Get, views: 3, api: 438, params: &[Param { pos: 1, name: "node_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 439, params: &[Param { pos: 1, name: "node_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_security/_authenticate
-    Route { method: Method::Get, views: 3, api: 443, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 444, params: &[], implicit_all: 0, guard: &[] },
     // GET /_security/_query/api_key
-    Route { method: Method::Get, views: 3, api: 494, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_security/_query/api_key
-    Route { method: Method::Post, views: 3, api: 494, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_security/_query/role
     Route { method: Method::Get, views: 3, api: 495, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_security/_query/role
+    // POST /_security/_query/api_key
     Route { method: Method::Post, views: 3, api: 495, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_security/_query/user
+    // GET /_security/_query/role
     Route { method: Method::Get, views: 3, api: 496, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_security/_query/user
+    // POST /_security/_query/role
     Route { method: Method::Post, views: 3, api: 496, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_security/api_key
-    Route { method: Method::Delete, views: 3, api: 485, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_security/api_key
-    Route { method: Method::Get, views: 3, api: 469, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_security/api_key
-    Route { method: Method::Post, views: 3, api: 454, params: &[], implicit_all: 0, guard: &[] },
-    // PUT /_security/api_key
-    Route { method: Method::Put, views: 3, api: 454, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_security/api_key/_bulk_update
-    Route { method: Method::Post, views: 3, api: 446, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_security/api_key/clone
-    Route { method: Method::Post, views: 3, api: 453, params: &[], implicit_all: 0, guard: &[] },
-    // PUT /_security/api_key/clone
-    Route { method: Method::Put, views: 3, api: 453, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_security/api_key/grant
-    Route { method: Method::Post, views: 3, api: 482, params: &[], implicit_all: 0, guard: &[] },
-    // PUT /_security/api_key/{id}
-    Route { method: Method::Put, views: 3, api: 504, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_security/api_key/{ids}/_clear_cache
-    Route { method: Method::Post, views: 3, api: 448, params: &[Param { pos: 2, name: "ids", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_security/cross_cluster/api_key
-    Route { method: Method::Post, views: 3, api: 455, params: &[], implicit_all: 0, guard: &[] },
-    // PUT /_security/cross_cluster/api_key/{id}
-    Route { method: Method::Put, views: 3, api: 505, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_security/delegate_pki
-    Route { method: Method::Post, views: 3, api: 457, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_security/enroll/kibana
-    Route { method: Method::Get, views: 3, api: 467, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_security/enroll/node
-    Route { method: Method::Get, views: 3, api: 468, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_security/oauth2/token
-    Route { method: Method::Delete, views: 3, api: 486, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_security/oauth2/token
-    Route { method: Method::Post, views: 3, api: 478, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_security/oidc/authenticate
-    Route { method: Method::Post, views: 3, api: 487, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_security/oidc/logout
-    Route { method: Method::Post, views: 3, api: 488, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_security/oidc/prepare
-    Route { method: Method::Post, views: 3, api: 489, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_security/privilege
-    Route { method: Method::Get, views: 3, api: 471, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_security/privilege
-    Route { method: Method::Post, views: 3, api: 490, params: &[], implicit_all: 0, guard: &[] },
-    // PUT /_security/privilege
-    Route { method: Method::Put, views: 3, api: 490, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_security/privilege/_builtin
-    Route { method: Method::Get, views: 3, api: 470, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_security/privilege/{application}
-    Route { method: Method::Get, views: 3, api: 471, params: &[Param { pos: 2, name: "application", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_security/privilege/{application}/_clear_cache
-    Route { method: Method::Post, views: 3, api: 449, params: &[Param { pos: 2, name: "application", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // DELETE /_security/privilege/{application}/{name}
-    Route { method: Method::Delete, views: 3, api: 458, params: &[Param { pos: 2, name: "application", role: Role::Other }, Param { pos: 3, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_security/privilege/{application}/{name}
-    Route { method: Method::Get, views: 3, api: 471, params: &[Param { pos: 2, name: "application", role: Role::Other }, Param { pos: 3, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_security/profile/_activate
-    Route { method: Method::Post, views: 3, api: 442, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_security/profile/_has_privileges
-    Route { method: Method::Get, views: 3, api: 484, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_security/profile/_has_privileges
-    Route { method: Method::Post, views: 3, api: 484, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_security/profile/_suggest
-    Route { method: Method::Get, views: 3, api: 503, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_security/profile/_suggest
-    Route { method: Method::Post, views: 3, api: 503, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_security/profile/{uid}
-    Route { method: Method::Get, views: 3, api: 481, params: &[Param { pos: 2, name: "uid", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_security/profile/{uid}/_data
-    Route { method: Method::Post, views: 3, api: 507, params: &[Param { pos: 2, name: "uid", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_security/profile/{uid}/_data
-    Route { method: Method::Put, views: 3, api: 507, params: &[Param { pos: 2, name: "uid", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_security/profile/{uid}/_disable
-    Route { method: Method::Post, views: 3, api: 464, params: &[Param { pos: 2, name: "uid", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_security/profile/{uid}/_disable
-    Route { method: Method::Put, views: 3, api: 464, params: &[Param { pos: 2, name: "uid", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_security/profile/{uid}/_enable
-    Route { method: Method::Post, views: 3, api: 466, params: &[Param { pos: 2, name: "uid", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_security/profile/{uid}/_enable
-    Route { method: Method::Put, views: 3, api: 466, params: &[Param { pos: 2, name: "uid", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_security/realm/{realms}/_clear_cache
-    Route { method: Method::Post, views: 3, api: 450, params: &[Param { pos: 2, name: "realms", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // DELETE /_security/role
-    Route { method: Method::Delete, views: 3, api: 444, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_security/role
-    Route { method: Method::Get, views: 3, api: 472, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_security/role
-    Route { method: Method::Post, views: 3, api: 445, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_security/role/{name}
-    Route { method: Method::Delete, views: 3, api: 459, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_security/role/{name}
-    Route { method: Method::Get, views: 3, api: 472, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_security/role/{name}
-    Route { method: Method::Post, views: 3, api: 491, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_security/role/{name}
-    Route { method: Method::Put, views: 3, api: 491, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_security/role/{name}/_clear_cache
-    Route { method: Method::Post, views: 3, api: 451, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_security/role_mapping
-    Route { method: Method::Get, views: 3, api: 473, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_security/role_mapping/{name}
-    Route { method: Method::Delete, views: 3, api: 460, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_security/role_mapping/{name}
-    Route { method: Method::Get, views: 3, api: 473, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_security/role_mapping/{name}
-    Route { method: Method::Post, views: 3, api: 492, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_security/role_mapping/{name}
-    Route { method: Method::Put, views: 3, api: 492, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_security/saml/authenticate
+    // GET /_security/_query/user
+    Route { method: Method::Get, views: 3, api: 497, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_security/_query/user
     Route { method: Method::Post, views: 3, api: 497, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_security/saml/complete_logout
-    Route { method: Method::Post, views: 3, api: 498, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_security/saml/invalidate
-    Route { method: Method::Post, views: 3, api: 499, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_security/saml/logout
-    Route { method: Method::Post, views: 3, api: 500, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_security/saml/metadata/{realm_name}
-    Route { method: Method::Get, views: 3, api: 502, params: &[Param { pos: 3, name: "realm_name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_security/saml/prepare
-    Route { method: Method::Post, views: 3, api: 501, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_security/service
-    Route { method: Method::Get, views: 3, api: 474, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_security/service/{namespace}
-    Route { method: Method::Get, views: 3, api: 474, params: &[Param { pos: 2, name: "namespace", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_security/service/{namespace}/{service}
-    Route { method: Method::Get, views: 3, api: 474, params: &[Param { pos: 2, name: "namespace", role: Role::Other }, Param { pos: 3, name: "service", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_security/service/{namespace}/{service}/credential
-    Route { method: Method::Get, views: 3, api: 475, params: &[Param { pos: 2, name: "namespace", role: Role::Other }, Param { pos: 3, name: "service", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_security/service/{namespace}/{service}/credential/token
-    Route { method: Method::Post, views: 3, api: 456, params: &[Param { pos: 2, name: "namespace", role: Role::Other }, Param { pos: 3, name: "service", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // DELETE /_security/service/{namespace}/{service}/credential/token/{name}
-    Route { method: Method::Delete, views: 3, api: 461, params: &[Param { pos: 2, name: "namespace", role: Role::Other }, Param { pos: 3, name: "service", role: Role::Other }, Param { pos: 6, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_security/service/{namespace}/{service}/credential/token/{name}
-    Route { method: Method::Post, views: 3, api: 456, params: &[Param { pos: 2, name: "namespace", role: Role::Other }, Param { pos: 3, name: "service", role: Role::Other }, Param { pos: 6, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_security/service/{namespace}/{service}/credential/token/{name}
-    Route { method: Method::Put, views: 3, api: 456, params: &[Param { pos: 2, name: "namespace", role: Role::Other }, Param { pos: 3, name: "service", role: Role::Other }, Param { pos: 6, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_security/service/{namespace}/{service}/credential/token/{name}/_clear_cache
-    Route { method: Method::Post, views: 3, api: 452, params: &[Param { pos: 2, name: "namespace", role: Role::Other }, Param { pos: 3, name: "service", role: Role::Other }, Param { pos: 6, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_security/settings
-    Route { method: Method::Get, views: 3, api: 476, params: &[], implicit_all: 0, guard: &[] },
-    // PUT /_security/settings
-    Route { method: Method::Put, views: 3, api: 506, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_security/stats
-    Route { method: Method::Get, views: 3, api: 477, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_security/user
-    Route { method: Method::Get, views: 3, api: 479, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_security/user/_has_privileges
-    Route { method: Method::Get, views: 3, api: 483, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_security/user/_has_privileges
-    Route { method: Method::Post, views: 3, api: 483, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_security/user/_password
+    // DELETE /_security/api_key
+    Route { method: Method::Delete, views: 3, api: 486, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_security/api_key
+    Route { method: Method::Get, views: 3, api: 470, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_security/api_key
+    Route { method: Method::Post, views: 3, api: 455, params: &[], implicit_all: 0, guard: &[] },
+    // PUT /_security/api_key
+    Route { method: Method::Put, views: 3, api: 455, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_security/api_key/_bulk_update
     Route { method: Method::Post, views: 3, api: 447, params: &[], implicit_all: 0, guard: &[] },
-    // PUT /_security/user/_password
-    Route { method: Method::Put, views: 3, api: 447, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_security/user/_privileges
+    // POST /_security/api_key/clone
+    Route { method: Method::Post, views: 3, api: 454, params: &[], implicit_all: 0, guard: &[] },
+    // PUT /_security/api_key/clone
+    Route { method: Method::Put, views: 3, api: 454, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_security/api_key/grant
+    Route { method: Method::Post, views: 3, api: 483, params: &[], implicit_all: 0, guard: &[] },
+    // PUT /_security/api_key/{id}
+    Route { method: Method::Put, views: 3, api: 505, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_security/api_key/{ids}/_clear_cache
+    Route { method: Method::Post, views: 3, api: 449, params: &[Param { pos: 2, name: "ids", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_security/cross_cluster/api_key
+    Route { method: Method::Post, views: 3, api: 456, params: &[], implicit_all: 0, guard: &[] },
+    // PUT /_security/cross_cluster/api_key/{id}
+    Route { method: Method::Put, views: 3, api: 506, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_security/delegate_pki
+    Route { method: Method::Post, views: 3, api: 458, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_security/enroll/kibana
+    Route { method: Method::Get, views: 3, api: 468, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_security/enroll/node
+    Route { method: Method::Get, views: 3, api: 469, params: &[], implicit_all: 0, guard: &[] },
+    // DELETE /_security/oauth2/token
+    Route { method: Method::Delete, views: 3, api: 487, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_security/oauth2/token
+    Route { method: Method::Post, views: 3, api: 479, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_security/oidc/authenticate
+    Route { method: Method::Post, views: 3, api: 488, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_security/oidc/logout
+    Route { method: Method::Post, views: 3, api: 489, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_security/oidc/prepare
+    Route { method: Method::Post, views: 3, api: 490, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_security/privilege
+    Route { method: Method::Get, views: 3, api: 472, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_security/privilege
+    Route { method: Method::Post, views: 3, api: 491, params: &[], implicit_all: 0, guard: &[] },
+    // PUT /_security/privilege
+    Route { method: Method::Put, views: 3, api: 491, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_security/privilege/_builtin
+    Route { method: Method::Get, views: 3, api: 471, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_security/privilege/{application}
+    Route { method: Method::Get, views: 3, api: 472, params: &[Param { pos: 2, name: "application", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_security/privilege/{application}/_clear_cache
+    Route { method: Method::Post, views: 3, api: 450, params: &[Param { pos: 2, name: "application", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // DELETE /_security/privilege/{application}/{name}
+    Route { method: Method::Delete, views: 3, api: 459, params: &[Param { pos: 2, name: "application", role: Role::Other }, Param { pos: 3, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_security/privilege/{application}/{name}
+    Route { method: Method::Get, views: 3, api: 472, params: &[Param { pos: 2, name: "application", role: Role::Other }, Param { pos: 3, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_security/profile/_activate
+    Route { method: Method::Post, views: 3, api: 443, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_security/profile/_has_privileges
+    Route { method: Method::Get, views: 3, api: 485, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_security/profile/_has_privileges
+    Route { method: Method::Post, views: 3, api: 485, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_security/profile/_suggest
+    Route { method: Method::Get, views: 3, api: 504, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_security/profile/_suggest
+    Route { method: Method::Post, views: 3, api: 504, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_security/profile/{uid}
+    Route { method: Method::Get, views: 3, api: 482, params: &[Param { pos: 2, name: "uid", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_security/profile/{uid}/_data
+    Route { method: Method::Post, views: 3, api: 508, params: &[Param { pos: 2, name: "uid", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_security/profile/{uid}/_data
+    Route { method: Method::Put, views: 3, api: 508, params: &[Param { pos: 2, name: "uid", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_security/profile/{uid}/_disable
+    Route { method: Method::Post, views: 3, api: 465, params: &[Param { pos: 2, name: "uid", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_security/profile/{uid}/_disable
+    Route { method: Method::Put, views: 3, api: 465, params: &[Param { pos: 2, name: "uid", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_security/profile/{uid}/_enable
+    Route { method: Method::Post, views: 3, api: 467, params: &[Param { pos: 2, name: "uid", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_security/profile/{uid}/_enable
+    Route { method: Method::Put, views: 3, api: 467, params: &[Param { pos: 2, name: "uid", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_security/realm/{realms}/_clear_cache
+    Route { method: Method::Post, views: 3, api: 451, params: &[Param { pos: 2, name: "realms", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // DELETE /_security/role
+    Route { method: Method::Delete, views: 3, api: 445, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_security/role
+    Route { method: Method::Get, views: 3, api: 473, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_security/role
+    Route { method: Method::Post, views: 3, api: 446, params: &[], implicit_all: 0, guard: &[] },
+    // DELETE /_security/role/{name}
+    Route { method: Method::Delete, views: 3, api: 460, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_security/role/{name}
+    Route { method: Method::Get, views: 3, api: 473, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_security/role/{name}
+    Route { method: Method::Post, views: 3, api: 492, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_security/role/{name}
+    Route { method: Method::Put, views: 3, api: 492, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_security/role/{name}/_clear_cache
+    Route { method: Method::Post, views: 3, api: 452, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_security/role_mapping
+    Route { method: Method::Get, views: 3, api: 474, params: &[], implicit_all: 0, guard: &[] },
+    // DELETE /_security/role_mapping/{name}
+    Route { method: Method::Delete, views: 3, api: 461, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_security/role_mapping/{name}
+    Route { method: Method::Get, views: 3, api: 474, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_security/role_mapping/{name}
+    Route { method: Method::Post, views: 3, api: 493, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_security/role_mapping/{name}
+    Route { method: Method::Put, views: 3, api: 493, params: &[Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_security/saml/authenticate
+    Route { method: Method::Post, views: 3, api: 498, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_security/saml/complete_logout
+    Route { method: Method::Post, views: 3, api: 499, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_security/saml/invalidate
+    Route { method: Method::Post, views: 3, api: 500, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_security/saml/logout
+    Route { method: Method::Post, views: 3, api: 501, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_security/saml/metadata/{realm_name}
+    Route { method: Method::Get, views: 3, api: 503, params: &[Param { pos: 3, name: "realm_name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_security/saml/prepare
+    Route { method: Method::Post, views: 3, api: 502, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_security/service
+    Route { method: Method::Get, views: 3, api: 475, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_security/service/{namespace}
+    Route { method: Method::Get, views: 3, api: 475, params: &[Param { pos: 2, name: "namespace", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_security/service/{namespace}/{service}
+    Route { method: Method::Get, views: 3, api: 475, params: &[Param { pos: 2, name: "namespace", role: Role::Other }, Param { pos: 3, name: "service", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_security/service/{namespace}/{service}/credential
+    Route { method: Method::Get, views: 3, api: 476, params: &[Param { pos: 2, name: "namespace", role: Role::Other }, Param { pos: 3, name: "service", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_security/service/{namespace}/{service}/credential/token
+    Route { method: Method::Post, views: 3, api: 457, params: &[Param { pos: 2, name: "namespace", role: Role::Other }, Param { pos: 3, name: "service", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // DELETE /_security/service/{namespace}/{service}/credential/token/{name}
+    Route { method: Method::Delete, views: 3, api: 462, params: &[Param { pos: 2, name: "namespace", role: Role::Other }, Param { pos: 3, name: "service", role: Role::Other }, Param { pos: 6, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_security/service/{namespace}/{service}/credential/token/{name}
+    Route { method: Method::Post, views: 3, api: 457, params: &[Param { pos: 2, name: "namespace", role: Role::Other }, Param { pos: 3, name: "service", role: Role::Other }, Param { pos: 6, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_security/service/{namespace}/{service}/credential/token/{name}
+    Route { method: Method::Put, views: 3, api: 457, params: &[Param { pos: 2, name: "namespace", role: Role::Other }, Param { pos: 3, name: "service", role: Role::Other }, Param { pos: 6, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_security/service/{namespace}/{service}/credential/token/{name}/_clear_cache
+    Route { method: Method::Post, views: 3, api: 453, params: &[Param { pos: 2, name: "namespace", role: Role::Other }, Param { pos: 3, name: "service", role: Role::Other }, Param { pos: 6, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_security/settings
+    Route { method: Method::Get, views: 3, api: 477, params: &[], implicit_all: 0, guard: &[] },
+    // PUT /_security/settings
+    Route { method: Method::Put, views: 3, api: 507, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_security/stats
+    Route { method: Method::Get, views: 3, api: 478, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_security/user
     Route { method: Method::Get, views: 3, api: 480, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_security/user/_has_privileges
+    Route { method: Method::Get, views: 3, api: 484, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_security/user/_has_privileges
+    Route { method: Method::Post, views: 3, api: 484, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_security/user/_password
+    Route { method: Method::Post, views: 3, api: 448, params: &[], implicit_all: 0, guard: &[] },
+    // PUT /_security/user/_password
+    Route { method: Method::Put, views: 3, api: 448, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_security/user/_privileges
+    Route { method: Method::Get, views: 3, api: 481, params: &[], implicit_all: 0, guard: &[] },
     // DELETE /_security/user/{username}
-    Route { method: Method::Delete, views: 3, api: 462, params: &[Param { pos: 2, name: "username", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 463, params: &[Param { pos: 2, name: "username", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_security/user/{username}
-    Route { method: Method::Get, views: 3, api: 479, params: &[Param { pos: 2, name: "username", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 480, params: &[Param { pos: 2, name: "username", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_security/user/{username}
-    Route { method: Method::Post, views: 3, api: 493, params: &[Param { pos: 2, name: "username", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 494, params: &[Param { pos: 2, name: "username", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_security/user/{username}
-    Route { method: Method::Put, views: 3, api: 493, params: &[Param { pos: 2, name: "username", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 494, params: &[Param { pos: 2, name: "username", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_security/user/{username}/_disable
-    Route { method: Method::Post, views: 3, api: 463, params: &[Param { pos: 2, name: "username", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 464, params: &[Param { pos: 2, name: "username", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_security/user/{username}/_disable
-    Route { method: Method::Put, views: 3, api: 463, params: &[Param { pos: 2, name: "username", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 464, params: &[Param { pos: 2, name: "username", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_security/user/{username}/_enable
-    Route { method: Method::Post, views: 3, api: 465, params: &[Param { pos: 2, name: "username", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 466, params: &[Param { pos: 2, name: "username", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_security/user/{username}/_enable
-    Route { method: Method::Put, views: 3, api: 465, params: &[Param { pos: 2, name: "username", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 466, params: &[Param { pos: 2, name: "username", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_security/user/{user}/_has_privileges
-    Route { method: Method::Get, views: 3, api: 483, params: &[Param { pos: 2, name: "user", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 484, params: &[Param { pos: 2, name: "user", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_security/user/{user}/_has_privileges
-    Route { method: Method::Post, views: 3, api: 483, params: &[Param { pos: 2, name: "user", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 484, params: &[Param { pos: 2, name: "user", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_security/user/{username}/_password
-    Route { method: Method::Post, views: 3, api: 447, params: &[Param { pos: 2, name: "username", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 448, params: &[Param { pos: 2, name: "username", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_security/user/{username}/_password
-    Route { method: Method::Put, views: 3, api: 447, params: &[Param { pos: 2, name: "username", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 448, params: &[Param { pos: 2, name: "username", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_segments
-    Route { method: Method::Get, views: 3, api: 240, params: &[], implicit_all: 1, guard: &["index"] },
-    // GET /_settings
-    Route { method: Method::Get, views: 3, api: 217, params: &[], implicit_all: 1, guard: &["index"] },
-    // PUT /_settings
-    Route { method: Method::Put, views: 3, api: 231, params: &[], implicit_all: 1, guard: &["index"] },
-    // GET /_settings/{name}
-    Route { method: Method::Get, views: 3, api: 217, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 1, guard: &["index"] },
-    // GET /_shard_stores
     Route { method: Method::Get, views: 3, api: 241, params: &[], implicit_all: 1, guard: &["index"] },
+    // GET /_settings
+    Route { method: Method::Get, views: 3, api: 218, params: &[], implicit_all: 1, guard: &["index"] },
+    // PUT /_settings
+    Route { method: Method::Put, views: 3, api: 232, params: &[], implicit_all: 1, guard: &["index"] },
+    // GET /_settings/{name}
+    Route { method: Method::Get, views: 3, api: 218, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 1, guard: &["index"] },
+    // GET /_shard_stores
+    Route { method: Method::Get, views: 3, api: 242, params: &[], implicit_all: 1, guard: &["index"] },
     // POST /_slm/_execute_retention
-    Route { method: Method::Post, views: 3, api: 514, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 515, params: &[], implicit_all: 0, guard: &[] },
     // GET /_slm/policy
-    Route { method: Method::Get, views: 3, api: 515, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_slm/policy/{policy_id}
-    Route { method: Method::Delete, views: 3, api: 512, params: &[Param { pos: 2, name: "policy_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_slm/policy/{policy_id}
-    Route { method: Method::Get, views: 3, api: 515, params: &[Param { pos: 2, name: "policy_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_slm/policy/{policy_id}
-    Route { method: Method::Put, views: 3, api: 518, params: &[Param { pos: 2, name: "policy_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_slm/policy/{policy_id}/_execute
-    Route { method: Method::Put, views: 3, api: 513, params: &[Param { pos: 2, name: "policy_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_slm/start
-    Route { method: Method::Post, views: 3, api: 519, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_slm/stats
     Route { method: Method::Get, views: 3, api: 516, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_slm/status
-    Route { method: Method::Get, views: 3, api: 517, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_slm/stop
+    // DELETE /_slm/policy/{policy_id}
+    Route { method: Method::Delete, views: 3, api: 513, params: &[Param { pos: 2, name: "policy_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_slm/policy/{policy_id}
+    Route { method: Method::Get, views: 3, api: 516, params: &[Param { pos: 2, name: "policy_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_slm/policy/{policy_id}
+    Route { method: Method::Put, views: 3, api: 519, params: &[Param { pos: 2, name: "policy_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_slm/policy/{policy_id}/_execute
+    Route { method: Method::Put, views: 3, api: 514, params: &[Param { pos: 2, name: "policy_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_slm/start
     Route { method: Method::Post, views: 3, api: 520, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_slm/stats
+    Route { method: Method::Get, views: 3, api: 517, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_slm/status
+    Route { method: Method::Get, views: 3, api: 518, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_slm/stop
+    Route { method: Method::Post, views: 3, api: 521, params: &[], implicit_all: 0, guard: &[] },
     // GET /_snapshot
-    Route { method: Method::Get, views: 3, api: 528, params: &[], implicit_all: 4, guard: &["repository"] },
+    Route { method: Method::Get, views: 3, api: 529, params: &[], implicit_all: 4, guard: &["repository"] },
     // GET /_snapshot/_status
-    Route { method: Method::Get, views: 3, api: 532, params: &[], implicit_all: 12, guard: &["repository", "snapshot"] },
+    Route { method: Method::Get, views: 3, api: 533, params: &[], implicit_all: 12, guard: &["repository", "snapshot"] },
     // DELETE /_snapshot/{repository}
-    Route { method: Method::Delete, views: 3, api: 526, params: &[Param { pos: 1, name: "repository", role: Role::Repository }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 527, params: &[Param { pos: 1, name: "repository", role: Role::Repository }], implicit_all: 0, guard: &[] },
     // GET /_snapshot/{repository}
-    Route { method: Method::Get, views: 3, api: 528, params: &[Param { pos: 1, name: "repository", role: Role::Repository }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 529, params: &[Param { pos: 1, name: "repository", role: Role::Repository }], implicit_all: 0, guard: &[] },
     // POST /_snapshot/{repository}
-    Route { method: Method::Post, views: 3, api: 524, params: &[Param { pos: 1, name: "repository", role: Role::Repository }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 525, params: &[Param { pos: 1, name: "repository", role: Role::Repository }], implicit_all: 0, guard: &[] },
     // PUT /_snapshot/{repository}
-    Route { method: Method::Put, views: 3, api: 524, params: &[Param { pos: 1, name: "repository", role: Role::Repository }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 525, params: &[Param { pos: 1, name: "repository", role: Role::Repository }], implicit_all: 0, guard: &[] },
     // POST /_snapshot/{repository}/_analyze
-    Route { method: Method::Post, views: 3, api: 529, params: &[Param { pos: 1, name: "repository", role: Role::Repository }], implicit_all: 0, guard: &[] },
-    // POST /_snapshot/{repository}/_cleanup
-    Route { method: Method::Post, views: 3, api: 521, params: &[Param { pos: 1, name: "repository", role: Role::Repository }], implicit_all: 0, guard: &[] },
-    // GET /_snapshot/{repository}/_status
-    Route { method: Method::Get, views: 3, api: 532, params: &[Param { pos: 1, name: "repository", role: Role::Repository }], implicit_all: 8, guard: &["snapshot"] },
-    // POST /_snapshot/{repository}/_verify
-    Route { method: Method::Post, views: 3, api: 533, params: &[Param { pos: 1, name: "repository", role: Role::Repository }], implicit_all: 0, guard: &[] },
-    // POST /_snapshot/{repository}/_verify_integrity
     Route { method: Method::Post, views: 3, api: 530, params: &[Param { pos: 1, name: "repository", role: Role::Repository }], implicit_all: 0, guard: &[] },
+    // POST /_snapshot/{repository}/_cleanup
+    Route { method: Method::Post, views: 3, api: 522, params: &[Param { pos: 1, name: "repository", role: Role::Repository }], implicit_all: 0, guard: &[] },
+    // GET /_snapshot/{repository}/_status
+    Route { method: Method::Get, views: 3, api: 533, params: &[Param { pos: 1, name: "repository", role: Role::Repository }], implicit_all: 8, guard: &["snapshot"] },
+    // POST /_snapshot/{repository}/_verify
+    Route { method: Method::Post, views: 3, api: 534, params: &[Param { pos: 1, name: "repository", role: Role::Repository }], implicit_all: 0, guard: &[] },
+    // POST /_snapshot/{repository}/_verify_integrity
+    Route { method: Method::Post, views: 3, api: 531, params: &[Param { pos: 1, name: "repository", role: Role::Repository }], implicit_all: 0, guard: &[] },
     // DELETE /_snapshot/{repository}/{snapshot}
-    Route { method: Method::Delete, views: 3, api: 525, params: &[Param { pos: 1, name: "repository", role: Role::Repository }, Param { pos: 2, name: "snapshot", role: Role::Snapshot }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 526, params: &[Param { pos: 1, name: "repository", role: Role::Repository }, Param { pos: 2, name: "snapshot", role: Role::Snapshot }], implicit_all: 0, guard: &[] },
     // GET /_snapshot/{repository}/{snapshot}
-    Route { method: Method::Get, views: 3, api: 527, params: &[Param { pos: 1, name: "repository", role: Role::Repository }, Param { pos: 2, name: "snapshot", role: Role::Snapshot }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 528, params: &[Param { pos: 1, name: "repository", role: Role::Repository }, Param { pos: 2, name: "snapshot", role: Role::Snapshot }], implicit_all: 0, guard: &[] },
     // POST /_snapshot/{repository}/{snapshot}
-    Route { method: Method::Post, views: 3, api: 523, params: &[Param { pos: 1, name: "repository", role: Role::Repository }, Param { pos: 2, name: "snapshot", role: Role::Snapshot }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 524, params: &[Param { pos: 1, name: "repository", role: Role::Repository }, Param { pos: 2, name: "snapshot", role: Role::Snapshot }], implicit_all: 0, guard: &[] },
     // PUT /_snapshot/{repository}/{snapshot}
-    Route { method: Method::Put, views: 3, api: 523, params: &[Param { pos: 1, name: "repository", role: Role::Repository }, Param { pos: 2, name: "snapshot", role: Role::Snapshot }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 524, params: &[Param { pos: 1, name: "repository", role: Role::Repository }, Param { pos: 2, name: "snapshot", role: Role::Snapshot }], implicit_all: 0, guard: &[] },
     // PUT /_snapshot/{repository}/{snapshot}/_clone/{target_snapshot}
-    Route { method: Method::Put, views: 3, api: 522, params: &[Param { pos: 1, name: "repository", role: Role::Repository }, Param { pos: 2, name: "snapshot", role: Role::Snapshot }, Param { pos: 4, name: "target_snapshot", role: Role::Snapshot }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 523, params: &[Param { pos: 1, name: "repository", role: Role::Repository }, Param { pos: 2, name: "snapshot", role: Role::Snapshot }, Param { pos: 4, name: "target_snapshot", role: Role::Snapshot }], implicit_all: 0, guard: &[] },
     // POST /_snapshot/{repository}/{snapshot}/_mount
-    Route { method: Method::Post, views: 3, api: 440, params: &[Param { pos: 1, name: "repository", role: Role::Repository }, Param { pos: 2, name: "snapshot", role: Role::Snapshot }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 441, params: &[Param { pos: 1, name: "repository", role: Role::Repository }, Param { pos: 2, name: "snapshot", role: Role::Snapshot }], implicit_all: 0, guard: &[] },
     // POST /_snapshot/{repository}/{snapshot}/_restore
-    Route { method: Method::Post, views: 3, api: 531, params: &[Param { pos: 1, name: "repository", role: Role::Repository }, Param { pos: 2, name: "snapshot", role: Role::Snapshot }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 532, params: &[Param { pos: 1, name: "repository", role: Role::Repository }, Param { pos: 2, name: "snapshot", role: Role::Snapshot }], implicit_all: 0, guard: &[] },
     // GET /_snapshot/{repository}/{snapshot}/_status
-    Route { method: Method::Get, views: 3, api: 532, params: &[Param { pos: 1, name: "repository", role: Role::Repository }, Param { pos: 2, name: "snapshot", role: Role::Snapshot }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 533, params: &[Param { pos: 1, name: "repository", role: Role::Repository }, Param { pos: 2, name: "snapshot", role: Role::Snapshot }], implicit_all: 0, guard: &[] },
     // GET /_sql
-    Route { method: Method::Get, views: 3, api: 538, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_sql
-    Route { method: Method::Post, views: 3, api: 538, params: &[], implicit_all: 0, guard: &[] },
-    // DELETE /_sql/async/delete/{id}
-    Route { method: Method::Delete, views: 3, api: 535, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_sql/async/status/{id}
-    Route { method: Method::Get, views: 3, api: 537, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_sql/async/{id}
-    Route { method: Method::Get, views: 3, api: 536, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_sql/close
-    Route { method: Method::Post, views: 3, api: 534, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_sql/translate
     Route { method: Method::Get, views: 3, api: 539, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_sql/translate
+    // POST /_sql
     Route { method: Method::Post, views: 3, api: 539, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_ssl/certificates
+    // DELETE /_sql/async/delete/{id}
+    Route { method: Method::Delete, views: 3, api: 536, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_sql/async/status/{id}
+    Route { method: Method::Get, views: 3, api: 538, params: &[Param { pos: 3, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_sql/async/{id}
+    Route { method: Method::Get, views: 3, api: 537, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_sql/close
+    Route { method: Method::Post, views: 3, api: 535, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_sql/translate
     Route { method: Method::Get, views: 3, api: 540, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_sql/translate
+    Route { method: Method::Post, views: 3, api: 540, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_ssl/certificates
+    Route { method: Method::Get, views: 3, api: 541, params: &[], implicit_all: 0, guard: &[] },
     // GET /_stats
-    Route { method: Method::Get, views: 3, api: 246, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Get, views: 3, api: 247, params: &[], implicit_all: 1, guard: &["index"] },
     // GET /_stats/{metric}
-    Route { method: Method::Get, views: 3, api: 246, params: &[Param { pos: 1, name: "metric", role: Role::Other }], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Get, views: 3, api: 247, params: &[Param { pos: 1, name: "metric", role: Role::Other }], implicit_all: 1, guard: &["index"] },
     // GET /_streams/status
-    Route { method: Method::Get, views: 3, api: 543, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 544, params: &[], implicit_all: 0, guard: &[] },
     // POST /_streams/{name}/_disable
-    Route { method: Method::Post, views: 3, api: 541, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_streams/{name}/_enable
     Route { method: Method::Post, views: 3, api: 542, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_streams/{name}/_enable
+    Route { method: Method::Post, views: 3, api: 543, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_synonyms
-    Route { method: Method::Get, views: 3, api: 548, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 549, params: &[], implicit_all: 0, guard: &[] },
     // DELETE /_synonyms/{id}
-    Route { method: Method::Delete, views: 3, api: 544, params: &[Param { pos: 1, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 545, params: &[Param { pos: 1, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_synonyms/{id}
-    Route { method: Method::Get, views: 3, api: 546, params: &[Param { pos: 1, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 547, params: &[Param { pos: 1, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_synonyms/{id}
-    Route { method: Method::Put, views: 3, api: 549, params: &[Param { pos: 1, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 550, params: &[Param { pos: 1, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // DELETE /_synonyms/{set_id}/{rule_id}
-    Route { method: Method::Delete, views: 3, api: 545, params: &[Param { pos: 1, name: "set_id", role: Role::Other }, Param { pos: 2, name: "rule_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 546, params: &[Param { pos: 1, name: "set_id", role: Role::Other }, Param { pos: 2, name: "rule_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_synonyms/{set_id}/{rule_id}
-    Route { method: Method::Get, views: 3, api: 547, params: &[Param { pos: 1, name: "set_id", role: Role::Other }, Param { pos: 2, name: "rule_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 548, params: &[Param { pos: 1, name: "set_id", role: Role::Other }, Param { pos: 2, name: "rule_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_synonyms/{set_id}/{rule_id}
-    Route { method: Method::Put, views: 3, api: 550, params: &[Param { pos: 1, name: "set_id", role: Role::Other }, Param { pos: 2, name: "rule_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 551, params: &[Param { pos: 1, name: "set_id", role: Role::Other }, Param { pos: 2, name: "rule_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_tasks
-    Route { method: Method::Get, views: 3, api: 553, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 554, params: &[], implicit_all: 0, guard: &[] },
     // POST /_tasks/_cancel
-    Route { method: Method::Post, views: 3, api: 551, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 552, params: &[], implicit_all: 0, guard: &[] },
     // GET /_tasks/{task_id}
-    Route { method: Method::Get, views: 3, api: 552, params: &[Param { pos: 1, name: "task_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 553, params: &[Param { pos: 1, name: "task_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_tasks/{task_id}/_cancel
-    Route { method: Method::Post, views: 3, api: 551, params: &[Param { pos: 1, name: "task_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 552, params: &[Param { pos: 1, name: "task_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_template
-    Route { method: Method::Get, views: 3, api: 218, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 219, params: &[], implicit_all: 0, guard: &[] },
     // DELETE /_template/{name}
-    Route { method: Method::Delete, views: 3, api: 193, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 194, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_template/{name}
-    Route { method: Method::Get, views: 3, api: 218, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 219, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // HEAD /_template/{name}
-    Route { method: Method::Head, views: 3, api: 199, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Head, views: 3, api: 200, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_template/{name}
-    Route { method: Method::Post, views: 3, api: 232, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 233, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_template/{name}
-    Route { method: Method::Put, views: 3, api: 232, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 233, params: &[Param { pos: 1, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_text_structure/find_field_structure
-    Route { method: Method::Get, views: 3, api: 556, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_text_structure/find_message_structure
     Route { method: Method::Get, views: 3, api: 557, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_text_structure/find_message_structure
+    Route { method: Method::Get, views: 3, api: 558, params: &[], implicit_all: 0, guard: &[] },
     // POST /_text_structure/find_message_structure
-    Route { method: Method::Post, views: 3, api: 557, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_text_structure/find_structure
     Route { method: Method::Post, views: 3, api: 558, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_text_structure/test_grok_pattern
-    Route { method: Method::Get, views: 3, api: 559, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_text_structure/test_grok_pattern
+    // POST /_text_structure/find_structure
     Route { method: Method::Post, views: 3, api: 559, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_text_structure/test_grok_pattern
+    Route { method: Method::Get, views: 3, api: 560, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_text_structure/test_grok_pattern
+    Route { method: Method::Post, views: 3, api: 560, params: &[], implicit_all: 0, guard: &[] },
     // GET /_transform
-    Route { method: Method::Get, views: 3, api: 562, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 563, params: &[], implicit_all: 0, guard: &[] },
     // GET /_transform/_node_stats
-    Route { method: Method::Get, views: 3, api: 561, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 562, params: &[], implicit_all: 0, guard: &[] },
     // GET /_transform/_preview
-    Route { method: Method::Get, views: 3, api: 564, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 565, params: &[], implicit_all: 0, guard: &[] },
     // POST /_transform/_preview
-    Route { method: Method::Post, views: 3, api: 564, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 565, params: &[], implicit_all: 0, guard: &[] },
     // POST /_transform/_upgrade
-    Route { method: Method::Post, views: 3, api: 572, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 573, params: &[], implicit_all: 0, guard: &[] },
     // POST /_transform/set_upgrade_mode
-    Route { method: Method::Post, views: 3, api: 568, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 569, params: &[], implicit_all: 0, guard: &[] },
     // DELETE /_transform/{transform_id}
-    Route { method: Method::Delete, views: 3, api: 560, params: &[Param { pos: 1, name: "transform_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 561, params: &[Param { pos: 1, name: "transform_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_transform/{transform_id}
-    Route { method: Method::Get, views: 3, api: 562, params: &[Param { pos: 1, name: "transform_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_transform/{transform_id}
-    Route { method: Method::Put, views: 3, api: 565, params: &[Param { pos: 1, name: "transform_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_transform/{transform_id}/_preview
-    Route { method: Method::Get, views: 3, api: 564, params: &[Param { pos: 1, name: "transform_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_transform/{transform_id}/_preview
-    Route { method: Method::Post, views: 3, api: 564, params: &[Param { pos: 1, name: "transform_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_transform/{transform_id}/_reset
-    Route { method: Method::Post, views: 3, api: 566, params: &[Param { pos: 1, name: "transform_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_transform/{transform_id}/_schedule_now
-    Route { method: Method::Post, views: 3, api: 567, params: &[Param { pos: 1, name: "transform_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_transform/{transform_id}/_start
-    Route { method: Method::Post, views: 3, api: 569, params: &[Param { pos: 1, name: "transform_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /_transform/{transform_id}/_stats
     Route { method: Method::Get, views: 3, api: 563, params: &[Param { pos: 1, name: "transform_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_transform/{transform_id}/_stop
+    // PUT /_transform/{transform_id}
+    Route { method: Method::Put, views: 3, api: 566, params: &[Param { pos: 1, name: "transform_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /_transform/{transform_id}/_preview
+    Route { method: Method::Get, views: 3, api: 565, params: &[Param { pos: 1, name: "transform_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_transform/{transform_id}/_preview
+    Route { method: Method::Post, views: 3, api: 565, params: &[Param { pos: 1, name: "transform_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_transform/{transform_id}/_reset
+    Route { method: Method::Post, views: 3, api: 567, params: &[Param { pos: 1, name: "transform_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_transform/{transform_id}/_schedule_now
+    Route { method: Method::Post, views: 3, api: 568, params: &[Param { pos: 1, name: "transform_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_transform/{transform_id}/_start
     Route { method: Method::Post, views: 3, api: 570, params: &[Param { pos: 1, name: "transform_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_transform/{transform_id}/_update
+    // GET /_transform/{transform_id}/_stats
+    Route { method: Method::Get, views: 3, api: 564, params: &[Param { pos: 1, name: "transform_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_transform/{transform_id}/_stop
     Route { method: Method::Post, views: 3, api: 571, params: &[Param { pos: 1, name: "transform_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_transform/{transform_id}/_update
+    Route { method: Method::Post, views: 3, api: 572, params: &[Param { pos: 1, name: "transform_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_update_by_query/{task_id}/_rethrottle
-    Route { method: Method::Post, views: 3, api: 575, params: &[Param { pos: 1, name: "task_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 576, params: &[Param { pos: 1, name: "task_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_validate/query
-    Route { method: Method::Get, views: 3, api: 248, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Get, views: 3, api: 249, params: &[], implicit_all: 1, guard: &["index"] },
     // POST /_validate/query
-    Route { method: Method::Post, views: 3, api: 248, params: &[], implicit_all: 1, guard: &["index"] },
+    Route { method: Method::Post, views: 3, api: 249, params: &[], implicit_all: 1, guard: &["index"] },
     // GET /_watcher/_query/watches
-    Route { method: Method::Get, views: 3, api: 584, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 585, params: &[], implicit_all: 0, guard: &[] },
     // POST /_watcher/_query/watches
-    Route { method: Method::Post, views: 3, api: 584, params: &[], implicit_all: 0, guard: &[] },
-    // POST /_watcher/_start
     Route { method: Method::Post, views: 3, api: 585, params: &[], implicit_all: 0, guard: &[] },
+    // POST /_watcher/_start
+    Route { method: Method::Post, views: 3, api: 586, params: &[], implicit_all: 0, guard: &[] },
     // POST /_watcher/_stop
-    Route { method: Method::Post, views: 3, api: 587, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 588, params: &[], implicit_all: 0, guard: &[] },
     // GET /_watcher/settings
-    Route { method: Method::Get, views: 3, api: 581, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 582, params: &[], implicit_all: 0, guard: &[] },
     // PUT /_watcher/settings
-    Route { method: Method::Put, views: 3, api: 588, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 589, params: &[], implicit_all: 0, guard: &[] },
     // GET /_watcher/stats
-    Route { method: Method::Get, views: 3, api: 586, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 587, params: &[], implicit_all: 0, guard: &[] },
     // GET /_watcher/stats/{metric}
-    Route { method: Method::Get, views: 3, api: 586, params: &[Param { pos: 2, name: "metric", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 587, params: &[Param { pos: 2, name: "metric", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_watcher/watch/_execute
-    Route { method: Method::Post, views: 3, api: 580, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 581, params: &[], implicit_all: 0, guard: &[] },
     // PUT /_watcher/watch/_execute
-    Route { method: Method::Put, views: 3, api: 580, params: &[], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 581, params: &[], implicit_all: 0, guard: &[] },
     // DELETE /_watcher/watch/{id}
-    Route { method: Method::Delete, views: 3, api: 579, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 580, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_watcher/watch/{id}
-    Route { method: Method::Get, views: 3, api: 582, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 583, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_watcher/watch/{id}
-    Route { method: Method::Post, views: 3, api: 583, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 584, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_watcher/watch/{id}
-    Route { method: Method::Put, views: 3, api: 583, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 584, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_watcher/watch/{watch_id}/_ack
-    Route { method: Method::Post, views: 3, api: 576, params: &[Param { pos: 2, name: "watch_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_watcher/watch/{watch_id}/_ack
-    Route { method: Method::Put, views: 3, api: 576, params: &[Param { pos: 2, name: "watch_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_watcher/watch/{watch_id}/_ack/{action_id}
-    Route { method: Method::Post, views: 3, api: 576, params: &[Param { pos: 2, name: "watch_id", role: Role::Other }, Param { pos: 4, name: "action_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_watcher/watch/{watch_id}/_ack/{action_id}
-    Route { method: Method::Put, views: 3, api: 576, params: &[Param { pos: 2, name: "watch_id", role: Role::Other }, Param { pos: 4, name: "action_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_watcher/watch/{watch_id}/_activate
     Route { method: Method::Post, views: 3, api: 577, params: &[Param { pos: 2, name: "watch_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_watcher/watch/{watch_id}/_activate
+    // PUT /_watcher/watch/{watch_id}/_ack
     Route { method: Method::Put, views: 3, api: 577, params: &[Param { pos: 2, name: "watch_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /_watcher/watch/{watch_id}/_deactivate
+    // POST /_watcher/watch/{watch_id}/_ack/{action_id}
+    Route { method: Method::Post, views: 3, api: 577, params: &[Param { pos: 2, name: "watch_id", role: Role::Other }, Param { pos: 4, name: "action_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_watcher/watch/{watch_id}/_ack/{action_id}
+    Route { method: Method::Put, views: 3, api: 577, params: &[Param { pos: 2, name: "watch_id", role: Role::Other }, Param { pos: 4, name: "action_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_watcher/watch/{watch_id}/_activate
     Route { method: Method::Post, views: 3, api: 578, params: &[Param { pos: 2, name: "watch_id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /_watcher/watch/{watch_id}/_deactivate
+    // PUT /_watcher/watch/{watch_id}/_activate
     Route { method: Method::Put, views: 3, api: 578, params: &[Param { pos: 2, name: "watch_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /_watcher/watch/{watch_id}/_deactivate
+    Route { method: Method::Post, views: 3, api: 579, params: &[Param { pos: 2, name: "watch_id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /_watcher/watch/{watch_id}/_deactivate
+    Route { method: Method::Put, views: 3, api: 579, params: &[Param { pos: 2, name: "watch_id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /_watcher/watch/{id}/_execute
-    Route { method: Method::Post, views: 3, api: 580, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 581, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /_watcher/watch/{id}/_execute
-    Route { method: Method::Put, views: 3, api: 580, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 581, params: &[Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /_xpack
-    Route { method: Method::Get, views: 3, api: 589, params: &[], implicit_all: 0, guard: &[] },
-    // GET /_xpack/usage
     Route { method: Method::Get, views: 3, api: 590, params: &[], implicit_all: 0, guard: &[] },
+    // GET /_xpack/usage
+    Route { method: Method::Get, views: 3, api: 591, params: &[], implicit_all: 0, guard: &[] },
     // DELETE /{index}
-    Route { method: Method::Delete, views: 3, api: 187, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 188, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // GET /{index}
-    Route { method: Method::Get, views: 3, api: 205, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 206, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // HEAD /{index}
-    Route { method: Method::Head, views: 3, api: 196, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Head, views: 3, api: 197, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // PUT /{index}
-    Route { method: Method::Put, views: 3, api: 183, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 184, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // GET /{index}/_alias
-    Route { method: Method::Get, views: 3, api: 206, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &["name"] },
+    Route { method: Method::Get, views: 3, api: 207, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &["name"] },
     // DELETE /{index}/_alias/{name}
-    Route { method: Method::Delete, views: 3, api: 188, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "name", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 189, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "name", role: Role::Index }], implicit_all: 0, guard: &[] },
     // GET /{index}/_alias/{name}
-    Route { method: Method::Get, views: 3, api: 206, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "name", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 207, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "name", role: Role::Index }], implicit_all: 0, guard: &[] },
     // HEAD /{index}/_alias/{name}
-    Route { method: Method::Head, views: 3, api: 197, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "name", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Head, views: 3, api: 198, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "name", role: Role::Index }], implicit_all: 0, guard: &[] },
     // POST /{index}/_alias/{name}
-    Route { method: Method::Post, views: 3, api: 224, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "name", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 225, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "name", role: Role::Index }], implicit_all: 0, guard: &[] },
     // PUT /{index}/_alias/{name}
-    Route { method: Method::Put, views: 3, api: 224, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "name", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 225, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "name", role: Role::Index }], implicit_all: 0, guard: &[] },
     // DELETE /{index}/_aliases/{name}
-    Route { method: Method::Delete, views: 3, api: 188, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "name", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 189, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "name", role: Role::Index }], implicit_all: 0, guard: &[] },
     // POST /{index}/_aliases/{name}
-    Route { method: Method::Post, views: 3, api: 224, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "name", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 225, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "name", role: Role::Index }], implicit_all: 0, guard: &[] },
     // PUT /{index}/_aliases/{name}
-    Route { method: Method::Put, views: 3, api: 224, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "name", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 225, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "name", role: Role::Index }], implicit_all: 0, guard: &[] },
     // GET /{index}/_analyze
-    Route { method: Method::Get, views: 3, api: 178, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 179, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // POST /{index}/_analyze
-    Route { method: Method::Post, views: 3, api: 178, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 179, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // POST /{index}/_async_search
     Route { method: Method::Post, views: 3, api: 9, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // DELETE /{index}/_block/{block}
-    Route { method: Method::Delete, views: 3, api: 236, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "block", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 237, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "block", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /{index}/_block/{block}
-    Route { method: Method::Put, views: 3, api: 177, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "block", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 178, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "block", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /{index}/_bulk
     Route { method: Method::Post, views: 3, api: 14, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // PUT /{index}/_bulk
     Route { method: Method::Put, views: 3, api: 14, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // POST /{index}/_cache/clear
-    Route { method: Method::Post, views: 3, api: 180, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 181, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // PUT /{index}/_ccr/follow
-    Route { method: Method::Put, views: 3, api: 46, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 47, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // POST /{index}/_ccr/forget_follower
-    Route { method: Method::Post, views: 3, api: 49, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 50, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // GET /{index}/_ccr/info
-    Route { method: Method::Get, views: 3, api: 47, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_ccr/pause_follow
-    Route { method: Method::Post, views: 3, api: 52, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_ccr/resume_follow
-    Route { method: Method::Post, views: 3, api: 55, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_ccr/stats
     Route { method: Method::Get, views: 3, api: 48, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_ccr/pause_follow
+    Route { method: Method::Post, views: 3, api: 53, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_ccr/resume_follow
+    Route { method: Method::Post, views: 3, api: 56, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_ccr/stats
+    Route { method: Method::Get, views: 3, api: 49, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // POST /{index}/_ccr/unfollow
-    Route { method: Method::Post, views: 3, api: 57, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 58, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // POST /{index}/_clone/{target}
-    Route { method: Method::Post, views: 3, api: 181, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "target", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 182, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "target", role: Role::Index }], implicit_all: 0, guard: &[] },
     // PUT /{index}/_clone/{target}
-    Route { method: Method::Put, views: 3, api: 181, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "target", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 182, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "target", role: Role::Index }], implicit_all: 0, guard: &[] },
     // POST /{index}/_close
-    Route { method: Method::Post, views: 3, api: 182, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 183, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // GET /{index}/_count
-    Route { method: Method::Get, views: 3, api: 110, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 111, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // POST /{index}/_count
-    Route { method: Method::Post, views: 3, api: 110, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 111, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // POST /{index}/_create/{id}
-    Route { method: Method::Post, views: 3, api: 111, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 112, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /{index}/_create/{id}
-    Route { method: Method::Put, views: 3, api: 111, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 112, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /{index}/_delete_by_query
-    Route { method: Method::Post, views: 3, api: 116, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 117, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // POST /{index}/_disk_usage
-    Route { method: Method::Post, views: 3, api: 194, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 195, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // POST /{index}/_doc
-    Route { method: Method::Post, views: 3, api: 176, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 177, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // DELETE /{index}/_doc/{id}
-    Route { method: Method::Delete, views: 3, api: 115, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 3, api: 116, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /{index}/_doc/{id}
-    Route { method: Method::Get, views: 3, api: 157, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 158, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // HEAD /{index}/_doc/{id}
-    Route { method: Method::Head, views: 3, api: 145, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_doc/{id}
-    Route { method: Method::Post, views: 3, api: 176, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /{index}/_doc/{id}
-    Route { method: Method::Put, views: 3, api: 176, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_downsample/{target_index}
-    Route { method: Method::Post, views: 3, api: 195, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "target_index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_eql/search
-    Route { method: Method::Get, views: 3, api: 128, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_eql/search
-    Route { method: Method::Post, views: 3, api: 128, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_explain/{id}
-    Route { method: Method::Get, views: 3, api: 147, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_explain/{id}
-    Route { method: Method::Post, views: 3, api: 147, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_field_caps
-    Route { method: Method::Get, views: 3, api: 150, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_field_caps
-    Route { method: Method::Post, views: 3, api: 150, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_field_usage_stats
-    Route { method: Method::Get, views: 3, api: 202, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_fleet/_fleet_msearch
-    Route { method: Method::Get, views: 3, api: 154, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_fleet/_fleet_msearch
-    Route { method: Method::Post, views: 3, api: 154, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_fleet/_fleet_search
-    Route { method: Method::Get, views: 3, api: 156, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_fleet/_fleet_search
-    Route { method: Method::Post, views: 3, api: 156, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_fleet/global_checkpoints
-    Route { method: Method::Get, views: 3, api: 153, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_flush
-    Route { method: Method::Get, views: 3, api: 203, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_flush
-    Route { method: Method::Post, views: 3, api: 203, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_forcemerge
-    Route { method: Method::Post, views: 3, api: 204, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_graph/explore
-    Route { method: Method::Get, views: 3, api: 163, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_graph/explore
-    Route { method: Method::Post, views: 3, api: 163, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_ilm/explain
-    Route { method: Method::Get, views: 3, api: 166, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_ilm/remove
-    Route { method: Method::Post, views: 3, api: 172, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_ilm/retry
-    Route { method: Method::Post, views: 3, api: 173, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_knn_search
-    Route { method: Method::Get, views: 3, api: 277, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_knn_search
-    Route { method: Method::Post, views: 3, api: 277, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_lifecycle/explain
-    Route { method: Method::Get, views: 3, api: 201, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_mapping
-    Route { method: Method::Get, views: 3, api: 215, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_mapping
-    Route { method: Method::Post, views: 3, api: 230, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // PUT /{index}/_mapping
-    Route { method: Method::Put, views: 3, api: 230, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_mapping/field/{fields}
-    Route { method: Method::Get, views: 3, api: 213, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 3, name: "fields", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_mapping/{type}
-    Route { method: Method::Get, views: 2, api: 215, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // HEAD /{index}/_mapping/{type}
-    Route { method: Method::Head, views: 2, api: 200, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_mapping/{type}
-    Route { method: Method::Post, views: 2, api: 230, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /{index}/_mapping/{type}
-    Route { method: Method::Put, views: 2, api: 230, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_mapping/{type}/field/{fields}
-    Route { method: Method::Get, views: 2, api: 213, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "type", role: Role::Other }, Param { pos: 4, name: "fields", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_mappings
-    Route { method: Method::Post, views: 2, api: 230, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // PUT /{index}/_mappings
-    Route { method: Method::Put, views: 2, api: 230, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_mappings/{type}
-    Route { method: Method::Post, views: 2, api: 230, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /{index}/_mappings/{type}
-    Route { method: Method::Put, views: 2, api: 230, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_mget
-    Route { method: Method::Get, views: 3, api: 289, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_mget
-    Route { method: Method::Post, views: 3, api: 289, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_migration/deprecations
-    Route { method: Method::Get, views: 3, api: 290, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_msearch
-    Route { method: Method::Get, views: 3, api: 367, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_msearch
-    Route { method: Method::Post, views: 3, api: 367, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_msearch/template
-    Route { method: Method::Get, views: 3, api: 368, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_msearch/template
-    Route { method: Method::Post, views: 3, api: 368, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_mtermvectors
-    Route { method: Method::Get, views: 3, api: 369, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_mtermvectors
-    Route { method: Method::Post, views: 3, api: 369, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_mvt/{field}/{zoom}/{x}/{y}
-    Route { method: Method::Get, views: 3, api: 435, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "field", role: Role::Other }, Param { pos: 3, name: "zoom", role: Role::Other }, Param { pos: 4, name: "x", role: Role::Other }, Param { pos: 5, name: "y", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_mvt/{field}/{zoom}/{x}/{y}
-    Route { method: Method::Post, views: 3, api: 435, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "field", role: Role::Other }, Param { pos: 3, name: "zoom", role: Role::Other }, Param { pos: 4, name: "x", role: Role::Other }, Param { pos: 5, name: "y", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_open
-    Route { method: Method::Post, views: 3, api: 222, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_pit
-    Route { method: Method::Post, views: 3, api: 377, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_rank_eval
-    Route { method: Method::Get, views: 3, api: 404, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_rank_eval
-    Route { method: Method::Post, views: 3, api: 404, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_recovery
-    Route { method: Method::Get, views: 3, api: 233, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_refresh
-    Route { method: Method::Get, views: 3, api: 234, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_refresh
-    Route { method: Method::Post, views: 3, api: 234, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_reload_search_analyzers
-    Route { method: Method::Get, views: 3, api: 235, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_reload_search_analyzers
-    Route { method: Method::Post, views: 3, api: 235, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{alias}/_rollover
-    Route { method: Method::Post, views: 3, api: 239, params: &[Param { pos: 0, name: "alias", role: Role::Index }], implicit_all: 0, guard: &["new_index"] },
-    // POST /{alias}/_rollover/{new_index}
-    Route { method: Method::Post, views: 3, api: 239, params: &[Param { pos: 0, name: "alias", role: Role::Index }, Param { pos: 2, name: "new_index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_rollup/data
-    Route { method: Method::Get, views: 3, api: 417, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_rollup_search
-    Route { method: Method::Get, views: 3, api: 419, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_rollup_search
-    Route { method: Method::Post, views: 3, api: 419, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_search
-    Route { method: Method::Get, views: 3, api: 424, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_search
-    Route { method: Method::Post, views: 3, api: 424, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_search/point_in_time
-    Route { method: Method::Post, views: 3, api: 378, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_search/template
-    Route { method: Method::Get, views: 3, api: 437, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_search/template
-    Route { method: Method::Post, views: 3, api: 437, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_search_shards
-    Route { method: Method::Get, views: 3, api: 436, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_search_shards
-    Route { method: Method::Post, views: 3, api: 436, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_searchable_snapshots/cache/clear
-    Route { method: Method::Post, views: 3, api: 439, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_searchable_snapshots/stats
-    Route { method: Method::Get, views: 3, api: 441, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_segments
-    Route { method: Method::Get, views: 3, api: 240, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_settings
-    Route { method: Method::Get, views: 3, api: 217, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // PUT /{index}/_settings
-    Route { method: Method::Put, views: 3, api: 231, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_settings/{name}
-    Route { method: Method::Get, views: 3, api: 217, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_shard_stores
-    Route { method: Method::Get, views: 3, api: 241, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_shrink/{target}
-    Route { method: Method::Post, views: 3, api: 242, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "target", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // PUT /{index}/_shrink/{target}
-    Route { method: Method::Put, views: 3, api: 242, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "target", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_source/{id}
-    Route { method: Method::Get, views: 3, api: 162, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // HEAD /{index}/_source/{id}
     Route { method: Method::Head, views: 3, api: 146, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_doc/{id}
+    Route { method: Method::Post, views: 3, api: 177, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /{index}/_doc/{id}
+    Route { method: Method::Put, views: 3, api: 177, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_downsample/{target_index}
+    Route { method: Method::Post, views: 3, api: 196, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "target_index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_eql/search
+    Route { method: Method::Get, views: 3, api: 129, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_eql/search
+    Route { method: Method::Post, views: 3, api: 129, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_explain/{id}
+    Route { method: Method::Get, views: 3, api: 148, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_explain/{id}
+    Route { method: Method::Post, views: 3, api: 148, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_field_caps
+    Route { method: Method::Get, views: 3, api: 151, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_field_caps
+    Route { method: Method::Post, views: 3, api: 151, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_field_usage_stats
+    Route { method: Method::Get, views: 3, api: 203, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_fleet/_fleet_msearch
+    Route { method: Method::Get, views: 3, api: 155, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_fleet/_fleet_msearch
+    Route { method: Method::Post, views: 3, api: 155, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_fleet/_fleet_search
+    Route { method: Method::Get, views: 3, api: 157, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_fleet/_fleet_search
+    Route { method: Method::Post, views: 3, api: 157, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_fleet/global_checkpoints
+    Route { method: Method::Get, views: 3, api: 154, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_flush
+    Route { method: Method::Get, views: 3, api: 204, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_flush
+    Route { method: Method::Post, views: 3, api: 204, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_forcemerge
+    Route { method: Method::Post, views: 3, api: 205, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_graph/explore
+    Route { method: Method::Get, views: 3, api: 164, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_graph/explore
+    Route { method: Method::Post, views: 3, api: 164, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_ilm/explain
+    Route { method: Method::Get, views: 3, api: 167, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_ilm/remove
+    Route { method: Method::Post, views: 3, api: 173, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_ilm/retry
+    Route { method: Method::Post, views: 3, api: 174, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_knn_search
+    Route { method: Method::Get, views: 3, api: 278, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_knn_search
+    Route { method: Method::Post, views: 3, api: 278, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_lifecycle/explain
+    Route { method: Method::Get, views: 3, api: 202, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_mapping
+    Route { method: Method::Get, views: 3, api: 216, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_mapping
+    Route { method: Method::Post, views: 3, api: 231, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // PUT /{index}/_mapping
+    Route { method: Method::Put, views: 3, api: 231, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_mapping/field/{fields}
+    Route { method: Method::Get, views: 3, api: 214, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 3, name: "fields", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_mapping/{type}
+    Route { method: Method::Get, views: 2, api: 216, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // HEAD /{index}/_mapping/{type}
+    Route { method: Method::Head, views: 2, api: 201, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_mapping/{type}
+    Route { method: Method::Post, views: 2, api: 231, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /{index}/_mapping/{type}
+    Route { method: Method::Put, views: 2, api: 231, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_mapping/{type}/field/{fields}
+    Route { method: Method::Get, views: 2, api: 214, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "type", role: Role::Other }, Param { pos: 4, name: "fields", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_mappings
+    Route { method: Method::Post, views: 2, api: 231, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // PUT /{index}/_mappings
+    Route { method: Method::Put, views: 2, api: 231, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_mappings/{type}
+    Route { method: Method::Post, views: 2, api: 231, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /{index}/_mappings/{type}
+    Route { method: Method::Put, views: 2, api: 231, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_mget
+    Route { method: Method::Get, views: 3, api: 290, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_mget
+    Route { method: Method::Post, views: 3, api: 290, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_migration/deprecations
+    Route { method: Method::Get, views: 3, api: 291, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_msearch
+    Route { method: Method::Get, views: 3, api: 368, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_msearch
+    Route { method: Method::Post, views: 3, api: 368, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_msearch/template
+    Route { method: Method::Get, views: 3, api: 369, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_msearch/template
+    Route { method: Method::Post, views: 3, api: 369, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_mtermvectors
+    Route { method: Method::Get, views: 3, api: 370, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_mtermvectors
+    Route { method: Method::Post, views: 3, api: 370, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_mvt/{field}/{zoom}/{x}/{y}
+    Route { method: Method::Get, views: 3, api: 436, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "field", role: Role::Other }, Param { pos: 3, name: "zoom", role: Role::Other }, Param { pos: 4, name: "x", role: Role::Other }, Param { pos: 5, name: "y", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_mvt/{field}/{zoom}/{x}/{y}
+    Route { method: Method::Post, views: 3, api: 436, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "field", role: Role::Other }, Param { pos: 3, name: "zoom", role: Role::Other }, Param { pos: 4, name: "x", role: Role::Other }, Param { pos: 5, name: "y", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_open
+    Route { method: Method::Post, views: 3, api: 223, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_pit
+    Route { method: Method::Post, views: 3, api: 378, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_rank_eval
+    Route { method: Method::Get, views: 3, api: 405, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_rank_eval
+    Route { method: Method::Post, views: 3, api: 405, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_recovery
+    Route { method: Method::Get, views: 3, api: 234, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_refresh
+    Route { method: Method::Get, views: 3, api: 235, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_refresh
+    Route { method: Method::Post, views: 3, api: 235, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_reload_search_analyzers
+    Route { method: Method::Get, views: 3, api: 236, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_reload_search_analyzers
+    Route { method: Method::Post, views: 3, api: 236, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{alias}/_rollover
+    Route { method: Method::Post, views: 3, api: 240, params: &[Param { pos: 0, name: "alias", role: Role::Index }], implicit_all: 0, guard: &["new_index"] },
+    // POST /{alias}/_rollover/{new_index}
+    Route { method: Method::Post, views: 3, api: 240, params: &[Param { pos: 0, name: "alias", role: Role::Index }, Param { pos: 2, name: "new_index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_rollup/data
+    Route { method: Method::Get, views: 3, api: 418, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_rollup_search
+    Route { method: Method::Get, views: 3, api: 420, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_rollup_search
+    Route { method: Method::Post, views: 3, api: 420, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_search
+    Route { method: Method::Get, views: 3, api: 425, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_search
+    Route { method: Method::Post, views: 3, api: 425, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_search/point_in_time
+    Route { method: Method::Post, views: 3, api: 379, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_search/template
+    Route { method: Method::Get, views: 3, api: 438, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_search/template
+    Route { method: Method::Post, views: 3, api: 438, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_search_shards
+    Route { method: Method::Get, views: 3, api: 437, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_search_shards
+    Route { method: Method::Post, views: 3, api: 437, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_searchable_snapshots/cache/clear
+    Route { method: Method::Post, views: 3, api: 440, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_searchable_snapshots/stats
+    Route { method: Method::Get, views: 3, api: 442, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_segments
+    Route { method: Method::Get, views: 3, api: 241, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_settings
+    Route { method: Method::Get, views: 3, api: 218, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // PUT /{index}/_settings
+    Route { method: Method::Put, views: 3, api: 232, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_settings/{name}
+    Route { method: Method::Get, views: 3, api: 218, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "name", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_shard_stores
+    Route { method: Method::Get, views: 3, api: 242, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_shrink/{target}
+    Route { method: Method::Post, views: 3, api: 243, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "target", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // PUT /{index}/_shrink/{target}
+    Route { method: Method::Put, views: 3, api: 243, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "target", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_source/{id}
+    Route { method: Method::Get, views: 3, api: 163, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // HEAD /{index}/_source/{id}
+    Route { method: Method::Head, views: 3, api: 147, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /{index}/_split/{target}
-    Route { method: Method::Post, views: 3, api: 245, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "target", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 246, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "target", role: Role::Index }], implicit_all: 0, guard: &[] },
     // PUT /{index}/_split/{target}
-    Route { method: Method::Put, views: 3, api: 245, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "target", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 3, api: 246, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "target", role: Role::Index }], implicit_all: 0, guard: &[] },
     // GET /{index}/_stats
-    Route { method: Method::Get, views: 3, api: 246, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 247, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // GET /{index}/_stats/{metric}
-    Route { method: Method::Get, views: 3, api: 246, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "metric", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 247, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "metric", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /{index}/_terms_enum
-    Route { method: Method::Get, views: 3, api: 554, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_terms_enum
-    Route { method: Method::Post, views: 3, api: 554, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // GET /{index}/_termvectors
     Route { method: Method::Get, views: 3, api: 555, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
-    // POST /{index}/_termvectors
+    // POST /{index}/_terms_enum
     Route { method: Method::Post, views: 3, api: 555, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // GET /{index}/_termvectors
+    Route { method: Method::Get, views: 3, api: 556, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    // POST /{index}/_termvectors
+    Route { method: Method::Post, views: 3, api: 556, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // GET /{index}/_termvectors/{id}
-    Route { method: Method::Get, views: 3, api: 555, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 556, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /{index}/_termvectors/{id}
-    Route { method: Method::Post, views: 3, api: 555, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 556, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /{index}/_update/{id}
-    Route { method: Method::Post, views: 3, api: 573, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 574, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /{index}/_update_by_query
-    Route { method: Method::Post, views: 3, api: 574, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 575, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // GET /{index}/_validate/query
-    Route { method: Method::Get, views: 3, api: 248, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 3, api: 249, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // POST /{index}/_validate/query
-    Route { method: Method::Post, views: 3, api: 248, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 3, api: 249, params: &[Param { pos: 0, name: "index", role: Role::Index }], implicit_all: 0, guard: &[] },
     // POST /{index}/{type}
-    Route { method: Method::Post, views: 2, api: 176, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 2, api: 177, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /{index}/{type}/_bulk
     Route { method: Method::Post, views: 2, api: 14, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /{index}/{type}/_bulk
     Route { method: Method::Put, views: 2, api: 14, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /{index}/{type}/_count
-    Route { method: Method::Get, views: 2, api: 110, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 2, api: 111, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /{index}/{type}/_count
-    Route { method: Method::Post, views: 2, api: 110, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 2, api: 111, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /{index}/{type}/_delete_by_query
-    Route { method: Method::Post, views: 2, api: 116, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 2, api: 117, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /{index}/{type}/_graph/explore
-    Route { method: Method::Get, views: 2, api: 163, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 2, api: 164, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /{index}/{type}/_graph/explore
-    Route { method: Method::Post, views: 2, api: 163, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 2, api: 164, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /{index}/{type}/_mapping
-    Route { method: Method::Post, views: 2, api: 230, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 2, api: 231, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /{index}/{type}/_mapping
-    Route { method: Method::Put, views: 2, api: 230, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 2, api: 231, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /{index}/{type}/_mappings
-    Route { method: Method::Post, views: 2, api: 230, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 2, api: 231, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // PUT /{index}/{type}/_mappings
-    Route { method: Method::Put, views: 2, api: 230, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Put, views: 2, api: 231, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /{index}/{type}/_mget
-    Route { method: Method::Get, views: 2, api: 289, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 2, api: 290, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /{index}/{type}/_mget
-    Route { method: Method::Post, views: 2, api: 289, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 2, api: 290, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /{index}/{type}/_msearch
-    Route { method: Method::Get, views: 2, api: 367, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /{index}/{type}/_msearch
-    Route { method: Method::Post, views: 2, api: 367, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /{index}/{type}/_msearch/template
     Route { method: Method::Get, views: 2, api: 368, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /{index}/{type}/_msearch/template
+    // POST /{index}/{type}/_msearch
     Route { method: Method::Post, views: 2, api: 368, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /{index}/{type}/_mtermvectors
+    // GET /{index}/{type}/_msearch/template
     Route { method: Method::Get, views: 2, api: 369, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /{index}/{type}/_mtermvectors
+    // POST /{index}/{type}/_msearch/template
     Route { method: Method::Post, views: 2, api: 369, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /{index}/{type}/_mtermvectors
+    Route { method: Method::Get, views: 2, api: 370, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /{index}/{type}/_mtermvectors
+    Route { method: Method::Post, views: 2, api: 370, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /{index}/{type}/_search
-    Route { method: Method::Get, views: 2, api: 424, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 2, api: 425, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /{index}/{type}/_search
-    Route { method: Method::Post, views: 2, api: 424, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 2, api: 425, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /{index}/{type}/_search/template
-    Route { method: Method::Get, views: 2, api: 437, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 2, api: 438, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /{index}/{type}/_search/template
-    Route { method: Method::Post, views: 2, api: 437, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 2, api: 438, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /{index}/{type}/_termvectors
-    Route { method: Method::Get, views: 2, api: 555, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 2, api: 556, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /{index}/{type}/_termvectors
-    Route { method: Method::Post, views: 2, api: 555, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 2, api: 556, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /{index}/{type}/_update_by_query
-    Route { method: Method::Post, views: 2, api: 574, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 2, api: 575, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /{index}/{type}/_validate/query
-    Route { method: Method::Get, views: 2, api: 248, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 2, api: 249, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /{index}/{type}/_validate/query
-    Route { method: Method::Post, views: 2, api: 248, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 2, api: 249, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }], implicit_all: 0, guard: &[] },
     // DELETE /{index}/{type}/{id}
-    Route { method: Method::Delete, views: 2, api: 115, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Delete, views: 2, api: 116, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /{index}/{type}/{id}
-    Route { method: Method::Get, views: 2, api: 157, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 2, api: 158, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // HEAD /{index}/{type}/{id}
-    Route { method: Method::Head, views: 2, api: 145, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /{index}/{type}/{id}
-    Route { method: Method::Post, views: 2, api: 176, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /{index}/{type}/{id}
-    Route { method: Method::Put, views: 2, api: 176, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /{index}/{type}/{id}/_create
-    Route { method: Method::Post, views: 2, api: 111, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // PUT /{index}/{type}/{id}/_create
-    Route { method: Method::Put, views: 2, api: 111, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /{index}/{type}/{id}/_explain
-    Route { method: Method::Get, views: 2, api: 147, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // POST /{index}/{type}/{id}/_explain
-    Route { method: Method::Post, views: 2, api: 147, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // GET /{index}/{type}/{id}/_source
-    Route { method: Method::Get, views: 2, api: 162, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
-    // HEAD /{index}/{type}/{id}/_source
     Route { method: Method::Head, views: 2, api: 146, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /{index}/{type}/{id}
+    Route { method: Method::Post, views: 2, api: 177, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /{index}/{type}/{id}
+    Route { method: Method::Put, views: 2, api: 177, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /{index}/{type}/{id}/_create
+    Route { method: Method::Post, views: 2, api: 112, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // PUT /{index}/{type}/{id}/_create
+    Route { method: Method::Put, views: 2, api: 112, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /{index}/{type}/{id}/_explain
+    Route { method: Method::Get, views: 2, api: 148, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // POST /{index}/{type}/{id}/_explain
+    Route { method: Method::Post, views: 2, api: 148, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // GET /{index}/{type}/{id}/_source
+    Route { method: Method::Get, views: 2, api: 163, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    // HEAD /{index}/{type}/{id}/_source
+    Route { method: Method::Head, views: 2, api: 147, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // GET /{index}/{type}/{id}/_termvectors
-    Route { method: Method::Get, views: 2, api: 555, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Get, views: 2, api: 556, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /{index}/{type}/{id}/_termvectors
-    Route { method: Method::Post, views: 2, api: 555, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 2, api: 556, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
     // POST /{index}/{type}/{id}/_update
-    Route { method: Method::Post, views: 2, api: 573, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
+    Route { method: Method::Post, views: 2, api: 574, params: &[Param { pos: 0, name: "index", role: Role::Index }, Param { pos: 1, name: "type", role: Role::Other }, Param { pos: 2, name: "id", role: Role::Other }], implicit_all: 0, guard: &[] },
 ];
 
-pub(super) static NODES: [Node; 760] = [
-    Node { lits: &[(0x5f616c6961730000, b"_alias", 1), (0x5f616c6961736573, b"_aliases", 3), (0x5f616e616c797a65, b"_analyze", 4), (0x5f6170706c696361, b"_application", 5), (0x5f6173796e635f73, b"_async_search", 14), (0x5f6175746f736361, b"_autoscaling", 18), (0x5f62756c6b000000, b"_bulk", 22), (0x5f63616368650000, b"_cache", 23), (0x5f6361706162696c, b"_capabilities", 25), (0x5f63617400000000, b"_cat", 26), (0x5f63637200000000, b"_ccr", 74), (0x5f636c7573746572, b"_cluster", 80), (0x5f636f6d706f6e65, b"_component_template", 95), (0x5f636f6e6e656374, b"_connector", 97), (0x5f636f756e740000, b"_count", 124), (0x5f6372656174655f, b"_create_from", 125), (0x5f64616e676c696e, b"_dangling", 128), (0x5f646174615f7374, b"_data_stream", 130), (0x5f64656c6574655f, b"_delete_by_query", 143), (0x5f656e6372797074, b"_encryption", 146), (0x5f656e7269636800, b"_enrich", 148), (0x5f65716c00000000, b"_eql", 153), (0x5f66656174757265, b"_features", 158), (0x5f6669656c645f63, b"_field_caps", 160), (0x5f666c6565740000, b"_fleet", 161), (0x5f666c7573680000, b"_flush", 165), (0x5f666f7263656d65, b"_forcemerge", 166), (0x5f6865616c74685f, b"_health_report", 167), (0x5f696c6d00000000, b"_ilm", 169), (0x5f696e6465785f74, b"_index_template", 178), (0x5f696e666572656e, b"_inference", 184), (0x5f696e666f000000, b"_info", 205), (0x5f696e6765737400, b"_ingest", 207), (0x5f696e7465726e61, b"_internal", 224), (0x5f6c6963656e7365, b"_license", 231), (0x5f6c696665637963, b"_lifecycle", 236), (0x5f6c6f6773746173, b"_logstash", 238), (0x5f6d617070696e67, b"_mapping", 241), (0x5f6d617070696e67, b"_mappings", 247), (0x5f6d676574000000, b"_mget", 249), (0x5f6d696772617469, b"_migration", 250), (0x5f6d6c0000000000, b"_ml", 257), (0x5f6d6f6e69746f72, b"_monitoring", 342), (0x5f6d736561726368, b"_msearch", 344), (0x5f6d7465726d7665, b"_mtermvectors", 346), (0x5f6e6f6465730000, b"_nodes", 347), (0x5f70697400000000, b"_pit", 368), (0x5f70726f66696c69, b"_profiling", 369), (0x5f70726f6a656374, b"_project", 375), (0x5f70726f6a656374, b"_project_routing", 377), (0x5f71756572790000, b"_query", 379), (0x5f71756572795f72, b"_query_rules", 391), (0x5f72616e6b5f6576, b"_rank_eval", 396), (0x5f726561646f6e6c, b"_readonlyrest", 397), (0x5f7265636f766572, b"_recovery", 411), (0x5f72656672657368, b"_refresh", 412), (0x5f7265696e646578, b"_reindex", 413), (0x5f72656d6f746500, b"_remote", 417), (0x5f72656e64657200, b"_render", 419), (0x5f7265736f6c7665, b"_resolve", 422), (0x5f726f6c6c757000, b"_rollup", 427), (0x5f7363726970745f, b"_script_context", 434), (0x5f7363726970745f, b"_script_language", 435), (0x5f73637269707473, b"_scripts", 436), (0x5f73656172636800, b"_search", 441), (0x5f7365617263685f, b"_search_shards", 449), (0x5f73656172636861, b"_searchable_snapshots", 450), (0x5f73656375726974, b"_security", 458), (0x5f7365676d656e74, b"_segments", 530), (0x5f73657474696e67, b"_settings", 531), (0x5f73686172645f73, b"_shard_stores", 533), (0x5f736c6d00000000, b"_slm", 534), (0x5f736e617073686f, b"_snapshot", 543), (0x5f73716c00000000, b"_sql", 557), (0x5f73736c00000000, b"_ssl", 566), (0x5f73746174730000, b"_stats", 568), (0x5f73747265616d73, b"_streams", 570), (0x5f73796e6f6e796d, b"_synonyms", 575), (0x5f7461736b730000, b"_tasks", 578), (0x5f74656d706c6174, b"_template", 582), (0x5f746578745f7374, b"_text_structure", 584), (0x5f7472616e73666f, b"_transform", 589), (0x5f7570646174655f, b"_update_by_query", 602), (0x5f76616c69646174, b"_validate", 605), (0x5f77617463686572, b"_watcher", 607), (0x5f787061636b0000, b"_xpack", 623)], slots: &[65535, 65535, 60, 14, 80, 65535, 65535, 18, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 50, 65535, 65535, 78, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 39, 65535, 65535, 65535, 37, 2, 65535, 65535, 22, 30, 41, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 8, 16, 65535, 65535, 65535, 65535, 65535, 65535, 34, 10, 13, 43, 65535, 7, 65535, 65535, 65535, 65535, 51, 44, 3, 19, 65535, 65535, 17, 59, 65535, 65535, 23, 72, 65535, 65535, 24, 40, 6, 65535, 65535, 65535, 65535, 65535, 65535, 35, 65535, 84, 65535, 65535, 65535, 65535, 56, 65535, 65535, 9, 15, 46, 38, 65, 82, 0, 1, 29, 85, 65535, 77, 27, 79, 65535, 65535, 65535, 61, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 47, 65535, 42, 65535, 65535, 65535, 65535, 49, 65535, 65535, 65535, 36, 65535, 65535, 4, 65535, 65535, 52, 54, 65535, 65535, 65535, 32, 65535, 65535, 26, 65535, 58, 63, 81, 65535, 65535, 83, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 33, 69, 65535, 53, 11, 65535, 65535, 12, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 55, 21, 62, 73, 74, 65535, 65535, 65535, 66, 57, 31, 67, 65535, 64, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 20, 28, 71, 70, 65535, 76, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 68, 25, 48, 65535, 65535, 65535, 65535, 45, 65535, 65535, 65535, 5, 65535, 75, 65535, 65535], param: 625, views: 3, value: 3, legacy_routes: false, routes: &[0, 1] },
+pub(super) static NODES: [Node; 762] = [
+    Node { lits: &[(0x5f616c6961730000, b"_alias", 1), (0x5f616c6961736573, b"_aliases", 3), (0x5f616e616c797a65, b"_analyze", 4), (0x5f6170706c696361, b"_application", 5), (0x5f6173796e635f73, b"_async_search", 14), (0x5f6175746f736361, b"_autoscaling", 18), (0x5f62756c6b000000, b"_bulk", 22), (0x5f63616368650000, b"_cache", 23), (0x5f6361706162696c, b"_capabilities", 25), (0x5f63617400000000, b"_cat", 26), (0x5f63637200000000, b"_ccr", 76), (0x5f636c7573746572, b"_cluster", 82), (0x5f636f6d706f6e65, b"_component_template", 97), (0x5f636f6e6e656374, b"_connector", 99), (0x5f636f756e740000, b"_count", 126), (0x5f6372656174655f, b"_create_from", 127), (0x5f64616e676c696e, b"_dangling", 130), (0x5f646174615f7374, b"_data_stream", 132), (0x5f64656c6574655f, b"_delete_by_query", 145), (0x5f656e6372797074, b"_encryption", 148), (0x5f656e7269636800, b"_enrich", 150), (0x5f65716c00000000, b"_eql", 155), (0x5f66656174757265, b"_features", 160), (0x5f6669656c645f63, b"_field_caps", 162), (0x5f666c6565740000, b"_fleet", 163), (0x5f666c7573680000, b"_flush", 167), (0x5f666f7263656d65, b"_forcemerge", 168), (0x5f6865616c74685f, b"_health_report", 169), (0x5f696c6d00000000, b"_ilm", 171), (0x5f696e6465785f74, b"_index_template", 180), (0x5f696e666572656e, b"_inference", 186), (0x5f696e666f000000, b"_info", 207), (0x5f696e6765737400, b"_ingest", 209), (0x5f696e7465726e61, b"_internal", 226), (0x5f6c6963656e7365, b"_license", 233), (0x5f6c696665637963, b"_lifecycle", 238), (0x5f6c6f6773746173, b"_logstash", 240), (0x5f6d617070696e67, b"_mapping", 243), (0x5f6d617070696e67, b"_mappings", 249), (0x5f6d676574000000, b"_mget", 251), (0x5f6d696772617469, b"_migration", 252), (0x5f6d6c0000000000, b"_ml", 259), (0x5f6d6f6e69746f72, b"_monitoring", 344), (0x5f6d736561726368, b"_msearch", 346), (0x5f6d7465726d7665, b"_mtermvectors", 348), (0x5f6e6f6465730000, b"_nodes", 349), (0x5f70697400000000, b"_pit", 370), (0x5f70726f66696c69, b"_profiling", 371), (0x5f70726f6a656374, b"_project", 377), (0x5f70726f6a656374, b"_project_routing", 379), (0x5f71756572790000, b"_query", 381), (0x5f71756572795f72, b"_query_rules", 393), (0x5f72616e6b5f6576, b"_rank_eval", 398), (0x5f726561646f6e6c, b"_readonlyrest", 399), (0x5f7265636f766572, b"_recovery", 413), (0x5f72656672657368, b"_refresh", 414), (0x5f7265696e646578, b"_reindex", 415), (0x5f72656d6f746500, b"_remote", 419), (0x5f72656e64657200, b"_render", 421), (0x5f7265736f6c7665, b"_resolve", 424), (0x5f726f6c6c757000, b"_rollup", 429), (0x5f7363726970745f, b"_script_context", 436), (0x5f7363726970745f, b"_script_language", 437), (0x5f73637269707473, b"_scripts", 438), (0x5f73656172636800, b"_search", 443), (0x5f7365617263685f, b"_search_shards", 451), (0x5f73656172636861, b"_searchable_snapshots", 452), (0x5f73656375726974, b"_security", 460), (0x5f7365676d656e74, b"_segments", 532), (0x5f73657474696e67, b"_settings", 533), (0x5f73686172645f73, b"_shard_stores", 535), (0x5f736c6d00000000, b"_slm", 536), (0x5f736e617073686f, b"_snapshot", 545), (0x5f73716c00000000, b"_sql", 559), (0x5f73736c00000000, b"_ssl", 568), (0x5f73746174730000, b"_stats", 570), (0x5f73747265616d73, b"_streams", 572), (0x5f73796e6f6e796d, b"_synonyms", 577), (0x5f7461736b730000, b"_tasks", 580), (0x5f74656d706c6174, b"_template", 584), (0x5f746578745f7374, b"_text_structure", 586), (0x5f7472616e73666f, b"_transform", 591), (0x5f7570646174655f, b"_update_by_query", 604), (0x5f76616c69646174, b"_validate", 607), (0x5f77617463686572, b"_watcher", 609), (0x5f787061636b0000, b"_xpack", 625)], slots: &[65535, 65535, 60, 14, 80, 65535, 65535, 18, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 50, 65535, 65535, 78, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 39, 65535, 65535, 65535, 37, 2, 65535, 65535, 22, 30, 41, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 8, 16, 65535, 65535, 65535, 65535, 65535, 65535, 34, 10, 13, 43, 65535, 7, 65535, 65535, 65535, 65535, 51, 44, 3, 19, 65535, 65535, 17, 59, 65535, 65535, 23, 72, 65535, 65535, 24, 40, 6, 65535, 65535, 65535, 65535, 65535, 65535, 35, 65535, 84, 65535, 65535, 65535, 65535, 56, 65535, 65535, 9, 15, 46, 38, 65, 82, 0, 1, 29, 85, 65535, 77, 27, 79, 65535, 65535, 65535, 61, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 47, 65535, 42, 65535, 65535, 65535, 65535, 49, 65535, 65535, 65535, 36, 65535, 65535, 4, 65535, 65535, 52, 54, 65535, 65535, 65535, 32, 65535, 65535, 26, 65535, 58, 63, 81, 65535, 65535, 83, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 33, 69, 65535, 53, 11, 65535, 65535, 12, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 55, 21, 62, 73, 74, 65535, 65535, 65535, 66, 57, 31, 67, 65535, 64, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 20, 28, 71, 70, 65535, 76, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 68, 25, 48, 65535, 65535, 65535, 65535, 45, 65535, 65535, 65535, 5, 65535, 75, 65535, 65535], param: 627, views: 3, value: 3, legacy_routes: false, routes: &[0, 1] },
     Node { lits: &[], slots: &[], param: 2, views: 3, value: 3, legacy_routes: false, routes: &[2] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[3, 4] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[5] },
@@ -2517,7 +2522,7 @@ pub(super) static NODES: [Node; 760] = [
     Node { lits: &[(0x636c656172000000, b"clear", 24)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[30] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[31] },
-    Node { lits: &[(0x616c696173657300, b"aliases", 27), (0x616c6c6f63617469, b"allocation", 29), (0x636972637569745f, b"circuit_breaker", 31), (0x636c75737465725f, b"cluster_manager", 33), (0x636f6d706f6e656e, b"component_templates", 34), (0x636f756e74000000, b"count", 36), (0x6669656c64646174, b"fielddata", 38), (0x6865616c74680000, b"health", 40), (0x696e646963657300, b"indices", 41), (0x6d61737465720000, b"master", 43), (0x6d6c000000000000, b"ml", 44), (0x6e6f646561747472, b"nodeattrs", 54), (0x6e6f646573000000, b"nodes", 55), (0x70656e64696e675f, b"pending_tasks", 56), (0x706c7567696e7300, b"plugins", 57), (0x7265636f76657279, b"recovery", 58), (0x7265706f7369746f, b"repositories", 60), (0x7365676d656e7473, b"segments", 61), (0x7368617264730000, b"shards", 63), (0x736e617073686f74, b"snapshots", 65), (0x7461736b73000000, b"tasks", 67), (0x74656d706c617465, b"templates", 68), (0x7468726561645f70, b"thread_pool", 70), (0x7472616e73666f72, b"transforms", 72)], slots: &[65535, 65535, 22, 65535, 65535, 65535, 65535, 2, 65535, 4, 65535, 65535, 65535, 65535, 65535, 16, 65535, 65535, 65535, 65535, 65535, 23, 0, 65535, 65535, 14, 65535, 11, 65535, 65535, 65535, 5, 18, 65535, 65535, 20, 65535, 12, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 7, 21, 3, 10, 17, 19, 65535, 65535, 65535, 65535, 1, 6, 9, 8, 13, 15], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[32] },
+    Node { lits: &[(0x616c696173657300, b"aliases", 27), (0x616c6c6f63617469, b"allocation", 29), (0x636972637569745f, b"circuit_breaker", 31), (0x636c75737465725f, b"cluster_manager", 33), (0x636f6d706f6e656e, b"component_templates", 34), (0x636f756e74000000, b"count", 36), (0x6669656c64646174, b"fielddata", 38), (0x6865616c74680000, b"health", 40), (0x696e646963657300, b"indices", 41), (0x6d61737465720000, b"master", 43), (0x6d6c000000000000, b"ml", 44), (0x6e6f646561747472, b"nodeattrs", 54), (0x6e6f646573000000, b"nodes", 55), (0x70656e64696e675f, b"pending_tasks", 56), (0x7069745f7365676d, b"pit_segments", 57), (0x706c7567696e7300, b"plugins", 59), (0x7265636f76657279, b"recovery", 60), (0x7265706f7369746f, b"repositories", 62), (0x7365676d656e7473, b"segments", 63), (0x7368617264730000, b"shards", 65), (0x736e617073686f74, b"snapshots", 67), (0x7461736b73000000, b"tasks", 69), (0x74656d706c617465, b"templates", 70), (0x7468726561645f70, b"thread_pool", 72), (0x7472616e73666f72, b"transforms", 74)], slots: &[65535, 65535, 23, 65535, 65535, 65535, 65535, 2, 65535, 4, 65535, 65535, 65535, 65535, 65535, 17, 65535, 65535, 65535, 65535, 65535, 24, 0, 65535, 65535, 15, 65535, 11, 65535, 65535, 65535, 5, 19, 65535, 65535, 21, 65535, 12, 65535, 65535, 65535, 65535, 65535, 14, 65535, 65535, 65535, 65535, 7, 22, 3, 10, 18, 20, 65535, 65535, 65535, 65535, 1, 6, 9, 8, 13, 16], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[32] },
     Node { lits: &[], slots: &[], param: 28, views: 3, value: 3, legacy_routes: false, routes: &[33] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[34] },
     Node { lits: &[], slots: &[], param: 30, views: 3, value: 3, legacy_routes: false, routes: &[35] },
@@ -2548,65 +2553,65 @@ pub(super) static NODES: [Node; 760] = [
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[60] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[61] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[62] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[63] },
-    Node { lits: &[], slots: &[], param: 59, views: 3, value: 3, legacy_routes: false, routes: &[64] },
+    Node { lits: &[(0x5f616c6c00000000, b"_all", 58)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[63] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[64] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[65] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[66] },
-    Node { lits: &[], slots: &[], param: 62, views: 3, value: 3, legacy_routes: false, routes: &[67] },
+    Node { lits: &[], slots: &[], param: 61, views: 3, value: 3, legacy_routes: false, routes: &[66] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[67] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[68] },
     Node { lits: &[], slots: &[], param: 64, views: 3, value: 3, legacy_routes: false, routes: &[69] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[70] },
     Node { lits: &[], slots: &[], param: 66, views: 3, value: 3, legacy_routes: false, routes: &[71] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[72] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[73] },
-    Node { lits: &[], slots: &[], param: 69, views: 3, value: 3, legacy_routes: false, routes: &[74] },
+    Node { lits: &[], slots: &[], param: 68, views: 3, value: 3, legacy_routes: false, routes: &[73] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[74] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[75] },
     Node { lits: &[], slots: &[], param: 71, views: 3, value: 3, legacy_routes: false, routes: &[76] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[77] },
     Node { lits: &[], slots: &[], param: 73, views: 3, value: 3, legacy_routes: false, routes: &[78] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[79] },
-    Node { lits: &[(0x6175746f5f666f6c, b"auto_follow", 75), (0x7374617473000000, b"stats", 79)], slots: &[1, 65535, 65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: 76, views: 3, value: 3, legacy_routes: false, routes: &[80] },
-    Node { lits: &[(0x7061757365000000, b"pause", 77), (0x726573756d650000, b"resume", 78)], slots: &[65535, 1, 0, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[81, 82, 83] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[84] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[85] },
+    Node { lits: &[], slots: &[], param: 75, views: 3, value: 3, legacy_routes: false, routes: &[80] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[81] },
+    Node { lits: &[(0x6175746f5f666f6c, b"auto_follow", 77), (0x7374617473000000, b"stats", 81)], slots: &[1, 65535, 65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: 78, views: 3, value: 3, legacy_routes: false, routes: &[82] },
+    Node { lits: &[(0x7061757365000000, b"pause", 79), (0x726573756d650000, b"resume", 80)], slots: &[65535, 1, 0, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[83, 84, 85] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[86] },
-    Node { lits: &[(0x616c6c6f63617469, b"allocation", 81), (0x6865616c74680000, b"health", 83), (0x70656e64696e675f, b"pending_tasks", 85), (0x7265726f75746500, b"reroute", 86), (0x73657474696e6773, b"settings", 87), (0x7374617465000000, b"state", 88), (0x7374617473000000, b"stats", 91), (0x766f74696e675f63, b"voting_config_exclusions", 94)], slots: &[1, 4, 6, 7, 65535, 65535, 65535, 5, 65535, 65535, 0, 2, 3, 65535, 65535, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[(0x6578706c61696e00, b"explain", 82)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[87, 88] },
-    Node { lits: &[], slots: &[], param: 84, views: 3, value: 3, legacy_routes: false, routes: &[89] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[90] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[91] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[87] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[88] },
+    Node { lits: &[(0x616c6c6f63617469, b"allocation", 83), (0x6865616c74680000, b"health", 85), (0x70656e64696e675f, b"pending_tasks", 87), (0x7265726f75746500, b"reroute", 88), (0x73657474696e6773, b"settings", 89), (0x7374617465000000, b"state", 90), (0x7374617473000000, b"stats", 93), (0x766f74696e675f63, b"voting_config_exclusions", 96)], slots: &[1, 4, 6, 7, 65535, 65535, 65535, 5, 65535, 65535, 0, 2, 3, 65535, 65535, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[(0x6578706c61696e00, b"explain", 84)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[89, 90] },
+    Node { lits: &[], slots: &[], param: 86, views: 3, value: 3, legacy_routes: false, routes: &[91] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[92] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[93, 94] },
-    Node { lits: &[], slots: &[], param: 89, views: 3, value: 3, legacy_routes: false, routes: &[95] },
-    Node { lits: &[], slots: &[], param: 90, views: 3, value: 3, legacy_routes: false, routes: &[96] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[97] },
-    Node { lits: &[(0x6e6f646573000000, b"nodes", 92)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[98] },
-    Node { lits: &[], slots: &[], param: 93, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[93] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[94] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[95, 96] },
+    Node { lits: &[], slots: &[], param: 91, views: 3, value: 3, legacy_routes: false, routes: &[97] },
+    Node { lits: &[], slots: &[], param: 92, views: 3, value: 3, legacy_routes: false, routes: &[98] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[99] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[100, 101] },
-    Node { lits: &[], slots: &[], param: 96, views: 3, value: 3, legacy_routes: false, routes: &[102] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[103, 104, 105, 106, 107] },
-    Node { lits: &[(0x5f73656372657400, b"_secret", 98), (0x5f73796e635f6a6f, b"_sync_job", 100)], slots: &[1, 65535, 65535, 0], param: 107, views: 3, value: 3, legacy_routes: false, routes: &[108, 109, 110] },
-    Node { lits: &[], slots: &[], param: 99, views: 3, value: 3, legacy_routes: false, routes: &[111] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[112, 113, 114] },
-    Node { lits: &[], slots: &[], param: 101, views: 3, value: 3, legacy_routes: false, routes: &[115, 116] },
-    Node { lits: &[(0x5f63616e63656c00, b"_cancel", 102), (0x5f636865636b5f69, b"_check_in", 103), (0x5f636c61696d0000, b"_claim", 104), (0x5f6572726f720000, b"_error", 105), (0x5f73746174730000, b"_stats", 106)], slots: &[65535, 65535, 65535, 1, 65535, 65535, 65535, 65535, 65535, 2, 0, 3, 65535, 4, 65535, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[117, 118] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[119] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[120] },
+    Node { lits: &[(0x6e6f646573000000, b"nodes", 94)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[100] },
+    Node { lits: &[], slots: &[], param: 95, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[101] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[102, 103] },
+    Node { lits: &[], slots: &[], param: 98, views: 3, value: 3, legacy_routes: false, routes: &[104] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[105, 106, 107, 108, 109] },
+    Node { lits: &[(0x5f73656372657400, b"_secret", 100), (0x5f73796e635f6a6f, b"_sync_job", 102)], slots: &[1, 65535, 65535, 0], param: 109, views: 3, value: 3, legacy_routes: false, routes: &[110, 111, 112] },
+    Node { lits: &[], slots: &[], param: 101, views: 3, value: 3, legacy_routes: false, routes: &[113] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[114, 115, 116] },
+    Node { lits: &[], slots: &[], param: 103, views: 3, value: 3, legacy_routes: false, routes: &[117, 118] },
+    Node { lits: &[(0x5f63616e63656c00, b"_cancel", 104), (0x5f636865636b5f69, b"_check_in", 105), (0x5f636c61696d0000, b"_claim", 106), (0x5f6572726f720000, b"_error", 107), (0x5f73746174730000, b"_stats", 108)], slots: &[65535, 65535, 65535, 1, 65535, 65535, 65535, 65535, 65535, 2, 0, 3, 65535, 4, 65535, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[119, 120] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[121] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[122] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[123] },
-    Node { lits: &[(0x5f6170695f6b6579, b"_api_key_id", 108), (0x5f636865636b5f69, b"_check_in", 109), (0x5f636f6e66696775, b"_configuration", 110), (0x5f6572726f720000, b"_error", 111), (0x5f66656174757265, b"_features", 112), (0x5f66696c74657269, b"_filtering", 113), (0x5f696e6465785f6e, b"_index_name", 116), (0x5f6c6173745f7379, b"_last_sync", 117), (0x5f6e616d65000000, b"_name", 118), (0x5f6e617469766500, b"_native", 119), (0x5f706970656c696e, b"_pipeline", 120), (0x5f7363686564756c, b"_scheduling", 121), (0x5f73657276696365, b"_service_type", 122), (0x5f73746174757300, b"_status", 123)], slots: &[65535, 65535, 65535, 5, 8, 11, 65535, 65535, 9, 10, 4, 3, 65535, 65535, 12, 7, 65535, 65535, 65535, 1, 65535, 65535, 65535, 65535, 65535, 65535, 2, 13, 65535, 0, 6, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[124, 125, 126] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[127] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[128] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[124] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[125] },
+    Node { lits: &[(0x5f6170695f6b6579, b"_api_key_id", 110), (0x5f636865636b5f69, b"_check_in", 111), (0x5f636f6e66696775, b"_configuration", 112), (0x5f6572726f720000, b"_error", 113), (0x5f66656174757265, b"_features", 114), (0x5f66696c74657269, b"_filtering", 115), (0x5f696e6465785f6e, b"_index_name", 118), (0x5f6c6173745f7379, b"_last_sync", 119), (0x5f6e616d65000000, b"_name", 120), (0x5f6e617469766500, b"_native", 121), (0x5f706970656c696e, b"_pipeline", 122), (0x5f7363686564756c, b"_scheduling", 123), (0x5f73657276696365, b"_service_type", 124), (0x5f73746174757300, b"_status", 125)], slots: &[65535, 65535, 65535, 5, 8, 11, 65535, 65535, 9, 10, 4, 3, 65535, 65535, 12, 7, 65535, 65535, 65535, 1, 65535, 65535, 65535, 65535, 65535, 65535, 2, 13, 65535, 0, 6, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[126, 127, 128] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[129] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[130] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[131] },
-    Node { lits: &[(0x5f61637469766174, b"_activate", 114), (0x5f76616c69646174, b"_validation", 115)], slots: &[0, 65535, 1, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[132] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[132] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[133] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[134] },
+    Node { lits: &[(0x5f61637469766174, b"_activate", 116), (0x5f76616c69646174, b"_validation", 117)], slots: &[0, 65535, 1, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[134] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[135] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[136] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[137] },
@@ -2615,648 +2620,650 @@ pub(super) static NODES: [Node; 760] = [
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[140] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[141] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[142] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[143, 144] },
-    Node { lits: &[], slots: &[], param: 126, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: 127, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[143] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[144] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[145, 146] },
-    Node { lits: &[], slots: &[], param: 129, views: 3, value: 3, legacy_routes: false, routes: &[147] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[148, 149] },
-    Node { lits: &[(0x5f6d696772617465, b"_migrate", 131), (0x5f6d6f6469667900, b"_modify", 133), (0x5f70726f6d6f7465, b"_promote", 134), (0x5f73746174730000, b"_stats", 136)], slots: &[65535, 65535, 1, 65535, 2, 3, 0, 65535], param: 137, views: 3, value: 3, legacy_routes: false, routes: &[150] },
-    Node { lits: &[], slots: &[], param: 132, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[151] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[152] },
-    Node { lits: &[], slots: &[], param: 135, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: 128, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: 129, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[147, 148] },
+    Node { lits: &[], slots: &[], param: 131, views: 3, value: 3, legacy_routes: false, routes: &[149] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[150, 151] },
+    Node { lits: &[(0x5f6d696772617465, b"_migrate", 133), (0x5f6d6f6469667900, b"_modify", 135), (0x5f70726f6d6f7465, b"_promote", 136), (0x5f73746174730000, b"_stats", 138)], slots: &[65535, 65535, 1, 65535, 2, 3, 0, 65535], param: 139, views: 3, value: 3, legacy_routes: false, routes: &[152] },
+    Node { lits: &[], slots: &[], param: 134, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[153] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[154] },
-    Node { lits: &[(0x5f6c696665637963, b"_lifecycle", 138), (0x5f6d617070696e67, b"_mappings", 139), (0x5f6f7074696f6e73, b"_options", 140), (0x5f73657474696e67, b"_settings", 141), (0x5f73746174730000, b"_stats", 142)], slots: &[65535, 3, 65535, 65535, 65535, 65535, 2, 65535, 65535, 65535, 65535, 65535, 1, 4, 65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[155, 156, 157] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[158, 159, 160] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[161, 162] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[163, 164, 165] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[166, 167] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[168] },
-    Node { lits: &[], slots: &[], param: 144, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[(0x5f72657468726f74, b"_rethrottle", 145)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[169] },
-    Node { lits: &[(0x5f72657365740000, b"_reset", 147)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: 137, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[155] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[156] },
+    Node { lits: &[(0x5f6c696665637963, b"_lifecycle", 140), (0x5f6d617070696e67, b"_mappings", 141), (0x5f6f7074696f6e73, b"_options", 142), (0x5f73657474696e67, b"_settings", 143), (0x5f73746174730000, b"_stats", 144)], slots: &[65535, 3, 65535, 65535, 65535, 65535, 2, 65535, 65535, 65535, 65535, 65535, 1, 4, 65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[157, 158, 159] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[160, 161, 162] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[163, 164] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[165, 166, 167] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[168, 169] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[170] },
-    Node { lits: &[(0x5f73746174730000, b"_stats", 149), (0x706f6c6963790000, b"policy", 150)], slots: &[65535, 0, 1, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: 146, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[(0x5f72657468726f74, b"_rethrottle", 147)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[171] },
-    Node { lits: &[], slots: &[], param: 151, views: 3, value: 3, legacy_routes: false, routes: &[172] },
-    Node { lits: &[(0x5f65786563757465, b"_execute", 152)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[173, 174, 175] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[176] },
-    Node { lits: &[(0x7365617263680000, b"search", 154)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[(0x7374617475730000, b"status", 155)], slots: &[0, 65535], param: 157, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: 156, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[177] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[178, 179] },
-    Node { lits: &[(0x5f72657365740000, b"_reset", 159)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[180] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[181] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[182, 183] },
-    Node { lits: &[(0x5f666c6565745f6d, b"_fleet_msearch", 162), (0x7365637265740000, b"secret", 163)], slots: &[65535, 65535, 0, 1], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[(0x5f72657365740000, b"_reset", 149)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[172] },
+    Node { lits: &[(0x5f73746174730000, b"_stats", 151), (0x706f6c6963790000, b"policy", 152)], slots: &[65535, 0, 1, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[173] },
+    Node { lits: &[], slots: &[], param: 153, views: 3, value: 3, legacy_routes: false, routes: &[174] },
+    Node { lits: &[(0x5f65786563757465, b"_execute", 154)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[175, 176, 177] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[178] },
+    Node { lits: &[(0x7365617263680000, b"search", 156)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[(0x7374617475730000, b"status", 157)], slots: &[0, 65535], param: 159, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: 158, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[179] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[180, 181] },
+    Node { lits: &[(0x5f72657365740000, b"_reset", 161)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[182] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[183] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[184, 185] },
-    Node { lits: &[], slots: &[], param: 164, views: 3, value: 3, legacy_routes: false, routes: &[186] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[187, 188] },
+    Node { lits: &[(0x5f666c6565745f6d, b"_fleet_msearch", 164), (0x7365637265740000, b"secret", 165)], slots: &[65535, 65535, 0, 1], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[186, 187] },
+    Node { lits: &[], slots: &[], param: 166, views: 3, value: 3, legacy_routes: false, routes: &[188] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[189, 190] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[191] },
-    Node { lits: &[], slots: &[], param: 168, views: 3, value: 3, legacy_routes: false, routes: &[192] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[191, 192] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[193] },
-    Node { lits: &[(0x6d6967726174655f, b"migrate_to_data_tiers", 170), (0x6d6f766500000000, b"move", 171), (0x706f6c6963790000, b"policy", 173), (0x7374617274000000, b"start", 175), (0x7374617475730000, b"status", 176), (0x73746f7000000000, b"stop", 177)], slots: &[65535, 65535, 65535, 3, 65535, 0, 2, 5, 4, 65535, 65535, 65535, 65535, 65535, 1, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[194] },
-    Node { lits: &[], slots: &[], param: 172, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: 170, views: 3, value: 3, legacy_routes: false, routes: &[194] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[195] },
-    Node { lits: &[], slots: &[], param: 174, views: 3, value: 3, legacy_routes: false, routes: &[196] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[197, 198, 199] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[200] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[201] },
+    Node { lits: &[(0x6d6967726174655f, b"migrate_to_data_tiers", 172), (0x6d6f766500000000, b"move", 173), (0x706f6c6963790000, b"policy", 175), (0x7374617274000000, b"start", 177), (0x7374617475730000, b"status", 178), (0x73746f7000000000, b"stop", 179)], slots: &[65535, 65535, 65535, 3, 65535, 0, 2, 5, 4, 65535, 65535, 65535, 65535, 65535, 1, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[196] },
+    Node { lits: &[], slots: &[], param: 174, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[197] },
+    Node { lits: &[], slots: &[], param: 176, views: 3, value: 3, legacy_routes: false, routes: &[198] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[199, 200, 201] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[202] },
-    Node { lits: &[(0x5f73696d756c6174, b"_simulate", 179), (0x5f73696d756c6174, b"_simulate_index", 181)], slots: &[65535, 0, 1, 65535], param: 183, views: 3, value: 3, legacy_routes: false, routes: &[203] },
-    Node { lits: &[], slots: &[], param: 180, views: 3, value: 3, legacy_routes: false, routes: &[204] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[205] },
-    Node { lits: &[], slots: &[], param: 182, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[206] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[207, 208, 209, 210, 211] },
-    Node { lits: &[(0x5f726567696f6e5f, b"_region_policy", 185), (0x636861745f636f6d, b"chat_completion", 186), (0x636f6d706c657469, b"completion", 189), (0x656d62656464696e, b"embedding", 192), (0x726572616e6b0000, b"rerank", 194), (0x7370617273655f65, b"sparse_embedding", 196), (0x746578745f656d62, b"text_embedding", 198)], slots: &[4, 1, 3, 65535, 65535, 2, 0, 6, 65535, 65535, 65535, 65535, 65535, 65535, 5, 65535], param: 200, views: 3, value: 3, legacy_routes: false, routes: &[212] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[213, 214, 215] },
-    Node { lits: &[], slots: &[], param: 187, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[(0x5f73747265616d00, b"_stream", 188)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[216] },
-    Node { lits: &[], slots: &[], param: 190, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[(0x5f73747265616d00, b"_stream", 191)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[217] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[203] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[204] },
+    Node { lits: &[(0x5f73696d756c6174, b"_simulate", 181), (0x5f73696d756c6174, b"_simulate_index", 183)], slots: &[65535, 0, 1, 65535], param: 185, views: 3, value: 3, legacy_routes: false, routes: &[205] },
+    Node { lits: &[], slots: &[], param: 182, views: 3, value: 3, legacy_routes: false, routes: &[206] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[207] },
+    Node { lits: &[], slots: &[], param: 184, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[208] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[209, 210, 211, 212, 213] },
+    Node { lits: &[(0x5f726567696f6e5f, b"_region_policy", 187), (0x636861745f636f6d, b"chat_completion", 188), (0x636f6d706c657469, b"completion", 191), (0x656d62656464696e, b"embedding", 194), (0x726572616e6b0000, b"rerank", 196), (0x7370617273655f65, b"sparse_embedding", 198), (0x746578745f656d62, b"text_embedding", 200)], slots: &[4, 1, 3, 65535, 65535, 2, 0, 6, 65535, 65535, 65535, 65535, 65535, 65535, 5, 65535], param: 202, views: 3, value: 3, legacy_routes: false, routes: &[214] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[215, 216, 217] },
+    Node { lits: &[], slots: &[], param: 189, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[(0x5f73747265616d00, b"_stream", 190)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[218] },
-    Node { lits: &[], slots: &[], param: 193, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[219] },
-    Node { lits: &[], slots: &[], param: 195, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: 192, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[(0x5f73747265616d00, b"_stream", 193)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[219] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[220] },
-    Node { lits: &[], slots: &[], param: 197, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: 195, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[221] },
-    Node { lits: &[], slots: &[], param: 199, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: 197, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[222] },
-    Node { lits: &[(0x5f616c6c00000000, b"_all", 201), (0x5f75706461746500, b"_update", 202)], slots: &[65535, 0, 65535, 1], param: 203, views: 3, value: 3, legacy_routes: false, routes: &[223, 224, 225, 226] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[227] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[228] },
-    Node { lits: &[(0x5f75706461746500, b"_update", 204)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[229, 230, 231, 232] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[233] },
-    Node { lits: &[], slots: &[], param: 206, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[234] },
-    Node { lits: &[(0x5f73696d756c6174, b"_simulate", 208), (0x67656f6970000000, b"geoip", 209), (0x69705f6c6f636174, b"ip_location", 213), (0x706970656c696e65, b"pipeline", 216), (0x70726f636573736f, b"processor", 220)], slots: &[4, 0, 65535, 65535, 65535, 1, 65535, 65535, 2, 65535, 65535, 3, 65535, 65535, 65535, 65535], param: 222, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[235, 236] },
-    Node { lits: &[(0x6461746162617365, b"database", 210), (0x7374617473000000, b"stats", 212)], slots: &[1, 65535, 65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: 211, views: 3, value: 3, legacy_routes: false, routes: &[237] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[238, 239, 240] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[241] },
-    Node { lits: &[(0x6461746162617365, b"database", 214)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: 215, views: 3, value: 3, legacy_routes: false, routes: &[242] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[243, 244, 245] },
-    Node { lits: &[(0x5f73696d756c6174, b"_simulate", 217)], slots: &[65535, 0], param: 218, views: 3, value: 3, legacy_routes: false, routes: &[246] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[247, 248] },
-    Node { lits: &[(0x5f73696d756c6174, b"_simulate", 219)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[249, 250, 251] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[252, 253] },
-    Node { lits: &[(0x67726f6b00000000, b"grok", 221)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[254] },
-    Node { lits: &[(0x5f73696d756c6174, b"_simulate", 223)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[255, 256] },
-    Node { lits: &[(0x646573697265645f, b"desired_balance", 225), (0x646573697265645f, b"desired_nodes", 226), (0x70726576616c6964, b"prevalidate_node_removal", 230)], slots: &[65535, 65535, 0, 65535, 65535, 1, 2, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: 199, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[223] },
+    Node { lits: &[], slots: &[], param: 201, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[224] },
+    Node { lits: &[(0x5f616c6c00000000, b"_all", 203), (0x5f75706461746500, b"_update", 204)], slots: &[65535, 0, 65535, 1], param: 205, views: 3, value: 3, legacy_routes: false, routes: &[225, 226, 227, 228] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[229] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[230] },
+    Node { lits: &[(0x5f75706461746500, b"_update", 206)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[231, 232, 233, 234] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[235] },
+    Node { lits: &[], slots: &[], param: 208, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[236] },
+    Node { lits: &[(0x5f73696d756c6174, b"_simulate", 210), (0x67656f6970000000, b"geoip", 211), (0x69705f6c6f636174, b"ip_location", 215), (0x706970656c696e65, b"pipeline", 218), (0x70726f636573736f, b"processor", 222)], slots: &[4, 0, 65535, 65535, 65535, 1, 65535, 65535, 2, 65535, 65535, 3, 65535, 65535, 65535, 65535], param: 224, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[237, 238] },
+    Node { lits: &[(0x6461746162617365, b"database", 212), (0x7374617473000000, b"stats", 214)], slots: &[1, 65535, 65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: 213, views: 3, value: 3, legacy_routes: false, routes: &[239] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[240, 241, 242] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[243] },
+    Node { lits: &[(0x6461746162617365, b"database", 216)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: 217, views: 3, value: 3, legacy_routes: false, routes: &[244] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[245, 246, 247] },
+    Node { lits: &[(0x5f73696d756c6174, b"_simulate", 219)], slots: &[65535, 0], param: 220, views: 3, value: 3, legacy_routes: false, routes: &[248] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[249, 250] },
+    Node { lits: &[(0x5f73696d756c6174, b"_simulate", 221)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[251, 252, 253] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[254, 255] },
+    Node { lits: &[(0x67726f6b00000000, b"grok", 223)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[256] },
+    Node { lits: &[(0x5f73696d756c6174, b"_simulate", 225)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[257, 258] },
-    Node { lits: &[(0x5f6c617465737400, b"_latest", 227)], slots: &[0, 65535], param: 228, views: 3, value: 3, legacy_routes: false, routes: &[259] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[260] },
-    Node { lits: &[], slots: &[], param: 229, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[261] },
+    Node { lits: &[(0x646573697265645f, b"desired_balance", 227), (0x646573697265645f, b"desired_nodes", 228), (0x70726576616c6964, b"prevalidate_node_removal", 232)], slots: &[65535, 65535, 0, 65535, 65535, 1, 2, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[259, 260] },
+    Node { lits: &[(0x5f6c617465737400, b"_latest", 229)], slots: &[0, 65535], param: 230, views: 3, value: 3, legacy_routes: false, routes: &[261] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[262] },
-    Node { lits: &[(0x62617369635f7374, b"basic_status", 232), (0x73746172745f6261, b"start_basic", 233), (0x73746172745f7472, b"start_trial", 234), (0x747269616c5f7374, b"trial_status", 235)], slots: &[1, 65535, 2, 65535, 3, 65535, 65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[263, 264, 265, 266] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[267] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[268] },
+    Node { lits: &[], slots: &[], param: 231, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[263] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[264] },
+    Node { lits: &[(0x62617369635f7374, b"basic_status", 234), (0x73746172745f6261, b"start_basic", 235), (0x73746172745f7472, b"start_trial", 236), (0x747269616c5f7374, b"trial_status", 237)], slots: &[1, 65535, 2, 65535, 3, 65535, 65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[265, 266, 267, 268] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[269] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[270] },
-    Node { lits: &[(0x7374617473000000, b"stats", 237)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[271] },
-    Node { lits: &[(0x706970656c696e65, b"pipeline", 239)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: 240, views: 3, value: 3, legacy_routes: false, routes: &[272] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[273, 274, 275] },
-    Node { lits: &[(0x6669656c64000000, b"field", 242)], slots: &[65535, 0], param: 244, views: 3, value: 3, legacy_routes: false, routes: &[276] },
-    Node { lits: &[], slots: &[], param: 243, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[277] },
-    Node { lits: &[(0x6669656c64000000, b"field", 245)], slots: &[65535, 0], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[278, 279, 280] },
-    Node { lits: &[], slots: &[], param: 246, views: 2, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[281] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[272] },
+    Node { lits: &[(0x7374617473000000, b"stats", 239)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[273] },
+    Node { lits: &[(0x706970656c696e65, b"pipeline", 241)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: 242, views: 3, value: 3, legacy_routes: false, routes: &[274] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[275, 276, 277] },
+    Node { lits: &[(0x6669656c64000000, b"field", 244)], slots: &[65535, 0], param: 246, views: 3, value: 3, legacy_routes: false, routes: &[278] },
+    Node { lits: &[], slots: &[], param: 245, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[279] },
+    Node { lits: &[(0x6669656c64000000, b"field", 247)], slots: &[65535, 0], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[280, 281, 282] },
     Node { lits: &[], slots: &[], param: 248, views: 2, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[282, 283] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[284, 285] },
-    Node { lits: &[(0x6465707265636174, b"deprecations", 251), (0x7265696e64657800, b"reindex", 252), (0x73797374656d5f66, b"system_features", 256)], slots: &[2, 65535, 65535, 0, 65535, 65535, 1, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[286] },
-    Node { lits: &[], slots: &[], param: 253, views: 3, value: 3, legacy_routes: false, routes: &[287] },
-    Node { lits: &[(0x5f63616e63656c00, b"_cancel", 254), (0x5f73746174757300, b"_status", 255)], slots: &[65535, 65535, 0, 1], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[283] },
+    Node { lits: &[], slots: &[], param: 250, views: 2, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[284, 285] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[286, 287] },
+    Node { lits: &[(0x6465707265636174, b"deprecations", 253), (0x7265696e64657800, b"reindex", 254), (0x73797374656d5f66, b"system_features", 258)], slots: &[2, 65535, 65535, 0, 65535, 65535, 1, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[288] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[289] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[290, 291] },
-    Node { lits: &[(0x5f64656c6574655f, b"_delete_expired_data", 258), (0x616e6f6d616c795f, b"anomaly_detectors", 260), (0x63616c656e646172, b"calendars", 289), (0x646174615f667261, b"data_frame", 295), (0x6461746166656564, b"datafeeds", 308), (0x66696c7465727300, b"filters", 317), (0x696e666f00000000, b"info", 320), (0x6d656d6f72790000, b"memory", 321), (0x7365745f75706772, b"set_upgrade_mode", 325), (0x747261696e65645f, b"trained_models", 326)], slots: &[6, 0, 65535, 65535, 5, 3, 65535, 65535, 65535, 7, 65535, 65535, 65535, 2, 65535, 65535, 1, 8, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 4, 9, 65535, 65535, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: 259, views: 3, value: 3, legacy_routes: false, routes: &[292] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[293] },
-    Node { lits: &[(0x5f657374696d6174, b"_estimate_model_memory", 261), (0x5f73746174730000, b"_stats", 262), (0x5f76616c69646174, b"_validate", 263)], slots: &[65535, 65535, 65535, 65535, 65535, 0, 1, 2], param: 265, views: 3, value: 3, legacy_routes: false, routes: &[294] },
+    Node { lits: &[], slots: &[], param: 255, views: 3, value: 3, legacy_routes: false, routes: &[289] },
+    Node { lits: &[(0x5f63616e63656c00, b"_cancel", 256), (0x5f73746174757300, b"_status", 257)], slots: &[65535, 65535, 0, 1], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[290] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[291] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[292, 293] },
+    Node { lits: &[(0x5f64656c6574655f, b"_delete_expired_data", 260), (0x616e6f6d616c795f, b"anomaly_detectors", 262), (0x63616c656e646172, b"calendars", 291), (0x646174615f667261, b"data_frame", 297), (0x6461746166656564, b"datafeeds", 310), (0x66696c7465727300, b"filters", 319), (0x696e666f00000000, b"info", 322), (0x6d656d6f72790000, b"memory", 323), (0x7365745f75706772, b"set_upgrade_mode", 327), (0x747261696e65645f, b"trained_models", 328)], slots: &[6, 0, 65535, 65535, 5, 3, 65535, 65535, 65535, 7, 65535, 65535, 65535, 2, 65535, 65535, 1, 8, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 4, 9, 65535, 65535, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: 261, views: 3, value: 3, legacy_routes: false, routes: &[294] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[295] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[296] },
-    Node { lits: &[(0x6465746563746f72, b"detector", 264)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[297] },
+    Node { lits: &[(0x5f657374696d6174, b"_estimate_model_memory", 263), (0x5f73746174730000, b"_stats", 264), (0x5f76616c69646174, b"_validate", 265)], slots: &[65535, 65535, 65535, 65535, 65535, 0, 1, 2], param: 267, views: 3, value: 3, legacy_routes: false, routes: &[296] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[297] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[298] },
-    Node { lits: &[(0x5f636c6f73650000, b"_close", 266), (0x5f64617461000000, b"_data", 267), (0x5f666c7573680000, b"_flush", 268), (0x5f666f7265636173, b"_forecast", 269), (0x5f6f70656e000000, b"_open", 271), (0x5f72657365740000, b"_reset", 272), (0x5f73746174730000, b"_stats", 273), (0x5f75706461746500, b"_update", 274), (0x6d6f64656c5f736e, b"model_snapshots", 275), (0x726573756c747300, b"results", 281)], slots: &[65535, 65535, 65535, 7, 65535, 65535, 65535, 1, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 2, 65535, 9, 0, 65535, 65535, 65535, 65535, 4, 65535, 65535, 5, 6, 3, 8], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[299, 300, 301] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[302] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[303] },
+    Node { lits: &[(0x6465746563746f72, b"detector", 266)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[299] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[300] },
+    Node { lits: &[(0x5f636c6f73650000, b"_close", 268), (0x5f64617461000000, b"_data", 269), (0x5f666c7573680000, b"_flush", 270), (0x5f666f7265636173, b"_forecast", 271), (0x5f6f70656e000000, b"_open", 273), (0x5f72657365740000, b"_reset", 274), (0x5f73746174730000, b"_stats", 275), (0x5f75706461746500, b"_update", 276), (0x6d6f64656c5f736e, b"model_snapshots", 277), (0x726573756c747300, b"results", 283)], slots: &[65535, 65535, 65535, 7, 65535, 65535, 65535, 1, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 2, 65535, 9, 0, 65535, 65535, 65535, 65535, 4, 65535, 65535, 5, 6, 3, 8], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[301, 302, 303] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[304] },
-    Node { lits: &[], slots: &[], param: 270, views: 3, value: 3, legacy_routes: false, routes: &[305, 306] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[307] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[308] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[305] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[306] },
+    Node { lits: &[], slots: &[], param: 272, views: 3, value: 3, legacy_routes: false, routes: &[307, 308] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[309] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[310] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[311] },
-    Node { lits: &[], slots: &[], param: 276, views: 3, value: 3, legacy_routes: false, routes: &[312, 313] },
-    Node { lits: &[(0x5f72657665727400, b"_revert", 277), (0x5f75706461746500, b"_update", 278), (0x5f75706772616465, b"_upgrade", 279)], slots: &[65535, 2, 65535, 1, 65535, 0, 65535, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[314, 315, 316] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[317] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[318] },
-    Node { lits: &[(0x5f73746174730000, b"_stats", 280)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[319] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[312] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[313] },
+    Node { lits: &[], slots: &[], param: 278, views: 3, value: 3, legacy_routes: false, routes: &[314, 315] },
+    Node { lits: &[(0x5f72657665727400, b"_revert", 279), (0x5f75706461746500, b"_update", 280), (0x5f75706772616465, b"_upgrade", 281)], slots: &[65535, 2, 65535, 1, 65535, 0, 65535, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[316, 317, 318] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[319] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[320] },
-    Node { lits: &[(0x6275636b65747300, b"buckets", 282), (0x63617465676f7269, b"categories", 284), (0x696e666c75656e63, b"influencers", 286), (0x6f766572616c6c5f, b"overall_buckets", 287), (0x7265636f72647300, b"records", 288)], slots: &[65535, 65535, 2, 65535, 65535, 3, 4, 65535, 65535, 65535, 65535, 65535, 0, 1, 65535, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: 283, views: 3, value: 3, legacy_routes: false, routes: &[321, 322] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[323, 324] },
-    Node { lits: &[], slots: &[], param: 285, views: 3, value: 3, legacy_routes: false, routes: &[325, 326] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[327, 328] },
+    Node { lits: &[(0x5f73746174730000, b"_stats", 282)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[321] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[322] },
+    Node { lits: &[(0x6275636b65747300, b"buckets", 284), (0x63617465676f7269, b"categories", 286), (0x696e666c75656e63, b"influencers", 288), (0x6f766572616c6c5f, b"overall_buckets", 289), (0x7265636f72647300, b"records", 290)], slots: &[65535, 65535, 2, 65535, 65535, 3, 4, 65535, 65535, 65535, 65535, 65535, 0, 1, 65535, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: 285, views: 3, value: 3, legacy_routes: false, routes: &[323, 324] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[325, 326] },
+    Node { lits: &[], slots: &[], param: 287, views: 3, value: 3, legacy_routes: false, routes: &[327, 328] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[329, 330] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[331, 332] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[333, 334] },
-    Node { lits: &[], slots: &[], param: 290, views: 3, value: 3, legacy_routes: false, routes: &[335, 336] },
-    Node { lits: &[(0x6576656e74730000, b"events", 291), (0x6a6f627300000000, b"jobs", 293)], slots: &[1, 65535, 0, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[337, 338, 339, 340] },
-    Node { lits: &[], slots: &[], param: 292, views: 3, value: 3, legacy_routes: false, routes: &[341, 342] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[343] },
-    Node { lits: &[], slots: &[], param: 294, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[344, 345] },
-    Node { lits: &[(0x5f6576616c756174, b"_evaluate", 296), (0x616e616c79746963, b"analytics", 297)], slots: &[65535, 65535, 0, 1], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[346] },
-    Node { lits: &[(0x5f6578706c61696e, b"_explain", 298), (0x5f70726576696577, b"_preview", 299), (0x5f73746174730000, b"_stats", 300)], slots: &[0, 65535, 65535, 65535, 65535, 2, 1, 65535], param: 301, views: 3, value: 3, legacy_routes: false, routes: &[347] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[348, 349] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[335, 336] },
+    Node { lits: &[], slots: &[], param: 292, views: 3, value: 3, legacy_routes: false, routes: &[337, 338] },
+    Node { lits: &[(0x6576656e74730000, b"events", 293), (0x6a6f627300000000, b"jobs", 295)], slots: &[1, 65535, 0, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[339, 340, 341, 342] },
+    Node { lits: &[], slots: &[], param: 294, views: 3, value: 3, legacy_routes: false, routes: &[343, 344] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[345] },
+    Node { lits: &[], slots: &[], param: 296, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[346, 347] },
+    Node { lits: &[(0x5f6576616c756174, b"_evaluate", 298), (0x616e616c79746963, b"analytics", 299)], slots: &[65535, 65535, 0, 1], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[348] },
+    Node { lits: &[(0x5f6578706c61696e, b"_explain", 300), (0x5f70726576696577, b"_preview", 301), (0x5f73746174730000, b"_stats", 302)], slots: &[0, 65535, 65535, 65535, 65535, 2, 1, 65535], param: 303, views: 3, value: 3, legacy_routes: false, routes: &[349] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[350, 351] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[352] },
-    Node { lits: &[(0x5f6578706c61696e, b"_explain", 302), (0x5f70726576696577, b"_preview", 303), (0x5f73746172740000, b"_start", 304), (0x5f73746174730000, b"_stats", 305), (0x5f73746f70000000, b"_stop", 306), (0x5f75706461746500, b"_update", 307)], slots: &[0, 65535, 65535, 4, 5, 65535, 1, 65535, 65535, 65535, 65535, 65535, 65535, 3, 65535, 2], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[353, 354, 355] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[356, 357] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[352, 353] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[354] },
+    Node { lits: &[(0x5f6578706c61696e, b"_explain", 304), (0x5f70726576696577, b"_preview", 305), (0x5f73746172740000, b"_start", 306), (0x5f73746174730000, b"_stats", 307), (0x5f73746f70000000, b"_stop", 308), (0x5f75706461746500, b"_update", 309)], slots: &[0, 65535, 65535, 4, 5, 65535, 1, 65535, 65535, 65535, 65535, 65535, 65535, 3, 65535, 2], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[355, 356, 357] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[358, 359] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[360] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[361] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[360, 361] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[362] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[363] },
-    Node { lits: &[(0x5f70726576696577, b"_preview", 309), (0x5f73746174730000, b"_stats", 310)], slots: &[65535, 1, 0, 65535], param: 311, views: 3, value: 3, legacy_routes: false, routes: &[364] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[365, 366] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[367] },
-    Node { lits: &[(0x5f70726576696577, b"_preview", 312), (0x5f73746172740000, b"_start", 313), (0x5f73746174730000, b"_stats", 314), (0x5f73746f70000000, b"_stop", 315), (0x5f75706461746500, b"_update", 316)], slots: &[65535, 65535, 65535, 3, 4, 65535, 0, 65535, 65535, 65535, 65535, 65535, 65535, 2, 65535, 1], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[368, 369, 370] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[371, 372] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[373] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[374] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[364] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[365] },
+    Node { lits: &[(0x5f70726576696577, b"_preview", 311), (0x5f73746174730000, b"_stats", 312)], slots: &[65535, 1, 0, 65535], param: 313, views: 3, value: 3, legacy_routes: false, routes: &[366] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[367, 368] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[369] },
+    Node { lits: &[(0x5f70726576696577, b"_preview", 314), (0x5f73746172740000, b"_start", 315), (0x5f73746174730000, b"_stats", 316), (0x5f73746f70000000, b"_stop", 317), (0x5f75706461746500, b"_update", 318)], slots: &[65535, 65535, 65535, 3, 4, 65535, 0, 65535, 65535, 65535, 65535, 65535, 65535, 2, 65535, 1], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[370, 371, 372] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[373, 374] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[375] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[376] },
-    Node { lits: &[], slots: &[], param: 318, views: 3, value: 3, legacy_routes: false, routes: &[377] },
-    Node { lits: &[(0x5f75706461746500, b"_update", 319)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[378, 379, 380] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[381] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[382] },
-    Node { lits: &[(0x5f73746174730000, b"_stats", 322)], slots: &[65535, 0], param: 323, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[377] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[378] },
+    Node { lits: &[], slots: &[], param: 320, views: 3, value: 3, legacy_routes: false, routes: &[379] },
+    Node { lits: &[(0x5f75706461746500, b"_update", 321)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[380, 381, 382] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[383] },
-    Node { lits: &[(0x5f73746174730000, b"_stats", 324)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[384] },
+    Node { lits: &[(0x5f73746174730000, b"_stats", 324)], slots: &[65535, 0], param: 325, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[385] },
-    Node { lits: &[(0x5f73746174730000, b"_stats", 327)], slots: &[65535, 0], param: 328, views: 3, value: 3, legacy_routes: false, routes: &[386] },
+    Node { lits: &[(0x5f73746174730000, b"_stats", 326)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[386] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[387] },
-    Node { lits: &[(0x5f696e6665720000, b"_infer", 329), (0x5f73746174730000, b"_stats", 330), (0x646566696e697469, b"definition", 331), (0x6465706c6f796d65, b"deployment", 333), (0x6d6f64656c5f616c, b"model_aliases", 339), (0x766f636162756c61, b"vocabulary", 341)], slots: &[65535, 65535, 65535, 65535, 2, 65535, 0, 65535, 65535, 65535, 4, 5, 65535, 1, 3, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[388, 389, 390] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[391] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[392] },
-    Node { lits: &[], slots: &[], param: 332, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[(0x5f73746174730000, b"_stats", 329)], slots: &[65535, 0], param: 330, views: 3, value: 3, legacy_routes: false, routes: &[388] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[389] },
+    Node { lits: &[(0x5f696e6665720000, b"_infer", 331), (0x5f73746174730000, b"_stats", 332), (0x646566696e697469, b"definition", 333), (0x6465706c6f796d65, b"deployment", 335), (0x6d6f64656c5f616c, b"model_aliases", 341), (0x766f636162756c61, b"vocabulary", 343)], slots: &[65535, 65535, 65535, 65535, 2, 65535, 0, 65535, 65535, 65535, 4, 5, 65535, 1, 3, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[390, 391, 392] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[393] },
-    Node { lits: &[(0x5f73746172740000, b"_start", 334), (0x5f73746f70000000, b"_stop", 335), (0x5f75706461746500, b"_update", 336), (0x6361636865000000, b"cache", 337)], slots: &[65535, 65535, 65535, 1, 2, 3, 65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[394] },
+    Node { lits: &[], slots: &[], param: 334, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[395] },
+    Node { lits: &[(0x5f73746172740000, b"_start", 336), (0x5f73746f70000000, b"_stop", 337), (0x5f75706461746500, b"_update", 338), (0x6361636865000000, b"cache", 339)], slots: &[65535, 65535, 65535, 1, 2, 3, 65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[396] },
-    Node { lits: &[(0x5f636c6561720000, b"_clear", 338)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[397] },
-    Node { lits: &[], slots: &[], param: 340, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[398, 399] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[400] },
-    Node { lits: &[(0x62756c6b00000000, b"bulk", 343)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[401, 402] },
-    Node { lits: &[(0x74656d706c617465, b"template", 345)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[403, 404] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[405, 406] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[398] },
+    Node { lits: &[(0x5f636c6561720000, b"_clear", 340)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[399] },
+    Node { lits: &[], slots: &[], param: 342, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[400, 401] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[402] },
+    Node { lits: &[(0x62756c6b00000000, b"bulk", 345)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[403, 404] },
+    Node { lits: &[(0x74656d706c617465, b"template", 347)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[405, 406] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[407, 408] },
-    Node { lits: &[(0x686f745f74687265, b"hot_threads", 348), (0x72656c6f61645f73, b"reload_secure_settings", 349), (0x73687574646f776e, b"shutdown", 350), (0x7374617473000000, b"stats", 351), (0x7573616765000000, b"usage", 354)], slots: &[3, 65535, 65535, 1, 65535, 65535, 4, 65535, 65535, 65535, 0, 65535, 2, 65535, 65535, 65535], param: 356, views: 3, value: 3, legacy_routes: false, routes: &[409] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[410] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[411] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[409, 410] },
+    Node { lits: &[(0x686f745f74687265, b"hot_threads", 350), (0x72656c6f61645f73, b"reload_secure_settings", 351), (0x73687574646f776e, b"shutdown", 352), (0x7374617473000000, b"stats", 353), (0x7573616765000000, b"usage", 356)], slots: &[3, 65535, 65535, 1, 65535, 65535, 4, 65535, 65535, 65535, 0, 65535, 2, 65535, 65535, 65535], param: 358, views: 3, value: 3, legacy_routes: false, routes: &[411] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[412] },
-    Node { lits: &[], slots: &[], param: 352, views: 3, value: 3, legacy_routes: false, routes: &[413] },
-    Node { lits: &[], slots: &[], param: 353, views: 3, value: 3, legacy_routes: false, routes: &[414] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[415] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[413] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[414] },
+    Node { lits: &[], slots: &[], param: 354, views: 3, value: 3, legacy_routes: false, routes: &[415] },
     Node { lits: &[], slots: &[], param: 355, views: 3, value: 3, legacy_routes: false, routes: &[416] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[417] },
-    Node { lits: &[(0x5f7265706f736974, b"_repositories_metering", 357), (0x686f745f74687265, b"hot_threads", 359), (0x72656c6f61645f73, b"reload_secure_settings", 360), (0x73687574646f776e, b"shutdown", 361), (0x7374617473000000, b"stats", 362), (0x7573616765000000, b"usage", 365)], slots: &[4, 65535, 65535, 2, 65535, 65535, 5, 65535, 65535, 65535, 1, 0, 3, 65535, 65535, 65535], param: 367, views: 3, value: 3, legacy_routes: false, routes: &[418] },
-    Node { lits: &[], slots: &[], param: 358, views: 3, value: 3, legacy_routes: false, routes: &[419] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[420] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[421] },
+    Node { lits: &[], slots: &[], param: 357, views: 3, value: 3, legacy_routes: false, routes: &[418] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[419] },
+    Node { lits: &[(0x5f7265706f736974, b"_repositories_metering", 359), (0x686f745f74687265, b"hot_threads", 361), (0x72656c6f61645f73, b"reload_secure_settings", 362), (0x73687574646f776e, b"shutdown", 363), (0x7374617473000000, b"stats", 364), (0x7573616765000000, b"usage", 367)], slots: &[4, 65535, 65535, 2, 65535, 65535, 5, 65535, 65535, 65535, 1, 0, 3, 65535, 65535, 65535], param: 369, views: 3, value: 3, legacy_routes: false, routes: &[420] },
+    Node { lits: &[], slots: &[], param: 360, views: 3, value: 3, legacy_routes: false, routes: &[421] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[422] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[423, 424, 425] },
-    Node { lits: &[], slots: &[], param: 363, views: 3, value: 3, legacy_routes: false, routes: &[426] },
-    Node { lits: &[], slots: &[], param: 364, views: 3, value: 3, legacy_routes: false, routes: &[427] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[428] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[423] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[424] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[425, 426, 427] },
+    Node { lits: &[], slots: &[], param: 365, views: 3, value: 3, legacy_routes: false, routes: &[428] },
     Node { lits: &[], slots: &[], param: 366, views: 3, value: 3, legacy_routes: false, routes: &[429] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[430] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[431] },
+    Node { lits: &[], slots: &[], param: 368, views: 3, value: 3, legacy_routes: false, routes: &[431] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[432] },
-    Node { lits: &[(0x666c616d65677261, b"flamegraph", 370), (0x737461636b747261, b"stacktraces", 371), (0x7374617475730000, b"status", 372), (0x746f706e00000000, b"topn", 373)], slots: &[2, 1, 65535, 3, 0, 65535, 65535, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[433] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[434] },
+    Node { lits: &[(0x666c616d65677261, b"flamegraph", 372), (0x737461636b747261, b"stacktraces", 373), (0x7374617475730000, b"status", 374), (0x746f706e00000000, b"topn", 375)], slots: &[2, 1, 65535, 3, 0, 65535, 65535, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[435] },
-    Node { lits: &[(0x66756e6374696f6e, b"functions", 374)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[436] },
-    Node { lits: &[(0x7461677300000000, b"tags", 376)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[437, 438] },
-    Node { lits: &[], slots: &[], param: 378, views: 3, value: 3, legacy_routes: false, routes: &[439, 440] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[441, 442, 443] },
-    Node { lits: &[(0x6173796e63000000, b"async", 380), (0x646174615f736f75, b"data_source", 383), (0x6461746173657400, b"dataset", 385), (0x7175657269657300, b"queries", 387), (0x7669657700000000, b"view", 389)], slots: &[65535, 0, 3, 65535, 1, 2, 65535, 65535, 4, 65535, 65535, 65535, 65535, 65535, 65535, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[444] },
-    Node { lits: &[], slots: &[], param: 381, views: 3, value: 3, legacy_routes: false, routes: &[445] },
-    Node { lits: &[(0x73746f7000000000, b"stop", 382)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[446, 447] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[448] },
-    Node { lits: &[], slots: &[], param: 384, views: 3, value: 3, legacy_routes: false, routes: &[449] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[450, 451, 452] },
-    Node { lits: &[], slots: &[], param: 386, views: 3, value: 3, legacy_routes: false, routes: &[453] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[454, 455, 456] },
-    Node { lits: &[], slots: &[], param: 388, views: 3, value: 3, legacy_routes: false, routes: &[457] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[458] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[437] },
+    Node { lits: &[(0x66756e6374696f6e, b"functions", 376)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[438] },
+    Node { lits: &[(0x7461677300000000, b"tags", 378)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[439, 440] },
+    Node { lits: &[], slots: &[], param: 380, views: 3, value: 3, legacy_routes: false, routes: &[441, 442] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[443, 444, 445] },
+    Node { lits: &[(0x6173796e63000000, b"async", 382), (0x646174615f736f75, b"data_source", 385), (0x6461746173657400, b"dataset", 387), (0x7175657269657300, b"queries", 389), (0x7669657700000000, b"view", 391)], slots: &[65535, 0, 3, 65535, 1, 2, 65535, 65535, 4, 65535, 65535, 65535, 65535, 65535, 65535, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[446] },
+    Node { lits: &[], slots: &[], param: 383, views: 3, value: 3, legacy_routes: false, routes: &[447] },
+    Node { lits: &[(0x73746f7000000000, b"stop", 384)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[448, 449] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[450] },
+    Node { lits: &[], slots: &[], param: 386, views: 3, value: 3, legacy_routes: false, routes: &[451] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[452, 453, 454] },
+    Node { lits: &[], slots: &[], param: 388, views: 3, value: 3, legacy_routes: false, routes: &[455] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[456, 457, 458] },
     Node { lits: &[], slots: &[], param: 390, views: 3, value: 3, legacy_routes: false, routes: &[459] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[460, 461, 462] },
-    Node { lits: &[], slots: &[], param: 392, views: 3, value: 3, legacy_routes: false, routes: &[463] },
-    Node { lits: &[(0x5f72756c65000000, b"_rule", 393), (0x5f74657374000000, b"_test", 395)], slots: &[1, 65535, 65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[464, 465, 466] },
-    Node { lits: &[], slots: &[], param: 394, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[467, 468, 469] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[470] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[471, 472] },
-    Node { lits: &[(0x61646d696e000000, b"admin", 398), (0x6d65746164617461, b"metadata", 408)], slots: &[65535, 0, 1, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[(0x6175646974000000, b"audit", 399), (0x636f6e6669670000, b"config", 401), (0x7265667265736863, b"refreshconfig", 407)], slots: &[65535, 65535, 65535, 1, 65535, 65535, 0, 2], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[(0x6576656e74000000, b"event", 400)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[473] },
-    Node { lits: &[(0x66696c6500000000, b"file", 402), (0x6c6f616400000000, b"load", 403), (0x7465737400000000, b"test", 404)], slots: &[65535, 1, 2, 65535, 65535, 65535, 0, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[474, 475] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[476] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[477, 478] },
-    Node { lits: &[(0x617574686d6f636b, b"authmock", 405), (0x6c6f63616c757365, b"localusers", 406)], slots: &[65535, 1, 0, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[479, 480, 481] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[482, 483, 484] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[485] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[486] },
-    Node { lits: &[(0x63757272656e745f, b"current_user", 409), (0x7573657200000000, b"user", 410)], slots: &[65535, 0, 65535, 1], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[460] },
+    Node { lits: &[], slots: &[], param: 392, views: 3, value: 3, legacy_routes: false, routes: &[461] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[462, 463, 464] },
+    Node { lits: &[], slots: &[], param: 394, views: 3, value: 3, legacy_routes: false, routes: &[465] },
+    Node { lits: &[(0x5f72756c65000000, b"_rule", 395), (0x5f74657374000000, b"_test", 397)], slots: &[1, 65535, 65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[466, 467, 468] },
+    Node { lits: &[], slots: &[], param: 396, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[469, 470, 471] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[472] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[473, 474] },
+    Node { lits: &[(0x61646d696e000000, b"admin", 400), (0x6d65746164617461, b"metadata", 410)], slots: &[65535, 0, 1, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[(0x6175646974000000, b"audit", 401), (0x636f6e6669670000, b"config", 403), (0x7265667265736863, b"refreshconfig", 409)], slots: &[65535, 65535, 65535, 1, 65535, 65535, 0, 2], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[(0x6576656e74000000, b"event", 402)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[475] },
+    Node { lits: &[(0x66696c6500000000, b"file", 404), (0x6c6f616400000000, b"load", 405), (0x7465737400000000, b"test", 406)], slots: &[65535, 1, 2, 65535, 65535, 65535, 0, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[476, 477] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[478] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[479, 480] },
+    Node { lits: &[(0x617574686d6f636b, b"authmock", 407), (0x6c6f63616c757365, b"localusers", 408)], slots: &[65535, 1, 0, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[481, 482, 483] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[484, 485, 486] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[487] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[488] },
+    Node { lits: &[(0x63757272656e745f, b"current_user", 411), (0x7573657200000000, b"user", 412)], slots: &[65535, 0, 65535, 1], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[489] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[490, 491] },
-    Node { lits: &[], slots: &[], param: 414, views: 3, value: 3, legacy_routes: false, routes: &[492, 493] },
-    Node { lits: &[(0x5f63616e63656c00, b"_cancel", 415), (0x5f72657468726f74, b"_rethrottle", 416)], slots: &[65535, 65535, 0, 1], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[494] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[495] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[496] },
-    Node { lits: &[(0x696e666f00000000, b"info", 418)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[490] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[491] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[492, 493] },
+    Node { lits: &[], slots: &[], param: 416, views: 3, value: 3, legacy_routes: false, routes: &[494, 495] },
+    Node { lits: &[(0x5f63616e63656c00, b"_cancel", 417), (0x5f72657468726f74, b"_rethrottle", 418)], slots: &[65535, 65535, 0, 1], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[496] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[497] },
-    Node { lits: &[(0x74656d706c617465, b"template", 420)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: 421, views: 3, value: 3, legacy_routes: false, routes: &[498, 499] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[500, 501] },
-    Node { lits: &[(0x636c757374657200, b"cluster", 423), (0x696e646578000000, b"index", 425)], slots: &[65535, 0, 1, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: 424, views: 3, value: 3, legacy_routes: false, routes: &[502] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[503] },
-    Node { lits: &[], slots: &[], param: 426, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[504, 505] },
-    Node { lits: &[(0x6461746100000000, b"data", 428), (0x6a6f620000000000, b"job", 430)], slots: &[1, 65535, 0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: 429, views: 3, value: 3, legacy_routes: false, routes: &[506] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[507] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[498] },
+    Node { lits: &[(0x696e666f00000000, b"info", 420)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[499] },
+    Node { lits: &[(0x74656d706c617465, b"template", 422)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: 423, views: 3, value: 3, legacy_routes: false, routes: &[500, 501] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[502, 503] },
+    Node { lits: &[(0x636c757374657200, b"cluster", 425), (0x696e646578000000, b"index", 427)], slots: &[65535, 0, 1, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: 426, views: 3, value: 3, legacy_routes: false, routes: &[504] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[505] },
+    Node { lits: &[], slots: &[], param: 428, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[506, 507] },
+    Node { lits: &[(0x6461746100000000, b"data", 430), (0x6a6f620000000000, b"job", 432)], slots: &[1, 65535, 0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: 431, views: 3, value: 3, legacy_routes: false, routes: &[508] },
-    Node { lits: &[(0x5f73746172740000, b"_start", 432), (0x5f73746f70000000, b"_stop", 433)], slots: &[1, 65535, 65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[509, 510, 511] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[512] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[513] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[509] },
+    Node { lits: &[], slots: &[], param: 433, views: 3, value: 3, legacy_routes: false, routes: &[510] },
+    Node { lits: &[(0x5f73746172740000, b"_start", 434), (0x5f73746f70000000, b"_stop", 435)], slots: &[1, 65535, 65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[511, 512, 513] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[514] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[515] },
-    Node { lits: &[(0x7061696e6c657373, b"painless", 437)], slots: &[0, 65535], param: 439, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[(0x5f65786563757465, b"_execute", 438)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[516, 517] },
-    Node { lits: &[], slots: &[], param: 440, views: 3, value: 3, legacy_routes: false, routes: &[518, 519, 520, 521] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[522, 523] },
-    Node { lits: &[(0x706970656c696e65, b"pipeline", 442), (0x706f696e745f696e, b"point_in_time", 444), (0x7363726f6c6c0000, b"scroll", 446), (0x74656d706c617465, b"template", 448)], slots: &[65535, 2, 3, 0, 65535, 1, 65535, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[524, 525] },
-    Node { lits: &[], slots: &[], param: 443, views: 3, value: 3, legacy_routes: false, routes: &[526] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[527, 528, 529] },
-    Node { lits: &[(0x5f616c6c00000000, b"_all", 445)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[530] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[531, 532] },
-    Node { lits: &[], slots: &[], param: 447, views: 3, value: 3, legacy_routes: false, routes: &[533, 534, 535] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[536, 537, 538] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[539, 540] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[516] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[517] },
+    Node { lits: &[(0x7061696e6c657373, b"painless", 439)], slots: &[0, 65535], param: 441, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[(0x5f65786563757465, b"_execute", 440)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[518, 519] },
+    Node { lits: &[], slots: &[], param: 442, views: 3, value: 3, legacy_routes: false, routes: &[520, 521, 522, 523] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[524, 525] },
+    Node { lits: &[(0x706970656c696e65, b"pipeline", 444), (0x706f696e745f696e, b"point_in_time", 446), (0x7363726f6c6c0000, b"scroll", 448), (0x74656d706c617465, b"template", 450)], slots: &[65535, 2, 3, 0, 65535, 1, 65535, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[526, 527] },
+    Node { lits: &[], slots: &[], param: 445, views: 3, value: 3, legacy_routes: false, routes: &[528] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[529, 530, 531] },
+    Node { lits: &[(0x5f616c6c00000000, b"_all", 447)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[532] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[533, 534] },
+    Node { lits: &[], slots: &[], param: 449, views: 3, value: 3, legacy_routes: false, routes: &[535, 536, 537] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[538, 539, 540] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[541, 542] },
-    Node { lits: &[(0x6361636865000000, b"cache", 451), (0x7374617473000000, b"stats", 454)], slots: &[1, 65535, 65535, 0], param: 455, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[(0x636c656172000000, b"clear", 452), (0x7374617473000000, b"stats", 453)], slots: &[1, 0, 65535, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[543] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[544] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[543, 544] },
+    Node { lits: &[(0x6361636865000000, b"cache", 453), (0x7374617473000000, b"stats", 456)], slots: &[1, 65535, 65535, 0], param: 457, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[(0x636c656172000000, b"clear", 454), (0x7374617473000000, b"stats", 455)], slots: &[1, 0, 65535, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[545] },
-    Node { lits: &[(0x6361636865000000, b"cache", 456)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[(0x7374617473000000, b"stats", 457)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[546] },
-    Node { lits: &[(0x5f61757468656e74, b"_authenticate", 459), (0x5f71756572790000, b"_query", 460), (0x6170695f6b657900, b"api_key", 464), (0x63726f73735f636c, b"cross_cluster", 470), (0x64656c6567617465, b"delegate_pki", 473), (0x656e726f6c6c0000, b"enroll", 474), (0x6f61757468320000, b"oauth2", 477), (0x6f69646300000000, b"oidc", 479), (0x70726976696c6567, b"privilege", 483), (0x70726f66696c6500, b"profile", 488), (0x7265616c6d000000, b"realm", 496), (0x726f6c6500000000, b"role", 499), (0x726f6c655f6d6170, b"role_mapping", 502), (0x73616d6c00000000, b"saml", 504), (0x7365727669636500, b"service", 512), (0x73657474696e6773, b"settings", 519), (0x7374617473000000, b"stats", 520), (0x7573657200000000, b"user", 521)], slots: &[65535, 13, 15, 65535, 7, 65535, 65535, 2, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 10, 6, 65535, 3, 65535, 65535, 65535, 1, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 12, 16, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 14, 8, 65535, 0, 11, 65535, 4, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 5, 9, 65535, 65535, 65535, 65535, 17], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[547] },
-    Node { lits: &[(0x6170695f6b657900, b"api_key", 461), (0x726f6c6500000000, b"role", 462), (0x7573657200000000, b"user", 463)], slots: &[2, 65535, 65535, 65535, 65535, 65535, 1, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[548, 549] },
+    Node { lits: &[(0x6361636865000000, b"cache", 458)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[(0x7374617473000000, b"stats", 459)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[548] },
+    Node { lits: &[(0x5f61757468656e74, b"_authenticate", 461), (0x5f71756572790000, b"_query", 462), (0x6170695f6b657900, b"api_key", 466), (0x63726f73735f636c, b"cross_cluster", 472), (0x64656c6567617465, b"delegate_pki", 475), (0x656e726f6c6c0000, b"enroll", 476), (0x6f61757468320000, b"oauth2", 479), (0x6f69646300000000, b"oidc", 481), (0x70726976696c6567, b"privilege", 485), (0x70726f66696c6500, b"profile", 490), (0x7265616c6d000000, b"realm", 498), (0x726f6c6500000000, b"role", 501), (0x726f6c655f6d6170, b"role_mapping", 504), (0x73616d6c00000000, b"saml", 506), (0x7365727669636500, b"service", 514), (0x73657474696e6773, b"settings", 521), (0x7374617473000000, b"stats", 522), (0x7573657200000000, b"user", 523)], slots: &[65535, 13, 15, 65535, 7, 65535, 65535, 2, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 10, 6, 65535, 3, 65535, 65535, 65535, 1, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 12, 16, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 14, 8, 65535, 0, 11, 65535, 4, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 5, 9, 65535, 65535, 65535, 65535, 17], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[549] },
+    Node { lits: &[(0x6170695f6b657900, b"api_key", 463), (0x726f6c6500000000, b"role", 464), (0x7573657200000000, b"user", 465)], slots: &[2, 65535, 65535, 65535, 65535, 65535, 1, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[550, 551] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[552, 553] },
-    Node { lits: &[(0x5f62756c6b5f7570, b"_bulk_update", 465), (0x636c6f6e65000000, b"clone", 466), (0x6772616e74000000, b"grant", 467)], slots: &[65535, 1, 65535, 0, 65535, 65535, 65535, 2], param: 468, views: 3, value: 3, legacy_routes: false, routes: &[554, 555, 556, 557] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[558] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[559, 560] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[561] },
-    Node { lits: &[(0x5f636c6561725f63, b"_clear_cache", 469)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[562] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[554, 555] },
+    Node { lits: &[(0x5f62756c6b5f7570, b"_bulk_update", 467), (0x636c6f6e65000000, b"clone", 468), (0x6772616e74000000, b"grant", 469)], slots: &[65535, 1, 65535, 0, 65535, 65535, 65535, 2], param: 470, views: 3, value: 3, legacy_routes: false, routes: &[556, 557, 558, 559] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[560] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[561, 562] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[563] },
-    Node { lits: &[(0x6170695f6b657900, b"api_key", 471)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: 472, views: 3, value: 3, legacy_routes: false, routes: &[564] },
+    Node { lits: &[(0x5f636c6561725f63, b"_clear_cache", 471)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[564] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[565] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[566] },
-    Node { lits: &[(0x6b6962616e610000, b"kibana", 475), (0x6e6f646500000000, b"node", 476)], slots: &[0, 65535, 1, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[(0x6170695f6b657900, b"api_key", 473)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: 474, views: 3, value: 3, legacy_routes: false, routes: &[566] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[567] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[568] },
-    Node { lits: &[(0x746f6b656e000000, b"token", 478)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[569, 570] },
-    Node { lits: &[(0x61757468656e7469, b"authenticate", 480), (0x6c6f676f75740000, b"logout", 481), (0x7072657061726500, b"prepare", 482)], slots: &[65535, 1, 0, 2, 65535, 65535, 65535, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[571] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[572] },
+    Node { lits: &[(0x6b6962616e610000, b"kibana", 477), (0x6e6f646500000000, b"node", 478)], slots: &[0, 65535, 1, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[569] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[570] },
+    Node { lits: &[(0x746f6b656e000000, b"token", 480)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[571, 572] },
+    Node { lits: &[(0x61757468656e7469, b"authenticate", 482), (0x6c6f676f75740000, b"logout", 483), (0x7072657061726500, b"prepare", 484)], slots: &[65535, 1, 0, 2, 65535, 65535, 65535, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[573] },
-    Node { lits: &[(0x5f6275696c74696e, b"_builtin", 484)], slots: &[0, 65535], param: 485, views: 3, value: 3, legacy_routes: false, routes: &[574, 575, 576] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[577] },
-    Node { lits: &[(0x5f636c6561725f63, b"_clear_cache", 486)], slots: &[65535, 0], param: 487, views: 3, value: 3, legacy_routes: false, routes: &[578] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[574] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[575] },
+    Node { lits: &[(0x5f6275696c74696e, b"_builtin", 486)], slots: &[0, 65535], param: 487, views: 3, value: 3, legacy_routes: false, routes: &[576, 577, 578] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[579] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[580, 581] },
-    Node { lits: &[(0x5f61637469766174, b"_activate", 489), (0x5f6861735f707269, b"_has_privileges", 490), (0x5f73756767657374, b"_suggest", 491)], slots: &[1, 65535, 2, 65535, 0, 65535, 65535, 65535], param: 492, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[582] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[583, 584] },
+    Node { lits: &[(0x5f636c6561725f63, b"_clear_cache", 488)], slots: &[65535, 0], param: 489, views: 3, value: 3, legacy_routes: false, routes: &[580] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[581] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[582, 583] },
+    Node { lits: &[(0x5f61637469766174, b"_activate", 491), (0x5f6861735f707269, b"_has_privileges", 492), (0x5f73756767657374, b"_suggest", 493)], slots: &[1, 65535, 2, 65535, 0, 65535, 65535, 65535], param: 494, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[584] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[585, 586] },
-    Node { lits: &[(0x5f64617461000000, b"_data", 493), (0x5f64697361626c65, b"_disable", 494), (0x5f656e61626c6500, b"_enable", 495)], slots: &[65535, 65535, 65535, 65535, 2, 1, 65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[587] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[588, 589] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[587, 588] },
+    Node { lits: &[(0x5f64617461000000, b"_data", 495), (0x5f64697361626c65, b"_disable", 496), (0x5f656e61626c6500, b"_enable", 497)], slots: &[65535, 65535, 65535, 65535, 2, 1, 65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[589] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[590, 591] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[592, 593] },
-    Node { lits: &[], slots: &[], param: 497, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[(0x5f636c6561725f63, b"_clear_cache", 498)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[594] },
-    Node { lits: &[], slots: &[], param: 500, views: 3, value: 3, legacy_routes: false, routes: &[595, 596, 597] },
-    Node { lits: &[(0x5f636c6561725f63, b"_clear_cache", 501)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[598, 599, 600, 601] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[602] },
-    Node { lits: &[], slots: &[], param: 503, views: 3, value: 3, legacy_routes: false, routes: &[603] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[604, 605, 606, 607] },
-    Node { lits: &[(0x61757468656e7469, b"authenticate", 505), (0x636f6d706c657465, b"complete_logout", 506), (0x696e76616c696461, b"invalidate", 507), (0x6c6f676f75740000, b"logout", 508), (0x6d65746164617461, b"metadata", 509), (0x7072657061726500, b"prepare", 511)], slots: &[65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 1, 3, 0, 4, 2, 5, 65535, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[608] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[609] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[594, 595] },
+    Node { lits: &[], slots: &[], param: 499, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[(0x5f636c6561725f63, b"_clear_cache", 500)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[596] },
+    Node { lits: &[], slots: &[], param: 502, views: 3, value: 3, legacy_routes: false, routes: &[597, 598, 599] },
+    Node { lits: &[(0x5f636c6561725f63, b"_clear_cache", 503)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[600, 601, 602, 603] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[604] },
+    Node { lits: &[], slots: &[], param: 505, views: 3, value: 3, legacy_routes: false, routes: &[605] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[606, 607, 608, 609] },
+    Node { lits: &[(0x61757468656e7469, b"authenticate", 507), (0x636f6d706c657465, b"complete_logout", 508), (0x696e76616c696461, b"invalidate", 509), (0x6c6f676f75740000, b"logout", 510), (0x6d65746164617461, b"metadata", 511), (0x7072657061726500, b"prepare", 513)], slots: &[65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 1, 3, 0, 4, 2, 5, 65535, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[610] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[611] },
-    Node { lits: &[], slots: &[], param: 510, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[612] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[613] },
-    Node { lits: &[], slots: &[], param: 513, views: 3, value: 3, legacy_routes: false, routes: &[614] },
-    Node { lits: &[], slots: &[], param: 514, views: 3, value: 3, legacy_routes: false, routes: &[615] },
-    Node { lits: &[(0x63726564656e7469, b"credential", 515)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[616] },
-    Node { lits: &[(0x746f6b656e000000, b"token", 516)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[617] },
-    Node { lits: &[], slots: &[], param: 517, views: 3, value: 3, legacy_routes: false, routes: &[618] },
-    Node { lits: &[(0x5f636c6561725f63, b"_clear_cache", 518)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[619, 620, 621] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[622] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[623, 624] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[625] },
-    Node { lits: &[(0x5f6861735f707269, b"_has_privileges", 522), (0x5f70617373776f72, b"_password", 523), (0x5f70726976696c65, b"_privileges", 524)], slots: &[0, 65535, 65535, 2, 65535, 1, 65535, 65535], param: 525, views: 3, value: 3, legacy_routes: false, routes: &[626] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[627, 628] },
+    Node { lits: &[], slots: &[], param: 512, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[614] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[615] },
+    Node { lits: &[], slots: &[], param: 515, views: 3, value: 3, legacy_routes: false, routes: &[616] },
+    Node { lits: &[], slots: &[], param: 516, views: 3, value: 3, legacy_routes: false, routes: &[617] },
+    Node { lits: &[(0x63726564656e7469, b"credential", 517)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[618] },
+    Node { lits: &[(0x746f6b656e000000, b"token", 518)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[619] },
+    Node { lits: &[], slots: &[], param: 519, views: 3, value: 3, legacy_routes: false, routes: &[620] },
+    Node { lits: &[(0x5f636c6561725f63, b"_clear_cache", 520)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[621, 622, 623] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[624] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[625, 626] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[627] },
+    Node { lits: &[(0x5f6861735f707269, b"_has_privileges", 524), (0x5f70617373776f72, b"_password", 525), (0x5f70726976696c65, b"_privileges", 526)], slots: &[0, 65535, 65535, 2, 65535, 1, 65535, 65535], param: 527, views: 3, value: 3, legacy_routes: false, routes: &[628] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[629, 630] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[631] },
-    Node { lits: &[(0x5f64697361626c65, b"_disable", 526), (0x5f656e61626c6500, b"_enable", 527), (0x5f6861735f707269, b"_has_privileges", 528), (0x5f70617373776f72, b"_password", 529)], slots: &[2, 65535, 65535, 65535, 1, 0, 3, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[632, 633, 634, 635] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[636, 637] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[631, 632] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[633] },
+    Node { lits: &[(0x5f64697361626c65, b"_disable", 528), (0x5f656e61626c6500, b"_enable", 529), (0x5f6861735f707269, b"_has_privileges", 530), (0x5f70617373776f72, b"_password", 531)], slots: &[2, 65535, 65535, 65535, 1, 0, 3, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[634, 635, 636, 637] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[638, 639] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[640, 641] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[642, 643] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[644] },
-    Node { lits: &[], slots: &[], param: 532, views: 3, value: 3, legacy_routes: false, routes: &[645, 646] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[647] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[648] },
-    Node { lits: &[(0x5f65786563757465, b"_execute_retention", 535), (0x706f6c6963790000, b"policy", 536), (0x7374617274000000, b"start", 539), (0x7374617473000000, b"stats", 540), (0x7374617475730000, b"status", 541), (0x73746f7000000000, b"stop", 542)], slots: &[3, 65535, 65535, 2, 65535, 5, 1, 0, 4, 65535, 65535, 65535, 65535, 65535, 65535, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[644, 645] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[646] },
+    Node { lits: &[], slots: &[], param: 534, views: 3, value: 3, legacy_routes: false, routes: &[647, 648] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[649] },
-    Node { lits: &[], slots: &[], param: 537, views: 3, value: 3, legacy_routes: false, routes: &[650] },
-    Node { lits: &[(0x5f65786563757465, b"_execute", 538)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[651, 652, 653] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[654] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[655] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[650] },
+    Node { lits: &[(0x5f65786563757465, b"_execute_retention", 537), (0x706f6c6963790000, b"policy", 538), (0x7374617274000000, b"start", 541), (0x7374617473000000, b"stats", 542), (0x7374617475730000, b"status", 543), (0x73746f7000000000, b"stop", 544)], slots: &[3, 65535, 65535, 2, 65535, 5, 1, 0, 4, 65535, 65535, 65535, 65535, 65535, 65535, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[651] },
+    Node { lits: &[], slots: &[], param: 539, views: 3, value: 3, legacy_routes: false, routes: &[652] },
+    Node { lits: &[(0x5f65786563757465, b"_execute", 540)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[653, 654, 655] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[656] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[657] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[658] },
-    Node { lits: &[(0x5f73746174757300, b"_status", 544)], slots: &[0, 65535], param: 545, views: 3, value: 3, legacy_routes: false, routes: &[659] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[659] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[660] },
-    Node { lits: &[(0x5f616e616c797a65, b"_analyze", 546), (0x5f636c65616e7570, b"_cleanup", 547), (0x5f73746174757300, b"_status", 548), (0x5f76657269667900, b"_verify", 549), (0x5f7665726966795f, b"_verify_integrity", 550)], slots: &[65535, 65535, 65535, 65535, 65535, 65535, 65535, 0, 3, 65535, 2, 4, 65535, 65535, 1, 65535], param: 551, views: 3, value: 3, legacy_routes: false, routes: &[661, 662, 663, 664] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[665] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[666] },
+    Node { lits: &[(0x5f73746174757300, b"_status", 546)], slots: &[0, 65535], param: 547, views: 3, value: 3, legacy_routes: false, routes: &[661] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[662] },
+    Node { lits: &[(0x5f616e616c797a65, b"_analyze", 548), (0x5f636c65616e7570, b"_cleanup", 549), (0x5f73746174757300, b"_status", 550), (0x5f76657269667900, b"_verify", 551), (0x5f7665726966795f, b"_verify_integrity", 552)], slots: &[65535, 65535, 65535, 65535, 65535, 65535, 65535, 0, 3, 65535, 2, 4, 65535, 65535, 1, 65535], param: 553, views: 3, value: 3, legacy_routes: false, routes: &[663, 664, 665, 666] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[667] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[668] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[669] },
-    Node { lits: &[(0x5f636c6f6e650000, b"_clone", 552), (0x5f6d6f756e740000, b"_mount", 554), (0x5f726573746f7265, b"_restore", 555), (0x5f73746174757300, b"_status", 556)], slots: &[65535, 65535, 3, 1, 65535, 65535, 2, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[670, 671, 672, 673] },
-    Node { lits: &[], slots: &[], param: 553, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[674] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[675] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[670] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[671] },
+    Node { lits: &[(0x5f636c6f6e650000, b"_clone", 554), (0x5f6d6f756e740000, b"_mount", 556), (0x5f726573746f7265, b"_restore", 557), (0x5f73746174757300, b"_status", 558)], slots: &[65535, 65535, 3, 1, 65535, 65535, 2, 0], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[672, 673, 674, 675] },
+    Node { lits: &[], slots: &[], param: 555, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[676] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[677] },
-    Node { lits: &[(0x6173796e63000000, b"async", 558), (0x636c6f7365000000, b"close", 564), (0x7472616e736c6174, b"translate", 565)], slots: &[65535, 0, 1, 65535, 65535, 65535, 2, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[678, 679] },
-    Node { lits: &[(0x64656c6574650000, b"delete", 559), (0x7374617475730000, b"status", 561)], slots: &[1, 65535, 0, 65535], param: 563, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: 560, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[680] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[678] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[679] },
+    Node { lits: &[(0x6173796e63000000, b"async", 560), (0x636c6f7365000000, b"close", 566), (0x7472616e736c6174, b"translate", 567)], slots: &[65535, 0, 1, 65535, 65535, 65535, 2, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[680, 681] },
+    Node { lits: &[(0x64656c6574650000, b"delete", 561), (0x7374617475730000, b"status", 563)], slots: &[1, 65535, 0, 65535], param: 565, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: 562, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[681] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[682] },
+    Node { lits: &[], slots: &[], param: 564, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[683] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[684, 685] },
-    Node { lits: &[(0x6365727469666963, b"certificates", 567)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[686] },
-    Node { lits: &[], slots: &[], param: 569, views: 3, value: 3, legacy_routes: false, routes: &[687] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[684] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[685] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[686, 687] },
+    Node { lits: &[(0x6365727469666963, b"certificates", 569)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[688] },
-    Node { lits: &[(0x7374617475730000, b"status", 571)], slots: &[0, 65535], param: 572, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[689] },
-    Node { lits: &[(0x5f64697361626c65, b"_disable", 573), (0x5f656e61626c6500, b"_enable", 574)], slots: &[1, 0, 65535, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: 571, views: 3, value: 3, legacy_routes: false, routes: &[689] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[690] },
+    Node { lits: &[(0x7374617475730000, b"status", 573)], slots: &[0, 65535], param: 574, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[691] },
-    Node { lits: &[], slots: &[], param: 576, views: 3, value: 3, legacy_routes: false, routes: &[692] },
-    Node { lits: &[], slots: &[], param: 577, views: 3, value: 3, legacy_routes: false, routes: &[693, 694, 695] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[696, 697, 698] },
-    Node { lits: &[(0x5f63616e63656c00, b"_cancel", 579)], slots: &[0, 65535], param: 580, views: 3, value: 3, legacy_routes: false, routes: &[699] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[700] },
-    Node { lits: &[(0x5f63616e63656c00, b"_cancel", 581)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[701] },
+    Node { lits: &[(0x5f64697361626c65, b"_disable", 575), (0x5f656e61626c6500, b"_enable", 576)], slots: &[1, 0, 65535, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[692] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[693] },
+    Node { lits: &[], slots: &[], param: 578, views: 3, value: 3, legacy_routes: false, routes: &[694] },
+    Node { lits: &[], slots: &[], param: 579, views: 3, value: 3, legacy_routes: false, routes: &[695, 696, 697] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[698, 699, 700] },
+    Node { lits: &[(0x5f63616e63656c00, b"_cancel", 581)], slots: &[0, 65535], param: 582, views: 3, value: 3, legacy_routes: false, routes: &[701] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[702] },
-    Node { lits: &[], slots: &[], param: 583, views: 3, value: 3, legacy_routes: false, routes: &[703] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[704, 705, 706, 707, 708] },
-    Node { lits: &[(0x66696e645f666965, b"find_field_structure", 585), (0x66696e645f6d6573, b"find_message_structure", 586), (0x66696e645f737472, b"find_structure", 587), (0x746573745f67726f, b"test_grok_pattern", 588)], slots: &[65535, 65535, 65535, 0, 2, 3, 1, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[709] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[710, 711] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[712] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[713, 714] },
-    Node { lits: &[(0x5f6e6f64655f7374, b"_node_stats", 590), (0x5f70726576696577, b"_preview", 591), (0x5f75706772616465, b"_upgrade", 592), (0x7365745f75706772, b"set_upgrade_mode", 593)], slots: &[0, 2, 3, 65535, 65535, 65535, 1, 65535], param: 594, views: 3, value: 3, legacy_routes: false, routes: &[715] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[716] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[717, 718] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[719] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[720] },
-    Node { lits: &[(0x5f70726576696577, b"_preview", 595), (0x5f72657365740000, b"_reset", 596), (0x5f7363686564756c, b"_schedule_now", 597), (0x5f73746172740000, b"_start", 598), (0x5f73746174730000, b"_stats", 599), (0x5f73746f70000000, b"_stop", 600), (0x5f75706461746500, b"_update", 601)], slots: &[65535, 65535, 65535, 5, 6, 65535, 0, 65535, 65535, 65535, 65535, 2, 1, 4, 65535, 3], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[721, 722, 723] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[724, 725] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[726] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[727] },
+    Node { lits: &[(0x5f63616e63656c00, b"_cancel", 583)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[703] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[704] },
+    Node { lits: &[], slots: &[], param: 585, views: 3, value: 3, legacy_routes: false, routes: &[705] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[706, 707, 708, 709, 710] },
+    Node { lits: &[(0x66696e645f666965, b"find_field_structure", 587), (0x66696e645f6d6573, b"find_message_structure", 588), (0x66696e645f737472, b"find_structure", 589), (0x746573745f67726f, b"test_grok_pattern", 590)], slots: &[65535, 65535, 65535, 0, 2, 3, 1, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[711] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[712, 713] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[714] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[715, 716] },
+    Node { lits: &[(0x5f6e6f64655f7374, b"_node_stats", 592), (0x5f70726576696577, b"_preview", 593), (0x5f75706772616465, b"_upgrade", 594), (0x7365745f75706772, b"set_upgrade_mode", 595)], slots: &[0, 2, 3, 65535, 65535, 65535, 1, 65535], param: 596, views: 3, value: 3, legacy_routes: false, routes: &[717] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[718] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[719, 720] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[721] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[722] },
+    Node { lits: &[(0x5f70726576696577, b"_preview", 597), (0x5f72657365740000, b"_reset", 598), (0x5f7363686564756c, b"_schedule_now", 599), (0x5f73746172740000, b"_start", 600), (0x5f73746174730000, b"_stats", 601), (0x5f73746f70000000, b"_stop", 602), (0x5f75706461746500, b"_update", 603)], slots: &[65535, 65535, 65535, 5, 6, 65535, 0, 65535, 65535, 65535, 65535, 2, 1, 4, 65535, 3], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[723, 724, 725] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[726, 727] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[728] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[729] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[730] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[731] },
-    Node { lits: &[], slots: &[], param: 603, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[(0x5f72657468726f74, b"_rethrottle", 604)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[732] },
-    Node { lits: &[(0x7175657279000000, b"query", 606)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[733, 734] },
-    Node { lits: &[(0x5f71756572790000, b"_query", 608), (0x5f73746172740000, b"_start", 610), (0x5f73746f70000000, b"_stop", 611), (0x73657474696e6773, b"settings", 612), (0x7374617473000000, b"stats", 613), (0x7761746368000000, b"watch", 615)], slots: &[4, 3, 65535, 2, 65535, 65535, 65535, 0, 5, 65535, 65535, 65535, 65535, 65535, 65535, 1], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[(0x7761746368657300, b"watches", 609)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[733] },
+    Node { lits: &[], slots: &[], param: 605, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[(0x5f72657468726f74, b"_rethrottle", 606)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[734] },
+    Node { lits: &[(0x7175657279000000, b"query", 608)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[735, 736] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[737] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[738] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[739, 740] },
-    Node { lits: &[], slots: &[], param: 614, views: 3, value: 3, legacy_routes: false, routes: &[741] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[742] },
-    Node { lits: &[(0x5f65786563757465, b"_execute", 616)], slots: &[0, 65535], param: 617, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[743, 744] },
-    Node { lits: &[(0x5f61636b00000000, b"_ack", 618), (0x5f61637469766174, b"_activate", 620), (0x5f64656163746976, b"_deactivate", 621), (0x5f65786563757465, b"_execute", 622)], slots: &[3, 65535, 2, 65535, 0, 1, 65535, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[745, 746, 747, 748] },
-    Node { lits: &[], slots: &[], param: 619, views: 3, value: 3, legacy_routes: false, routes: &[749, 750] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[751, 752] },
+    Node { lits: &[(0x5f71756572790000, b"_query", 610), (0x5f73746172740000, b"_start", 612), (0x5f73746f70000000, b"_stop", 613), (0x73657474696e6773, b"settings", 614), (0x7374617473000000, b"stats", 615), (0x7761746368000000, b"watch", 617)], slots: &[4, 3, 65535, 2, 65535, 65535, 65535, 0, 5, 65535, 65535, 65535, 65535, 65535, 65535, 1], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[(0x7761746368657300, b"watches", 611)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[737, 738] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[739] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[740] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[741, 742] },
+    Node { lits: &[], slots: &[], param: 616, views: 3, value: 3, legacy_routes: false, routes: &[743] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[744] },
+    Node { lits: &[(0x5f65786563757465, b"_execute", 618)], slots: &[0, 65535], param: 619, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[745, 746] },
+    Node { lits: &[(0x5f61636b00000000, b"_ack", 620), (0x5f61637469766174, b"_activate", 622), (0x5f64656163746976, b"_deactivate", 623), (0x5f65786563757465, b"_execute", 624)], slots: &[3, 65535, 2, 65535, 0, 1, 65535, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[747, 748, 749, 750] },
+    Node { lits: &[], slots: &[], param: 621, views: 3, value: 3, legacy_routes: false, routes: &[751, 752] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[753, 754] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[755, 756] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[757, 758] },
-    Node { lits: &[(0x7573616765000000, b"usage", 624)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[759] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[760] },
-    Node { lits: &[(0x5f616c6961730000, b"_alias", 626), (0x5f616c6961736573, b"_aliases", 628), (0x5f616e616c797a65, b"_analyze", 630), (0x5f6173796e635f73, b"_async_search", 631), (0x5f626c6f636b0000, b"_block", 632), (0x5f62756c6b000000, b"_bulk", 634), (0x5f63616368650000, b"_cache", 635), (0x5f63637200000000, b"_ccr", 637), (0x5f636c6f6e650000, b"_clone", 645), (0x5f636c6f73650000, b"_close", 647), (0x5f636f756e740000, b"_count", 648), (0x5f63726561746500, b"_create", 649), (0x5f64656c6574655f, b"_delete_by_query", 651), (0x5f6469736b5f7573, b"_disk_usage", 652), (0x5f646f6300000000, b"_doc", 653), (0x5f646f776e73616d, b"_downsample", 655), (0x5f65716c00000000, b"_eql", 657), (0x5f6578706c61696e, b"_explain", 659), (0x5f6669656c645f63, b"_field_caps", 661), (0x5f6669656c645f75, b"_field_usage_stats", 662), (0x5f666c6565740000, b"_fleet", 663), (0x5f666c7573680000, b"_flush", 667), (0x5f666f7263656d65, b"_forcemerge", 668), (0x5f67726170680000, b"_graph", 669), (0x5f696c6d00000000, b"_ilm", 671), (0x5f6b6e6e5f736561, b"_knn_search", 675), (0x5f6c696665637963, b"_lifecycle", 676), (0x5f6d617070696e67, b"_mapping", 678), (0x5f6d617070696e67, b"_mappings", 684), (0x5f6d676574000000, b"_mget", 686), (0x5f6d696772617469, b"_migration", 687), (0x5f6d736561726368, b"_msearch", 689), (0x5f6d7465726d7665, b"_mtermvectors", 691), (0x5f6d767400000000, b"_mvt", 692), (0x5f6f70656e000000, b"_open", 697), (0x5f70697400000000, b"_pit", 698), (0x5f72616e6b5f6576, b"_rank_eval", 699), (0x5f7265636f766572, b"_recovery", 700), (0x5f72656672657368, b"_refresh", 701), (0x5f72656c6f61645f, b"_reload_search_analyzers", 702), (0x5f726f6c6c6f7665, b"_rollover", 703), (0x5f726f6c6c757000, b"_rollup", 705), (0x5f726f6c6c75705f, b"_rollup_search", 707), (0x5f73656172636800, b"_search", 708), (0x5f7365617263685f, b"_search_shards", 711), (0x5f73656172636861, b"_searchable_snapshots", 712), (0x5f7365676d656e74, b"_segments", 716), (0x5f73657474696e67, b"_settings", 717), (0x5f73686172645f73, b"_shard_stores", 719), (0x5f736872696e6b00, b"_shrink", 720), (0x5f736f7572636500, b"_source", 722), (0x5f73706c69740000, b"_split", 724), (0x5f73746174730000, b"_stats", 726), (0x5f7465726d735f65, b"_terms_enum", 728), (0x5f7465726d766563, b"_termvectors", 729), (0x5f75706461746500, b"_update", 731), (0x5f7570646174655f, b"_update_by_query", 733), (0x5f76616c69646174, b"_validate", 734)], slots: &[65535, 65535, 41, 10, 14, 65535, 49, 12, 65535, 65535, 65535, 65535, 65535, 39, 25, 65535, 13, 4, 65535, 65535, 9, 3, 53, 65535, 36, 19, 37, 65535, 65535, 65535, 65535, 65535, 22, 42, 29, 65535, 65535, 65535, 27, 2, 8, 57, 54, 65535, 65535, 15, 65535, 65535, 65535, 47, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 34, 65535, 65535, 65535, 65535, 65535, 7, 38, 16, 31, 6, 55, 65535, 65535, 65535, 45, 32, 65535, 65535, 65535, 43, 65535, 65535, 65535, 65535, 18, 65535, 65535, 65535, 20, 24, 5, 11, 23, 30, 48, 51, 65535, 26, 17, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 33, 35, 44, 28, 65535, 40, 0, 1, 21, 46, 50, 56, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 52, 65535, 65535], param: 736, views: 3, value: 3, legacy_routes: false, routes: &[761, 762, 763, 764] },
-    Node { lits: &[], slots: &[], param: 627, views: 3, value: 3, legacy_routes: false, routes: &[765] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[766, 767, 768, 769, 770] },
-    Node { lits: &[], slots: &[], param: 629, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[771, 772, 773] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[774, 775] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[776] },
-    Node { lits: &[], slots: &[], param: 633, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[777, 778] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[759, 760] },
+    Node { lits: &[(0x7573616765000000, b"usage", 626)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[761] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[762] },
+    Node { lits: &[(0x5f616c6961730000, b"_alias", 628), (0x5f616c6961736573, b"_aliases", 630), (0x5f616e616c797a65, b"_analyze", 632), (0x5f6173796e635f73, b"_async_search", 633), (0x5f626c6f636b0000, b"_block", 634), (0x5f62756c6b000000, b"_bulk", 636), (0x5f63616368650000, b"_cache", 637), (0x5f63637200000000, b"_ccr", 639), (0x5f636c6f6e650000, b"_clone", 647), (0x5f636c6f73650000, b"_close", 649), (0x5f636f756e740000, b"_count", 650), (0x5f63726561746500, b"_create", 651), (0x5f64656c6574655f, b"_delete_by_query", 653), (0x5f6469736b5f7573, b"_disk_usage", 654), (0x5f646f6300000000, b"_doc", 655), (0x5f646f776e73616d, b"_downsample", 657), (0x5f65716c00000000, b"_eql", 659), (0x5f6578706c61696e, b"_explain", 661), (0x5f6669656c645f63, b"_field_caps", 663), (0x5f6669656c645f75, b"_field_usage_stats", 664), (0x5f666c6565740000, b"_fleet", 665), (0x5f666c7573680000, b"_flush", 669), (0x5f666f7263656d65, b"_forcemerge", 670), (0x5f67726170680000, b"_graph", 671), (0x5f696c6d00000000, b"_ilm", 673), (0x5f6b6e6e5f736561, b"_knn_search", 677), (0x5f6c696665637963, b"_lifecycle", 678), (0x5f6d617070696e67, b"_mapping", 680), (0x5f6d617070696e67, b"_mappings", 686), (0x5f6d676574000000, b"_mget", 688), (0x5f6d696772617469, b"_migration", 689), (0x5f6d736561726368, b"_msearch", 691), (0x5f6d7465726d7665, b"_mtermvectors", 693), (0x5f6d767400000000, b"_mvt", 694), (0x5f6f70656e000000, b"_open", 699), (0x5f70697400000000, b"_pit", 700), (0x5f72616e6b5f6576, b"_rank_eval", 701), (0x5f7265636f766572, b"_recovery", 702), (0x5f72656672657368, b"_refresh", 703), (0x5f72656c6f61645f, b"_reload_search_analyzers", 704), (0x5f726f6c6c6f7665, b"_rollover", 705), (0x5f726f6c6c757000, b"_rollup", 707), (0x5f726f6c6c75705f, b"_rollup_search", 709), (0x5f73656172636800, b"_search", 710), (0x5f7365617263685f, b"_search_shards", 713), (0x5f73656172636861, b"_searchable_snapshots", 714), (0x5f7365676d656e74, b"_segments", 718), (0x5f73657474696e67, b"_settings", 719), (0x5f73686172645f73, b"_shard_stores", 721), (0x5f736872696e6b00, b"_shrink", 722), (0x5f736f7572636500, b"_source", 724), (0x5f73706c69740000, b"_split", 726), (0x5f73746174730000, b"_stats", 728), (0x5f7465726d735f65, b"_terms_enum", 730), (0x5f7465726d766563, b"_termvectors", 731), (0x5f75706461746500, b"_update", 733), (0x5f7570646174655f, b"_update_by_query", 735), (0x5f76616c69646174, b"_validate", 736)], slots: &[65535, 65535, 41, 10, 14, 65535, 49, 12, 65535, 65535, 65535, 65535, 65535, 39, 25, 65535, 13, 4, 65535, 65535, 9, 3, 53, 65535, 36, 19, 37, 65535, 65535, 65535, 65535, 65535, 22, 42, 29, 65535, 65535, 65535, 27, 2, 8, 57, 54, 65535, 65535, 15, 65535, 65535, 65535, 47, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 34, 65535, 65535, 65535, 65535, 65535, 7, 38, 16, 31, 6, 55, 65535, 65535, 65535, 45, 32, 65535, 65535, 65535, 43, 65535, 65535, 65535, 65535, 18, 65535, 65535, 65535, 20, 24, 5, 11, 23, 30, 48, 51, 65535, 26, 17, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 33, 35, 44, 28, 65535, 40, 0, 1, 21, 46, 50, 56, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 52, 65535, 65535], param: 738, views: 3, value: 3, legacy_routes: false, routes: &[763, 764, 765, 766] },
+    Node { lits: &[], slots: &[], param: 629, views: 3, value: 3, legacy_routes: false, routes: &[767] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[768, 769, 770, 771, 772] },
+    Node { lits: &[], slots: &[], param: 631, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[773, 774, 775] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[776, 777] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[778] },
+    Node { lits: &[], slots: &[], param: 635, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[779, 780] },
-    Node { lits: &[(0x636c656172000000, b"clear", 636)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[781] },
-    Node { lits: &[(0x666f6c6c6f770000, b"follow", 638), (0x666f726765745f66, b"forget_follower", 639), (0x696e666f00000000, b"info", 640), (0x70617573655f666f, b"pause_follow", 641), (0x726573756d655f66, b"resume_follow", 642), (0x7374617473000000, b"stats", 643), (0x756e666f6c6c6f77, b"unfollow", 644)], slots: &[2, 0, 5, 65535, 65535, 4, 65535, 6, 65535, 1, 65535, 3, 65535, 65535, 65535, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[782] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[781, 782] },
+    Node { lits: &[(0x636c656172000000, b"clear", 638)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[783] },
+    Node { lits: &[(0x666f6c6c6f770000, b"follow", 640), (0x666f726765745f66, b"forget_follower", 641), (0x696e666f00000000, b"info", 642), (0x70617573655f666f, b"pause_follow", 643), (0x726573756d655f66, b"resume_follow", 644), (0x7374617473000000, b"stats", 645), (0x756e666f6c6c6f77, b"unfollow", 646)], slots: &[2, 0, 5, 65535, 65535, 4, 65535, 6, 65535, 1, 65535, 3, 65535, 65535, 65535, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[784] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[785] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[786] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[787] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[788] },
-    Node { lits: &[], slots: &[], param: 646, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[789, 790] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[791] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[792, 793] },
-    Node { lits: &[], slots: &[], param: 650, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[789] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[790] },
+    Node { lits: &[], slots: &[], param: 648, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[791, 792] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[793] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[794, 795] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[796] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[797] },
-    Node { lits: &[], slots: &[], param: 654, views: 3, value: 3, legacy_routes: false, routes: &[798] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[799, 800, 801, 802, 803] },
-    Node { lits: &[], slots: &[], param: 656, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[804] },
-    Node { lits: &[(0x7365617263680000, b"search", 658)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[805, 806] },
-    Node { lits: &[], slots: &[], param: 660, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: 652, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[796, 797] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[798] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[799] },
+    Node { lits: &[], slots: &[], param: 656, views: 3, value: 3, legacy_routes: false, routes: &[800] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[801, 802, 803, 804, 805] },
+    Node { lits: &[], slots: &[], param: 658, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[806] },
+    Node { lits: &[(0x7365617263680000, b"search", 660)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[807, 808] },
+    Node { lits: &[], slots: &[], param: 662, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[809, 810] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[811] },
-    Node { lits: &[(0x5f666c6565745f6d, b"_fleet_msearch", 664), (0x5f666c6565745f73, b"_fleet_search", 665), (0x676c6f62616c5f63, b"global_checkpoints", 666)], slots: &[2, 65535, 65535, 65535, 65535, 65535, 0, 1], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[812, 813] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[811, 812] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[813] },
+    Node { lits: &[(0x5f666c6565745f6d, b"_fleet_msearch", 666), (0x5f666c6565745f73, b"_fleet_search", 667), (0x676c6f62616c5f63, b"global_checkpoints", 668)], slots: &[2, 65535, 65535, 65535, 65535, 65535, 0, 1], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[814, 815] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[816] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[817, 818] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[819] },
-    Node { lits: &[(0x6578706c6f726500, b"explore", 670)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[820, 821] },
-    Node { lits: &[(0x6578706c61696e00, b"explain", 672), (0x72656d6f76650000, b"remove", 673), (0x7265747279000000, b"retry", 674)], slots: &[1, 0, 65535, 65535, 65535, 65535, 65535, 2], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[822] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[823] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[816, 817] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[818] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[819, 820] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[821] },
+    Node { lits: &[(0x6578706c6f726500, b"explore", 672)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[822, 823] },
+    Node { lits: &[(0x6578706c61696e00, b"explain", 674), (0x72656d6f76650000, b"remove", 675), (0x7265747279000000, b"retry", 676)], slots: &[1, 0, 65535, 65535, 65535, 65535, 65535, 2], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[824] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[825, 826] },
-    Node { lits: &[(0x6578706c61696e00, b"explain", 677)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[827] },
-    Node { lits: &[(0x6669656c64000000, b"field", 679)], slots: &[65535, 0], param: 681, views: 3, value: 3, legacy_routes: false, routes: &[828, 829, 830] },
-    Node { lits: &[], slots: &[], param: 680, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[831] },
-    Node { lits: &[(0x6669656c64000000, b"field", 682)], slots: &[65535, 0], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[832, 833, 834, 835] },
-    Node { lits: &[], slots: &[], param: 683, views: 2, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[836] },
-    Node { lits: &[], slots: &[], param: 685, views: 2, value: 2, legacy_routes: true, routes: &[837, 838] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[839, 840] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[841, 842] },
-    Node { lits: &[(0x6465707265636174, b"deprecations", 688)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[843] },
-    Node { lits: &[(0x74656d706c617465, b"template", 690)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[844, 845] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[846, 847] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[825] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[826] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[827, 828] },
+    Node { lits: &[(0x6578706c61696e00, b"explain", 679)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[829] },
+    Node { lits: &[(0x6669656c64000000, b"field", 681)], slots: &[65535, 0], param: 683, views: 3, value: 3, legacy_routes: false, routes: &[830, 831, 832] },
+    Node { lits: &[], slots: &[], param: 682, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[833] },
+    Node { lits: &[(0x6669656c64000000, b"field", 684)], slots: &[65535, 0], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[834, 835, 836, 837] },
+    Node { lits: &[], slots: &[], param: 685, views: 2, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[838] },
+    Node { lits: &[], slots: &[], param: 687, views: 2, value: 2, legacy_routes: true, routes: &[839, 840] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[841, 842] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[843, 844] },
+    Node { lits: &[(0x6465707265636174, b"deprecations", 690)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[845] },
+    Node { lits: &[(0x74656d706c617465, b"template", 692)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[846, 847] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[848, 849] },
-    Node { lits: &[], slots: &[], param: 693, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: 694, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[850, 851] },
     Node { lits: &[], slots: &[], param: 695, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: 696, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[850, 851] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[852] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[853] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[854, 855] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[856] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[857, 858] },
+    Node { lits: &[], slots: &[], param: 697, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: 698, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[852, 853] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[854] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[855] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[856, 857] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[858] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[859, 860] },
-    Node { lits: &[], slots: &[], param: 704, views: 3, value: 3, legacy_routes: false, routes: &[861] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[862] },
-    Node { lits: &[(0x6461746100000000, b"data", 706)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[863] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[864, 865] },
-    Node { lits: &[(0x706f696e745f696e, b"point_in_time", 709), (0x74656d706c617465, b"template", 710)], slots: &[65535, 0, 1, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[866, 867] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[868] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[869, 870] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[861, 862] },
+    Node { lits: &[], slots: &[], param: 706, views: 3, value: 3, legacy_routes: false, routes: &[863] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[864] },
+    Node { lits: &[(0x6461746100000000, b"data", 708)], slots: &[0, 65535], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[865] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[866, 867] },
+    Node { lits: &[(0x706f696e745f696e, b"point_in_time", 711), (0x74656d706c617465, b"template", 712)], slots: &[65535, 0, 1, 65535], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[868, 869] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[870] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[871, 872] },
-    Node { lits: &[(0x6361636865000000, b"cache", 713), (0x7374617473000000, b"stats", 715)], slots: &[1, 65535, 65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[(0x636c656172000000, b"clear", 714)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[873] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[874] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[873, 874] },
+    Node { lits: &[(0x6361636865000000, b"cache", 715), (0x7374617473000000, b"stats", 717)], slots: &[1, 65535, 65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[(0x636c656172000000, b"clear", 716)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[875] },
-    Node { lits: &[], slots: &[], param: 718, views: 3, value: 3, legacy_routes: false, routes: &[876, 877] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[878] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[879] },
-    Node { lits: &[], slots: &[], param: 721, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[880, 881] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[876] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[877] },
+    Node { lits: &[], slots: &[], param: 720, views: 3, value: 3, legacy_routes: false, routes: &[878, 879] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[880] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[881] },
     Node { lits: &[], slots: &[], param: 723, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[882, 883] },
     Node { lits: &[], slots: &[], param: 725, views: 3, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[884, 885] },
-    Node { lits: &[], slots: &[], param: 727, views: 3, value: 3, legacy_routes: false, routes: &[886] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[887] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[888, 889] },
-    Node { lits: &[], slots: &[], param: 730, views: 3, value: 3, legacy_routes: false, routes: &[890, 891] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[892, 893] },
-    Node { lits: &[], slots: &[], param: 732, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[894] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[895] },
-    Node { lits: &[(0x7175657279000000, b"query", 735)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[896, 897] },
-    Node { lits: &[(0x5f62756c6b000000, b"_bulk", 737), (0x5f636f756e740000, b"_count", 738), (0x5f64656c6574655f, b"_delete_by_query", 739), (0x5f67726170680000, b"_graph", 740), (0x5f6d617070696e67, b"_mapping", 742), (0x5f6d617070696e67, b"_mappings", 743), (0x5f6d676574000000, b"_mget", 744), (0x5f6d736561726368, b"_msearch", 745), (0x5f6d7465726d7665, b"_mtermvectors", 747), (0x5f73656172636800, b"_search", 748), (0x5f7465726d766563, b"_termvectors", 750), (0x5f7570646174655f, b"_update_by_query", 751), (0x5f76616c69646174, b"_validate", 752)], slots: &[65535, 7, 6, 1, 65535, 65535, 4, 2, 12, 8, 10, 65535, 5, 9, 11, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 0, 3, 65535, 65535, 65535, 65535, 65535, 65535], param: 754, views: 2, value: 2, legacy_routes: true, routes: &[898] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[899, 900] },
+    Node { lits: &[], slots: &[], param: 727, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[886, 887] },
+    Node { lits: &[], slots: &[], param: 729, views: 3, value: 3, legacy_routes: false, routes: &[888] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[889] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[890, 891] },
+    Node { lits: &[], slots: &[], param: 732, views: 3, value: 3, legacy_routes: false, routes: &[892, 893] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[894, 895] },
+    Node { lits: &[], slots: &[], param: 734, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[896] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[897] },
+    Node { lits: &[(0x7175657279000000, b"query", 737)], slots: &[65535, 0], param: NO_NODE, views: 3, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 3, value: 3, legacy_routes: false, routes: &[898, 899] },
+    Node { lits: &[(0x5f62756c6b000000, b"_bulk", 739), (0x5f636f756e740000, b"_count", 740), (0x5f64656c6574655f, b"_delete_by_query", 741), (0x5f67726170680000, b"_graph", 742), (0x5f6d617070696e67, b"_mapping", 744), (0x5f6d617070696e67, b"_mappings", 745), (0x5f6d676574000000, b"_mget", 746), (0x5f6d736561726368, b"_msearch", 747), (0x5f6d7465726d7665, b"_mtermvectors", 749), (0x5f73656172636800, b"_search", 750), (0x5f7465726d766563, b"_termvectors", 752), (0x5f7570646174655f, b"_update_by_query", 753), (0x5f76616c69646174, b"_validate", 754)], slots: &[65535, 7, 6, 1, 65535, 65535, 4, 2, 12, 8, 10, 65535, 5, 9, 11, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 0, 3, 65535, 65535, 65535, 65535, 65535, 65535], param: 756, views: 2, value: 2, legacy_routes: true, routes: &[900] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[901, 902] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[903] },
-    Node { lits: &[(0x6578706c6f726500, b"explore", 741)], slots: &[65535, 0], param: NO_NODE, views: 2, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[904, 905] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[903, 904] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[905] },
+    Node { lits: &[(0x6578706c6f726500, b"explore", 743)], slots: &[65535, 0], param: NO_NODE, views: 2, value: 0, legacy_routes: false, routes: &[] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[906, 907] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[908, 909] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[910, 911] },
-    Node { lits: &[(0x74656d706c617465, b"template", 746)], slots: &[0, 65535], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[912, 913] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[914, 915] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[912, 913] },
+    Node { lits: &[(0x74656d706c617465, b"template", 748)], slots: &[0, 65535], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[914, 915] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[916, 917] },
-    Node { lits: &[(0x74656d706c617465, b"template", 749)], slots: &[0, 65535], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[918, 919] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[920, 921] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[918, 919] },
+    Node { lits: &[(0x74656d706c617465, b"template", 751)], slots: &[0, 65535], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[920, 921] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[922, 923] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[924] },
-    Node { lits: &[(0x7175657279000000, b"query", 753)], slots: &[65535, 0], param: NO_NODE, views: 2, value: 0, legacy_routes: false, routes: &[] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[925, 926] },
-    Node { lits: &[(0x5f63726561746500, b"_create", 755), (0x5f6578706c61696e, b"_explain", 756), (0x5f736f7572636500, b"_source", 757), (0x5f7465726d766563, b"_termvectors", 758), (0x5f75706461746500, b"_update", 759)], slots: &[1, 65535, 65535, 2, 4, 65535, 65535, 65535, 0, 65535, 3, 65535, 65535, 65535, 65535, 65535], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[927, 928, 929, 930, 931] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[932, 933] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[924, 925] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[926] },
+    Node { lits: &[(0x7175657279000000, b"query", 755)], slots: &[65535, 0], param: NO_NODE, views: 2, value: 0, legacy_routes: false, routes: &[] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[927, 928] },
+    Node { lits: &[(0x5f63726561746500, b"_create", 757), (0x5f6578706c61696e, b"_explain", 758), (0x5f736f7572636500, b"_source", 759), (0x5f7465726d766563, b"_termvectors", 760), (0x5f75706461746500, b"_update", 761)], slots: &[1, 65535, 65535, 2, 4, 65535, 65535, 65535, 0, 65535, 3, 65535, 65535, 65535, 65535, 65535], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[929, 930, 931, 932, 933] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[934, 935] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[936, 937] },
     Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[938, 939] },
-    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[940] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[940, 941] },
+    Node { lits: &[], slots: &[], param: NO_NODE, views: 2, value: 2, legacy_routes: true, routes: &[942] },
 ];
 
 /// Every modern route with sample part values, and the API the server's path trie picks for
 /// it (computed by the generator's independent transcription of `PathTrie`).
 #[cfg(test)]
-pub(super) static SPEC_PATHS: [(Method, &str, &str); 883] = [
+pub(super) static SPEC_PATHS: [(Method, &str, &str); 885] = [
     (Method::Delete, "/v0index", "indices.delete"),
     (Method::Delete, "/v0index/_alias/v2name", "indices.delete_alias"),
     (Method::Delete, "/v0index/_aliases/v2name", "indices.delete_alias"),
@@ -3433,6 +3440,8 @@ pub(super) static SPEC_PATHS: [(Method, &str, &str); 883] = [
     (Method::Get, "/_cat/nodeattrs", "cat.nodeattrs"),
     (Method::Get, "/_cat/nodes", "cat.nodes"),
     (Method::Get, "/_cat/pending_tasks", "cat.pending_tasks"),
+    (Method::Get, "/_cat/pit_segments", "cat.pit_segments"),
+    (Method::Get, "/_cat/pit_segments/_all", "cat.pit_segments"),
     (Method::Get, "/_cat/plugins", "cat.plugins"),
     (Method::Get, "/_cat/recovery", "cat.recovery"),
     (Method::Get, "/_cat/recovery/v2index", "cat.recovery"),

@@ -247,6 +247,13 @@ fn requests_that_clear_contexts_or_address_all() {
             ContextUse::All,
         ),
         (Get, "/_search/point_in_time/_all", None, ContextUse::All),
+        (Get, "/_cat/pit_segments/_all", None, ContextUse::All),
+        (
+            Get,
+            "/_cat/pit_segments",
+            Some(r#"{"pit_id":["p1"]}"#),
+            ContextUse::All,
+        ),
     ];
     for (method, target, body, expected) in cases {
         assert_eq!(
