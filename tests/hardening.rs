@@ -69,38 +69,39 @@ fn a_panicking_request_ends_only_its_own_connection() {
     );
 }
 
-#[test]
-fn connections_over_the_limits_are_closed_at_accept() {
-    let upstream = StubUpstream::echo();
-    let limits = limits_yaml(&[("max_connections_per_address", 3)]);
-    let gateway = start_gateway("conn-limit", &upstream.url(), ALLOW_ALL, &limits);
+/// Starts a gateway with one connection limit, fills it with `held` working connections and
+/// checks that one more is closed at accept.
+fn fill_connection_limit(
+    upstream: &StubUpstream,
+    limit: &str,
+    held: usize,
+) -> (ringfence::runtime::Gateway, Vec<Client>) {
+    let limits = limits_yaml(&[(limit, held as u64)]);
+    let gateway = start_gateway(limit, &upstream.url(), ALLOW_ALL, &limits);
     let addr = gateway.local_addrs()[0];
-    let mut held: Vec<Client> = (0..3).map(|_| Client::connect(addr)).collect();
-    for client in &mut held {
+    let mut clients: Vec<Client> = (0..held).map(|_| Client::connect(addr)).collect();
+    for client in &mut clients {
         client.send(GET);
         assert_eq!(client.read_response(false).status, 200);
     }
     let mut refused = Client::connect(addr);
     let _ = refused.stream.write_all(GET);
-    assert!(refused.is_closed());
+    assert!(refused.is_closed(), "{limit}");
+    (gateway, clients)
+}
+
+#[test]
+fn connections_over_the_limits_are_closed_at_accept() {
+    let upstream = StubUpstream::echo();
+    let (gateway, mut held) = fill_connection_limit(&upstream, "max_connections_per_address", 3);
     assert_eq!(gateway.refused_connections().over_address_limit, 1);
     // The held connections keep working; closing one makes room.
     held[0].send(GET);
     assert_eq!(held[0].read_response(false).status, 200);
     drop(held.pop());
-    assert_eq!(eventually_ok(addr), 200);
+    assert_eq!(eventually_ok(gateway.local_addrs()[0]), 200);
 
-    let limits = limits_yaml(&[("max_connections_per_worker", 2)]);
-    let gateway = start_gateway("worker-limit", &upstream.url(), ALLOW_ALL, &limits);
-    let addr = gateway.local_addrs()[0];
-    let mut held: Vec<Client> = (0..2).map(|_| Client::connect(addr)).collect();
-    for client in &mut held {
-        client.send(GET);
-        assert_eq!(client.read_response(false).status, 200);
-    }
-    let mut refused = Client::connect(addr);
-    let _ = refused.stream.write_all(GET);
-    assert!(refused.is_closed());
+    let (gateway, _held) = fill_connection_limit(&upstream, "max_connections_per_worker", 2);
     assert_eq!(gateway.refused_connections().over_worker_limit, 1);
 }
 
