@@ -172,14 +172,19 @@ impl ContextUse {
                     return Ok(ContextUse::NeedsBody);
                 }
                 let found = scan_context_ids(body, "scroll_id", Some("scroll"))?;
-                let mut ids: Vec<String> = classified
-                    .parts
-                    .get("scroll_id")
-                    .map(|part| part.value.to_string())
-                    .into_iter()
-                    .chain(param("scroll_id")?)
-                    .collect();
-                ids.extend(found.ids);
+                // A `scroll_id` in the body replaces the parameter (`SearchScrollRequest::
+                // fromXContent` after the parameters).
+                let ids: Vec<String> = if found.ids.is_empty() {
+                    classified
+                        .parts
+                        .get("scroll_id")
+                        .map(|part| part.value.to_string())
+                        .into_iter()
+                        .chain(param("scroll_id")?)
+                        .collect()
+                } else {
+                    found.ids
+                };
                 let keep_alive = match found.keep_alive {
                     Some(text) => parse_keep_alive(&text),
                     None => keep_alive("scroll")?,
@@ -194,6 +199,12 @@ impl ContextUse {
                 if unread {
                     return Ok(ContextUse::NeedsBody);
                 }
+                // A body (or `source`) replaces the parameter's ids, whatever it holds
+                // (`ClearScrollRequest::fromXContent` starts with none).
+                if !body.is_empty() {
+                    let ids = scan_context_ids(body, "scroll_id", None)?.ids;
+                    return Ok(clears(ids, Missing::ClearScroll));
+                }
                 // The path and the query hold comma lists (`splitStringByCommaToArray`).
                 let listed = classified
                     .parts
@@ -201,7 +212,7 @@ impl ContextUse {
                     .map(|part| part.value.to_string())
                     .into_iter()
                     .chain(param("scroll_id")?);
-                let mut ids: Vec<String> = listed
+                let ids: Vec<String> = listed
                     .flat_map(|list| {
                         list.split(',')
                             .filter(|id| !id.is_empty())
@@ -209,7 +220,6 @@ impl ContextUse {
                             .collect::<Vec<_>>()
                     })
                     .collect();
-                ids.extend(scan_context_ids(body, "scroll_id", None)?.ids);
                 clears(ids, Missing::ClearScroll)
             }
             "opensearch.delete_pit" => {

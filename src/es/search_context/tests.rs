@@ -141,13 +141,20 @@ fn requests_that_continue_contexts() {
             None,
             cont(&["s1"], IdField::ScrollId, None),
         ),
-        // Every id named anywhere is checked, whichever the node would use.
+        // An id in the body replaces the parameters, as the node reads it.
         (
             Post,
             "/_search/scroll/s1?scroll_id=s2",
             Some(r#"{"scroll_id":"s3","scroll":"2m"}"#),
+            cont(&["s3"], IdField::ScrollId, Some(Duration::from_secs(120))),
+        ),
+        // Without one, every parameter id is checked, whichever the node would use.
+        (
+            Post,
+            "/_search/scroll/s1?scroll_id=s2",
+            Some(r#"{"scroll":"2m"}"#),
             cont(
-                &["s1", "s2", "s3"],
+                &["s1", "s2"],
                 IdField::ScrollId,
                 Some(Duration::from_secs(120)),
             ),
@@ -212,6 +219,25 @@ fn requests_that_clear_contexts_or_address_all() {
             "/_search/scroll?scroll_id=s1,s2",
             None,
             clear(&["s1", "s2"], Missing::ClearScroll),
+        ),
+        // A body replaces the parameters' ids, even one that names none.
+        (
+            Delete,
+            "/_search/scroll/s1?scroll_id=s2",
+            Some(r#"{"scroll_id":"s3"}"#),
+            clear(&["s3"], Missing::ClearScroll),
+        ),
+        (
+            Delete,
+            "/_search/scroll/s1",
+            Some("{}"),
+            clear(&[], Missing::ClearScroll),
+        ),
+        (
+            Delete,
+            "/_search/scroll/s1,_all",
+            Some(r#"{"scroll_id":"s3"}"#),
+            clear(&["s3"], Missing::ClearScroll),
         ),
         (
             Delete,
