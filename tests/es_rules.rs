@@ -692,6 +692,60 @@ fn bodies_are_judged_only_when_the_decision_reads_them() {
     assert_decided(addr, &upstream, &bulk("reader"), 400);
 }
 
+/// APIs that read or write indices named where the gateway does not look (a transform's
+/// source in its body, a stored datafeed, ...) are never granted by an `indices` rule.
+#[test]
+fn indices_named_where_the_gateway_does_not_look_are_never_granted() {
+    const POLICY: &str = r#"  access_control_rules:
+  - name: "No secrets"
+    type: forbid
+    auth_key: "other:other"
+    indices: ["secret*"]
+  - name: "Reader"
+    auth_key: "reader:reader"
+    indices: ["logs-*"]
+  - name: "Admin"
+    auth_key: "admin:admin"
+  - name: "Other"
+    auth_key: "other:other"
+"#;
+    let upstream = StubUpstream::echo();
+    let gateway = start_gateway("unread", &upstream.url(), POLICY, "");
+    let addr = gateway.local_addrs()[0];
+    let json = "Content-Type: application/json\r\n";
+    let preview = br#"{"source":{"index":"secret-1"},"pivot":{"group_by":{"u":{"terms":{"field":"user"}}},"aggregations":{"n":{"value_count":{"field":"user"}}}}}"#;
+    let requests = [
+        request("POST", "/_transform/_preview", "U", json, preview),
+        request("POST", "/_ml/datafeeds/feed-1/_start", "U", "", b""),
+        request(
+            "PUT",
+            "/_enrich/policy/p",
+            "U",
+            json,
+            br#"{"match":{"indices":"secret-1","match_field":"u","enrich_fields":["x"]}}"#,
+        ),
+        request(
+            "POST",
+            "/_text_structure/find_field_structure?index=secret-1&field=message",
+            "U",
+            "",
+            b"",
+        ),
+    ];
+    for raw in &requests {
+        let as_user = |user: &str| {
+            String::from_utf8(raw.clone())
+                .unwrap()
+                .replace(&basic("U"), &basic(user))
+                .into_bytes()
+        };
+        assert_decided(addr, &upstream, &as_user("reader"), 403);
+        // A forbid block cannot tell that such a request stays away from its indices.
+        assert_decided(addr, &upstream, &as_user("other"), 403);
+        assert_decided(addr, &upstream, &as_user("admin"), 200);
+    }
+}
+
 const NAMES_POLICY: &str = r#"  access_control_rules:
   - name: "Backups"
     auth_key: "backup:backup"

@@ -212,6 +212,10 @@ pub enum BodyIndices {
     IndexTemplate,
     /// SQL / ES|QL: the `FROM` clause of the query text.
     QueryText,
+    /// Indices named where the gateway does not look: a body it does not parse or a stored
+    /// definition the request creates, previews or runs (transforms, datafeeds, enrich
+    /// policies, watches, ...; `tools/routes/gen_routes.py` `UNREAD`).
+    Unread,
     /// `_cluster/allocation/explain`: `index`.
     AllocationExplain,
     /// Snapshot creation: `indices` (all when absent) are read into the snapshot.

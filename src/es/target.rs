@@ -191,7 +191,10 @@ impl<'a> Targets<'a> {
             all_data_streams: classified.targets_all(Role::DataStream),
             opaque_indices: matches!(
                 classified.body,
-                BodyIndices::QueryText | BodyIndices::Mtermvectors | BodyIndices::AllocationExplain
+                BodyIndices::QueryText
+                    | BodyIndices::Mtermvectors
+                    | BodyIndices::AllocationExplain
+                    | BodyIndices::Unread
             ) || pipelines.is_none(),
             indices,
             bulk_ops: Vec::new(),

@@ -101,6 +101,30 @@ BODY = {
     "rank_eval": "RankEval",
 }
 
+# APIs that read or write indices named where the gateway does not look: in a body it does not
+# parse, or in a stored definition they create, preview, start or run (transforms, datafeeds,
+# data frame analytics, enrich policies, watches, rollup jobs, snapshot lifecycle policies,
+# search applications, ES|QL views, a remote leader index, a mounted snapshot, the `index`
+# query parameter of find_field_structure). Mostly those with index privileges in the spec and
+# no index in the path; an `indices` rule cannot grant them (es::target `opaque_indices`).
+UNREAD = [
+    "transform.preview_transform", "transform.put_transform", "transform.update_transform",
+    "transform.start_transform", "transform.schedule_now_transform",
+    "ml.preview_datafeed", "ml.put_datafeed", "ml.update_datafeed", "ml.start_datafeed",
+    "ml.put_job", "ml.update_job", "ml.evaluate_data_frame",
+    "ml.put_data_frame_analytics", "ml.update_data_frame_analytics",
+    "ml.start_data_frame_analytics", "ml.explain_data_frame_analytics",
+    "ml.preview_data_frame_analytics",
+    "enrich.put_policy", "enrich.execute_policy",
+    "watcher.put_watch", "watcher.execute_watch", "watcher.activate_watch",
+    "scripts_painless_execute",
+    "search_application.search", "search_application.put", "search_application.render_query",
+    "ccr.follow", "ccr.put_auto_follow_pattern", "rollup.put_job", "rollup.start_job",
+    "slm.put_lifecycle", "slm.execute_lifecycle", "searchable_snapshots.mount",
+    "text_structure.find_field_structure", "esql.put_view", "esql.put_dataset",
+]
+BODY.update({api: "Unread" for api in UNREAD})
+
 # Bodies that add to the indices the path names rather than name the targets themselves: a
 # path without an index still means all indices.
 PATH_TARGETS = {"QueryText", "Search", "SearchTemplate", "RankEval"}
