@@ -23,16 +23,20 @@
 //!   hooks), where the node skips it: the refresher sees it once it is created.
 //! - A processor with a fixed target field: possible when a target names `_index`. Targets
 //!   are the values of `field`, `path`, `target_field`, `target_fields` and every key ending
-//!   in `_field`/`_fields` (sources such as `copy`'s `source_field` are counted too; that
-//!   only costs precision). A target names `_index` when it is `_index`, starts with
-//!   `_index.`, or is a template (`{{`, `set`/`append`/`remove` resolve their `field` per
-//!   document); a `_source.` prefix is dropped first, since OpenSearch and Elasticsearch 7
-//!   keep `_index` in the same map as the source (checked: `set` of `_source._index` reroutes
-//!   on OpenSearch 2.19). These processors are `append attachment bytes circle community_id
-//!   convert copy csv date dot_expander drop enrich fail fingerprint geo_grid geoip gsub
-//!   html_strip inference ip_location join lowercase network_direction redact
-//!   registered_domain remove remove_by_pattern rename set set_security_user sort split
-//!   terminate trim uppercase uri_parts urldecode user_agent`, plus `foreach`.
+//!   in `_field`/`_fields`, at the top of the processor's configuration and in every object
+//!   nested in it (option objects such as `inference`'s `inference_config.*.results_field`,
+//!   lists of objects). Sources such as `copy`'s `source_field`, and such keys inside a
+//!   `set`/`append` value that is an object, are counted too: that only costs precision. A
+//!   target that is neither a string nor a list of strings counts as naming `_index`; one
+//!   names it when it is `_index`, starts with `_index.`, or is a template (`{{`,
+//!   `set`/`append`/`remove` resolve their `field` per document); a `_source.` prefix is
+//!   dropped first, since OpenSearch and Elasticsearch 7 keep `_index` in the same map as the
+//!   source (checked: `set` of `_source._index` reroutes on OpenSearch 2.19). These
+//!   processors are `append attachment bytes circle community_id convert copy csv date
+//!   dot_expander drop enrich fail fingerprint geo_grid geoip gsub html_strip inference
+//!   ip_location join lowercase network_direction redact registered_domain remove
+//!   remove_by_pattern rename set set_security_user sort split terminate trim uppercase
+//!   uri_parts urldecode user_agent`, plus `foreach`.
 //! - Processors that write fields named by the data or a pattern: `kv` without a
 //!   `target_field` (keys go to the document root) unless `include_keys` is given and no
 //!   `prefix`+key names `_index`; `json` with `add_to_root` (checked: reroutes on OpenSearch
@@ -447,23 +451,46 @@ fn names_index(field: &str) -> bool {
     path == "_index" || path.starts_with("_index.") || field.contains("{{")
 }
 
-/// Whether any target field of a processor's configuration can name `_index`. A target that
-/// is neither a string nor a list of strings counts as naming it.
+/// Whether any target field of a processor's configuration can name `_index`: its own keys,
+/// and those of every object nested in it (option objects such as `inference`'s
+/// `inference_config.*.results_field`, lists of them, inner processors). A target that is
+/// neither a string nor a list of strings counts as naming it. No recursion: a stack of the
+/// values still to look into.
 fn targets_index(config: &Map<String, Value>) -> bool {
-    config
-        .iter()
-        .filter(|(key, _)| {
-            matches!(
-                key.as_str(),
-                "field" | "path" | "target_field" | "target_fields"
-            ) || key.ends_with("_field")
-                || key.ends_with("_fields")
-        })
-        .any(|(_, value)| match value {
-            Value::String(field) => names_index(field),
-            Value::Array(fields) => fields.iter().any(|f| f.as_str().is_none_or(names_index)),
-            _ => true,
-        })
+    let mut objects = vec![config];
+    let mut nested: Vec<&Value> = Vec::new();
+    while let Some(object) = objects.pop() {
+        for (key, value) in object {
+            if is_target_key(key) && target_names_index(value) {
+                return true;
+            }
+            nested.push(value);
+        }
+        while let Some(value) = nested.pop() {
+            match value {
+                Value::Object(object) => objects.push(object),
+                Value::Array(items) => nested.extend(items),
+                _ => {}
+            }
+        }
+    }
+    false
+}
+
+/// Whether a configuration key names a field the processor may write (module docs).
+fn is_target_key(key: &str) -> bool {
+    matches!(key, "field" | "path" | "target_field" | "target_fields")
+        || key.ends_with("_field")
+        || key.ends_with("_fields")
+}
+
+/// Whether the value of a target key can name `_index`.
+fn target_names_index(value: &Value) -> bool {
+    match value {
+        Value::String(field) => names_index(field),
+        Value::Array(fields) => fields.iter().any(|f| f.as_str().is_none_or(names_index)),
+        _ => true,
+    }
 }
 
 /// `kv`: its keys land under `target_field`, or at the root, where only `include_keys`

@@ -121,6 +121,26 @@ fn handlers_and_foreach_are_followed() {
 }
 
 #[test]
+fn target_fields_nested_in_options_are_counted() {
+    #[rustfmt::skip]
+    let cases: &[(&str, Value, Reroute)] = &[
+        ("inference results_field", json!([{"inference": {"model_id": "m", "inference_config": {"regression": {"results_field": "_index"}}}}]), Possible),
+        ("inference elsewhere", json!([{"inference": {"model_id": "m", "inference_config": {"regression": {"results_field": "out"}}}}]), Never),
+        ("nested target_field", json!([{"user_agent": {"field": "ua", "options": {"target_field": "_source._index"}}}]), Possible),
+        ("nested field list", json!([{"geoip": {"field": "ip", "extra": [{"fields": "x"}, {"output_fields": ["a", "_index"]}]}}]), Possible),
+        ("nested in a list of lists", json!([{"csv": {"field": "m", "target_fields": ["a"], "x": [[{"path": "_index.y"}]]}}]), Possible),
+        ("nested template", json!([{"enrich": {"field": "f", "target_field": "t", "o": {"source_field": "{{f}}"}}}]), Possible),
+        ("nested target not a string", json!([{"convert": {"field": "f", "type": "long", "o": {"target_field": 1}}}]), Possible),
+        ("nested others", json!([{"set": {"field": "a", "value": {"tag": "_index", "list": ["_index"]}}}]), Never),
+        // A `set` value that looks like configuration counts: that only costs precision.
+        ("set value with a field key", json!([{"set": {"field": "a", "value": {"field": "_index"}}}]), Possible),
+    ];
+    for (name, processors, expected) in cases {
+        assert_eq!(verdict(processors.clone()), *expected, "{name}");
+    }
+}
+
+#[test]
 fn pipeline_calls_are_followed_by_name() {
     let call = |name: &str| json!([{"pipeline": {"name": name}}]);
     let safe = ("safe", json!([{"set": {"field": "a", "value": "b"}}]));
