@@ -262,6 +262,42 @@ fn requests_name_pipelines_only_for_document_writes() {
 }
 
 #[test]
+fn resizes_and_create_from_copy_the_source_pipelines() {
+    use crate::es::route::classify;
+    use crate::http::Method;
+    let copied = |method, target| {
+        let classified = classify(method, target).unwrap();
+        let uses = PipelineUse::of(&classified).unwrap();
+        assert!(!uses.documents, "{target}");
+        uses.copied_from
+    };
+    let source: Vec<Cow<'_, str>> = vec!["logs-1".into()];
+    assert_eq!(copied(Method::Post, "/logs-1/_shrink/logs-2"), source);
+    assert_eq!(copied(Method::Put, "/logs-1/_split/logs-2"), source);
+    assert_eq!(copied(Method::Post, "/logs-1/_clone/logs-2"), source);
+    assert_eq!(copied(Method::Post, "/_create_from/logs-1/logs-2"), source);
+    assert!(copied(Method::Post, "/logs-w/_rollover/logs-2").is_empty());
+    assert!(copied(Method::Put, "/logs-2").is_empty());
+}
+
+#[test]
+fn settings_set_no_pipeline_when_none_empty_or_null() {
+    let mut uses = PipelineUse::default();
+    uses.add_settings(PipelineSettings {
+        names: vec!["_none".into(), "".into(), "p".into(), "p".into()],
+        unreadable: false,
+    });
+    assert_eq!(uses.set, ["p", "p"]);
+    assert!(!uses.set_unreadable);
+    uses.add_settings(PipelineSettings {
+        names: vec![],
+        unreadable: true,
+    });
+    assert!(uses.set_unreadable);
+    assert!(uses.named.is_empty() && !uses.documents);
+}
+
+#[test]
 fn ingest_lookups() {
     let mut ingest = Ingest::default();
     ingest.pipelines.insert("safe".into(), Never);
