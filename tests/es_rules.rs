@@ -891,15 +891,16 @@ fn node_with_pipelines() -> StubUpstream {
     })
 }
 
-#[test]
-fn pipelines_that_may_reroute_are_refused_before_the_node() {
+/// A gateway in front of [`node_with_pipelines`] whose policy adds a block granting every
+/// index (`admin`), once it has read the node's metadata.
+fn gateway_with_pipelines(name: &str) -> (StubUpstream, ringfence::runtime::Gateway) {
     let upstream = node_with_pipelines();
     let policy = format!(
         "{POLICY}  - name: \"Admin\"\n    auth_key: \"admin:admin\"\n    indices: [\"*\"]\n"
     );
     // One refresh at start, then none while the test runs: the stub sees only its requests.
     let gateway = start_gateway(
-        "pipelines",
+        name,
         &upstream.url(),
         &policy,
         "  metadata_refresh_ms: 600000\n",
@@ -909,6 +910,12 @@ fn pipelines_that_may_reroute_are_refused_before_the_node() {
         assert!(std::time::Instant::now() < deadline, "metadata not loaded");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    (upstream, gateway)
+}
+
+#[test]
+fn pipelines_that_may_reroute_are_refused_before_the_node() {
+    let (upstream, gateway) = gateway_with_pipelines("pipelines");
     let addr = gateway.local_addrs()[0];
     let doc = |user: &str, target: &str| request("PUT", target, user, "", b"{}");
     let bulk = |user: &str, item: &str| {
@@ -928,6 +935,53 @@ fn pipelines_that_may_reroute_are_refused_before_the_node() {
         // A user who may write every index may use them.
         (doc("admin", "/logstash-1/_doc/1?pipeline=reroute-to-secret"), 200),
         (doc("admin", "/logstash-routed/_doc/1"), 200),
+    ];
+    for (raw, status) in cases {
+        assert_decided(addr, &upstream, raw, *status);
+    }
+}
+
+/// Setting an index's default or final pipeline (creation, settings update, templates) takes
+/// effect before the next metadata refresh: the request that sets one that may reroute, or
+/// one the gateway does not know, is refused unless every index is granted.
+#[test]
+fn pipelines_set_in_settings_are_refused_before_the_node() {
+    let (upstream, gateway) = gateway_with_pipelines("pipelines-set");
+    let addr = gateway.local_addrs()[0];
+    let put = |user: &str, target: &str, body: &str| {
+        request(
+            "PUT",
+            target,
+            user,
+            "Content-Type: application/json\r\n",
+            body.as_bytes(),
+        )
+    };
+    #[rustfmt::skip]
+    let cases: &[(Vec<u8>, u16)] = &[
+        // Index creation, in each spelling Elasticsearch accepts.
+        (put("team", "/team-x", r#"{"settings":{"index.default_pipeline":"reroute-to-secret"}}"#), 403),
+        (put("team", "/team-x", r#"{"settings":{"index":{"default_pipeline":"reroute-to-secret"}}}"#), 403),
+        (put("team", "/team-x", r#"{"settings":{"final_pipeline":"reroute-to-secret"}}"#), 403),
+        (put("team", "/team-x", r#"{"settings":{"index":{"final_pipeline":"unknown"}}}"#), 403),
+        (put("team", "/team-x", r#"{"settings":{"index.default_pipeline":["add-field"]}}"#), 403),
+        (put("team", "/team-x", r#"{"settings":{"index":{"default_pipeline":"add-field"}}}"#), 200),
+        (put("logstash", "/logstash-x", r#"{"settings":{"index.default_pipeline":"reroute-to-secret"}}"#), 403),
+        (put("logstash", "/logstash-x", r#"{"settings":{"index.default_pipeline":"add-field"}}"#), 200),
+        // Settings updates, bare or wrapped in `settings`.
+        (put("team", "/team-1/_settings", r#"{"index.final_pipeline":"reroute-to-secret"}"#), 403),
+        (put("team", "/team-1/_settings", r#"{"settings":{"index":{"default_pipeline":"reroute-to-secret"}}}"#), 403),
+        (put("team", "/team-1/_settings", r#"{"settings":{"index":{"default_pipeline":"add-field"}}}"#), 200),
+        (put("team", "/team-1/_settings", r#"{"index":{"default_pipeline":null}}"#), 200),
+        // Index, legacy and component templates.
+        (put("team", "/_index_template/t", r#"{"index_patterns":["team-t-*"],"template":{"settings":{"index":{"default_pipeline":"reroute-to-secret"}}}}"#), 403),
+        (put("team", "/_index_template/t", r#"{"index_patterns":["team-t-*"],"template":{"settings":{"index":{"default_pipeline":"add-field"}}}}"#), 200),
+        (put("team", "/_template/t", r#"{"index_patterns":["team-t-*"],"settings":{"final_pipeline":"unknown"}}"#), 403),
+        (put("team", "/_component_template/c", r#"{"template":{"settings":{"index.default_pipeline":"reroute-to-secret"}}}"#), 403),
+        // A user who may write every index may set them.
+        (put("admin", "/team-x", r#"{"settings":{"index.default_pipeline":"reroute-to-secret"}}"#), 200),
+        (put("admin", "/_settings", r#"{"index":{"final_pipeline":"unknown"}}"#), 200),
+        (put("admin", "/_component_template/c", r#"{"template":{"settings":{"index.default_pipeline":"reroute-to-secret"}}}"#), 200),
     ];
     for (raw, status) in cases {
         assert_decided(addr, &upstream, raw, *status);

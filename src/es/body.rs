@@ -6,6 +6,7 @@
 //! ```text
 //! body bytes ──(Content-Encoding)──> inflate::Inflater ──> bulk / msearch scanners (streaming)
 //!                                   inflate_to_vec ──────> mget / reindex / aliases / template
+//!                                                          settings (pipelines set)
 //!                                                          lookups (search-family bodies)
 //! ```
 //!
@@ -21,6 +22,8 @@
 //! - [`lookups`]: the indices a query reads from inside (terms lookups, `more_like_this`
 //!   documents, indexed shapes, ...) in search-family bodies and `_msearch` search lines.
 //! - [`mget`], [`reindex`], [`aliases`], [`template`]: JSON bodies, parsed whole.
+//! - [`settings`]: the default and final ingest pipelines set in index settings (index
+//!   creation, settings updates, templates, resize, `_create_from`, snapshot restore).
 //! - [`context_ids`]: scroll and point-in-time ids in request bodies and response heads.
 //! - [`inflate`]: bounded gzip/deflate decoding feeding the above.
 //! - `json` (strict pull reader), `names` (index values), `ndjson` (line framing),
@@ -56,6 +59,8 @@ mod names;
 mod ndjson;
 #[path = "body/reindex.rs"]
 pub mod reindex;
+#[path = "body/settings.rs"]
+pub mod settings;
 #[path = "body/template.rs"]
 pub mod template;
 
@@ -69,6 +74,7 @@ pub use lookups::{scan_lookups, scan_lookups_within, scan_msearch_lookups, Searc
 pub use mget::{scan_mget, MgetSummary, MgetTarget};
 pub use msearch::{scan_msearch, MsearchScanner, MsearchSummary, MsearchTarget, ALL_INDICES};
 pub use reindex::{parse_reindex, Reindex};
+pub use settings::{scan_pipeline_settings, PipelineSettings, SettingsBody};
 pub use template::{parse_template, IndexTemplate, TemplateKind};
 
 /// Longest bulk action line or msearch header accepted. Real ones are well under 1 KiB

@@ -3,8 +3,8 @@
 //!
 //! Owns: the analysis of the pipeline definitions the metadata refresher reads
 //! (`GET /_ingest/pipeline`), the `index.default_pipeline`/`index.final_pipeline` settings of
-//! indices and index templates, and what a request itself says about pipelines
-//! ([`PipelineUse`]). Must not: do IO, or trust what it cannot read: anything it does not
+//! indices and index templates, and what a request itself says about pipelines, those it
+//! runs and those it sets ([`PipelineUse`]). Must not: do IO, or trust what it cannot read: anything it does not
 //! recognise counts as [`Reroute::Possible`]. `acl::indices` decides with it: a request that
 //! may run a rerouting (or unknown) pipeline writes, as far as the ACL is concerned, anywhere.
 //!
@@ -23,16 +23,20 @@
 //!   hooks), where the node skips it: the refresher sees it once it is created.
 //! - A processor with a fixed target field: possible when a target names `_index`. Targets
 //!   are the values of `field`, `path`, `target_field`, `target_fields` and every key ending
-//!   in `_field`/`_fields` (sources such as `copy`'s `source_field` are counted too; that
-//!   only costs precision). A target names `_index` when it is `_index`, starts with
-//!   `_index.`, or is a template (`{{`, `set`/`append`/`remove` resolve their `field` per
-//!   document); a `_source.` prefix is dropped first, since OpenSearch and Elasticsearch 7
-//!   keep `_index` in the same map as the source (checked: `set` of `_source._index` reroutes
-//!   on OpenSearch 2.19). These processors are `append attachment bytes circle community_id
-//!   convert copy csv date dot_expander drop enrich fail fingerprint geo_grid geoip gsub
-//!   html_strip inference ip_location join lowercase network_direction redact
-//!   registered_domain remove remove_by_pattern rename set set_security_user sort split
-//!   terminate trim uppercase uri_parts urldecode user_agent`, plus `foreach`.
+//!   in `_field`/`_fields`, at the top of the processor's configuration and in every object
+//!   nested in it (option objects such as `inference`'s `inference_config.*.results_field`,
+//!   lists of objects). Sources such as `copy`'s `source_field`, and such keys inside a
+//!   `set`/`append` value that is an object, are counted too: that only costs precision. A
+//!   target that is neither a string nor a list of strings counts as naming `_index`; one
+//!   names it when it is `_index`, starts with `_index.`, or is a template (`{{`,
+//!   `set`/`append`/`remove` resolve their `field` per document); a `_source.` prefix is
+//!   dropped first, since OpenSearch and Elasticsearch 7 keep `_index` in the same map as the
+//!   source (checked: `set` of `_source._index` reroutes on OpenSearch 2.19). These
+//!   processors are `append attachment bytes circle community_id convert copy csv date
+//!   dot_expander drop enrich fail fingerprint geo_grid geoip gsub html_strip inference
+//!   ip_location join lowercase network_direction redact registered_domain remove
+//!   remove_by_pattern rename set set_security_user sort split terminate trim uppercase
+//!   uri_parts urldecode user_agent`, plus `foreach`.
 //! - Processors that write fields named by the data or a pattern: `kv` without a
 //!   `target_field` (keys go to the document root) unless `include_keys` is given and no
 //!   `prefix`+key names `_index`; `json` with `add_to_root` (checked: reroutes on OpenSearch
@@ -55,12 +59,24 @@
 //! final pipeline (which OpenSearch 2.19 and Elasticsearch 8 forbid to change `_index`),
 //! only costs precision. `_none` names no pipeline. `_simulate` writes nothing and is not
 //! counted.
+//!
+//! A request also makes later writes run pipelines when it sets an index's (or a template's)
+//! `index.default_pipeline`/`index.final_pipeline` (index creation, settings updates, index,
+//! legacy and component templates, rollover, shrink/split/clone, `_create_from`, snapshot
+//! restore: `es::body::settings` reads them in every spelling), or creates an index with
+//! another's settings (shrink/split/clone, `_create_from`: the source's pipelines are
+//! copied), or stores a composable template composed of component templates (theirs become
+//! the template's). The metadata learns of those only at its next refresh, so the request
+//! itself counts as running them ([`PipelineUse::set`], [`PipelineUse::copied_from`],
+//! [`PipelineUse::composed_of`]); a value that cannot be read as a name counts as a pipeline
+//! that may reroute. `null`, `_none` and `""` set no pipeline.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
+use super::body::PipelineSettings;
 use super::metadata::TemplateKind;
 use super::route::{query_param, Classified};
 
@@ -90,8 +106,8 @@ pub enum Reroute {
     Possible,
 }
 
-/// What a request says about the pipelines it runs; the metadata adds the default and final
-/// pipelines of the indices it writes (`acl::indices`).
+/// What a request says about the pipelines it runs or makes indices run; the metadata adds
+/// the default and final pipelines of the indices it writes (`acl::indices`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PipelineUse<'a> {
     /// The API writes documents: the default and final pipelines of the indices it writes
@@ -101,16 +117,39 @@ pub struct PipelineUse<'a> {
     /// `_none` is left out. Only APIs that write documents are asked for the parameter (the
     /// others reject it, or read it as something else).
     pub named: Vec<Cow<'a, str>>,
+    /// Default and final pipelines the request sets on indices or templates (index
+    /// settings in its body, `es::body::settings`), as often as set (each costs a lookup);
+    /// `_none` and `""` are left out. Later writes run them, but the metadata learns of
+    /// them only at its next refresh.
+    pub set: Vec<Cow<'a, str>>,
+    /// The request sets a default or final pipeline to a value that cannot be read as a
+    /// name (a number, a list, ...): it counts as setting one that may reroute.
+    pub set_unreadable: bool,
+    /// Indices whose settings, pipelines included, the request copies into a new index
+    /// (`_shrink`, `_split`, `_clone`: Elasticsearch 8 always copies them, OpenSearch with
+    /// `copy_settings`; `_create_from`): their pipelines count as set.
+    pub copied_from: Vec<Cow<'a, str>>,
+    /// Component templates a composable template the request stores is composed of: their
+    /// pipelines count as set.
+    pub composed_of: Vec<Cow<'a, str>>,
 }
 
+/// The APIs that create an index with the settings of another, and the path part naming it.
+const SETTINGS_COPIES: [(&str, &str); 4] = [
+    ("indices.shrink", "index"),
+    ("indices.split", "index"),
+    ("indices.clone", "index"),
+    ("indices.create_from", "source"),
+];
+
 impl<'a> PipelineUse<'a> {
-    /// What the route says: whether its API writes documents, and the pipeline its
-    /// `pipeline` query parameter names. `None` when that parameter cannot be read (given
-    /// twice, bad escapes, not UTF-8).
+    /// What the route says: whether its API writes documents, the pipeline its `pipeline`
+    /// query parameter names, and the index whose settings it copies. `None` when that
+    /// parameter cannot be read (given twice, bad escapes, not UTF-8).
     pub fn of(classified: &Classified<'_>) -> Option<PipelineUse<'a>> {
         let mut uses = PipelineUse {
             documents: INGESTING_APIS.contains(&classified.api),
-            named: Vec::new(),
+            ..PipelineUse::default()
         };
         if uses.documents {
             if let Some(query) = classified.query {
@@ -118,6 +157,13 @@ impl<'a> PipelineUse<'a> {
                     uses.name(Cow::Owned(String::from_utf8(name).ok()?));
                 }
             }
+        }
+        let source = SETTINGS_COPIES
+            .iter()
+            .find(|(api, _)| *api == classified.api)
+            .and_then(|(_, part)| classified.parts.get(part));
+        if let Some(source) = source {
+            uses.copied_from = source.items().map(|i| Cow::Owned(i.to_string())).collect();
         }
         Some(uses)
     }
@@ -127,6 +173,17 @@ impl<'a> PipelineUse<'a> {
     pub fn name(&mut self, name: Cow<'a, str>) {
         if name != NO_PIPELINE {
             self.named.push(name);
+        }
+    }
+
+    /// Adds what a body's index settings set (`_none` and `""`, which no pipeline can be
+    /// called, are no pipeline).
+    pub fn add_settings(&mut self, settings: PipelineSettings<'_>) {
+        self.set_unreadable |= settings.unreadable;
+        for name in settings.names {
+            if !name.is_empty() && name != NO_PIPELINE {
+                self.set.push(Cow::Owned(name.into_owned()));
+            }
         }
     }
 }
@@ -230,8 +287,15 @@ impl Ingest {
             || template
                 .composed_of
                 .iter()
-                .filter_map(|c| self.components.get(c))
-                .any(|p| self.any_may_reroute(p))
+                .any(|c| self.component_may_reroute(c))
+    }
+
+    /// Whether the component template `name` sets a rerouting or unknown pipeline (one the
+    /// metadata does not hold sets none).
+    pub fn component_may_reroute(&self, name: &str) -> bool {
+        self.components
+            .get(name)
+            .is_some_and(|p| self.any_may_reroute(p))
     }
 
     /// Whether some index may run a rerouting or unknown pipeline.
@@ -447,23 +511,46 @@ fn names_index(field: &str) -> bool {
     path == "_index" || path.starts_with("_index.") || field.contains("{{")
 }
 
-/// Whether any target field of a processor's configuration can name `_index`. A target that
-/// is neither a string nor a list of strings counts as naming it.
+/// Whether any target field of a processor's configuration can name `_index`: its own keys,
+/// and those of every object nested in it (option objects such as `inference`'s
+/// `inference_config.*.results_field`, lists of them, inner processors). A target that is
+/// neither a string nor a list of strings counts as naming it. No recursion: a stack of the
+/// values still to look into.
 fn targets_index(config: &Map<String, Value>) -> bool {
-    config
-        .iter()
-        .filter(|(key, _)| {
-            matches!(
-                key.as_str(),
-                "field" | "path" | "target_field" | "target_fields"
-            ) || key.ends_with("_field")
-                || key.ends_with("_fields")
-        })
-        .any(|(_, value)| match value {
-            Value::String(field) => names_index(field),
-            Value::Array(fields) => fields.iter().any(|f| f.as_str().is_none_or(names_index)),
-            _ => true,
-        })
+    let mut objects = vec![config];
+    let mut nested: Vec<&Value> = Vec::new();
+    while let Some(object) = objects.pop() {
+        for (key, value) in object {
+            if is_target_key(key) && target_names_index(value) {
+                return true;
+            }
+            nested.push(value);
+        }
+        while let Some(value) = nested.pop() {
+            match value {
+                Value::Object(object) => objects.push(object),
+                Value::Array(items) => nested.extend(items),
+                _ => {}
+            }
+        }
+    }
+    false
+}
+
+/// Whether a configuration key names a field the processor may write (module docs).
+fn is_target_key(key: &str) -> bool {
+    matches!(key, "field" | "path" | "target_field" | "target_fields")
+        || key.ends_with("_field")
+        || key.ends_with("_fields")
+}
+
+/// Whether the value of a target key can name `_index`.
+fn target_names_index(value: &Value) -> bool {
+    match value {
+        Value::String(field) => names_index(field),
+        Value::Array(fields) => fields.iter().any(|f| f.as_str().is_none_or(names_index)),
+        _ => true,
+    }
 }
 
 /// `kv`: its keys land under `target_field`, or at the root, where only `include_keys`

@@ -206,10 +206,15 @@ pub enum BodyIndices {
     Reindex,
     /// `POST /_aliases`: the `index`/`indices`/`alias`/`aliases` of every action.
     UpdateAliases,
-    /// Index creation, rollover, shrink/split/clone: the `aliases` object names new aliases.
+    /// Index creation, rollover, shrink/split/clone: the `aliases` object names new aliases;
+    /// `settings` may set ingest pipelines.
     NewIndexAliases,
-    /// Index templates: `index_patterns` (and `aliases`).
+    /// Index templates: `index_patterns` (and `aliases`); their settings may set ingest
+    /// pipelines.
     IndexTemplate,
+    /// Settings updates (`PUT /_settings`, data stream settings) and `_create_from`: no
+    /// index, but the settings may set ingest pipelines.
+    IndexSettings,
     /// SQL / ES|QL: the `FROM` clause of the query text.
     QueryText,
     /// Indices named where the gateway does not look: a body it does not parse or a stored

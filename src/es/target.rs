@@ -4,10 +4,18 @@
 //! reads from inside (`Access::Lookup`, see `body::lookups`), also those of a `_reindex`'s
 //! `source` query and of the searches of a `_rank_eval`.
 //!
+//! Also the ingest pipelines a request runs or sets (`es::pipeline::PipelineUse`): those
+//! its path and body name, the default and final pipelines set in the index settings of its
+//! body (`body::settings`), the index whose settings a resize or `_create_from` copies, and
+//! the component templates a composable template is composed of.
+//!
 //! No IO. Built once per request from the route classification; bodies are read only for the
-//! APIs that name indices in them, after the proxy buffered (and the caller inflated) them.
+//! APIs that name indices (or set index settings) in them, after the proxy buffered (and the
+//! caller inflated) them.
 
-use super::body::{self, AliasActionKind, BodyError, BulkOp, SearchBody, TemplateKind};
+use super::body::{
+    self, AliasActionKind, BodyError, BulkOp, SearchBody, SettingsBody, TemplateKind,
+};
 use super::metadata::TemplateKind as ExistingTemplate;
 use super::pipeline::PipelineUse;
 use super::route::{BodyIndices, Classified, Role};
@@ -66,8 +74,8 @@ pub struct Targets<'a> {
     /// A listing of index templates: it shows their index patterns, so an allow block
     /// narrows it to the templates whose patterns it grants.
     pub templates: Option<TemplateRead<'a>>,
-    /// The ingest pipelines the request names, and whether the written indices' own run
-    /// (`es::pipeline`; `acl::indices` looks them up in the metadata).
+    /// The ingest pipelines the request names or sets, and whether the written indices' own
+    /// run (`es::pipeline`; `acl::indices` looks them up in the metadata).
     pub pipelines: PipelineUse<'a>,
 }
 
@@ -142,6 +150,7 @@ pub fn needs_body(classified: &Classified<'_>) -> bool {
             | BodyIndices::UpdateAliases
             | BodyIndices::IndexTemplate
             | BodyIndices::NewIndexAliases
+            | BodyIndices::IndexSettings
             | BodyIndices::SnapshotCreate
             | BodyIndices::SnapshotRestore
             | BodyIndices::Search
@@ -334,6 +343,19 @@ impl<'a> Targets<'a> {
                 for pattern in template.index_patterns.into_iter().chain(template.aliases) {
                     self.push_owned(pattern.into_owned(), Access::Write);
                 }
+                // A simulation stores nothing: the pipelines it would set never run.
+                if !classified.api.starts_with("indices.simulate") {
+                    let components = template.composed_of.into_iter();
+                    self.pipelines.composed_of =
+                        components.map(|c| Cow::Owned(c.into_owned())).collect();
+                    let shape = match kind {
+                        TemplateKind::Legacy => SettingsBody::LegacyTemplate,
+                        TemplateKind::Composable | TemplateKind::Component => {
+                            SettingsBody::Template
+                        }
+                    };
+                    self.add_settings(body, shape)?;
+                }
             }
             BodyIndices::NewIndexAliases => {
                 // `PUT /index {"aliases": {"name": {...}}}`: every alias created is a write.
@@ -345,6 +367,15 @@ impl<'a> Targets<'a> {
                         self.push_owned(alias.clone(), Access::Write);
                     }
                 }
+                self.add_settings(body, SettingsBody::NewIndex)?;
+            }
+            BodyIndices::IndexSettings => {
+                let shape = if classified.api == "indices.create_from" {
+                    SettingsBody::CreateFrom
+                } else {
+                    SettingsBody::Update
+                };
+                self.add_settings(body, shape)?;
             }
             BodyIndices::SnapshotCreate | BodyIndices::SnapshotRestore => {
                 let restore = classified.body == BodyIndices::SnapshotRestore;
@@ -366,11 +397,21 @@ impl<'a> Targets<'a> {
                 {
                     self.opaque_indices = true;
                 }
+                if restore {
+                    self.add_settings(body, SettingsBody::Restore)?;
+                }
                 // The snapshot or restore covers indices the path does not name: never narrowed.
                 self.narrowable = false;
             }
             _ => {}
         }
+        Ok(())
+    }
+
+    /// Adds the default and final pipelines the index settings in a body set.
+    fn add_settings(&mut self, body: &[u8], shape: SettingsBody) -> Result<(), BodyError> {
+        let settings = body::scan_pipeline_settings(body, shape)?;
+        self.pipelines.add_settings(settings);
         Ok(())
     }
 

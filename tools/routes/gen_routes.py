@@ -84,6 +84,9 @@ BODY = {
     "indices.clone": "NewIndexAliases",
     "indices.put_template": "IndexTemplate", "indices.put_index_template": "IndexTemplate",
     "indices.simulate_template": "IndexTemplate", "cluster.put_component_template": "IndexTemplate",
+    # Bodies that set index settings (ingest pipelines among them) and name no index.
+    "indices.put_settings": "IndexSettings", "indices.put_data_stream_settings": "IndexSettings",
+    "indices.create_from": "IndexSettings",
     "snapshot.create": "SnapshotCreate", "snapshot.restore": "SnapshotRestore",
     "sql.query": "QueryText", "sql.translate": "QueryText", "esql.query": "QueryText",
     "esql.async_query": "QueryText",
@@ -127,7 +130,7 @@ BODY.update({api: "Unread" for api in UNREAD})
 
 # Bodies that add to the indices the path names rather than name the targets themselves: a
 # path without an index still means all indices.
-PATH_TARGETS = {"QueryText", "Search", "SearchTemplate", "RankEval"}
+PATH_TARGETS = {"QueryText", "Search", "SearchTemplate", "RankEval", "IndexSettings"}
 
 # Two APIs of the spec that share a path shape and a method: the server has one handler there.
 # Every such group must map to one action; the first name listed here (or else the

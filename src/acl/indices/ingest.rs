@@ -1,6 +1,13 @@
 //! Whether a request may run an ingest pipeline that can send documents to another index
 //! (or one the gateway does not know): the pipelines it names, and the default and final
-//! pipelines of every index it writes documents to, looked up in the cluster metadata.
+//! pipelines of every index it writes documents to, looked up in the cluster metadata. Also
+//! whether it makes later writes run one: the default and final pipelines it sets in index
+//! settings (an index's, a template's, a component template's), those of the index whose
+//! settings it copies into a new one (shrink/split/clone, `_create_from`; looked up as for a
+//! write of that index), and those of the component templates a composable template it
+//! stores is composed of. The metadata learns of those only at its next refresh, so
+//! until then the request that sets them is the only place to refuse them; a value it
+//! cannot read counts as rerouting.
 //!
 //! What an index written to runs, by the kind of name (`es::pipeline` says which pipelines
 //! count):
@@ -16,10 +23,12 @@
 //! - a remote name: counts as rerouting (another cluster's pipelines are not read);
 //! - an exclusion (`-x`): nothing, it only removes.
 //!
-//! Before the metadata was first read ([`Ingest::unread`]) every document write counts as
-//! rerouting. No IO; each written name costs a lookup, a wildcard a pass over the cluster's
-//! names, an unknown name a pass over the index patterns of the templates that may reroute
-//! (compiled once per check).
+//! Before the metadata was first read ([`Ingest::unread`]) every document write, every
+//! pipeline named or set, every copy of an index's settings and every composition counts as
+//! rerouting. No IO;
+//! each written name (and each pipeline named or set) costs a lookup, a wildcard a pass over
+//! the cluster's names, an unknown name a pass over the index patterns of the templates that
+//! may reroute (compiled once per check).
 
 use crate::acl::pattern::Glob;
 use crate::es::index_name::IndexExpr;
@@ -27,20 +36,49 @@ use crate::es::metadata::ClusterMetadata;
 use crate::es::pipeline::Ingest;
 use crate::es::target::{Access, Targets};
 
-/// Whether the request may run a pipeline that is not known never to change `_index`.
+/// Whether the request may run, or make later writes run, a pipeline that is not known never
+/// to change `_index`.
 pub(super) fn may_reroute(targets: &Targets<'_>, metadata: &ClusterMetadata) -> bool {
     let ingest = &metadata.ingest;
     let uses = &targets.pipelines;
-    if uses.named.iter().any(|name| !ingest.never_reroutes(name)) {
+    if uses.set_unreadable {
+        return true;
+    }
+    if uses
+        .named
+        .iter()
+        .chain(&uses.set)
+        .any(|name| !ingest.never_reroutes(name))
+    {
+        return true;
+    }
+    if !uses.documents && uses.copied_from.is_empty() && uses.composed_of.is_empty() {
+        return false;
+    }
+    if ingest.unread {
+        return true;
+    }
+    if uses
+        .composed_of
+        .iter()
+        .any(|c| ingest.component_may_reroute(c))
+    {
+        return true;
+    }
+    let written = Written::new(metadata);
+    if uses
+        .copied_from
+        .iter()
+        .any(|source| written.may_reroute(source))
+    {
         return true;
     }
     if !uses.documents {
         return false;
     }
-    if ingest.unread || (targets.all_indices && ingest.some_index_may_reroute()) {
+    if targets.all_indices && ingest.some_index_may_reroute() {
         return true;
     }
-    let written = Written::new(metadata);
     targets
         .indices
         .iter()

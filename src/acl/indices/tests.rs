@@ -929,6 +929,89 @@ fn pipelines_that_may_reroute_need_a_grant_of_every_index() {
     }
 }
 
+/// A request that sets a default or final pipeline (or copies an index's) makes later writes
+/// run it before the metadata knows: it is decided as if it ran it.
+#[test]
+fn pipelines_set_in_settings_need_a_grant_of_every_index() {
+    let writer = compile(&format!("readonlyrest:\n  access_control_rules:\n{WRITER}"));
+    let all = compile(&format!(
+        "readonlyrest:\n  access_control_rules:\n{EVERYTHING}"
+    ));
+    let forbid = compile(&format!(
+        "readonlyrest:\n  access_control_rules:\n{FORBID_SECRET}{EVERYTHING}"
+    ));
+    let m = ingest_metadata();
+    let body = |text: &str| Some(text.as_bytes().to_vec());
+    let (w, a, f) = ("allow:writer", "allow:all", "forbid:no-secret");
+    #[rustfmt::skip]
+    let cases: &[PipelineCase] = &[
+        // Index creation, every spelling.
+        (Method::Put, "/logs-x", body(r#"{"settings":{"index.default_pipeline":"reroute-to-secret"}}"#), "deny", a, f),
+        (Method::Put, "/logs-x", body(r#"{"settings":{"index":{"default_pipeline":"reroute-to-secret"}}}"#), "deny", a, f),
+        (Method::Put, "/logs-x", body(r#"{"settings":{"final_pipeline":"reroute-to-secret"}}"#), "deny", a, f),
+        (Method::Put, "/logs-x", body(r#"{"settings":{"index":{"final_pipeline":"no-such"}}}"#), "deny", a, f),
+        (Method::Put, "/logs-x", body(r#"{"settings":{"index.default_pipeline":7}}"#), "deny", a, f),
+        (Method::Put, "/logs-x", body(r#"{"settings":{"index":{"default_pipeline":"add-field"}}}"#), w, a, a),
+        (Method::Put, "/logs-x", body(r#"{"settings":{"index.default_pipeline":null,"final_pipeline":"_none"}}"#), w, a, a),
+        (Method::Put, "/logs-x", body(r#"{"mappings":{"properties":{"default_pipeline":{"type":"keyword"}}}}"#), w, a, a),
+        // Settings updates, bare or wrapped.
+        (Method::Put, "/logs-1/_settings", body(r#"{"index.final_pipeline":"reroute-to-secret"}"#), "deny", a, f),
+        (Method::Put, "/logs-1/_settings", body(r#"{"settings":{"default_pipeline":"reroute-to-secret"}}"#), "deny", a, f),
+        (Method::Put, "/logs-1/_settings", body(r#"{"settings":{"index":{"default_pipeline":"add-field"}}}"#), w, a, a),
+        (Method::Put, "/logs-1/_settings", body(r#"{"index":{"number_of_replicas":2}}"#), w, a, a),
+        (Method::Put, "/_settings", body(r#"{"default_pipeline":"add-field"}"#), "deny", a, f),
+        // Templates: index, legacy, component (which names no index), and a simulation.
+        (Method::Put, "/_index_template/t", body(r#"{"index_patterns":["logs-t-*"],"template":{"settings":{"index.default_pipeline":"reroute-to-secret"}}}"#), "deny", a, f),
+        (Method::Put, "/_index_template/t", body(r#"{"index_patterns":["logs-t-*"],"template":{"settings":{"index":{"default_pipeline":"add-field"}}}}"#), w, a, a),
+        (Method::Put, "/_template/t", body(r#"{"index_patterns":["logs-t-*"],"settings":{"default_pipeline":"reroute-to-secret"}}"#), "deny", a, f),
+        (Method::Put, "/_component_template/c", body(r#"{"template":{"settings":{"index":{"final_pipeline":"reroute-to-secret"}}}}"#), "deny", a, f),
+        (Method::Put, "/_component_template/c", body(r#"{"template":{"settings":{"index":{"final_pipeline":"add-field"}}}}"#), w, a, f),
+        // Composed of a component template that sets one.
+        (Method::Put, "/_index_template/t", body(r#"{"index_patterns":["logs-t-*"],"composed_of":["routing"]}"#), "deny", a, f),
+        (Method::Put, "/_index_template/t", body(r#"{"index_patterns":["logs-t-*"],"composed_of":["other"]}"#), w, a, a),
+        (Method::Post, "/_index_template/_simulate", body(r#"{"index_patterns":["logs-t-*"],"template":{"settings":{"index.default_pipeline":"reroute-to-secret"}}}"#), w, a, a),
+        // Resize, rollover and `_create_from`: the body's settings, and the source's pipelines.
+        (Method::Post, "/logs-routed/_shrink/logs-small", None, "deny", a, f),
+        (Method::Post, "/logs-1/_clone/logs-2", None, w, a, a),
+        (Method::Post, "/logs-1/_split/logs-2", body(r#"{"settings":{"index.default_pipeline":"reroute-to-secret"}}"#), "deny", a, f),
+        (Method::Post, "/logs-w/_rollover", body(r#"{"settings":{"index.final_pipeline":"no-such"}}"#), "deny", a, f),
+        (Method::Post, "/_create_from/logs-routed/logs-copy", None, "deny", a, f),
+        (Method::Post, "/_create_from/logs-1/logs-copy", body(r#"{"settings_override":{"index.default_pipeline":"add-field"}}"#), w, a, a),
+        (Method::Post, "/_create_from/logs-1/logs-copy", body(r#"{"settings_override":{"default_pipeline":"reroute-to-secret"}}"#), "deny", a, f),
+        // Snapshot restore: `index_settings`.
+        (Method::Post, "/_snapshot/r/s/_restore", body(r#"{"indices":"logs-1","index_settings":{"index.default_pipeline":"reroute-to-secret"}}"#), "deny", a, f),
+        (Method::Post, "/_snapshot/r/s/_restore", body(r#"{"indices":"logs-1","index_settings":{"index.number_of_replicas":0}}"#), w, a, a),
+    ];
+    for (method, path, body, by_writer, by_all, with_forbid) in cases {
+        let decide = |acl: &Acl| decide_with(acl, &m, *method, path, body.as_deref());
+        let what = format!(
+            "{} {path} {:?}",
+            method.as_str(),
+            body.as_deref().map(String::from_utf8_lossy)
+        );
+        assert_eq!(decide(&writer), *by_writer, "logs-* writer: {what}");
+        assert_eq!(decide(&all), *by_all, "* writer: {what}");
+        assert_eq!(decide(&forbid), *with_forbid, "secret* forbidden: {what}");
+    }
+    // Before the metadata is read, no pipeline is known never to reroute.
+    let unread = ClusterMetadata::unread();
+    let create = br#"{"settings":{"index":{"default_pipeline":"add-field"}}}"#;
+    assert_eq!(
+        decide_with(&writer, &unread, Method::Put, "/logs-x", Some(create)),
+        "deny"
+    );
+    assert_eq!(
+        decide_with(
+            &writer,
+            &unread,
+            Method::Post,
+            "/logs-1/_clone/logs-2",
+            None
+        ),
+        "deny"
+    );
+}
+
 #[test]
 fn before_the_metadata_is_read_every_document_write_may_reroute() {
     let writer = compile(&format!("readonlyrest:\n  access_control_rules:\n{WRITER}"));

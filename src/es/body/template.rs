@@ -1,8 +1,11 @@
-//! Index templates: the index patterns a template applies to and the aliases it creates.
+//! Index templates: the index patterns a template applies to, the aliases it creates and the
+//! component templates it is composed of.
 //!
 //! Owns: `index_patterns` and alias names of legacy (`_template`), composable
 //! (`_index_template`, also `_index_template/_simulate`) and component
-//! (`_component_template`) templates. Must not: look into settings or mappings (skipped).
+//! (`_component_template`) templates, and a composable template's `composed_of`. Must not:
+//! look into settings or mappings (skipped; `settings` reads the ingest pipelines set in
+//! them).
 //!
 //! Decisions, with the Elasticsearch behaviour they follow:
 //! - `index_patterns`: a string or an array of strings (legacy `PutIndexTemplateRequest`
@@ -14,6 +17,9 @@
 //! - Aliases are the keys of the `aliases` object: top level for legacy templates,
 //!   `template.aliases` for composable and component templates. Names are reported as
 //!   written (they may hold the `{index}` placeholder).
+//! - `composed_of` (composable templates): an array of component template names; read like
+//!   an index list (a string, or names with `,`, which Elasticsearch rejects, only add names).
+//!   The settings of those components, ingest pipelines among them, become the template's.
 //! - The keys read here may appear once; everything else is skipped as JSON.
 //! - An empty pattern list is returned as is (Elasticsearch rejects such a template).
 
@@ -39,6 +45,7 @@ pub enum TemplateKind {
 pub struct IndexTemplate<'a> {
     pub index_patterns: Vec<Cow<'a, str>>,
     pub aliases: Vec<Cow<'a, str>>,
+    pub composed_of: Vec<Cow<'a, str>>,
 }
 
 /// Parses a complete template body.
@@ -63,6 +70,7 @@ pub fn parse_template(body: &[u8], kind: TemplateKind) -> Result<IndexTemplate<'
             (b"template", TemplateKind::Legacy) if is_pattern_string => 0,
             (b"aliases", TemplateKind::Legacy) => 1,
             (b"template", TemplateKind::Composable | TemplateKind::Component) => 2,
+            (b"composed_of", TemplateKind::Composable) => 3,
             _ => {
                 r.skip_value().map_err(json)?;
                 continue;
@@ -77,6 +85,11 @@ pub fn parse_template(body: &[u8], kind: TemplateKind) -> Result<IndexTemplate<'
                 index_list(&mut r, loc, &mut |name| out.index_patterns.push(name))?;
             }
             1 => alias_names(&mut r, loc, &mut out.aliases)?,
+            3 => {
+                if !r.take_null().map_err(json)? {
+                    index_list(&mut r, loc, &mut |name| out.composed_of.push(name))?;
+                }
+            }
             _ => {
                 if r.take_null().map_err(json)? {
                     continue;

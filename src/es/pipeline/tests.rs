@@ -121,6 +121,26 @@ fn handlers_and_foreach_are_followed() {
 }
 
 #[test]
+fn target_fields_nested_in_options_are_counted() {
+    #[rustfmt::skip]
+    let cases: &[(&str, Value, Reroute)] = &[
+        ("inference results_field", json!([{"inference": {"model_id": "m", "inference_config": {"regression": {"results_field": "_index"}}}}]), Possible),
+        ("inference elsewhere", json!([{"inference": {"model_id": "m", "inference_config": {"regression": {"results_field": "out"}}}}]), Never),
+        ("nested target_field", json!([{"user_agent": {"field": "ua", "options": {"target_field": "_source._index"}}}]), Possible),
+        ("nested field list", json!([{"geoip": {"field": "ip", "extra": [{"fields": "x"}, {"output_fields": ["a", "_index"]}]}}]), Possible),
+        ("nested in a list of lists", json!([{"csv": {"field": "m", "target_fields": ["a"], "x": [[{"path": "_index.y"}]]}}]), Possible),
+        ("nested template", json!([{"enrich": {"field": "f", "target_field": "t", "o": {"source_field": "{{f}}"}}}]), Possible),
+        ("nested target not a string", json!([{"convert": {"field": "f", "type": "long", "o": {"target_field": 1}}}]), Possible),
+        ("nested others", json!([{"set": {"field": "a", "value": {"tag": "_index", "list": ["_index"]}}}]), Never),
+        // A `set` value that looks like configuration counts: that only costs precision.
+        ("set value with a field key", json!([{"set": {"field": "a", "value": {"field": "_index"}}}]), Possible),
+    ];
+    for (name, processors, expected) in cases {
+        assert_eq!(verdict(processors.clone()), *expected, "{name}");
+    }
+}
+
+#[test]
 fn pipeline_calls_are_followed_by_name() {
     let call = |name: &str| json!([{"pipeline": {"name": name}}]);
     let safe = ("safe", json!([{"set": {"field": "a", "value": "b"}}]));
@@ -239,6 +259,42 @@ fn requests_name_pipelines_only_for_document_writes() {
         None
     );
     assert_eq!(uses(Method::Put, "/logs/_doc/1?pipeline=%FF"), None);
+}
+
+#[test]
+fn resizes_and_create_from_copy_the_source_pipelines() {
+    use crate::es::route::classify;
+    use crate::http::Method;
+    let copied = |method, target| {
+        let classified = classify(method, target).unwrap();
+        let uses = PipelineUse::of(&classified).unwrap();
+        assert!(!uses.documents, "{target}");
+        uses.copied_from
+    };
+    let source: Vec<Cow<'_, str>> = vec!["logs-1".into()];
+    assert_eq!(copied(Method::Post, "/logs-1/_shrink/logs-2"), source);
+    assert_eq!(copied(Method::Put, "/logs-1/_split/logs-2"), source);
+    assert_eq!(copied(Method::Post, "/logs-1/_clone/logs-2"), source);
+    assert_eq!(copied(Method::Post, "/_create_from/logs-1/logs-2"), source);
+    assert!(copied(Method::Post, "/logs-w/_rollover/logs-2").is_empty());
+    assert!(copied(Method::Put, "/logs-2").is_empty());
+}
+
+#[test]
+fn settings_set_no_pipeline_when_none_empty_or_null() {
+    let mut uses = PipelineUse::default();
+    uses.add_settings(PipelineSettings {
+        names: vec!["_none".into(), "".into(), "p".into(), "p".into()],
+        unreadable: false,
+    });
+    assert_eq!(uses.set, ["p", "p"]);
+    assert!(!uses.set_unreadable);
+    uses.add_settings(PipelineSettings {
+        names: vec![],
+        unreadable: true,
+    });
+    assert!(uses.set_unreadable);
+    assert!(uses.named.is_empty() && !uses.documents);
 }
 
 #[test]

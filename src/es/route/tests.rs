@@ -476,6 +476,19 @@ fn implicit_all_and_body_hints() {
     assert_eq!(ok(P, "/_aliases").body, BodyIndices::UpdateAliases);
     assert_eq!(ok(U, "/logs").body, BodyIndices::NewIndexAliases);
     assert_eq!(ok(P, "/_sql").body, BodyIndices::QueryText);
+    // Settings bodies may set ingest pipelines; `PUT /_settings` still changes every index.
+    let settings = ok(U, "/_settings");
+    assert_eq!(
+        (settings.body, settings.targets_all(Role::Index)),
+        (BodyIndices::IndexSettings, true)
+    );
+    assert_eq!(ok(U, "/logs/_settings").body, BodyIndices::IndexSettings);
+    assert_eq!(
+        ok(U, "/_data_stream/logs-a/_settings").body,
+        BodyIndices::IndexSettings
+    );
+    assert_eq!(ok(P, "/_create_from/a/b").body, BodyIndices::IndexSettings);
+    assert_eq!(ok(G, "/logs/_settings").body, BodyIndices::None);
     // Search-family bodies add lookups; a path without an index still means all of them.
     let search = ok(G, "/_search");
     assert_eq!(

@@ -25,6 +25,16 @@ fn composable_and_component() {
     let t = parse_template(body, TemplateKind::Composable).unwrap();
     assert_eq!(names(&t.index_patterns), ["metrics-*"]);
     assert_eq!(names(&t.aliases), ["m"]);
+    assert_eq!(names(&t.composed_of), ["c1"]);
+    let t = parse_template(
+        br#"{"index_patterns":"a","composed_of":["c1","c2,c3"]}"#,
+        TemplateKind::Composable,
+    )
+    .unwrap();
+    assert_eq!(names(&t.composed_of), ["c1", "c2", "c3"]);
+    // Only composable templates are composed of others.
+    let t = parse_template(br#"{"composed_of":["c"]}"#, TemplateKind::Component).unwrap();
+    assert!(t.composed_of.is_empty());
     let t = parse_template(
         br#"{"template":{"aliases":{"c":{}}},"version":1}"#,
         TemplateKind::Component,
