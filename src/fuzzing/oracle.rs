@@ -138,9 +138,10 @@ fn civil_date(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-/// `<static{math}...>`: the text before the first `{`.
+/// `<static{math}...>`: the text before the first `{`. Only `<...>` is date math: `<x` is a
+/// (malformed) name like any other.
 pub(crate) fn date_math_prefix(name: &str) -> Option<String> {
-    let inner = name.strip_prefix('<')?;
+    let inner = name.strip_prefix('<')?.strip_suffix('>')?;
     Some(inner.split('{').next().unwrap_or_default().to_string())
 }
 
