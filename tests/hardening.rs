@@ -311,23 +311,27 @@ fn guessing_a_plain_key_is_throttled_once_for_the_whole_process() {
 fn guesses_are_counted_when_a_later_block_lets_anyone_in() {
     let upstream = StubUpstream::echo();
     // Health checks need no credentials; a guess at the admin password still fails a login
-    // (else the anonymous block answers every wrong guess with 200, unthrottled). A user of
-    // the expensive key below, never verified here, is not counted.
-    let acl = "  access_control_rules:\n  - name: admin\n    auth_key: admin:right\n  - name: health\n    actions: [\"cluster:monitor/health\"]\n  - name: logstash\n    auth_key_pbkdf2: \"logstash:JltDNAoXNtc7MIBs2FYlW0o1f815ucj+bel3drdAk2yOufg2PNfQ51qr0EQ6RSkojw/DzrDLFDeXONumzwKjOA==\"\n";
+    // (else the anonymous block answers every wrong guess with 200, unthrottled), also when
+    // a later full-form expensive key (any user) was never asked. Its own user, never
+    // verified here, is counted too, but once: the same password repeated counts once (per
+    // core; one worker here).
+    let full_form =
+        "5M8QnArpkz0RojZLgSrKZLWXGC/9MRA+TTeVvkQD9D/mhbkxCasypfRP3R2zKnANp8Dfo3VKIfH8CzVoLpyuAQ==";
+    let acl = format!(
+        "  access_control_rules:\n  - name: admin\n    auth_key: admin:right\n  - name: health\n    actions: [\"cluster:monitor/health\"]\n  - name: ci\n    auth_key_pbkdf2: \"{full_form}\"\n"
+    );
     let gateway_section =
-        "  workers: 2\n  auth:\n    max_failures_per_address: 3\n    max_failures_per_user: 100\n";
-    let gateway = start_gateway("anonymous-throttle", &upstream.url(), acl, gateway_section);
+        "  workers: 1\n  auth:\n    max_failures_per_address: 3\n    max_failures_per_user: 100\n";
+    let gateway = start_gateway("anonymous-throttle", &upstream.url(), &acl, gateway_section);
     let addr = gateway.local_addrs()[0];
-    let statuses: Vec<u16> = (0..5)
-        .map(|_| get_as(addr, "logstash", "whatever"))
-        .collect();
-    assert_eq!(statuses, [200; 5], "an unverified user is not counted");
-    let statuses: Vec<u16> = (0..4)
+    let statuses: Vec<u16> = (0..5).map(|_| get_as(addr, "ci", "secret")).collect();
+    assert_eq!(statuses, [200; 5], "one password repeated is one failure");
+    let statuses: Vec<u16> = (0..3)
         .map(|i| get_as(addr, "admin", &format!("guess-{i}")))
         .collect();
-    assert_eq!(statuses, [200, 200, 200, 429]);
+    assert_eq!(statuses, [200, 200, 429]);
     assert_eq!(get_as(addr, "admin", "right"), 429);
-    assert_eq!(upstream.requests().len(), 8);
+    assert_eq!(upstream.requests().len(), 7);
 }
 
 #[test]

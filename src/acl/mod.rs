@@ -179,10 +179,11 @@ impl Acl {
             match self.evaluate_block(block, req, verifier) {
                 BlockResult::Matched(user, narrowed, by_basic) => {
                     // A guess an earlier block rejected is a failed login even when a later
-                    // block needs no credentials; unverified expensive keys do not count.
-                    let credentials_rejected = bad_credentials
-                        && req.basic.is_some()
-                        && self.basic_credentials_valid(req, verifier) == Some(false);
+                    // block needs no credentials (else the anonymous answer is an unthrottled
+                    // oracle for guesses). Valid credentials of a later block whose expensive
+                    // hash was never verified count too, once: a repeated password counts once.
+                    let credentials_rejected =
+                        bad_credentials && req.basic.is_some() && !self.recognises(req, verifier);
                     return match &block.policy {
                         Policy::Allow => Decision::Allow {
                             block: Some(&block.name),
@@ -213,7 +214,7 @@ impl Acl {
                 BlockResult::NeedsBody => return Decision::ReadBody,
             }
         }
-        let rejected = bad_credentials && self.basic_credentials_valid(req, verifier) != Some(true);
+        let rejected = bad_credentials && !self.recognises(req, verifier);
         let credentials_rejected = rejected && req.basic.is_some();
         if rejected && self.settings.prompt_for_basic_auth {
             return Decision::Unauthorized {
@@ -273,14 +274,12 @@ impl Acl {
     }
 
     /// Whether the request's Basic credentials are valid for any authentication rule of the
-    /// ACL: `Some(true)`, `Some(false)` when every rule that could take them says no, `None`
-    /// when only an expensive key whose verdict is not cached could tell. A known user who is
-    /// simply not allowed gets 403; a prompt would not help them. This question is never
-    /// worth a hash.
-    fn basic_credentials_valid(&self, req: &Request<'_>, verifier: &dyn Verifier) -> Option<bool> {
-        use crate::auth::key::{Cost, Verdict};
+    /// ACL. A known user who is simply not allowed gets 403; a prompt would not help them.
+    /// Expensive keys count only when their verdict is already cached: this question is
+    /// never worth a hash.
+    fn recognises(&self, req: &Request<'_>, verifier: &dyn Verifier) -> bool {
         let Some(basic) = &req.basic else {
-            return Some(false);
+            return false;
         };
         let block_rules = self
             .blocks
@@ -296,28 +295,20 @@ impl Acl {
             .iter()
             .filter(|u| u.usernames.iter().any(|g| g.matches(&basic.user)))
             .map(|u| &u.auth);
-        let mut unknown = false;
-        for auth in block_rules.chain(user_rules) {
-            let AuthRule::Key { id, key, .. } = auth else {
-                continue;
-            };
-            let verdict = if key.username().is_some_and(|user| user != basic.user) {
-                Some(Verdict::UserMismatch)
-            } else {
-                match key.cost() {
-                    Cost::Cheap => {
+        block_rules.chain(user_rules).any(|auth| match auth {
+            AuthRule::Key { id, key, .. } => {
+                let verdict = match key.cost() {
+                    crate::auth::key::Cost::Cheap => {
                         Some(key.verify(basic.user.as_bytes(), basic.password.as_bytes()))
                     }
-                    Cost::Expensive => verifier.cached(*id, &basic.user, &basic.password),
-                }
-            };
-            match verdict {
-                Some(Verdict::Match) => return Some(true),
-                None => unknown = true,
-                Some(_) => {}
+                    crate::auth::key::Cost::Expensive => {
+                        verifier.cached(*id, &basic.user, &basic.password)
+                    }
+                };
+                verdict == Some(crate::auth::key::Verdict::Match)
             }
-        }
-        (!unknown).then_some(false)
+            _ => false,
+        })
     }
 
     /// Host names to resolve (by `snapshot`, off the hot path).
