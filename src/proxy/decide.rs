@@ -311,7 +311,7 @@ pub fn decide(
             user,
             ..
         } => Some(match user {
-            Some(user) => Owner::User(user, block),
+            Some(user) => Owner::User(user),
             None => Owner::Block(block),
         }),
         // Goes out to match nothing (forbidden indices only): no context is its to use.

@@ -84,9 +84,8 @@ impl std::fmt::Debug for OwnerTag {
 /// Who a context belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner<'a> {
-    /// The authenticated user (first) under the allow block that matched (second): the same
-    /// user under another block may be granted other indices, so owns other contexts.
-    User(&'a str, &'a str),
+    /// The authenticated user.
+    User(&'a str),
     /// No user: the allow block that matched.
     Block(&'a str),
     /// A request that owns nothing (a read of forbidden indices only, sent on to match
@@ -258,18 +257,13 @@ impl SearchContexts {
     }
 
     fn owner_tag(&self, owner: Owner<'_>, generation: u64) -> OwnerTag {
-        let mut fixed = generation.to_le_bytes().to_vec();
         let (kind, name) = match owner {
-            Owner::User(name, block) => {
-                fixed.extend_from_slice(&(block.len() as u64).to_le_bytes());
-                fixed.extend_from_slice(block.as_bytes());
-                (1, name)
-            }
+            Owner::User(name) => (1, name),
             Owner::Block(name) => (2, name),
             // Never recorded (`check` opens nothing for it): a tag of its own all the same.
             Owner::Nobody => (3, ""),
         };
-        OwnerTag(self.tag(kind, &fixed, name.as_bytes()))
+        OwnerTag(self.tag(kind, &generation.to_le_bytes(), name.as_bytes()))
     }
 
     fn shard(&self, id: &IdTag) -> MutexGuard<'_, Shard> {

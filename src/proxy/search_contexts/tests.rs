@@ -36,33 +36,25 @@ fn allowed(checked: &Checked) -> bool {
 fn only_the_owner_continues_or_clears() {
     let store = store();
     let now = Instant::now();
-    open(
-        &store,
-        "scroll-a",
-        Owner::User("alice", "readers"),
-        MINUTE,
-        now,
-    );
+    open(&store, "scroll-a", Owner::User("alice"), MINUTE, now);
     let check = |uses: &ContextUse, owner, generation| store.check(uses, owner, generation, now);
     assert!(allowed(&check(
         &continues("scroll-a", None),
-        Owner::User("alice", "readers"),
+        Owner::User("alice"),
         1
     )));
     assert!(allowed(&check(
         &clears("scroll-a"),
-        Owner::User("alice", "readers"),
+        Owner::User("alice"),
         1
     )));
     for (owner, generation) in [
-        (Owner::User("bob", "readers"), 1),
-        (Owner::User("Alice", "readers"), 1),
+        (Owner::User("bob"), 1),
+        (Owner::User("Alice"), 1),
         // A block named like the user is another owner.
         (Owner::Block("alice"), 1),
-        // The same user under another block may be granted other indices.
-        (Owner::User("alice", "writers"), 1),
         // After a reload, contexts opened before belong to nobody.
-        (Owner::User("alice", "readers"), 2),
+        (Owner::User("alice"), 2),
     ] {
         assert!(matches!(
             check(&continues("scroll-a", None), owner, generation),
@@ -75,11 +67,7 @@ fn only_the_owner_continues_or_clears() {
     }
     // An id nobody opened, or one of several that is not the requester's.
     assert!(matches!(
-        check(
-            &continues("scroll-b", None),
-            Owner::User("alice", "readers"),
-            1
-        ),
+        check(&continues("scroll-b", None), Owner::User("alice"), 1),
         Checked::Missing(_)
     ));
     let mixed = ContextUse::Clear {
@@ -87,7 +75,7 @@ fn only_the_owner_continues_or_clears() {
         missing: Missing::ClearScroll,
     };
     assert!(matches!(
-        check(&mixed, Owner::User("alice", "readers"), 1),
+        check(&mixed, Owner::User("alice"), 1),
         Checked::Missing(_)
     ));
 }
@@ -96,7 +84,7 @@ fn only_the_owner_continues_or_clears() {
 fn nobody_opens_or_uses_anything() {
     let store = store();
     let now = Instant::now();
-    open(&store, "s", Owner::User("alice", "readers"), MINUTE, now);
+    open(&store, "s", Owner::User("alice"), MINUTE, now);
     let nobody = |uses: &ContextUse| store.check(uses, Owner::Nobody, 1, now);
     assert!(matches!(nobody(&continues("s", None)), Checked::Missing(_)));
     assert!(matches!(nobody(&clears("s")), Checked::Missing(_)));
@@ -115,7 +103,7 @@ fn nobody_opens_or_uses_anything() {
 fn uses_without_ids_pass_or_ask_for_the_body() {
     let store = store();
     let now = Instant::now();
-    let alice = Owner::User("alice", "readers");
+    let alice = Owner::User("alice");
     assert!(matches!(
         store.check(&ContextUse::None, alice, 1, now),
         Checked::Forward(AfterResponse::Nothing)
@@ -149,7 +137,7 @@ fn uses_without_ids_pass_or_ask_for_the_body() {
 fn contexts_expire_with_their_keep_alive() {
     let store = store();
     let t0 = Instant::now();
-    let alice = Owner::User("alice", "readers");
+    let alice = Owner::User("alice");
     open(&store, "s", alice, MINUTE, t0);
     let at = |later: Duration| allowed(&store.check(&continues("s", None), alice, 1, t0 + later));
     assert!(at(MINUTE + EXPIRY_SLACK - Duration::from_millis(1)));
@@ -165,7 +153,7 @@ fn contexts_expire_with_their_keep_alive() {
 fn a_continue_keeps_or_replaces_the_keep_alive() {
     let store = store();
     let t0 = Instant::now();
-    let alice = Owner::User("alice", "readers");
+    let alice = Owner::User("alice");
     open(&store, "s", alice, 10 * MINUTE, t0);
     let keep_alive = |uses: &ContextUse| match store.check(uses, alice, 1, t0) {
         Checked::Forward(AfterResponse::Record(record)) => {
@@ -193,7 +181,7 @@ fn a_continue_keeps_or_replaces_the_keep_alive() {
     // Never for another owner.
     store.renew(
         &[store.id_tag("s")],
-        store.owner_tag(Owner::User("bob", "readers"), 1),
+        store.owner_tag(Owner::User("bob"), 1),
         100 * MINUTE,
         later,
     );
@@ -210,7 +198,7 @@ fn a_continue_keeps_or_replaces_the_keep_alive() {
 fn cleared_contexts_are_forgotten() {
     let store = store();
     let now = Instant::now();
-    let alice = Owner::User("alice", "readers");
+    let alice = Owner::User("alice");
     open(&store, "s", alice, MINUTE, now);
     let Checked::Forward(AfterResponse::Forget(tags)) = store.check(&clears("s"), alice, 1, now)
     else {
@@ -225,7 +213,7 @@ fn cleared_contexts_are_forgotten() {
 fn a_full_store_refuses_new_contexts_until_some_expire() {
     let store = SearchContexts::with_key([2; 32], 2 * SHARDS);
     let t0 = Instant::now();
-    let alice = store.owner_tag(Owner::User("alice", "readers"), 1);
+    let alice = store.owner_tag(Owner::User("alice"), 1);
     let recorded: Vec<bool> = (0..200)
         .map(|n| store.record(store.id_tag(&format!("s{n}")), alice, MINUTE, t0))
         .collect();
@@ -252,13 +240,11 @@ fn tags_are_keyed_and_distinct() {
     assert_ne!(a.id_tag("s1"), a.id_tag("s2"));
     assert_ne!(a.id_tag("s1"), b.id_tag("s1"));
     let owners = [
-        a.owner_tag(Owner::User("x", "readers"), 1),
+        a.owner_tag(Owner::User("x"), 1),
         a.owner_tag(Owner::Block("x"), 1),
-        a.owner_tag(Owner::User("x", "readers"), 2),
-        a.owner_tag(Owner::User("xy", "readers"), 1),
-        a.owner_tag(Owner::User("x", "readersx"), 1),
-        a.owner_tag(Owner::User("xreaders", ""), 1),
-        b.owner_tag(Owner::User("x", "readers"), 1),
+        a.owner_tag(Owner::User("x"), 2),
+        a.owner_tag(Owner::User("xy"), 1),
+        b.owner_tag(Owner::User("x"), 1),
     ];
     for (i, x) in owners.iter().enumerate() {
         for y in &owners[i + 1..] {
@@ -306,7 +292,7 @@ fn recorded_responses_are_asked_for_as_identity() {
     let head = parse_request_head(raw, 4096).unwrap().unwrap();
     let record = AfterResponse::Record(Record {
         field: IdField::ScrollId,
-        owner: store().owner_tag(Owner::User("a", "readers"), 1),
+        owner: store().owner_tag(Owner::User("a"), 1),
         keep_alive: MINUTE,
         renew: Vec::new(),
     });
