@@ -726,6 +726,13 @@ fn indices_named_where_the_gateway_does_not_look_are_never_granted() {
         ),
         request(
             "POST",
+            "/_data_stream/_modify",
+            "U",
+            json,
+            br#"{"actions":[{"add_backing_index":{"data_stream":"logs-mine","index":"secret-1"}}]}"#,
+        ),
+        request(
+            "POST",
             "/_text_structure/find_field_structure?index=secret-1&field=message",
             "U",
             "",

@@ -26,6 +26,12 @@ const POLICY: &str = r#"  access_control_rules:
     indices: ["*"]
   - name: "root"
     auth_key: "root:root"
+  - name: "carol's logs"
+    auth_key: "carol:carol"
+    indices: ["logs-c*"]
+  - name: "carol's metrics"
+    auth_key: "carol:carol"
+    indices: ["metrics-c*"]
   - name: "anonymous"
     hosts: ["127.0.0.1"]
     indices: ["logs-a*"]
@@ -476,6 +482,15 @@ fn a_scroll_opened_on_one_worker_continues_on_any() {
         assert_decided(addr, &upstream, &continue_scroll("alice", &id), 200);
         assert_decided(addr, &upstream, &continue_scroll("bob", &id), 404);
     }
+}
+
+#[test]
+fn a_scroll_opened_under_a_users_later_block_continues() {
+    let (upstream, _gateway, addr) = start("scroll-two-blocks", "");
+    // The continue names no index: it matches carol's first block, the search her second.
+    let id = open_scroll(addr, "carol", "metrics-c1");
+    assert_decided(addr, &upstream, &continue_scroll("carol", &id), 200);
+    assert_decided(addr, &upstream, &continue_scroll("alice", &id), 404);
 }
 
 #[test]

@@ -13,9 +13,9 @@
 //! |---|---|
 //! | `_search?scroll=`, `_search/template?scroll=` | opens a scroll: its `_scroll_id` is recorded |
 //! | `POST /{index}/_search/point_in_time` (OpenSearch), `POST /{index}/_pit` (Elasticsearch) | opens a PIT (`pit_id`, `id`) |
-//! | `GET/POST /_search/scroll[/{id}]` | continues: ids in the path, `?scroll_id=` and the body |
+//! | `GET/POST /_search/scroll[/{id}]` | continues: the body's `scroll_id`, else those of the path and `?scroll_id=` (all of them) |
 //! | `GET/POST /_search` with `pit.id` in the body | continues a PIT (only index-less searches: the node refuses indices with a PIT) |
-//! | `DELETE /_search/scroll[/{ids}]`, `DELETE /_search/point_in_time`, `DELETE /_pit` | clears ids |
+//! | `DELETE /_search/scroll[/{ids}]`, `DELETE /_search/point_in_time`, `DELETE /_pit` | clears ids (a scroll clear's body, when there is one, replaces the path's and query's) |
 //! | any id `_all`, `DELETE /_search/point_in_time/_all`, `GET /_search/point_in_time/_all` | every context of the node |
 //!
 //! Not read: a `pit` rendered from a search template, `_msearch` lines and async searches

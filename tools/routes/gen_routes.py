@@ -125,6 +125,13 @@ UNREAD = [
     "ccr.follow", "ccr.put_auto_follow_pattern", "rollup.put_job", "rollup.start_job",
     "slm.put_lifecycle", "slm.execute_lifecycle", "searchable_snapshots.mount",
     "text_structure.find_field_structure", "esql.put_view", "esql.put_dataset",
+    # Bodies that name indices to change: backing indices, shard allocation, simulated
+    # documents' `_index`, reindexed streams, connectors' target indices; and stored
+    # definitions that delete or rewrite indices (a transform's destination, ILM policies).
+    "indices.modify_data_stream", "indices.migrate_reindex", "cluster.reroute",
+    "simulate.ingest", "transform.delete_transform", "transform.reset_transform",
+    "ccr.resume_auto_follow_pattern", "ilm.put_lifecycle", "connector.put", "connector.post",
+    "connector.update_index_name", "connector.sync_job_post", "migration.post_feature_upgrade",
 ]
 BODY.update({api: "Unread" for api in UNREAD})
 
