@@ -305,3 +305,23 @@ fn recorded_responses_are_asked_for_as_identity() {
         .upstream_head(&head, raw)
         .is_none());
 }
+
+#[test]
+fn a_context_renewed_shorter_frees_its_place_when_it_expires() {
+    let store = SearchContexts::with_key([3; 32], SHARDS);
+    let t0 = Instant::now();
+    let alice = store.owner_tag(Owner::User("alice"), 1);
+    let shard_of = |id: &IdTag| usize::from(id.0[0]) % SHARDS;
+    let first = store.id_tag("s0");
+    assert!(store.record(first, alice, MINUTE, t0));
+    // Another id of the same shard, which is now full (one entry per shard).
+    let other = (1..)
+        .map(|n| store.id_tag(&format!("s{n}")))
+        .find(|id| shard_of(id) == shard_of(&first))
+        .unwrap();
+    assert!(!store.record(other, alice, MINUTE, t0));
+    // Renewed for a second only, it expires long before the minute it was recorded for.
+    store.renew(&[first], alice, Duration::from_secs(1), t0);
+    let later = t0 + Duration::from_secs(1) + EXPIRY_SLACK + Duration::from_millis(1);
+    assert!(store.record(other, alice, MINUTE, later));
+}
