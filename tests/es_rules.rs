@@ -994,3 +994,42 @@ fn pipelines_set_in_settings_are_refused_before_the_node() {
         assert_decided(addr, &upstream, raw, *status);
     }
 }
+
+/// Redefining a pipeline takes effect before the next metadata refresh: a definition that
+/// may reroute (or cannot be read) is refused unless every index is granted; one known never
+/// to reroute reaches the node.
+#[test]
+fn pipeline_definitions_that_may_reroute_are_refused_before_the_node() {
+    let (upstream, gateway) = gateway_with_pipelines("pipelines-defined");
+    let addr = gateway.local_addrs()[0];
+    let put = |user: &str, id: &str, body: &str| {
+        request(
+            "PUT",
+            &format!("/_ingest/pipeline/{id}"),
+            user,
+            "Content-Type: application/json\r\n",
+            body.as_bytes(),
+        )
+    };
+    #[rustfmt::skip]
+    let cases: &[(Vec<u8>, u16)] = &[
+        // `team` may write only `team-*`: `add-field`, known never to reroute, must stay so.
+        (put("team", "add-field", r#"{"processors":[{"set":{"field":"_index","value":"secret"}}]}"#), 403),
+        (put("team", "add-field", r#"{"processors":[{"script":{"source":"ctx._index = 'secret'"}}]}"#), 403),
+        (put("team", "add-field", r#"{"processors":[{"pipeline":{"name":"reroute-to-secret"}}]}"#), 403),
+        (put("team", "new", r#"{"processors":[{"pipeline":{"name":"new"}}]}"#), 403),
+        (put("team", "add-field", "processors: []"), 403),
+        (put("team", "add-field", r#"{"processors":[{"set":{"field":"tag","value":"y"}}]}"#), 200),
+        (put("team", "new", r#"{"processors":[{"pipeline":{"name":"add-field"}}]}"#), 200),
+        // A user who may write every index may define them.
+        (put("admin", "add-field", r#"{"processors":[{"set":{"field":"_index","value":"secret"}}]}"#), 200),
+    ];
+    for (raw, status) in cases {
+        assert_decided(addr, &upstream, raw, *status);
+    }
+    let last = upstream.requests().last().unwrap().body.clone();
+    assert_eq!(
+        last, br#"{"processors":[{"set":{"field":"_index","value":"secret"}}]}"#,
+        "the definition is forwarded unchanged"
+    );
+}

@@ -35,11 +35,12 @@
 //! **Ingest pipelines** can send a written document to any index (`es::pipeline` says which
 //! can; `ingest` which ones a request runs: the pipelines it names and the default and final
 //! pipelines of the indices it writes; and which ones it makes later writes run: those it
-//! sets in index or template settings, and those of an index whose settings it copies). A
-//! request that may run or set one that can, or one the gateway does not know, writes
-//! anywhere: an allow block matches it only if its patterns grant `*`, a forbid block always
-//! matches it, also when the request names no index (a component template). Blocks without
-//! an `indices` rule are not affected.
+//! sets in index or template settings, those of an index whose settings it copies, and the
+//! new definition of a pipeline it defines). A request that may run, set or define one that
+//! can, or one the gateway does not know, writes anywhere: an allow block matches it only if
+//! its patterns grant `*`, a forbid block always matches it, also when the request names no
+//! index (a component template, a pipeline definition). Blocks without an `indices` rule are
+//! not affected.
 //!
 //! Cost: each name is checked against the block's few patterns; a wildcard or alias is
 //! expanded against the cluster's names; nothing multiplies two request-sized lists except
@@ -115,8 +116,8 @@ impl IndicesRule {
             return Outcome::NeedsBody;
         };
         if !targets.involves_indices() {
-            // A component template (or data stream settings) names no index, yet the
-            // pipelines it sets run on indices created later.
+            // A component template (or data stream settings, or a pipeline definition)
+            // names no index, yet the pipelines it sets (or defines) run on later writes.
             if ingest::may_reroute(targets, es.metadata) {
                 let patterns = Patterns::resolve(&self.patterns, s);
                 return yes(self.forbid || patterns.grants("*"));

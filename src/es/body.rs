@@ -7,12 +7,15 @@
 //! body bytes ──(Content-Encoding)──> inflate::Inflater ──> bulk / msearch scanners (streaming)
 //!                                   inflate_to_vec ──────> mget / reindex / aliases / template
 //!                                                          settings (pipelines set)
+//!                                                          pipeline (a definition)
 //!                                                          lookups (search-family bodies)
 //! ```
 //!
 //! Owns: reading every index a body names exactly as Elasticsearch would read it, and
 //! failing closed: anything malformed, ambiguous, or read differently by different
-//! Elasticsearch versions is a [`BodyError`] (400/413/415), never a silent skip. Must not:
+//! Elasticsearch versions is a [`BodyError`] (400/413/415), never a silent skip (an ingest
+//! pipeline definition that cannot be read is reported as none instead, which the ACL counts
+//! as a pipeline that may reroute). Must not:
 //! do IO, resolve wildcards or aliases (the ACL does, against cluster metadata), touch the
 //! bytes that are forwarded, or panic on any input.
 //!
@@ -24,6 +27,8 @@
 //! - [`mget`], [`reindex`], [`aliases`], [`template`]: JSON bodies, parsed whole.
 //! - [`settings`]: the default and final ingest pipelines set in index settings (index
 //!   creation, settings updates, templates, resize, `_create_from`, snapshot restore).
+//! - [`pipeline`]: the definition a `PUT /_ingest/pipeline/{id}` gives, read whole as a JSON
+//!   tree; a body it cannot read is no definition rather than a [`BodyError`].
 //! - [`context_ids`]: scroll and point-in-time ids in request bodies and response heads.
 //! - [`inflate`]: bounded gzip/deflate decoding feeding the above.
 //! - `json` (strict pull reader), `names` (index values), `ndjson` (line framing),
@@ -57,6 +62,8 @@ pub mod msearch;
 mod names;
 #[path = "body/ndjson.rs"]
 mod ndjson;
+#[path = "body/pipeline.rs"]
+pub mod pipeline;
 #[path = "body/reindex.rs"]
 pub mod reindex;
 #[path = "body/settings.rs"]
@@ -73,6 +80,7 @@ pub use json::MAX_JSON_DEPTH;
 pub use lookups::{scan_lookups, scan_lookups_within, scan_msearch_lookups, SearchBody, ANY_INDEX};
 pub use mget::{scan_mget, MgetSummary, MgetTarget};
 pub use msearch::{scan_msearch, MsearchScanner, MsearchSummary, MsearchTarget, ALL_INDICES};
+pub use pipeline::read_pipeline_definition;
 pub use reindex::{parse_reindex, Reindex};
 pub use settings::{scan_pipeline_settings, PipelineSettings, SettingsBody};
 pub use template::{parse_template, IndexTemplate, TemplateKind};

@@ -70,6 +70,22 @@
 //! itself counts as running them ([`PipelineUse::set`], [`PipelineUse::copied_from`],
 //! [`PipelineUse::composed_of`]); a value that cannot be read as a name counts as a pipeline
 //! that may reroute. `null`, `_none` and `""` set no pipeline.
+//!
+//! A request can also change what a pipeline does: `PUT /_ingest/pipeline/{id}` gives `id` a
+//! new definition, which every write that runs `id` runs at once, while the metadata keeps
+//! the old verdict until its next refresh. So the request counts as running the new
+//! definition ([`PipelineUse::defines`], read by `es::body::pipeline`; a body that cannot be
+//! read counts as possible), analysed as above with its `pipeline` processors followed by
+//! name: `id` is the new definition (calling it is a cycle), any other pipeline counts by the
+//! verdict the metadata holds ([`Ingest::pipelines`]; one it does not hold counts as possible,
+//! or as skipped with `ignore_missing_pipeline: true`; before the metadata was first read,
+//! every other pipeline counts as possible), [`Ingest::definition_may_reroute`].
+//! Those verdicts were reached with `id`'s old definition, which is sound: a pipeline known
+//! never to reroute has no processor that can and calls only pipelines known never to
+//! reroute, `id`, and missing ones it skips; so when the new definition has no such processor
+//! either and calls only those, no pipeline it reaches has one. A cycle back to `id` through
+//! a known pipeline (which the node fails at run time anyway) is therefore not counted as
+//! possible; only a call of `id` inside its own new definition is.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -132,6 +148,19 @@ pub struct PipelineUse<'a> {
     /// Component templates a composable template the request stores is composed of: their
     /// pipelines count as set.
     pub composed_of: Vec<Cow<'a, str>>,
+    /// The pipeline the request defines (`PUT /_ingest/pipeline/{id}`): writes that run it
+    /// run the new definition, but the metadata learns of it only at its next refresh.
+    pub defines: Option<Definition<'a>>,
+}
+
+/// A pipeline definition a request gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Definition<'a> {
+    /// The pipeline defined.
+    pub id: Cow<'a, str>,
+    /// The body (`es::body::pipeline`); `None` until it is read, or when it cannot be: a
+    /// definition that may reroute.
+    pub body: Option<Value>,
 }
 
 /// The APIs that create an index with the settings of another, and the path part naming it.
@@ -164,6 +193,12 @@ impl<'a> PipelineUse<'a> {
             .and_then(|(_, part)| classified.parts.get(part));
         if let Some(source) = source {
             uses.copied_from = source.items().map(|i| Cow::Owned(i.to_string())).collect();
+        }
+        if classified.api == "ingest.put_pipeline" {
+            uses.defines = classified.parts.get("id").map(|id| Definition {
+                id: Cow::Owned(id.value.to_string()),
+                body: None,
+            });
         }
         Some(uses)
     }
@@ -306,12 +341,29 @@ impl Ingest {
     fn any_may_reroute(&self, pipelines: &IndexPipelines) -> bool {
         pipelines.names().any(|name| !self.never_reroutes(name))
     }
+
+    /// Whether a pipeline definition a request gives may change `_index`, calling the
+    /// pipelines this metadata knows (module docs).
+    pub fn definition_may_reroute(&self, definition: &Definition<'_>) -> bool {
+        let Some(body) = &definition.body else {
+            return true;
+        };
+        let mut analysis = Analysis {
+            pipelines: Pipelines::Redefined {
+                id: &definition.id,
+                definition: body,
+                known: (!self.unread).then_some(&self.pipelines),
+            },
+            states: HashMap::new(),
+        };
+        analysis.pipeline(&definition.id, 0) == Reroute::Possible
+    }
 }
 
 /// Analyses every pipeline of a `GET /_ingest/pipeline` response (name -> definition).
 pub fn analyze(definitions: &Map<String, Value>) -> HashMap<String, Reroute> {
     let mut analysis = Analysis {
-        definitions,
+        pipelines: Pipelines::Read(definitions),
         states: HashMap::with_capacity(definitions.len()),
     };
     for name in definitions.keys() {
@@ -332,18 +384,59 @@ enum State {
     Done(Reroute),
 }
 
+/// Where the analysis finds the pipelines it follows by name.
+enum Pipelines<'d> {
+    /// Every definition, analysed as reached (a `GET /_ingest/pipeline` response).
+    Read(&'d Map<String, Value>),
+    /// A new definition of `id`; every other pipeline by the verdict the metadata holds
+    /// (`None` before it was first read: every other name counts as possible, whether it
+    /// exists or not).
+    Redefined {
+        id: &'d str,
+        definition: &'d Value,
+        known: Option<&'d HashMap<String, Reroute>>,
+    },
+}
+
+/// A pipeline found by name.
+enum Found<'d> {
+    /// Its definition, to analyse.
+    Definition(&'d str, &'d Value),
+    /// Its verdict, already reached.
+    Verdict(Reroute),
+}
+
+impl<'d> Pipelines<'d> {
+    fn find(&self, name: &str) -> Option<Found<'d>> {
+        match *self {
+            Pipelines::Read(definitions) => definitions
+                .get_key_value(name)
+                .map(|(name, definition)| Found::Definition(name, definition)),
+            Pipelines::Redefined { id, definition, .. } if id == name => {
+                Some(Found::Definition(id, definition))
+            }
+            Pipelines::Redefined {
+                known: Some(known), ..
+            } => known.get(name).copied().map(Found::Verdict),
+            Pipelines::Redefined { known: None, .. } => Some(Found::Verdict(Reroute::Possible)),
+        }
+    }
+}
+
 struct Analysis<'d> {
-    definitions: &'d Map<String, Value>,
+    pipelines: Pipelines<'d>,
     states: HashMap<&'d str, State>,
 }
 
 impl<'d> Analysis<'d> {
     /// The verdict for a pipeline by name; unknown names and cycles are `Possible`.
     fn pipeline(&mut self, name: &str, depth: usize) -> Reroute {
-        let Some((name, definition)) = self.definitions.get_key_value(name) else {
-            return Reroute::Possible;
+        let (name, definition) = match self.pipelines.find(name) {
+            None => return Reroute::Possible,
+            Some(Found::Verdict(verdict)) => return verdict,
+            Some(Found::Definition(name, definition)) => (name, definition),
         };
-        match self.states.get(name.as_str()) {
+        match self.states.get(name) {
             Some(State::Done(verdict)) => return *verdict,
             Some(State::Visiting) => return Reroute::Possible,
             None => {}
@@ -442,7 +535,7 @@ impl<'d> Analysis<'d> {
         }
         let skipped_when_missing =
             config.get("ignore_missing_pipeline") == Some(&Value::Bool(true));
-        if skipped_when_missing && !self.definitions.contains_key(name) {
+        if skipped_when_missing && self.pipelines.find(name).is_none() {
             return Reroute::Never;
         }
         if depth >= MAX_NESTING {

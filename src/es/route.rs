@@ -215,6 +215,9 @@ pub enum BodyIndices {
     /// Settings updates (`PUT /_settings`, data stream settings) and `_create_from`: no
     /// index, but the settings may set ingest pipelines.
     IndexSettings,
+    /// `PUT /_ingest/pipeline/{id}`: no index, but the definition is what later writes that
+    /// run the pipeline run (`es::pipeline`).
+    PipelineDefinition,
     /// SQL / ES|QL: the `FROM` clause of the query text.
     QueryText,
     /// Indices named where the gateway does not look: a body it does not parse or a stored

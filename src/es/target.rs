@@ -6,12 +6,13 @@
 //!
 //! Also the ingest pipelines a request runs or sets (`es::pipeline::PipelineUse`): those
 //! its path and body name, the default and final pipelines set in the index settings of its
-//! body (`body::settings`), the index whose settings a resize or `_create_from` copies, and
-//! the component templates a composable template is composed of.
+//! body (`body::settings`), the index whose settings a resize or `_create_from` copies, the
+//! component templates a composable template is composed of, and the pipeline definition a
+//! `PUT /_ingest/pipeline/{id}` gives (`body::pipeline`).
 //!
 //! No IO. Built once per request from the route classification; bodies are read only for the
-//! APIs that name indices (or set index settings) in them, after the proxy buffered (and the
-//! caller inflated) them.
+//! APIs that name indices (or set index settings, or define a pipeline) in them, after the
+//! proxy buffered (and the caller inflated) them.
 
 use super::body::{
     self, AliasActionKind, BodyError, BulkOp, SearchBody, SettingsBody, TemplateKind,
@@ -151,6 +152,7 @@ pub fn needs_body(classified: &Classified<'_>) -> bool {
             | BodyIndices::IndexTemplate
             | BodyIndices::NewIndexAliases
             | BodyIndices::IndexSettings
+            | BodyIndices::PipelineDefinition
             | BodyIndices::SnapshotCreate
             | BodyIndices::SnapshotRestore
             | BodyIndices::Search
@@ -376,6 +378,11 @@ impl<'a> Targets<'a> {
                     SettingsBody::Update
                 };
                 self.add_settings(body, shape)?;
+            }
+            BodyIndices::PipelineDefinition => {
+                if let Some(definition) = &mut self.pipelines.defines {
+                    definition.body = body::read_pipeline_definition(body);
+                }
             }
             BodyIndices::SnapshotCreate | BodyIndices::SnapshotRestore => {
                 let restore = classified.body == BodyIndices::SnapshotRestore;

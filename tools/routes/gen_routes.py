@@ -87,6 +87,8 @@ BODY = {
     # Bodies that set index settings (ingest pipelines among them) and name no index.
     "indices.put_settings": "IndexSettings", "indices.put_data_stream_settings": "IndexSettings",
     "indices.create_from": "IndexSettings",
+    # A pipeline definition names no index, but later writes that run the pipeline run it.
+    "ingest.put_pipeline": "PipelineDefinition",
     "snapshot.create": "SnapshotCreate", "snapshot.restore": "SnapshotRestore",
     "sql.query": "QueryText", "sql.translate": "QueryText", "esql.query": "QueryText",
     "esql.async_query": "QueryText",

@@ -5,9 +5,11 @@
 //! settings (an index's, a template's, a component template's), those of the index whose
 //! settings it copies into a new one (shrink/split/clone, `_create_from`; looked up as for a
 //! write of that index), and those of the component templates a composable template it
-//! stores is composed of. The metadata learns of those only at its next refresh, so
-//! until then the request that sets them is the only place to refuse them; a value it
-//! cannot read counts as rerouting.
+//! stores is composed of; and the new definition of a pipeline it defines (`PUT
+//! /_ingest/pipeline/{id}`, analysed against the metadata's verdicts for the pipelines it
+//! calls, `Ingest::definition_may_reroute`). The metadata learns of those only at its next
+//! refresh, so until then the request that sets them is the only place to refuse them; a
+//! value or definition it cannot read counts as rerouting.
 //!
 //! What an index written to runs, by the kind of name (`es::pipeline` says which pipelines
 //! count):
@@ -25,10 +27,11 @@
 //!
 //! Before the metadata was first read ([`Ingest::unread`]) every document write, every
 //! pipeline named or set, every copy of an index's settings and every composition counts as
-//! rerouting. No IO;
-//! each written name (and each pipeline named or set) costs a lookup, a wildcard a pass over
-//! the cluster's names, an unknown name a pass over the index patterns of the templates that
-//! may reroute (compiled once per check).
+//! rerouting, and so does a definition that calls another pipeline. No IO; each written name
+//! (and each pipeline named or set) costs a lookup, a wildcard a pass over the cluster's
+//! names, an unknown name a pass over the index patterns of the templates that may reroute
+//! (compiled once per check), a definition a pass over its processors and a lookup per
+//! pipeline it calls.
 
 use crate::acl::pattern::Glob;
 use crate::es::index_name::IndexExpr;
@@ -37,11 +40,18 @@ use crate::es::pipeline::Ingest;
 use crate::es::target::{Access, Targets};
 
 /// Whether the request may run, or make later writes run, a pipeline that is not known never
-/// to change `_index`.
+/// to change `_index` (one it runs, sets, or gives a new definition).
 pub(super) fn may_reroute(targets: &Targets<'_>, metadata: &ClusterMetadata) -> bool {
     let ingest = &metadata.ingest;
     let uses = &targets.pipelines;
     if uses.set_unreadable {
+        return true;
+    }
+    if uses
+        .defines
+        .as_ref()
+        .is_some_and(|definition| ingest.definition_may_reroute(definition))
+    {
         return true;
     }
     if uses

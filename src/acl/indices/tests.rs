@@ -1012,6 +1012,48 @@ fn pipelines_set_in_settings_need_a_grant_of_every_index() {
     );
 }
 
+/// A pipeline definition changes what every write that runs the pipeline runs before the
+/// metadata knows: one that may reroute is decided as if the request ran it.
+#[test]
+fn pipeline_definitions_that_may_reroute_need_a_grant_of_every_index() {
+    let writer = compile(&format!("readonlyrest:\n  access_control_rules:\n{WRITER}"));
+    let all = compile(&format!(
+        "readonlyrest:\n  access_control_rules:\n{EVERYTHING}"
+    ));
+    let forbid = compile(&format!(
+        "readonlyrest:\n  access_control_rules:\n{FORBID_SECRET}{EVERYTHING}"
+    ));
+    let m = ingest_metadata();
+    let body = |text: &str| Some(text.as_bytes().to_vec());
+    // A forbid block with `indices` matches every request that names no index.
+    let (w, a, f) = ("allow:writer", "allow:all", "forbid:no-secret");
+    #[rustfmt::skip]
+    let cases: &[PipelineCase] = &[
+        // `logs-safe` runs `add-field`: redefined, it would send its documents to `secret`.
+        (Method::Put, "/_ingest/pipeline/add-field", body(r#"{"processors":[{"set":{"field":"_index","value":"secret"}}]}"#), "deny", a, f),
+        (Method::Put, "/_ingest/pipeline/add-field", body(r#"{"processors":[{"script":{"source":"ctx._index = 'secret'"}}]}"#), "deny", a, f),
+        (Method::Put, "/_ingest/pipeline/add-field", body(r#"{"processors":[{"pipeline":{"name":"reroute-to-secret"}}]}"#), "deny", a, f),
+        (Method::Put, "/_ingest/pipeline/add-field", body(r#"{"processors":[{"set":{"field":"tag","value":"y"}}]}"#), w, a, f),
+        (Method::Put, "/_ingest/pipeline/new", body(r#"{"processors":[{"pipeline":{"name":"add-field"}}]}"#), w, a, f),
+        (Method::Put, "/_ingest/pipeline/new", body(r#"{"processors":[{"pipeline":{"name":"no-such"}}]}"#), "deny", a, f),
+        (Method::Put, "/_ingest/pipeline/reroute-to-secret", body(r#"{"processors":[]}"#), w, a, f),
+        // What cannot be read may reroute.
+        (Method::Put, "/_ingest/pipeline/add-field", body("processors: []"), "deny", a, f),
+        (Method::Put, "/_ingest/pipeline/add-field", None, "deny", a, f),
+    ];
+    for (method, path, body, by_writer, by_all, with_forbid) in cases {
+        let decide = |acl: &Acl| decide_with(acl, &m, *method, path, body.as_deref());
+        let what = format!(
+            "{} {path} {:?}",
+            method.as_str(),
+            body.as_deref().map(String::from_utf8_lossy)
+        );
+        assert_eq!(decide(&writer), *by_writer, "logs-* writer: {what}");
+        assert_eq!(decide(&all), *by_all, "* writer: {what}");
+        assert_eq!(decide(&forbid), *with_forbid, "secret* forbidden: {what}");
+    }
+}
+
 #[test]
 fn before_the_metadata_is_read_every_document_write_may_reroute() {
     let writer = compile(&format!("readonlyrest:\n  access_control_rules:\n{WRITER}"));

@@ -330,3 +330,99 @@ fn ingest_lookups() {
     ingest.add_template(bare.clone(), TemplatePipelines::default());
     assert!(!ingest.templates.contains_key(&bare));
 }
+
+/// Whether `PUT /_ingest/pipeline/{id}` with `body` may reroute, next to the pipelines the
+/// metadata knows: `safe`, `routes` (sets `_index`), and `calls-p` (calls `p`, which is
+/// `safe` as the metadata knows it).
+fn defines(ingest: &Ingest, id: &str, body: &str) -> bool {
+    let definition = Definition {
+        id: id.into(),
+        body: crate::es::body::read_pipeline_definition(body.as_bytes()),
+    };
+    ingest.definition_may_reroute(&definition)
+}
+
+fn known_pipelines() -> Ingest {
+    let definitions = json!({
+        "safe": {"processors": [{"set": {"field": "tag", "value": "x"}}]},
+        "routes": {"processors": [{"set": {"field": "_index", "value": "secret"}}]},
+        "p": {"processors": [{"set": {"field": "tag", "value": "y"}}]},
+        "calls-p": {"processors": [{"pipeline": {"name": "p"}}]},
+    });
+    Ingest {
+        pipelines: analyze(definitions.as_object().unwrap()),
+        ..Ingest::default()
+    }
+}
+
+#[test]
+fn a_definition_is_analysed_against_the_known_pipelines() {
+    let ingest = known_pipelines();
+    #[rustfmt::skip]
+    let cases: &[(&str, &str, bool)] = &[
+        ("harmless", r#"{"description":"d","processors":[{"set":{"field":"tag","value":"v"}}]}"#, false),
+        ("set _index", r#"{"processors":[{"set":{"field":"_index","value":"secret"}}]}"#, true),
+        ("set _index on failure", r#"{"processors":[],"on_failure":[{"set":{"field":"_index","value":"s"}}]}"#, true),
+        ("script", r#"{"processors":[{"script":{"source":"ctx._index = 'secret'"}}]}"#, true),
+        ("calls a rerouting pipeline", r#"{"processors":[{"pipeline":{"name":"routes"}}]}"#, true),
+        ("calls a harmless pipeline", r#"{"processors":[{"pipeline":{"name":"safe"}}]}"#, false),
+        ("calls an unknown pipeline", r#"{"processors":[{"pipeline":{"name":"other"}}]}"#, true),
+        ("skips a missing pipeline", r#"{"processors":[{"pipeline":{"name":"other","ignore_missing_pipeline":true}}]}"#, false),
+        ("calls itself", r#"{"processors":[{"pipeline":{"name":"p"}}]}"#, true),
+        ("calls itself from foreach", r#"{"processors":[{"foreach":{"field":"f","processor":{"pipeline":{"name":"p"}}}}]}"#, true),
+        // A pipeline that calls `p` counts by its verdict, reached with the old `p`: sound
+        // (module docs), though the node would find a cycle.
+        ("calls a pipeline that calls it", r#"{"processors":[{"pipeline":{"name":"calls-p"}}]}"#, false),
+        ("no processors", r#"{"description":"d"}"#, true),
+        ("not an object", r#"[{"set":{"field":"tag","value":"v"}}]"#, true),
+        ("not JSON", "processors: []", true),
+        ("repeated key", r#"{"processors":[{"set":{"field":"_index","field":"tag","value":"v"}}]}"#, true),
+        ("empty", "", true),
+    ];
+    for (name, body, expected) in cases {
+        assert_eq!(defines(&ingest, "p", body), *expected, "{name}");
+    }
+    // The old definition does not matter: `routes` can be made harmless, `safe` cannot be
+    // made to reroute.
+    let harmless = r#"{"processors":[{"set":{"field":"tag","value":"v"}}]}"#;
+    assert!(!defines(&ingest, "routes", harmless));
+    let rerouting = r#"{"processors":[{"set":{"field":"_index","value":"secret"}}]}"#;
+    assert!(defines(&ingest, "safe", rerouting));
+    // A body not read yet (or not sent) is no definition.
+    let unread_body = Definition {
+        id: "p".into(),
+        body: None,
+    };
+    assert!(ingest.definition_may_reroute(&unread_body));
+}
+
+#[test]
+fn before_the_metadata_is_read_a_definition_may_call_nothing() {
+    let ingest = Ingest::unread();
+    let harmless = r#"{"processors":[{"set":{"field":"tag","value":"v"}}]}"#;
+    assert!(!defines(&ingest, "p", harmless));
+    let calls = r#"{"processors":[{"pipeline":{"name":"safe"}}]}"#;
+    assert!(defines(&ingest, "p", calls));
+    let optional = r#"{"processors":[{"pipeline":{"name":"x","ignore_missing_pipeline":true}}]}"#;
+    assert!(defines(&ingest, "p", optional));
+}
+
+#[test]
+fn only_pipeline_puts_define_a_pipeline() {
+    use crate::es::route::classify;
+    use crate::http::Method;
+    let defined = |method, target| {
+        let classified = classify(method, target).unwrap();
+        PipelineUse::of(&classified).unwrap().defines
+    };
+    assert_eq!(
+        defined(Method::Put, "/_ingest/pipeline/my%2Dp"),
+        Some(Definition {
+            id: "my-p".into(),
+            body: None
+        })
+    );
+    assert_eq!(defined(Method::Get, "/_ingest/pipeline/p"), None);
+    assert_eq!(defined(Method::Delete, "/_ingest/pipeline/p"), None);
+    assert_eq!(defined(Method::Post, "/_ingest/pipeline/p/_simulate"), None);
+}

@@ -288,7 +288,7 @@ pub(super) static APIS: [Api; 592] = [
     Api { name: "ingest.processor_grok", action: "cluster:admin/ingest/processor/grok/get", body: BodyIndices::None },
     Api { name: "ingest.put_geoip_database", action: "cluster:admin/ingest/geoip/database/put", body: BodyIndices::None },
     Api { name: "ingest.put_ip_location_database", action: "cluster:admin/ingest/geoip/database/put", body: BodyIndices::None },
-    Api { name: "ingest.put_pipeline", action: "cluster:admin/ingest/pipeline/put", body: BodyIndices::None },
+    Api { name: "ingest.put_pipeline", action: "cluster:admin/ingest/pipeline/put", body: BodyIndices::PipelineDefinition },
     Api { name: "ingest.simulate", action: "cluster:admin/ingest/pipeline/simulate", body: BodyIndices::None },
     Api { name: "knn_search", action: "indices:data/read/search", body: BodyIndices::Search },
     Api { name: "license.delete", action: "cluster:admin/xpack/license/delete", body: BodyIndices::None },

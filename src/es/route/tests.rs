@@ -489,6 +489,13 @@ fn implicit_all_and_body_hints() {
     );
     assert_eq!(ok(P, "/_create_from/a/b").body, BodyIndices::IndexSettings);
     assert_eq!(ok(G, "/logs/_settings").body, BodyIndices::None);
+    // A pipeline definition names no index, but later writes run it.
+    let definition = ok(U, "/_ingest/pipeline/p");
+    assert_eq!(
+        (definition.body, definition.targets_all(Role::Index)),
+        (BodyIndices::PipelineDefinition, false)
+    );
+    assert_eq!(ok(G, "/_ingest/pipeline/p").body, BodyIndices::None);
     // Search-family bodies add lookups; a path without an index still means all of them.
     let search = ok(G, "/_search");
     assert_eq!(
