@@ -357,19 +357,21 @@ fn narrow_read<'n>(
         return Read::TooMuch;
     }
     // Exclusions are applied here to the concrete names the expansion produced. They stay
-    // in the list only while a wildcard still precedes them; after concrete names alone
-    // Elasticsearch would read `-x` as an index name. (Whether a name is kept depends on
-    // the name alone, so filtering the deduplicated list keeps the same first occurrences
-    // as deduplicating the filtered one.)
+    // in the list only where a wildcard still precedes them; after concrete names alone
+    // Elasticsearch would read `-x` as an index name (found by the whole-path fuzzer:
+    // `*,-d,public-*` narrowed to `public-1,-d,public-*`). (Whether a concrete name is kept
+    // depends on the name alone, so filtering the deduplicated list keeps the same first
+    // occurrences as deduplicating the filtered one.)
     let mut kept = kept.names;
-    let keeps_wildcard = kept.iter().any(|k| {
-        let expr = IndexExpr::parse(k);
-        expr.wildcard && !expr.exclusion
-    });
+    let mut wildcard_before = false;
     kept.retain(|k| {
         let expr = IndexExpr::parse(k);
-        let excluded = !expr.wildcard && !expr.exclusion && exclusions.matches(k);
-        (!expr.exclusion || keeps_wildcard) && !excluded
+        if expr.exclusion {
+            return wildcard_before;
+        }
+        let wildcard = expr.wildcard || expr.is_all();
+        wildcard_before |= wildcard;
+        wildcard || !exclusions.matches(k)
     });
     if kept.iter().all(|k| IndexExpr::parse(k).exclusion) {
         return Read::Nothing;
@@ -573,8 +575,11 @@ impl Patterns {
     fn touches(&self, name: &str, metadata: &ClusterMetadata) -> bool {
         let expr = IndexExpr::parse(name);
         if expr.exclusion && expr.raw.starts_with('-') {
-            // Exclusions only take away (and before a wildcard they are invalid names).
-            return false;
+            // After a wildcard an exclusion only takes away; before one Elasticsearch reads
+            // `-x` as the (invalid) name `-x`. Which one it is depends on the list it stood
+            // in, and `indices` merges lists: the name counts whenever a pattern could match
+            // it as written (found by the whole-path fuzzer: `-<x-private` and `*-private`).
+            return self.local.iter().any(|p| p.overlaps(expr.raw));
         }
         let Some(names) = index_part_names(&expr) else {
             return true; // date math that cannot be evaluated exactly

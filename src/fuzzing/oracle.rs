@@ -37,6 +37,15 @@ pub(crate) fn touched(targets: &Targets<'_>) -> Vec<String> {
 /// need a pattern that names a cluster; date math is judged by its days (or its static
 /// prefix).
 pub(crate) fn grants(p: &str, name: &str) -> bool {
+    if let Some(text) = static_date_math(name) {
+        // A local name or wildcard, whatever it holds (a `:` too: see `is_remote`).
+        let covers = if text.contains('*') {
+            glob_covers(p, &text)
+        } else {
+            glob_match(p, &text)
+        };
+        return !p.contains(':') && covers;
+    }
     if is_remote(name) != p.contains(':') {
         return false;
     }
@@ -61,10 +70,17 @@ pub(crate) fn is_remote(name: &str) -> bool {
 /// metadata (or could match at all while the metadata is unknown). Remote names and date
 /// math cannot be expanded here: their index part counts by what it could match.
 pub(crate) fn overlaps(name: &str, pattern: &str, metadata: &ClusterMetadata) -> bool {
-    let (remote, local) = match name.split_once(':') {
-        Some((_, index)) if is_remote(name) => (true, index),
-        _ => (false, name),
-    };
+    if let Some(text) = static_date_math(name) {
+        return overlaps_index(&text, false, pattern, metadata);
+    }
+    match name.split_once(':') {
+        Some((_, index)) if is_remote(name) => overlaps_index(index, true, pattern, metadata),
+        _ => overlaps_index(name, false, pattern, metadata),
+    }
+}
+
+/// [`overlaps`] for the index part of a name (`remote`: of another cluster's name).
+fn overlaps_index(local: &str, remote: bool, pattern: &str, metadata: &ClusterMetadata) -> bool {
     if let Some(days) = daily_names(local) {
         return days
             .iter()
@@ -136,6 +152,14 @@ fn civil_date(days: i64) -> (i64, u32, u32) {
     } as u32;
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year, month, day)
+}
+
+/// `<static>` without math or escapes: Elasticsearch reads it as the text inside (a `*` in
+/// it is then a wildcard).
+fn static_date_math(name: &str) -> Option<String> {
+    let inner = name.strip_prefix('<')?.strip_suffix('>')?;
+    // Read once: `<<x>>` is the name `<x>`, which is not read again.
+    (!inner.contains(['{', '}', '\\']) && !inner.starts_with('<')).then(|| inner.to_string())
 }
 
 /// `<static{math}...>`: the text before the first `{`. Only `<...>` is date math: `<x` is a

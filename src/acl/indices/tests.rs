@@ -160,6 +160,12 @@ fn exclusions_apply_to_written_and_expanded_names() {
         narrowed("/secret,*,-logs-*/_search"),
         Err("IndexNotFound".into())
     );
+    // A wildcard after it does not keep an exclusion: only one before it does (else the
+    // node reads `-secret` after `logs-1` as a name; found by the whole-path fuzzer).
+    assert_eq!(
+        narrowed("/*,-secret,logs-*/_search"),
+        list(&["logs-1", "logs-2", "logs-*"])
+    );
 }
 
 /// Wildcard exclusions times written names, both from the path, are bounded
@@ -1090,6 +1096,14 @@ fn a_leading_minus_is_a_name_not_an_exclusion() {
     assert_eq!(
         decide(writer, Method::Delete, "/logs-*,-logs-keep", None),
         "allow:writer"
+    );
+    // A forbid block cannot tell which of the two it is once lists are merged: the name
+    // `-x` counts wherever a pattern could match it.
+    let forbid =
+        format!("  - name: no-private\n    type: forbid\n    indices: [\"*-private\"]\n{writer}");
+    assert_eq!(
+        decide(&forbid, Method::Delete, "/-x-private", None),
+        "forbid:no-private"
     );
 }
 
