@@ -158,8 +158,10 @@ fn civil_date(days: i64) -> (i64, u32, u32) {
 /// it is then a wildcard).
 fn static_date_math(name: &str) -> Option<String> {
     let inner = name.strip_prefix('<')?.strip_suffix('>')?;
-    // Read once: `<<x>>` is the name `<x>`, which is not read again.
-    (!inner.contains(['{', '}', '\\']) && !inner.starts_with('<')).then(|| inner.to_string())
+    // Read once: `<<x>>` is the name `<x>`, which callers would read again (left to the
+    // prefix rule, which covers it); `<<>` is the name `<`.
+    let reread = inner.len() >= 2 && inner.starts_with('<') && inner.ends_with('>');
+    (!inner.contains(['{', '}', '\\']) && !reread).then(|| inner.to_string())
 }
 
 /// `<static{math}...>`: the text before the first `{`. Only `<...>` is date math: `<x` is a
