@@ -876,8 +876,8 @@ type PipelineCase = (
     &'static str,
 );
 
-#[test]
-fn pipelines_that_may_reroute_need_a_grant_of_every_index() {
+/// Decides every case under the three policies its columns name.
+fn check_pipeline_cases(cases: &[PipelineCase]) {
     let writer = compile(&format!("readonlyrest:\n  access_control_rules:\n{WRITER}"));
     let all = compile(&format!(
         "readonlyrest:\n  access_control_rules:\n{EVERYTHING}"
@@ -886,6 +886,21 @@ fn pipelines_that_may_reroute_need_a_grant_of_every_index() {
         "readonlyrest:\n  access_control_rules:\n{FORBID_SECRET}{EVERYTHING}"
     ));
     let m = ingest_metadata();
+    for (method, path, body, by_writer, by_all, with_forbid) in cases {
+        let decide = |acl: &Acl| decide_with(acl, &m, *method, path, body.as_deref());
+        let what = format!(
+            "{} {path} {:?}",
+            method.as_str(),
+            body.as_deref().map(String::from_utf8_lossy)
+        );
+        assert_eq!(decide(&writer), *by_writer, "logs-* writer: {what}");
+        assert_eq!(decide(&all), *by_all, "* writer: {what}");
+        assert_eq!(decide(&forbid), *with_forbid, "secret* forbidden: {what}");
+    }
+}
+
+#[test]
+fn pipelines_that_may_reroute_need_a_grant_of_every_index() {
     let bulk = |index: &str, pipeline: &str| {
         Some(format!("{{\"index\":{{\"_index\":\"{index}\"{pipeline}}}}}\n{{}}\n").into_bytes())
     };
@@ -926,27 +941,13 @@ fn pipelines_that_may_reroute_need_a_grant_of_every_index() {
         (Method::Post, "/_bulk", bulk("logs-routed", ""), "deny", a, f),
         (Method::Post, "/_bulk", bulk("logs-new-1", ""), "deny", a, f),
     ];
-    for (method, path, body, by_writer, by_all, with_forbid) in cases {
-        let decide = |acl: &Acl| decide_with(acl, &m, *method, path, body.as_deref());
-        let what = format!("{} {path}", method.as_str());
-        assert_eq!(decide(&writer), *by_writer, "logs-* writer: {what}");
-        assert_eq!(decide(&all), *by_all, "* writer: {what}");
-        assert_eq!(decide(&forbid), *with_forbid, "secret* forbidden: {what}");
-    }
+    check_pipeline_cases(cases);
 }
 
 /// A request that sets a default or final pipeline (or copies an index's) makes later writes
 /// run it before the metadata knows: it is decided as if it ran it.
 #[test]
 fn pipelines_set_in_settings_need_a_grant_of_every_index() {
-    let writer = compile(&format!("readonlyrest:\n  access_control_rules:\n{WRITER}"));
-    let all = compile(&format!(
-        "readonlyrest:\n  access_control_rules:\n{EVERYTHING}"
-    ));
-    let forbid = compile(&format!(
-        "readonlyrest:\n  access_control_rules:\n{FORBID_SECRET}{EVERYTHING}"
-    ));
-    let m = ingest_metadata();
     let body = |text: &str| Some(text.as_bytes().to_vec());
     let (w, a, f) = ("allow:writer", "allow:all", "forbid:no-secret");
     #[rustfmt::skip]
@@ -988,18 +989,9 @@ fn pipelines_set_in_settings_need_a_grant_of_every_index() {
         (Method::Post, "/_snapshot/r/s/_restore", body(r#"{"indices":"logs-1","index_settings":{"index.default_pipeline":"reroute-to-secret"}}"#), "deny", a, f),
         (Method::Post, "/_snapshot/r/s/_restore", body(r#"{"indices":"logs-1","index_settings":{"index.number_of_replicas":0}}"#), w, a, a),
     ];
-    for (method, path, body, by_writer, by_all, with_forbid) in cases {
-        let decide = |acl: &Acl| decide_with(acl, &m, *method, path, body.as_deref());
-        let what = format!(
-            "{} {path} {:?}",
-            method.as_str(),
-            body.as_deref().map(String::from_utf8_lossy)
-        );
-        assert_eq!(decide(&writer), *by_writer, "logs-* writer: {what}");
-        assert_eq!(decide(&all), *by_all, "* writer: {what}");
-        assert_eq!(decide(&forbid), *with_forbid, "secret* forbidden: {what}");
-    }
+    check_pipeline_cases(cases);
     // Before the metadata is read, no pipeline is known never to reroute.
+    let writer = compile(&format!("readonlyrest:\n  access_control_rules:\n{WRITER}"));
     let unread = ClusterMetadata::unread();
     let create = br#"{"settings":{"index":{"default_pipeline":"add-field"}}}"#;
     assert_eq!(
@@ -1022,14 +1014,6 @@ fn pipelines_set_in_settings_need_a_grant_of_every_index() {
 /// metadata knows: one that may reroute is decided as if the request ran it.
 #[test]
 fn pipeline_definitions_that_may_reroute_need_a_grant_of_every_index() {
-    let writer = compile(&format!("readonlyrest:\n  access_control_rules:\n{WRITER}"));
-    let all = compile(&format!(
-        "readonlyrest:\n  access_control_rules:\n{EVERYTHING}"
-    ));
-    let forbid = compile(&format!(
-        "readonlyrest:\n  access_control_rules:\n{FORBID_SECRET}{EVERYTHING}"
-    ));
-    let m = ingest_metadata();
     let body = |text: &str| Some(text.as_bytes().to_vec());
     // A forbid block with `indices` matches every request that names no index.
     let (w, a, f) = ("allow:writer", "allow:all", "forbid:no-secret");
@@ -1047,17 +1031,7 @@ fn pipeline_definitions_that_may_reroute_need_a_grant_of_every_index() {
         (Method::Put, "/_ingest/pipeline/add-field", body("processors: []"), "deny", a, f),
         (Method::Put, "/_ingest/pipeline/add-field", None, "deny", a, f),
     ];
-    for (method, path, body, by_writer, by_all, with_forbid) in cases {
-        let decide = |acl: &Acl| decide_with(acl, &m, *method, path, body.as_deref());
-        let what = format!(
-            "{} {path} {:?}",
-            method.as_str(),
-            body.as_deref().map(String::from_utf8_lossy)
-        );
-        assert_eq!(decide(&writer), *by_writer, "logs-* writer: {what}");
-        assert_eq!(decide(&all), *by_all, "* writer: {what}");
-        assert_eq!(decide(&forbid), *with_forbid, "secret* forbidden: {what}");
-    }
+    check_pipeline_cases(cases);
 }
 
 #[test]
