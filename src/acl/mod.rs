@@ -182,8 +182,12 @@ impl Acl {
                     // block needs no credentials (else the anonymous answer is an unthrottled
                     // oracle for guesses). Valid credentials of a later block whose expensive
                     // hash was never verified count too, once: a repeated password counts once.
-                    let credentials_rejected =
-                        bad_credentials && req.basic.is_some() && !self.recognises(req, verifier);
+                    // A block that authenticated these credentials itself settles it (no
+                    // second look at every key for each request of a later block's user).
+                    let credentials_rejected = bad_credentials
+                        && !by_basic.0
+                        && req.basic.is_some()
+                        && !self.recognises(req, verifier);
                     return match &block.policy {
                         Policy::Allow => Decision::Allow {
                             block: Some(&block.name),
