@@ -392,6 +392,14 @@ fn diagnose_header_line(buf: &[u8]) -> ClientError {
     ClientError::InvalidHeaderName
 }
 
+/// Whether `value` can be written as one header field's value: visible ASCII, spaces and
+/// tabs (nothing that ends the field, nothing another reader could take differently).
+pub fn is_field_value(value: &[u8]) -> bool {
+    value
+        .iter()
+        .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
+}
+
 /// The head of the same request carrying a body of `length` bytes as sent, instead of the
 /// one received (a body the gateway rewrote): the request line and every field as the
 /// client sent them but for the framing and coding fields (`Content-Length`,
@@ -411,8 +419,7 @@ pub fn with_rewritten_body(
         b"expect",
     ];
     // The type comes from a query parameter: it must not end the field and start another.
-    let field_value = |v: &[u8]| v.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b));
-    if content_type.is_some_and(|v| !field_value(v)) {
+    if content_type.is_some_and(|v| !is_field_value(v)) {
         return Err(ClientError::InvalidHeaderValue);
     }
     let mut out = Vec::with_capacity(head.len + 32);

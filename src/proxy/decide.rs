@@ -26,7 +26,7 @@ use crate::es::route::{classify, query_param, BodyIndices, Classified};
 use crate::es::search_context::{ContextError, ContextUse};
 use crate::es::target::{needs_body, template_target, Access, Targets};
 use crate::http::canned::Canned;
-use crate::http::request::{BodyFraming, RequestHead};
+use crate::http::request::{is_field_value, BodyFraming, RequestHead};
 use crate::http::ClientError;
 use crate::snapshot::Snapshot;
 use std::net::{IpAddr, SocketAddr};
@@ -588,11 +588,7 @@ fn check_inspectable_media_type(
         // Elasticsearch requires the parameter with `source`.
         match from_query_type.as_deref() {
             // It becomes the `Content-Type` of a rewritten request.
-            Some(value)
-                if value
-                    .iter()
-                    .any(|&b| b != b'\t' && !(0x20..0x7f).contains(&b)) =>
-            {
+            Some(value) if !is_field_value(value) => {
                 return Err(Answer::plain(
                     400,
                     "illegal_argument_exception",
