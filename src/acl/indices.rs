@@ -115,10 +115,15 @@ impl IndicesRule {
         let Some(targets) = es.targets else {
             return Outcome::NeedsBody;
         };
+        let may_reroute = || {
+            *s.req
+                .may_reroute
+                .get_or_init(|| ingest::may_reroute(targets, es.metadata))
+        };
         if !targets.involves_indices() {
             // A component template (or data stream settings, or a pipeline definition)
             // names no index, yet the pipelines it sets (or defines) run on later writes.
-            if ingest::may_reroute(targets, es.metadata) {
+            if may_reroute() {
                 let patterns = Patterns::resolve(&self.patterns, s);
                 return yes(self.forbid || patterns.grants("*"));
             }
@@ -135,14 +140,13 @@ impl IndicesRule {
         }
         let patterns = Patterns::resolve(&self.patterns, s);
         if self.forbid {
-            return yes(touches(targets, &patterns, es.metadata)
-                || ingest::may_reroute(targets, es.metadata));
+            return yes(touches(targets, &patterns, es.metadata) || may_reroute());
         }
         if targets.opaque_indices {
             return Outcome::NoMatch;
         }
         // A pipeline that may reroute writes anywhere: only a grant of every index covers it.
-        if !patterns.grants("*") && ingest::may_reroute(targets, es.metadata) {
+        if !patterns.grants("*") && may_reroute() {
             return Outcome::NoMatch;
         }
         if self.kibana.as_ref().is_some_and(|k| k.covers(targets, s)) {

@@ -41,6 +41,9 @@ pub struct Request<'a> {
     pub es: Option<super::es_rules::EsView<'a>>,
     /// The `users` entries that can authenticate this request, found once for all blocks.
     pub(crate) user_candidates: std::cell::OnceCell<smallvec::SmallVec<[usize; 8]>>,
+    /// Whether the request may run (or set, or define) a pipeline that reroutes documents,
+    /// found once for all blocks with an `indices` rule (it depends on the request alone).
+    pub(crate) may_reroute: std::cell::OnceCell<bool>,
 }
 
 /// The `Authorization` header claims Basic but is not valid Basic credentials (400, as
@@ -70,6 +73,7 @@ impl<'a> Request<'a> {
             basic: None,
             es: None,
             user_candidates: std::cell::OnceCell::new(),
+            may_reroute: std::cell::OnceCell::new(),
         };
         if let Some(value) = request.header("authorization") {
             request.basic = parse_basic(value)?;
