@@ -103,12 +103,16 @@ impl ClientSide<'_> {
     /// started (RFC 9110 §10.1.1).
     pub async fn continue_if_expected(&mut self, head: &RequestHead) -> std::io::Result<()> {
         if head.expect_continue && self.buf.is_empty() {
-            // An interim answer: a final one (a 500 after a panic, say) may still follow.
-            let interim = b"HTTP/1.1 100 Continue\r\n\r\n".to_vec();
-            let (result, _) = write_all(self.stream, interim, self.write_timeout).await;
-            return result;
+            return self.send_continue().await;
         }
         Ok(())
+    }
+
+    /// Writes `100 Continue`: an interim answer, after which a final one (a 500 after a
+    /// panic, say) may still follow.
+    pub async fn send_continue(&mut self) -> std::io::Result<()> {
+        let interim = b"HTTP/1.1 100 Continue\r\n\r\n".to_vec();
+        write_all(self.stream, interim, self.write_timeout).await.0
     }
 }
 

@@ -130,6 +130,18 @@ pub struct Answer {
     pub delay: Option<std::time::Duration>,
 }
 
+impl From<BodyError> for Answer {
+    fn from(e: BodyError) -> Answer {
+        Answer::plain(e.status(), e.es_type(), e.reason())
+    }
+}
+
+impl From<ContextError> for Answer {
+    fn from(e: ContextError) -> Answer {
+        Answer::plain(e.status(), e.es_type(), e.reason())
+    }
+}
+
 /// `Basic realm="ringfence"`, the challenge sent with 401.
 const UNAUTHORIZED_CHALLENGE: &str = "Basic realm=\"ringfence\"";
 
@@ -233,7 +245,7 @@ pub fn decide(
             return Verdict::Answer(answer);
         }
         if let Err(e) = targets.add_body(&classified, inspected.payload()) {
-            return Verdict::Answer(Answer::plain(e.status(), e.es_type(), e.reason()));
+            return Verdict::Answer(e.into());
         }
     }
     // A search both names indices in its body and may continue a point in time.
@@ -351,18 +363,23 @@ pub fn decide(
                     "OPERATION_NOT_ALLOWED",
                 ))
             };
-            let none = vec![format!(".rf-none-{}-*", nonce())];
+            let none;
             let target = match (&narrowing.path, &narrowing.templates) {
                 (Some(indices), _) => {
-                    let indices = if indices.is_empty() { &none } else { indices };
+                    let indices = if indices.is_empty() {
+                        none = vec![format!(".rf-none-{}-*", nonce())];
+                        &none
+                    } else {
+                        indices
+                    };
                     match narrow_target(head.method, target, indices) {
                         Some(target) => Some(target),
                         None => return refused(),
                     }
                 }
                 (None, Some(templates)) => {
-                    let none = vec![format!(".rf-none-{}*", nonce())];
                     let names = if templates.is_empty() {
+                        none = vec![format!(".rf-none-{}*", nonce())];
                         &none
                     } else {
                         templates
@@ -519,14 +536,13 @@ fn context_use(
     inspected: Option<&Inspected>,
     has_body: bool,
 ) -> Result<ContextUse, Answer> {
-    let refuse = |e: ContextError| Answer::plain(e.status(), e.es_type(), e.reason());
     let query = head.query.map(|q| q.get(buf));
-    let uses = ContextUse::read(classified, path, query, None, has_body).map_err(refuse)?;
+    let uses = ContextUse::read(classified, path, query, None, has_body)?;
     match (uses, inspected) {
         (ContextUse::NeedsBody, Some(inspected)) => {
             check_inspectable_media_type(head, buf, inspected.from_query)?;
             let body = Some(inspected.payload());
-            ContextUse::read(classified, path, query, body, has_body).map_err(refuse)
+            Ok(ContextUse::read(classified, path, query, body, has_body)?)
         }
         (uses, _) => Ok(uses),
     }
@@ -653,11 +669,11 @@ pub fn decode_for_inspection(
         ));
     }
     let encoding = ContentEncoding::from_header(head.header(head_buf, "content-encoding"))
-        .map_err(|e| Answer::plain(e.status(), e.es_type(), e.reason()))?;
+        .map_err(Answer::from)?;
     match encoding {
         ContentEncoding::Identity => Ok(None),
         encoding => inflate_to_vec(encoding, data, max)
             .map(Some)
-            .map_err(|e| Answer::plain(e.status(), e.es_type(), e.reason())),
+            .map_err(Answer::from),
     }
 }

@@ -627,12 +627,7 @@ async fn preread_small_body(
     }
     if head.expect_continue && client.buf.len() == head.len {
         // The client waits for this before it sends the body (RFC 9110 §10.1.1).
-        let interim = b"HTTP/1.1 100 Continue\r\n\r\n".to_vec();
-        if write_all(client.stream, interim, client.write_timeout)
-            .await
-            .0
-            .is_err()
-        {
+        if client.send_continue().await.is_err() {
             return Some(Next::Close);
         }
     }
