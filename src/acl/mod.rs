@@ -1,6 +1,6 @@
 //! The compiled access-control list and its decisions (no IO).
 //!
-//! A ReadonlyREST `readonlyrest:` section compiles (`decode`) into an [`Acl`]: ordered
+//! A ReadonlyREST `readonlyrest:` section compiles (`config::policy`) into an [`Acl`]: ordered
 //! blocks, each an AND of rules. [`Acl::evaluate`] walks the blocks in order; the first block
 //! whose rules all match decides (allow or forbid); no match denies. Rules run in a fixed
 //! order inside a block (see [`rule::Phase`]).
@@ -12,7 +12,6 @@
 //!          allow ▶ forward     forbid ▶ 403 with the block's message
 //! ```
 
-mod decode;
 pub mod es_rules;
 pub mod groups;
 pub mod indices;
@@ -45,16 +44,16 @@ pub const REALM: &str = "ringfence";
 /// A compiled policy. Immutable once built; shared by all workers through a `Snapshot`.
 #[derive(Debug)]
 pub struct Acl {
-    mode: Mode,
-    blocks: Vec<Block>,
-    users: UsersSection,
-    settings: Settings,
+    pub(crate) mode: Mode,
+    pub(crate) blocks: Vec<Block>,
+    pub(crate) users: UsersSection,
+    pub(crate) settings: Settings,
     /// Every host name the rules mention (resolved by `snapshot`, outside the hot path).
-    host_names: Vec<Arc<HostName>>,
+    pub(crate) host_names: Vec<Arc<HostName>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     /// `readonlyrest.enable: false`: the ACL is off and everything passes.
     Disabled,
     Enabled,
@@ -91,7 +90,7 @@ pub struct Block {
     pub name: String,
     pub policy: Policy,
     /// Sorted by phase.
-    rules: Vec<Rule>,
+    pub(crate) rules: Vec<Rule>,
 }
 
 /// What the ACL says about one request. Borrows from the ACL and the request.
@@ -149,14 +148,6 @@ enum BlockResult<'r> {
 }
 
 impl Acl {
-    /// Compiles a `readonlyrest:` section; errors and warnings go to `d`.
-    pub fn compile(
-        readonlyrest: &crate::config::yaml::Node,
-        d: &mut crate::config::Diagnostics,
-    ) -> Acl {
-        decode::compile(readonlyrest, d)
-    }
-
     /// Decides one request.
     pub fn evaluate<'r>(
         &'r self,

@@ -5,15 +5,15 @@
 //! implement are errors, never silently ignored: a policy that loads is a policy that is
 //! enforced as written. Errors name the block, the rule, the line and the column.
 
-use super::es_rules::{privilege, ActionsRule, NameKind, NamesRule};
-use super::groups::{GroupsLogic, UserDef, UsersSection};
-use super::indices::IndicesRule;
-use super::kibana::{self, KibanaKeys};
-use super::network::{parse_net, HostName, HostPattern};
-use super::pattern::{Glob, ValuePattern};
-use super::rule::{method_bit, AuthRule, ForwardedMode, HeaderItem, Rule, UriPattern};
-use super::variable::Template;
-use super::{Acl, Block, Mode, Policy, Settings};
+use crate::acl::es_rules::{privilege, ActionsRule, NameKind, NamesRule};
+use crate::acl::groups::{GroupsLogic, UserDef, UsersSection};
+use crate::acl::indices::IndicesRule;
+use crate::acl::kibana::{self, KibanaKeys};
+use crate::acl::network::{parse_net, HostName, HostPattern};
+use crate::acl::pattern::{Glob, ValuePattern};
+use crate::acl::rule::{method_bit, AuthRule, ForwardedMode, HeaderItem, Rule, UriPattern};
+use crate::acl::variable::Template;
+use crate::acl::{Acl, Block, Mode, Policy, Settings};
 use crate::auth::key::{AuthKey, KeyKind};
 use crate::config::error::{entries, Diagnostics};
 use crate::config::yaml::{Node, NodeKind};
