@@ -12,6 +12,7 @@
 //!          allow ▶ forward     forbid ▶ 403 with the block's message
 //! ```
 
+pub mod block_audit;
 pub mod es_rules;
 pub mod groups;
 pub mod indices;
@@ -27,6 +28,7 @@ mod test_support;
 #[cfg(test)]
 mod tests;
 
+pub use block_audit::{BlockAudit, BlockSinks};
 pub use request::{Basic, Request};
 pub use rule::{ByBasic, NoCache, Pending, Verifier};
 
@@ -89,6 +91,8 @@ pub enum Policy {
 pub struct Block {
     pub name: String,
     pub policy: Policy,
+    /// `verbosity` / `audit`: whether and where the requests this block decides are audited.
+    pub audit: BlockAudit,
     /// Sorted by phase.
     pub(crate) rules: Vec<Rule>,
 }
@@ -317,6 +321,26 @@ impl Acl {
 
     pub fn blocks(&self) -> &[Block] {
         &self.blocks
+    }
+
+    /// The block at `position` (as a [`Decision`] names it); `None` when this ACL has no
+    /// such block (a position taken from another snapshot's decision).
+    pub fn block(&self, position: usize) -> Option<&Block> {
+        self.blocks.get(position)
+    }
+
+    /// Every `(block name, sink name)` the blocks' `enabled_audit_sinks` and
+    /// `disabled_audit_sinks` mention, in block order, for checking against the configured
+    /// audit outputs (the reserved [`block_audit::DEFAULT_ACL_LOG_SINK`] included).
+    pub fn audit_sink_references(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.blocks.iter().flat_map(|block| {
+            block
+                .audit
+                .sinks
+                .named()
+                .iter()
+                .map(move |sink| (block.name.as_str(), sink.as_str()))
+        })
     }
 
     /// Whether any block or user definition authenticates with `Authorization: Basic`.

@@ -1,6 +1,8 @@
-//! One `access_control_rules` entry: its name, `type`, block settings and rules, checked
-//! together (one authentication rule, `@{user}` needs one, forbid blocks match on overlap).
+//! One `access_control_rules` entry: its name, `type`, block settings (audit settings in
+//! `block_audit`) and rules, checked together (one authentication rule, `@{user}` needs one,
+//! forbid blocks match on overlap).
 
+use super::block_audit::AuditKeys;
 use super::kibana::{self, KibanaKeys};
 use super::{At, Decoder};
 use crate::acl::rule::{AuthRule, Rule};
@@ -59,6 +61,7 @@ impl Decoder<'_> {
         // `kibana` and its deprecated siblings merge into one rule once the block is read.
         let mut kibana = KibanaKeys::default();
         let mut actions_key: Option<&Node> = None;
+        let mut audit_keys = AuditKeys::default();
         for (key, key_node, value) in entries(node, &format!("block `{name}`"), self.d) {
             let at = At {
                 block: &name,
@@ -67,15 +70,8 @@ impl Decoder<'_> {
             match key {
                 "name" => {}
                 "type" => policy = self.policy(value, &name),
-                "verbosity" => {
-                    if !matches!(value.as_str(), Some("info" | "error")) {
-                        self.d.error(
-                            value,
-                            format!("block `{name}`: verbosity must be info or error"),
-                        );
-                    }
-                }
-                "audit" => {}
+                "verbosity" => audit_keys.verbosity = Some((key_node, value)),
+                "audit" => audit_keys.audit = Some((key_node, value)),
                 // ReadonlyREST 1.16's cache TTL for the block's credential checks.
                 "auth_cache_ttl_sec" => match value.as_u64() {
                     Some(seconds) => cache_ttl = Some(std::time::Duration::from_secs(seconds)),
@@ -169,9 +165,11 @@ impl Decoder<'_> {
             }
         }
         rules.sort_by_key(Rule::phase);
+        let audit = self.block_audit(&name, audit_keys);
         Some(Block {
             name,
             policy,
+            audit,
             rules,
         })
     }

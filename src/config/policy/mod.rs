@@ -18,6 +18,7 @@
 //! sees a YAML node. Reading files is `config`'s job, not this module's.
 
 mod block;
+mod block_audit;
 mod kibana;
 mod rule;
 mod startup_variables;
