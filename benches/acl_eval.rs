@@ -38,7 +38,7 @@ fn policy() -> Acl {
     }
     let root = yaml::parse(&text).unwrap();
     let mut d = Diagnostics::new(std::path::Path::new("bench.yml"));
-    let acl = Acl::compile(root.get("readonlyrest").unwrap(), &mut d);
+    let acl = ringfence::config::policy::compile(root.get("readonlyrest").unwrap(), &mut d);
     d.finish(acl).unwrap()
 }
 

@@ -45,7 +45,7 @@ const HEAD: &[u8] = b"POST /_bulk HTTP/1.1\r\nHost: es\r\nAuthorization: Basic b
 fn policy() -> Acl {
     let root = yaml::parse(POLICY).unwrap();
     let mut d = Diagnostics::new(std::path::Path::new("bench.yml"));
-    let acl = Acl::compile(root.get("readonlyrest").unwrap(), &mut d);
+    let acl = ringfence::config::policy::compile(root.get("readonlyrest").unwrap(), &mut d);
     d.finish(acl).unwrap()
 }
 

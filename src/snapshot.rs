@@ -33,7 +33,7 @@ impl Snapshot {
     pub fn load(source: &PolicySource, generation: u64) -> Result<Snapshot, ConfigErrors> {
         let node = config::read_policy(source)?;
         let mut d = Diagnostics::new(source.path());
-        let acl = Acl::compile(&node, &mut d);
+        let acl = config::policy::compile(&node, &mut d);
         let warnings = d.take_warnings();
         let snapshot = d.finish(Snapshot {
             acl,
@@ -51,7 +51,7 @@ impl Snapshot {
             .unwrap_or_else(|_| unreachable!("a constant document"));
         let mut d = Diagnostics::new(std::path::Path::new("-"));
         Snapshot {
-            acl: Acl::compile(&empty, &mut d),
+            acl: config::policy::compile(&empty, &mut d),
             generation: 0,
             warnings: Vec::new(),
             not_started: Some(status),

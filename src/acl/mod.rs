@@ -1,6 +1,6 @@
 //! The compiled access-control list and its decisions (no IO).
 //!
-//! A ReadonlyREST `readonlyrest:` section compiles (`decode`) into an [`Acl`]: ordered
+//! A ReadonlyREST `readonlyrest:` section compiles (`config::policy`) into an [`Acl`]: ordered
 //! blocks, each an AND of rules. [`Acl::evaluate`] walks the blocks in order; the first block
 //! whose rules all match decides (allow or forbid); no match denies. Rules run in a fixed
 //! order inside a block (see [`rule::Phase`]).
@@ -12,7 +12,7 @@
 //!          allow ▶ forward     forbid ▶ 403 with the block's message
 //! ```
 
-mod decode;
+pub mod block_audit;
 pub mod es_rules;
 pub mod groups;
 pub mod indices;
@@ -28,6 +28,7 @@ mod test_support;
 #[cfg(test)]
 mod tests;
 
+pub use block_audit::{BlockAudit, BlockSinks};
 pub use request::{Basic, Request};
 pub use rule::{ByBasic, NoCache, Pending, Verifier};
 
@@ -45,16 +46,16 @@ pub const REALM: &str = "ringfence";
 /// A compiled policy. Immutable once built; shared by all workers through a `Snapshot`.
 #[derive(Debug)]
 pub struct Acl {
-    mode: Mode,
-    blocks: Vec<Block>,
-    users: UsersSection,
-    settings: Settings,
+    pub(crate) mode: Mode,
+    pub(crate) blocks: Vec<Block>,
+    pub(crate) users: UsersSection,
+    pub(crate) settings: Settings,
     /// Every host name the rules mention (resolved by `snapshot`, outside the hot path).
-    host_names: Vec<Arc<HostName>>,
+    pub(crate) host_names: Vec<Arc<HostName>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     /// `readonlyrest.enable: false`: the ACL is off and everything passes.
     Disabled,
     Enabled,
@@ -90,8 +91,10 @@ pub enum Policy {
 pub struct Block {
     pub name: String,
     pub policy: Policy,
+    /// `verbosity` / `audit`: whether and where the requests this block decides are audited.
+    pub audit: BlockAudit,
     /// Sorted by phase.
-    rules: Vec<Rule>,
+    pub(crate) rules: Vec<Rule>,
 }
 
 /// What the ACL says about one request. Borrows from the ACL and the request.
@@ -149,14 +152,6 @@ enum BlockResult<'r> {
 }
 
 impl Acl {
-    /// Compiles a `readonlyrest:` section; errors and warnings go to `d`.
-    pub fn compile(
-        readonlyrest: &crate::config::yaml::Node,
-        d: &mut crate::config::Diagnostics,
-    ) -> Acl {
-        decode::compile(readonlyrest, d)
-    }
-
     /// Decides one request.
     pub fn evaluate<'r>(
         &'r self,
@@ -326,6 +321,26 @@ impl Acl {
 
     pub fn blocks(&self) -> &[Block] {
         &self.blocks
+    }
+
+    /// The block at `position` (as a [`Decision`] names it); `None` when this ACL has no
+    /// such block (a position taken from another snapshot's decision).
+    pub fn block(&self, position: usize) -> Option<&Block> {
+        self.blocks.get(position)
+    }
+
+    /// Every `(block name, sink name)` the blocks' `enabled_audit_sinks` and
+    /// `disabled_audit_sinks` mention, in block order, for checking against the configured
+    /// audit outputs (the reserved [`block_audit::DEFAULT_ACL_LOG_SINK`] included).
+    pub fn audit_sink_references(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.blocks.iter().flat_map(|block| {
+            block
+                .audit
+                .sinks
+                .named()
+                .iter()
+                .map(move |sink| (block.name.as_str(), sink.as_str()))
+        })
     }
 
     /// Whether any block or user definition authenticates with `Authorization: Basic`.

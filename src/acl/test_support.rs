@@ -12,7 +12,8 @@ pub fn compile(text: &str) -> Acl {
 pub fn try_acl(text: &str) -> Result<Acl, Vec<String>> {
     let root = yaml::parse(text).expect("yaml");
     let mut d = Diagnostics::new(std::path::Path::new("readonlyrest.yml"));
-    let acl = Acl::compile(root.get("readonlyrest").expect("readonlyrest:"), &mut d);
+    let acl =
+        crate::config::policy::compile(root.get("readonlyrest").expect("readonlyrest:"), &mut d);
     d.finish(acl)
         .map_err(|e| e.0.iter().map(ToString::to_string).collect())
 }

@@ -3,10 +3,12 @@
 //! A file has two sections, `gateway:` (this gateway's own settings) and `readonlyrest:` (the
 //! ReadonlyREST ACL, exactly as in a `readonlyrest.yml`); `gateway.acl_file` may point at an
 //! existing `readonlyrest.yml` instead. Reading files is the only IO here. Every mistake is
-//! reported as `FILE:LINE:COL: message`, all of them at once.
+//! reported as `FILE:LINE:COL: message`, all of them at once. [`policy`] compiles the
+//! `readonlyrest:` node into an [`crate::acl::Acl`].
 
 pub mod error;
 pub mod gateway;
+pub mod policy;
 pub mod yaml;
 
 pub use error::{ConfigError, ConfigErrors, Diagnostics};

@@ -20,7 +20,7 @@
 //! what the client sent on the connection (a head and whatever follows it).
 
 use super::oracle::{grants, overlaps, touched};
-use crate::acl::{Acl, NoCache};
+use crate::acl::NoCache;
 use crate::config::{yaml, Diagnostics};
 use crate::es::body::{inflate_to_vec, ContentEncoding};
 use crate::es::index_name::decode_part;
@@ -132,7 +132,7 @@ fn compile(selector: u8) -> Policy {
     let root = yaml::parse(&text).unwrap_or_else(|e| panic!("policy YAML: {e:?}"));
     let mut d = Diagnostics::new(std::path::Path::new("fuzz.yml"));
     let section = root.get("readonlyrest").expect("a readonlyrest section");
-    let acl = Acl::compile(section, &mut d);
+    let acl = crate::config::policy::compile(section, &mut d);
     let acl = d
         .finish(acl)
         .unwrap_or_else(|e| panic!("generated policy does not load: {e}"));

@@ -362,7 +362,7 @@ fn allow_logs() -> crate::acl::Acl {
         "readonlyrest:\n  access_control_rules:\n  - name: logs\n    indices: [\"logs-*\"]\n";
     let root = crate::config::yaml::parse(text).unwrap();
     let mut d = crate::config::Diagnostics::new(std::path::Path::new("linear.yml"));
-    let acl = crate::acl::Acl::compile(root.get("readonlyrest").unwrap(), &mut d);
+    let acl = crate::config::policy::compile(root.get("readonlyrest").unwrap(), &mut d);
     d.finish(acl).unwrap()
 }
 
