@@ -14,12 +14,17 @@
 //! turns an event into a line (no IO). A worker never waits for audit: every queue is bounded
 //! and what does not fit is dropped and counted in [`AuditStats`].
 
+mod cluster;
 pub mod event;
+mod file;
+mod index;
 pub mod index_template;
 pub mod serialize;
 pub mod settings;
+mod sink;
 #[cfg(test)]
 mod test_support;
 
 pub use event::{BlockTrace, Event, EventType, FinalState, SinkFilter};
 pub use settings::{decode, AuditSettings, OutputKind, OutputSettings, Serializer};
+pub use sink::{Audit, AuditStats, AuditTuning, OutputStats, Recorder};
