@@ -488,3 +488,6 @@ impl Writer {
         // Dropping the outputs closes the bulk queues: their threads send what they hold.
     }
 }
+
+#[cfg(test)]
+mod tests;
