@@ -16,6 +16,7 @@
 //! (threads and signals).
 
 pub mod acl;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod es;
