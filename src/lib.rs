@@ -13,7 +13,7 @@
 //!
 //! Modules: [`config`] (YAML with file:line:col errors), [`http`] (framing on buffers),
 //! [`acl`] (the policy), [`snapshot`] (lock-free swap), [`proxy`] (sockets), [`runtime`]
-//! (threads and signals).
+//! (threads and signals), [`logging`] (the process log, text or JSON).
 
 pub mod acl;
 pub mod audit;
@@ -22,6 +22,7 @@ pub mod config;
 pub mod es;
 pub mod fuzzing;
 pub mod http;
+pub mod logging;
 pub mod proxy;
 pub mod runtime;
 pub mod snapshot;

@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use ringfence::config::{gateway, Config};
+use ringfence::logging::{self, LogFormat};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,6 +33,10 @@ enum Command {
         /// Forward to this node instead of gateway.upstreams (repeatable).
         #[arg(long = "upstream", value_name = "URL")]
         upstream: Vec<String>,
+        /// Log lines as `text` or `json` (one object per line); default: $RINGFENCE_LOG_FORMAT,
+        /// else text.
+        #[arg(long, value_name = "FORMAT")]
+        log_format: Option<LogFormat>,
     },
     /// Validate a configuration file and its ACL; print every error as FILE:LINE:COL: message.
     Check {
@@ -58,13 +63,28 @@ enum Command {
     },
 }
 
+/// The log format when `run --log-format` is not given (and for the other commands).
+const LOG_FORMAT_ENV: &str = "RINGFENCE_LOG_FORMAT";
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let flag = match &cli.command {
+        Command::Run { log_format, .. } => *log_format,
+        _ => None,
+    };
+    match log_format(flag) {
+        Ok(format) => logging::init(format),
+        Err(message) => {
+            eprintln!("ringfence: {message}");
+            return ExitCode::FAILURE;
+        }
+    }
     match cli.command {
         Command::Run {
             config,
             listen,
             upstream,
+            log_format: _,
         } => run(config, listen, upstream),
         Command::Check { config } => check(config),
         Command::Hash { scheme, user } => hash(&scheme, &user),
@@ -76,14 +96,19 @@ fn main() -> ExitCode {
     }
 }
 
+/// `run --log-format`, else `RINGFENCE_LOG_FORMAT` (unset or empty: text).
+fn log_format(flag: Option<LogFormat>) -> Result<LogFormat, String> {
+    if let Some(format) = flag {
+        return Ok(format);
+    }
+    match std::env::var(LOG_FORMAT_ENV) {
+        Ok(text) if !text.is_empty() => text.parse().map_err(|e| format!("{LOG_FORMAT_ENV}: {e}")),
+        Ok(_) | Err(std::env::VarError::NotPresent) => Ok(LogFormat::Text),
+        Err(e) => Err(format!("{LOG_FORMAT_ENV}: {e}")),
+    }
+}
+
 fn run(path: PathBuf, listen: Vec<String>, upstream: Vec<String>) -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let mut config = match Config::load(&path) {
         Ok(config) => config,
         Err(errors) => {

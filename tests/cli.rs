@@ -197,3 +197,131 @@ fn hash_prints_a_rule_line_the_gateway_accepts() {
     }
     assert_eq!(upstream.requests().len(), 2);
 }
+
+/// Runs `ringfence run` with its stderr on a pipe (not a terminal) until it logs that it
+/// listens, then stops it; returns every log line it wrote, as bytes.
+fn run_until_listening(name: &str, args: &[&str], env: &[(&str, &str)]) -> Vec<Vec<u8>> {
+    use std::io::BufRead;
+    use std::time::Duration;
+    // Port 1 on loopback: nothing answers, and the gateway starts all the same.
+    let config = write_config(
+        &format!("{name}.yml"),
+        "gateway:\n  listen: 127.0.0.1:0\n  upstreams: [\"http://127.0.0.1:1\"]\n  workers: 1\nreadonlyrest:\n  enable: false\n",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ringfence"))
+        .args(["run", "--config", config.to_str().unwrap()])
+        .args(args)
+        .env_remove("NO_COLOR")
+        .env_remove("RINGFENCE_LOG_FORMAT")
+        .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || loop {
+        let mut line = Vec::new();
+        match stderr.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                if lines.send(line).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let mut log = Vec::new();
+    while !log
+        .iter()
+        .any(|line: &Vec<u8>| line.windows(9).any(|w| w == b"listening"))
+    {
+        match received.recv_timeout(Duration::from_secs(10)) {
+            Ok(line) => log.push(line),
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "no `listening` line within 10 s:\n{}",
+                    String::from_utf8_lossy(&log.concat())
+                );
+            }
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The pipe closes with the process: whatever it wrote before is still to be read.
+    log.extend(received.iter());
+    log
+}
+
+fn assert_no_escape_bytes(log: &[Vec<u8>]) {
+    let text = String::from_utf8_lossy(&log.concat()).into_owned();
+    assert!(!text.contains('\u{1b}'), "colours on a pipe:\n{text:?}");
+}
+
+#[test]
+fn json_logs_are_one_object_per_line_without_colours() {
+    for (name, args, env) in [
+        ("log-json-flag", &["--log-format", "json"][..], &[][..]),
+        (
+            "log-json-env",
+            &[][..],
+            &[("RINGFENCE_LOG_FORMAT", "json")][..],
+        ),
+    ] {
+        let log = run_until_listening(name, args, env);
+        assert_no_escape_bytes(&log);
+        for line in &log {
+            let event: serde_json::Value = serde_json::from_slice(line).unwrap_or_else(|e| {
+                panic!("{name}: not JSON ({e}): {}", String::from_utf8_lossy(line))
+            });
+            assert!(event["level"].is_string(), "{name}: {event}");
+            assert!(event["timestamp"].is_string(), "{name}: {event}");
+        }
+        let listening = log
+            .iter()
+            .filter_map(|line| serde_json::from_slice::<serde_json::Value>(line).ok())
+            .find(|event| event["message"] == "listening")
+            .unwrap_or_else(|| panic!("{name}: no listening event"));
+        assert!(
+            listening["addr"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("127.0.0.1:")),
+            "{name}: {listening}"
+        );
+    }
+}
+
+#[test]
+fn text_logs_on_a_pipe_have_no_colours() {
+    let log = run_until_listening("log-text", &[], &[]);
+    assert_no_escape_bytes(&log);
+    let text = String::from_utf8_lossy(&log.concat()).into_owned();
+    assert!(text.contains("listening addr=127.0.0.1:"), "{text}");
+}
+
+#[test]
+fn unknown_log_formats_are_refused() {
+    let output = ringfence(&["run", "--config", "x.yml", "--log-format", "yaml"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("unknown log format `yaml` (text or json)"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_ringfence"))
+        .args(["check", "--config", "examples/gateway.yml"])
+        .env("RINGFENCE_LOG_FORMAT", "yaml")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("RINGFENCE_LOG_FORMAT: unknown log format"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
