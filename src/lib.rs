@@ -13,7 +13,7 @@
 //!
 //! Modules: [`config`] (YAML with file:line:col errors), [`http`] (framing on buffers),
 //! [`acl`] (the policy), [`snapshot`] (lock-free swap), [`proxy`] (sockets), [`runtime`]
-//! (threads and signals).
+//! (threads and signals), [`metrics`] (per-core counters, Prometheus text).
 
 pub mod acl;
 pub mod auth;
@@ -21,6 +21,7 @@ pub mod config;
 pub mod es;
 pub mod fuzzing;
 pub mod http;
+pub mod metrics;
 pub mod proxy;
 pub mod runtime;
 pub mod snapshot;
