@@ -13,9 +13,11 @@
 //!
 //! Modules: [`config`] (YAML with file:line:col errors), [`http`] (framing on buffers),
 //! [`acl`] (the policy), [`snapshot`] (lock-free swap), [`proxy`] (sockets), [`runtime`]
-//! (threads and signals), [`metrics`] (per-core counters, Prometheus text).
+//! (threads and signals), [`metrics`] (per-core counters, Prometheus text), [`admin`]
+//! (`/metrics`, `/health`, `/ready` on their own thread).
 
 pub mod acl;
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod es;
