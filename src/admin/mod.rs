@@ -76,7 +76,9 @@ impl AdminServer {
     }
 
     /// Stops accepting, waits for the request being served, and closes the listener.
-    pub fn shutdown(self) {}
+    pub fn shutdown(self) {
+        // The work is in `Drop`, so that a server going out of scope stops the same way.
+    }
 }
 
 impl Drop for AdminServer {
