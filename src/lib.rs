@@ -13,9 +13,12 @@
 //!
 //! Modules: [`config`] (YAML with file:line:col errors), [`http`] (framing on buffers),
 //! [`acl`] (the policy), [`snapshot`] (lock-free swap), [`proxy`] (sockets), [`runtime`]
-//! (threads and signals), [`logging`] (the process log, text or JSON).
+//! (threads and signals), [`logging`] (the process log, text or JSON), [`audit`] (events,
+//! serializers, non-blocking sinks), [`metrics`] (per-core counters, Prometheus text),
+//! [`admin`] (`/metrics`, `/health`, `/ready` on their own thread).
 
 pub mod acl;
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod config;
@@ -23,6 +26,7 @@ pub mod es;
 pub mod fuzzing;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod proxy;
 pub mod runtime;
 pub mod snapshot;

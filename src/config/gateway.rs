@@ -55,6 +55,14 @@ pub struct GatewaySettings {
     pub policy_watch_ms: u64,
     /// Connection-level address filter, checked at accept time.
     pub ip_filter: IpFilterSettings,
+    /// The `/metrics`, `/health` and `/ready` listener; `None`: not started.
+    pub admin: Option<AdminSettings>,
+}
+
+/// `gateway.admin`: where the admin listener (metrics and probes) binds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdminSettings {
+    pub listen: SocketAddr,
 }
 
 /// `gateway.ip_filter` (like X-Pack's `xpack.security.http.filter`): `allow` wins over
@@ -220,6 +228,7 @@ const KEYS: &[&str] = &[
     "not_started_response_code",
     "policy_watch_ms",
     "ip_filter",
+    "admin",
 ];
 const AUTH_KEYS: &[&str] = &[
     "hash_threads",
@@ -262,6 +271,7 @@ pub fn decode(node: &Node, base_dir: &std::path::Path, d: &mut Diagnostics) -> G
         not_started_response_code: 403,
         policy_watch_ms: DEFAULT_POLICY_WATCH_MS,
         ip_filter: IpFilterSettings::default(),
+        admin: None,
     };
     let mut saw_listen = false;
     let mut saw_upstreams = false;
@@ -315,6 +325,7 @@ pub fn decode(node: &Node, base_dir: &std::path::Path, d: &mut Diagnostics) -> G
                 settings.policy_watch_ms = number(value, "gateway.policy_watch_ms", 0, d)
             }
             "ip_filter" => settings.ip_filter = decode_ip_filter(value, d),
+            "admin" => settings.admin = decode_admin(value, d),
             _ => d.unknown_key(key_node, "gateway", KEYS),
         }
     }
@@ -392,6 +403,35 @@ fn decode_ip_filter(node: &Node, d: &mut Diagnostics) -> IpFilterSettings {
         }
     }
     filter
+}
+
+/// `gateway.admin`; `None` (after an error) when `listen` is missing or invalid.
+fn decode_admin(node: &Node, d: &mut Diagnostics) -> Option<AdminSettings> {
+    let mut listen = None;
+    let mut saw_listen = false;
+    for (key, key_node, value) in entries(node, "gateway.admin", d) {
+        if key != "listen" {
+            d.unknown_key(key_node, "gateway.admin", &["listen"]);
+            continue;
+        }
+        saw_listen = true;
+        match parse_listen(value.as_str().unwrap_or_default()) {
+            Ok(addr) if addr.ip().is_loopback() => listen = Some(addr),
+            Ok(addr) => {
+                // The admin endpoints answer without authentication.
+                d.warn(value, format!("gateway.admin.listen `{addr}` is not a loopback address: /metrics and /ready answer anyone who can reach it"));
+                listen = Some(addr);
+            }
+            Err(message) => d.error(value, format!("gateway.admin.listen: {message}")),
+        }
+    }
+    if !saw_listen {
+        d.error(
+            node,
+            "gateway.admin.listen is required (for example \"127.0.0.1:9280\")",
+        );
+    }
+    listen.map(|listen| AdminSettings { listen })
 }
 
 fn decode_auth(node: &Node, d: &mut Diagnostics) -> AuthSettings {
@@ -505,6 +545,77 @@ mod tests {
         assert_eq!(s.limits.max_header_bytes, 8192);
         assert_eq!(s.limits.upstream_response_timeout_ms, 5000);
         assert_eq!(s.limits.idle_timeout_ms, DEFAULT_IDLE_TIMEOUT_MS);
+        assert_eq!(s.admin, None);
+    }
+
+    /// The settings, errors and warnings of a `gateway:` section with `admin` as given.
+    fn decode_admin_text(admin: &str) -> (GatewaySettings, Vec<String>, Vec<String>) {
+        let text = format!("gateway:\n  listen: 127.0.0.1:9201\n  upstreams: http://127.0.0.1:9200\n  admin: {admin}\n");
+        let root = yaml::parse(&text).unwrap();
+        let mut d = Diagnostics::new(std::path::Path::new("g.yml"));
+        let settings = decode(
+            root.get("gateway").unwrap(),
+            std::path::Path::new("/etc"),
+            &mut d,
+        );
+        let warnings = d.take_warnings().iter().map(|w| w.to_string()).collect();
+        let errors = match d.finish(()) {
+            Ok(()) => Vec::new(),
+            Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
+        };
+        (settings, errors, warnings)
+    }
+
+    #[test]
+    fn admin_listener_decodes_and_warns_off_loopback() {
+        let (s, errors, warnings) = decode_admin_text("{listen: \"127.0.0.1:9280\"}");
+        assert_eq!((errors, warnings), (Vec::new(), Vec::new()));
+        assert_eq!(
+            s.admin,
+            Some(AdminSettings {
+                listen: "127.0.0.1:9280".parse().unwrap()
+            })
+        );
+        let (s, errors, warnings) = decode_admin_text("{listen: \"[::1]:9280\"}");
+        assert_eq!((errors.len(), warnings.len()), (0, 0));
+        assert!(s.admin.is_some());
+
+        let (s, errors, warnings) = decode_admin_text("{listen: \"0.0.0.0:9280\"}");
+        assert_eq!(errors, Vec::<String>::new());
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with(
+                "g.yml:4:19: gateway.admin.listen `0.0.0.0:9280` is not a loopback address"
+            ),
+            "{warnings:?}"
+        );
+        assert_eq!(s.admin.map(|a| a.listen.port()), Some(9280));
+    }
+
+    #[test]
+    fn admin_listener_errors_are_positioned() {
+        for (admin, expected) in [
+            (
+                "{listen: 9280}",
+                "g.yml:4:19: gateway.admin.listen: listen address `9280` must be IP:PORT",
+            ),
+            (
+                "{listen: \"127.0.0.1:9280\", port: 1}",
+                "g.yml:4:37: unknown key `port` in gateway.admin",
+            ),
+            ("{}", "g.yml:4:10: gateway.admin.listen is required"),
+            ("", "g.yml:5:1: gateway.admin.listen is required"),
+            (
+                "[127.0.0.1:9280]",
+                "g.yml:4:10: gateway.admin must be a mapping",
+            ),
+        ] {
+            let (_, errors, _) = decode_admin_text(admin);
+            assert!(
+                errors.iter().any(|e| e.starts_with(expected)),
+                "{admin}: {errors:?}"
+            );
+        }
     }
 
     #[test]
