@@ -156,7 +156,7 @@ fn check(path: PathBuf) -> ExitCode {
     });
     match result {
         Ok((config, snapshot)) => {
-            for warning in &snapshot.warnings {
+            for warning in config.warnings.iter().chain(&snapshot.warnings) {
                 eprintln!(
                     "{}:{}:{}: warning: {}",
                     warning.file.display(),

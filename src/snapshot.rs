@@ -7,6 +7,7 @@
 //! never changes a decision half-way.
 
 use crate::acl::Acl;
+use crate::audit::AuditSettings;
 use crate::config::{self, ConfigError, ConfigErrors, Diagnostics, PolicySource};
 use arc_swap::ArcSwap;
 use std::cell::RefCell;
@@ -18,6 +19,8 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub struct Snapshot {
     pub acl: Acl,
+    /// `readonlyrest.audit`: the outputs the audit sinks start with.
+    pub audit: AuditSettings,
     /// Increases by one with every successful load (visible in logs).
     pub generation: u64,
     /// Things that loaded but deserve attention (ignored sections, ...).
@@ -33,10 +36,11 @@ impl Snapshot {
     pub fn load(source: &PolicySource, generation: u64) -> Result<Snapshot, ConfigErrors> {
         let node = config::read_policy(source)?;
         let mut d = Diagnostics::new(source.path());
-        let acl = config::policy::compile(&node, &mut d);
+        let (acl, audit) = config::policy::compile_with_audit(&node, &mut d);
         let warnings = d.take_warnings();
         let snapshot = d.finish(Snapshot {
             acl,
+            audit,
             generation,
             warnings,
             not_started: None,
@@ -52,6 +56,7 @@ impl Snapshot {
         let mut d = Diagnostics::new(std::path::Path::new("-"));
         Snapshot {
             acl: config::policy::compile(&empty, &mut d),
+            audit: AuditSettings::default(),
             generation: 0,
             warnings: Vec::new(),
             not_started: Some(status),
@@ -85,6 +90,9 @@ pub struct PolicyStore {
     /// file's bytes as the last reload read them, so that the watcher reloads only what no
     /// reload has seen yet (a SIGHUP after an edit is not followed by a second load).
     reloading: std::sync::Mutex<Option<Vec<u8>>>,
+    /// Reloads that swapped a new policy in, and reloads that failed (metrics).
+    pub reloads: AtomicU64,
+    pub reload_failures: AtomicU64,
 }
 
 impl PolicyStore {
@@ -93,6 +101,8 @@ impl PolicyStore {
             generation: AtomicU64::new(snapshot.generation),
             current: ArcSwap::from_pointee(snapshot),
             reloading: std::sync::Mutex::new(None),
+            reloads: AtomicU64::new(0),
+            reload_failures: AtomicU64::new(0),
         }
     }
 
@@ -107,7 +117,10 @@ impl PolicyStore {
         let mut seen = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
         *seen = std::fs::read(source.path()).ok();
         let generation = self.current.load().generation + 1;
-        let snapshot = Snapshot::load(source, generation)?;
+        let snapshot = Snapshot::load(source, generation).inspect_err(|_| {
+            self.reload_failures.fetch_add(1, Ordering::Relaxed);
+        })?;
+        self.reloads.fetch_add(1, Ordering::Relaxed);
         self.current.store(Arc::new(snapshot));
         self.generation.store(generation, Ordering::Release);
         Ok(generation)

@@ -145,7 +145,12 @@ fn swaps_under_load_fail_no_request_and_broken_files_keep_the_old_policy() {
 fn file_changes_are_picked_up() {
     let (upstream, gateway, store, source) = gateway_with_acl_file("watch", POLICY_A);
     let addr = gateway.local_addrs()[0];
-    ringfence::runtime::watch::start(Arc::clone(&store), source.clone(), 50).unwrap();
+    ringfence::runtime::watch::start(
+        Arc::clone(&store),
+        source.clone(),
+        Duration::from_millis(50),
+    )
+    .unwrap();
     let statuses = || put_and_post_statuses(&mut Client::connect(addr));
     assert_eq!(statuses(), (200, 403));
     std::fs::write(source.path(), POLICY_B).unwrap();

@@ -118,6 +118,8 @@ pub enum Decision<'r> {
     Forbid {
         /// The forbid block that matched; `None` when no block matched.
         block: Option<&'r str>,
+        /// Its position in [`Acl::blocks`].
+        position: Option<usize>,
         reason: &'r str,
         due_to: &'static str,
         /// Basic credentials were presented and are valid for no rule of the ACL (a failed
@@ -131,10 +133,12 @@ pub enum Decision<'r> {
         /// As in `Forbid`: Basic credentials were presented and rejected.
         credentials_rejected: bool,
     },
-    /// An expensive hash must be verified first; evaluate again once it is cached.
-    Verify(Pending),
-    /// The decision depends on indices named in the body: read it, then evaluate again.
-    ReadBody,
+    /// An expensive hash must be verified first; evaluate again (from the [`Resume`]) once
+    /// it is known.
+    Verify(Pending, Resume),
+    /// The decision depends on indices named in the body: read it, then evaluate again
+    /// (from the [`Resume`]).
+    ReadBody(Resume),
     /// A read of indices the user may not see: answered as Elasticsearch answers for a
     /// missing index, so that their existence does not leak.
     IndexNotFound,
@@ -151,12 +155,33 @@ enum BlockResult<'r> {
     NeedsBody,
 }
 
+/// Where an evaluation that stopped for a hash or for the body picks up again: every block
+/// before `block` was tried and did not match on rules that need neither (a rule that needs
+/// an unknown hash or the body stops the walk at its own block), so neither can change them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resume {
+    block: usize,
+    /// What the blocks before it said about the credentials and the indices.
+    bad_credentials: bool,
+    index_not_found: bool,
+}
+
 impl Acl {
     /// Decides one request.
     pub fn evaluate<'r>(
         &'r self,
         req: &'r Request<'r>,
         verifier: &'r dyn Verifier,
+    ) -> Decision<'r> {
+        self.evaluate_from(req, verifier, Resume::default())
+    }
+
+    /// Decides one request, starting where an earlier evaluation of it stopped.
+    pub fn evaluate_from<'r>(
+        &'r self,
+        req: &'r Request<'r>,
+        verifier: &'r dyn Verifier,
+        resume: Resume,
     ) -> Decision<'r> {
         if self.mode == Mode::Disabled {
             return Decision::Allow {
@@ -168,9 +193,14 @@ impl Acl {
                 credentials_rejected: false,
             };
         }
-        let mut bad_credentials = false;
-        let mut index_not_found = false;
-        for (position, block) in self.blocks.iter().enumerate() {
+        let mut bad_credentials = resume.bad_credentials;
+        let mut index_not_found = resume.index_not_found;
+        for (position, block) in self.blocks.iter().enumerate().skip(resume.block) {
+            let stopped = Resume {
+                block: position,
+                bad_credentials,
+                index_not_found,
+            };
             match self.evaluate_block(block, req, verifier) {
                 BlockResult::Matched(user, narrowed, by_basic) => {
                     // A guess an earlier block rejected is a failed login even when a later
@@ -194,6 +224,7 @@ impl Acl {
                         },
                         Policy::Forbid { message } => Decision::Forbid {
                             block: Some(&block.name),
+                            position: Some(position),
                             reason: message
                                 .as_deref()
                                 .unwrap_or(&self.settings.forbidden_message),
@@ -209,8 +240,8 @@ impl Acl {
                     bad_credentials |= bad;
                     index_not_found |= missing;
                 }
-                BlockResult::Pending(pending) => return Decision::Verify(pending),
-                BlockResult::NeedsBody => return Decision::ReadBody,
+                BlockResult::Pending(pending) => return Decision::Verify(pending, stopped),
+                BlockResult::NeedsBody => return Decision::ReadBody(stopped),
             }
         }
         let rejected = bad_credentials && !self.recognises(req, verifier);
@@ -226,6 +257,7 @@ impl Acl {
         }
         Decision::Forbid {
             block: None,
+            position: None,
             reason: &self.settings.forbidden_message,
             due_to: "OPERATION_NOT_ALLOWED",
             credentials_rejected,

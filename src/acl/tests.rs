@@ -68,8 +68,8 @@ fn decide(acl: &Acl, r: &Req) -> String {
             format!("forbid:{}:{reason}", block.unwrap_or("-"))
         }
         Decision::Unauthorized { .. } => "401".to_string(),
-        Decision::Verify(p) => format!("verify:{}", p.key_id),
-        Decision::ReadBody => "read-body".to_string(),
+        Decision::Verify(p, _) => format!("verify:{}", p.key_id),
+        Decision::ReadBody(_) => "read-body".to_string(),
         Decision::IndexNotFound => "404".to_string(),
     }
 }

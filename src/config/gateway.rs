@@ -4,6 +4,7 @@ use super::error::{entries, Diagnostics};
 use super::yaml::Node;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Elasticsearch's own `http.max_content_length` default.
@@ -45,18 +46,20 @@ pub struct GatewaySettings {
     /// A separate `readonlyrest.yml` holding the ACL, resolved against the config's folder.
     pub acl_file: Option<PathBuf>,
     /// How long in-flight requests may run after SIGTERM before the process exits.
-    pub shutdown_timeout_ms: u64,
+    pub shutdown_timeout: Duration,
     /// Refresh period of the cluster metadata; 0 turns the refresher off.
-    pub metadata_refresh_ms: u64,
+    pub metadata_refresh: Duration,
     pub auth: AuthSettings,
     /// Status answered while no valid policy has ever loaded: 403 (default) or 503.
     pub not_started_response_code: u16,
     /// How often the policy file is checked for changes (0: only SIGHUP reloads).
-    pub policy_watch_ms: u64,
+    pub policy_watch: Duration,
     /// Connection-level address filter, checked at accept time.
     pub ip_filter: IpFilterSettings,
     /// The `/metrics`, `/health` and `/ready` listener; `None`: not started.
     pub admin: Option<AdminSettings>,
+    /// `access_log: true`: one log line per request (target `ringfence::access`).
+    pub access_log: bool,
 }
 
 /// `gateway.admin`: where the admin listener (metrics and probes) binds.
@@ -81,13 +84,13 @@ pub struct AuthSettings {
     pub hash_threads: Option<usize>,
     /// Hash computations queued or running at most; beyond that requests get 503 at once.
     pub max_pending_hashes: usize,
-    pub cache_ttl_ms: u64,
-    pub negative_cache_ttl_ms: u64,
+    pub cache_ttl: Duration,
+    pub negative_cache_ttl: Duration,
     /// Per worker, separately for valid and for failed credentials.
     pub cache_max_entries: usize,
     pub max_failures_per_address: u32,
     pub max_failures_per_user: u32,
-    pub failure_window_ms: u64,
+    pub failure_window: Duration,
     /// What a throttled client gets: 429 (with Retry-After) or 401.
     pub throttled_status: u16,
 }
@@ -98,12 +101,12 @@ impl Default for AuthSettings {
             hash_threads: None,
             max_pending_hashes: 64,
             // ReadonlyREST's old auth_cache_ttl_sec default.
-            cache_ttl_ms: 10_000,
-            negative_cache_ttl_ms: 10_000,
+            cache_ttl: Duration::from_millis(10_000),
+            negative_cache_ttl: Duration::from_millis(10_000),
             cache_max_entries: 10_000,
             max_failures_per_address: 20,
             max_failures_per_user: 50,
-            failure_window_ms: 60_000,
+            failure_window: Duration::from_millis(60_000),
             throttled_status: 429,
         }
     }
@@ -116,13 +119,13 @@ pub struct Limits {
     pub max_body_bytes: u64,
     /// Request bodies one worker may hold at once to read the indices they name.
     pub max_buffered_body_bytes: u64,
-    pub header_timeout_ms: u64,
-    pub idle_timeout_ms: u64,
-    pub upstream_connect_timeout_ms: u64,
-    pub upstream_response_timeout_ms: u64,
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub upstream_connect_timeout: Duration,
+    pub upstream_response_timeout: Duration,
     /// A request body (read, forwarded or drained) must arrive within this time plus one
     /// second per `min_body_bytes_per_sec` bytes received; slower clients are closed (408).
-    pub body_timeout_ms: u64,
+    pub body_timeout: Duration,
     pub min_body_bytes_per_sec: u64,
     /// Client connections per worker (0: no limit).
     pub max_connections_per_worker: usize,
@@ -138,11 +141,11 @@ impl Default for Limits {
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_buffered_body_bytes: DEFAULT_MAX_BUFFERED_BODY_BYTES,
-            header_timeout_ms: DEFAULT_HEADER_TIMEOUT_MS,
-            idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
-            upstream_connect_timeout_ms: DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS,
-            upstream_response_timeout_ms: DEFAULT_UPSTREAM_RESPONSE_TIMEOUT_MS,
-            body_timeout_ms: DEFAULT_BODY_TIMEOUT_MS,
+            header_timeout: Duration::from_millis(DEFAULT_HEADER_TIMEOUT_MS),
+            idle_timeout: Duration::from_millis(DEFAULT_IDLE_TIMEOUT_MS),
+            upstream_connect_timeout: Duration::from_millis(DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS),
+            upstream_response_timeout: Duration::from_millis(DEFAULT_UPSTREAM_RESPONSE_TIMEOUT_MS),
+            body_timeout: Duration::from_millis(DEFAULT_BODY_TIMEOUT_MS),
             min_body_bytes_per_sec: DEFAULT_MIN_BODY_BYTES_PER_SEC,
             max_connections_per_worker: DEFAULT_MAX_CONNECTIONS_PER_WORKER,
             max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
@@ -229,6 +232,7 @@ const KEYS: &[&str] = &[
     "policy_watch_ms",
     "ip_filter",
     "admin",
+    "access_log",
 ];
 const AUTH_KEYS: &[&str] = &[
     "hash_threads",
@@ -263,13 +267,14 @@ pub fn decode(node: &Node, base_dir: &std::path::Path, d: &mut Diagnostics) -> G
         upstreams: Vec::new(),
         workers: None,
         pin_workers: false,
+        access_log: false,
         limits: Limits::default(),
         acl_file: None,
-        shutdown_timeout_ms: DEFAULT_SHUTDOWN_TIMEOUT_MS,
-        metadata_refresh_ms: DEFAULT_METADATA_REFRESH_MS,
+        shutdown_timeout: Duration::from_millis(DEFAULT_SHUTDOWN_TIMEOUT_MS),
+        metadata_refresh: Duration::from_millis(DEFAULT_METADATA_REFRESH_MS),
         auth: AuthSettings::default(),
         not_started_response_code: 403,
-        policy_watch_ms: DEFAULT_POLICY_WATCH_MS,
+        policy_watch: Duration::from_millis(DEFAULT_POLICY_WATCH_MS),
         ip_filter: IpFilterSettings::default(),
         admin: None,
     };
@@ -300,6 +305,7 @@ pub fn decode(node: &Node, base_dir: &std::path::Path, d: &mut Diagnostics) -> G
                 _ => d.error(value, "gateway.workers must be an integer from 1 to 1024"),
             },
             "pin_workers" => settings.pin_workers = bool_value(value, "gateway.pin_workers", d),
+            "access_log" => settings.access_log = bool_value(value, "gateway.access_log", d),
             "limits" => settings.limits = decode_limits(value, d),
             "acl_file" => match value.as_str() {
                 Some(path) if !path.is_empty() && !value.is_null() => {
@@ -308,10 +314,12 @@ pub fn decode(node: &Node, base_dir: &std::path::Path, d: &mut Diagnostics) -> G
                 _ => d.error(value, "gateway.acl_file must be a file path"),
             },
             "shutdown_timeout_ms" => {
-                settings.shutdown_timeout_ms = number(value, "gateway.shutdown_timeout_ms", 0, d)
+                settings.shutdown_timeout =
+                    Duration::from_millis(number(value, "gateway.shutdown_timeout_ms", 0, d))
             }
             "metadata_refresh_ms" => {
-                settings.metadata_refresh_ms = number(value, "gateway.metadata_refresh_ms", 0, d)
+                settings.metadata_refresh =
+                    Duration::from_millis(number(value, "gateway.metadata_refresh_ms", 0, d))
             }
             "auth" => settings.auth = decode_auth(value, d),
             "not_started_response_code" => match value.as_u64() {
@@ -322,7 +330,8 @@ pub fn decode(node: &Node, base_dir: &std::path::Path, d: &mut Diagnostics) -> G
                 ),
             },
             "policy_watch_ms" => {
-                settings.policy_watch_ms = number(value, "gateway.policy_watch_ms", 0, d)
+                settings.policy_watch =
+                    Duration::from_millis(number(value, "gateway.policy_watch_ms", 0, d))
             }
             "ip_filter" => settings.ip_filter = decode_ip_filter(value, d),
             "admin" => settings.admin = decode_admin(value, d),
@@ -356,15 +365,21 @@ fn decode_limits(node: &Node, d: &mut Diagnostics) -> Limits {
             "max_buffered_body_bytes" => {
                 limits.max_buffered_body_bytes = number(value, &name, 0, d)
             }
-            "header_timeout_ms" => limits.header_timeout_ms = number(value, &name, 1, d),
-            "idle_timeout_ms" => limits.idle_timeout_ms = number(value, &name, 1, d),
+            "header_timeout_ms" => {
+                limits.header_timeout = Duration::from_millis(number(value, &name, 1, d))
+            }
+            "idle_timeout_ms" => {
+                limits.idle_timeout = Duration::from_millis(number(value, &name, 1, d))
+            }
             "upstream_connect_timeout_ms" => {
-                limits.upstream_connect_timeout_ms = number(value, &name, 1, d)
+                limits.upstream_connect_timeout = Duration::from_millis(number(value, &name, 1, d))
             }
             "upstream_response_timeout_ms" => {
-                limits.upstream_response_timeout_ms = number(value, &name, 1, d)
+                limits.upstream_response_timeout = Duration::from_millis(number(value, &name, 1, d))
             }
-            "body_timeout_ms" => limits.body_timeout_ms = number(value, &name, 1, d),
+            "body_timeout_ms" => {
+                limits.body_timeout = Duration::from_millis(number(value, &name, 1, d))
+            }
             "min_body_bytes_per_sec" => limits.min_body_bytes_per_sec = number(value, &name, 0, d),
             "max_connections_per_worker" => {
                 limits.max_connections_per_worker = number(value, &name, 0, d) as usize
@@ -441,8 +456,10 @@ fn decode_auth(node: &Node, d: &mut Diagnostics) -> AuthSettings {
         match key {
             "hash_threads" => auth.hash_threads = Some(number(value, &name, 1, d) as usize),
             "max_pending_hashes" => auth.max_pending_hashes = number(value, &name, 1, d) as usize,
-            "cache_ttl_ms" => auth.cache_ttl_ms = number(value, &name, 0, d),
-            "negative_cache_ttl_ms" => auth.negative_cache_ttl_ms = number(value, &name, 0, d),
+            "cache_ttl_ms" => auth.cache_ttl = Duration::from_millis(number(value, &name, 0, d)),
+            "negative_cache_ttl_ms" => {
+                auth.negative_cache_ttl = Duration::from_millis(number(value, &name, 0, d))
+            }
             "cache_max_entries" => auth.cache_max_entries = number(value, &name, 0, d) as usize,
             "max_failures_per_address" => {
                 auth.max_failures_per_address =
@@ -451,7 +468,9 @@ fn decode_auth(node: &Node, d: &mut Diagnostics) -> AuthSettings {
             "max_failures_per_user" => {
                 auth.max_failures_per_user = number(value, &name, 0, d).min(u32::MAX.into()) as u32
             }
-            "failure_window_ms" => auth.failure_window_ms = number(value, &name, 1, d),
+            "failure_window_ms" => {
+                auth.failure_window = Duration::from_millis(number(value, &name, 1, d))
+            }
             "throttled_status" => match value.as_u64() {
                 Some(status @ (401 | 429)) => auth.throttled_status = status as u16,
                 _ => d.error(value, format!("{name} must be 429 or 401")),
@@ -543,8 +562,14 @@ mod tests {
         assert!(s.pin_workers);
         assert_eq!(s.acl_file, Some(PathBuf::from("/etc/readonlyrest.yml")));
         assert_eq!(s.limits.max_header_bytes, 8192);
-        assert_eq!(s.limits.upstream_response_timeout_ms, 5000);
-        assert_eq!(s.limits.idle_timeout_ms, DEFAULT_IDLE_TIMEOUT_MS);
+        assert_eq!(
+            s.limits.upstream_response_timeout,
+            Duration::from_millis(5000)
+        );
+        assert_eq!(
+            s.limits.idle_timeout,
+            Duration::from_millis(DEFAULT_IDLE_TIMEOUT_MS)
+        );
         assert_eq!(s.admin, None);
     }
 

@@ -23,6 +23,8 @@ pub struct Config {
     pub path: PathBuf,
     pub gateway: GatewaySettings,
     pub policy_source: PolicySource,
+    /// Settings that load but deserve attention (an admin listener off loopback, ...).
+    pub warnings: Vec<ConfigError>,
 }
 
 /// Where the `readonlyrest:` settings live; re-read on every reload.
@@ -84,10 +86,12 @@ impl Config {
                 PolicySource::Inline(path.to_path_buf())
             }
         };
+        let warnings = d.take_warnings();
         d.finish(Config {
             path: path.to_path_buf(),
             gateway,
             policy_source,
+            warnings,
         })
     }
 }

@@ -139,6 +139,7 @@ fn compile(selector: u8) -> Policy {
     Policy {
         snapshot: Snapshot {
             acl,
+            audit: Default::default(),
             generation: 1,
             warnings: Vec::new(),
             not_started: None,
@@ -192,12 +193,13 @@ pub fn whole_path(data: &[u8]) {
         gate: &(),
         max_body_bytes: MAX_BODY_BYTES,
         contexts: &contexts,
+        details: true,
     };
-    let mut exchange = Exchange::default();
+    let mut exchange = Exchange::new(std::time::Instant::now());
     let mut body_end = None;
     loop {
         match exchange.step(&ctx, &head, request, &NoCache) {
-            Verdict::Answer(_) | Verdict::Missing(_) => return,
+            Verdict::Deny(_) | Verdict::Missing(_) => return,
             Verdict::ReadBody => {
                 if matches!(head.body, BodyFraming::Length(n) if n > MAX_BODY_BYTES) {
                     return; // answered 413 before reading
@@ -213,7 +215,7 @@ pub fn whole_path(data: &[u8]) {
                 let Ok(inspected) = body.finish(&head, request[..head.len].to_vec()) else {
                     return;
                 };
-                exchange.body_read(inspected);
+                exchange.body_read(inspected, true);
             }
             Verdict::Verify(_, pending, user, password) => {
                 let verdict = pending.key.verify(user.as_bytes(), password.as_bytes());

@@ -111,7 +111,7 @@ impl BodyPace {
     pub fn new(limits: &crate::config::Limits, now: Instant) -> BodyPace {
         BodyPace {
             started: now,
-            timeout: Duration::from_millis(limits.body_timeout_ms),
+            timeout: limits.body_timeout,
             min_rate: limits.min_body_bytes_per_sec,
         }
     }
@@ -198,7 +198,7 @@ mod tests {
     #[test]
     fn body_pace_earns_time_with_bytes() {
         let limits = crate::config::Limits {
-            body_timeout_ms: 10_000,
+            body_timeout: Duration::from_secs(10),
             min_body_bytes_per_sec: 1000,
             ..Default::default()
         };

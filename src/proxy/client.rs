@@ -6,17 +6,20 @@
 
 use super::buffer::{linger_close, write_all, BodyPace, BodyReadError, ReadBuf};
 use super::catch::{guarded, spawn_guarded};
+use super::completion::{complete, Seen};
 use super::credentials::Credentials;
-use super::decide::{Answer, Context, Inspected, Verdict};
+use super::decide::{Context, Inspected, Verdict};
+use super::denial::Denial;
 use super::exchange::{BodyCollector, Exchange, Outgoing};
 use super::forward::{forward, Next};
 use super::search_contexts::SearchContexts;
 use super::upstream::Upstreams;
+use crate::audit::Recorder;
 use crate::config::Limits;
 use crate::es::metadata::ClusterMetadata;
-use crate::http::canned::Canned;
 use crate::http::request::{parse_request_head, BodyFraming, RequestHead};
 use crate::http::{ClientError, Fault};
+use crate::metrics::WorkerMetrics;
 use crate::snapshot::LocalPolicy;
 use arc_swap::ArcSwap;
 use monoio::net::TcpStream;
@@ -49,6 +52,45 @@ pub struct Worker {
     pub buffered_body_bytes: Cell<u64>,
     /// Who opened which scroll and point-in-time context (one for the process).
     pub contexts: Arc<SearchContexts>,
+    /// This worker's number (request ids).
+    pub id: usize,
+    /// Requests (and connections) seen on this worker, for ids.
+    pub sequence: Cell<u64>,
+    /// This worker's counters, read by the admin listener on scrape.
+    pub metrics: Arc<WorkerMetrics>,
+    /// This worker's way into the audit trail.
+    pub audit: Recorder,
+    /// Log one line per request.
+    pub access_log: bool,
+}
+
+impl Worker {
+    /// Whether requests are recorded in detail (audit trail, access log): it costs copies.
+    pub fn records_details(&self) -> bool {
+        self.access_log || self.audit.enabled()
+    }
+
+    /// Whether the audit trail wants request bodies.
+    pub fn audit_wants_content(&self) -> bool {
+        self.audit.wants_content()
+    }
+
+    /// A process-unique id for a request or connection event.
+    pub fn next_request_id(&self) -> String {
+        let n = self.sequence.get();
+        self.sequence.set(n + 1);
+        format!("{}-{}-{n}", process_start(), self.id)
+    }
+}
+
+/// When this process started (seconds since the epoch): ids stay unique across restarts.
+fn process_start() -> u64 {
+    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *START.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    })
 }
 
 /// Counts a request as in flight while alive.
@@ -64,6 +106,22 @@ impl<'a> InFlight<'a> {
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.in_flight.set(self.0.in_flight.get() - 1);
+    }
+}
+
+/// Counts a client connection as open while alive (the `connections_open` gauge).
+struct OpenConnection<'a>(&'a WorkerMetrics);
+
+impl<'a> OpenConnection<'a> {
+    fn count(metrics: &'a WorkerMetrics) -> OpenConnection<'a> {
+        metrics.connection_opened();
+        OpenConnection(metrics)
+    }
+}
+
+impl Drop for OpenConnection<'_> {
+    fn drop(&mut self) {
+        self.0.connection_closed();
     }
 }
 
@@ -83,6 +141,8 @@ pub struct ClientSide<'a> {
     /// Set once any byte of a final answer went to the client (after a panic, a 500 can
     /// only be sent before that).
     pub answered: &'a Cell<bool>,
+    /// The request being served: what it learned and how it ends.
+    pub exchange: &'a mut Exchange,
 }
 
 impl ClientSide<'_> {
@@ -92,6 +152,7 @@ impl ClientSide<'_> {
             return Ok(());
         }
         self.answered.set(true);
+        self.exchange.bytes_out += self.out.len() as u64;
         let out = std::mem::take(self.out);
         let (result, mut out) = write_all(self.stream, out, self.write_timeout).await;
         out.clear();
@@ -127,6 +188,7 @@ enum HeadRead {
 /// Serves one accepted connection until it closes. A panic while serving a request ends
 /// only this connection: it gets a 500 if nothing of its answer was sent yet.
 pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) {
+    let _open = OpenConnection::count(&worker.metrics);
     let Ok(local) = stream.local_addr() else {
         return;
     };
@@ -144,9 +206,18 @@ pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) 
             HeadRead::Head(head) => head,
             HeadRead::Closed => return,
             HeadRead::Fault(fault) => {
-                Canned::for_fault(fault, true, false).write_to(&mut out);
-                let timeout = Duration::from_millis(worker.limits.idle_timeout_ms);
-                let (_, _) = write_all(&mut stream, out, timeout).await;
+                let seen = worker
+                    .records_details()
+                    .then(|| Seen::capture_refused(buf.data(), worker.next_request_id()))
+                    .flatten();
+                let mut exchange = Exchange::new(Instant::now());
+                let denial = Denial::from(fault);
+                exchange.status = denial.status();
+                denial.answer().write_to(&mut out, false, true);
+                exchange.bytes_out = out.len() as u64;
+                exchange.denial = Some(denial);
+                let (_, _) = write_all(&mut stream, out, worker.limits.idle_timeout).await;
+                complete(&worker, &exchange, seen.as_deref(), peer, local);
                 linger_close(stream, buf).await;
                 return;
             }
@@ -162,8 +233,12 @@ pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) 
         request_line.push(b' ');
         let target = head.target(buf.data());
         request_line.extend_from_slice(&target[..target.len().min(MAX_LOGGED_TARGET_BYTES)]);
+        let seen = worker
+            .records_details()
+            .then(|| Seen::capture(&head, buf.data(), worker.next_request_id()));
         let _in_flight = InFlight::enter(&worker);
         let answered = Cell::new(false);
+        let mut exchange = Exchange::new(Instant::now());
         let mut client = ClientSide {
             stream: &mut stream,
             buf: &mut buf,
@@ -172,28 +247,32 @@ pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) 
             peer,
             peer_ip: &peer_ip,
             local,
-            write_timeout: Duration::from_millis(worker.limits.idle_timeout_ms),
+            write_timeout: worker.limits.idle_timeout,
             answered: &answered,
+            exchange: &mut exchange,
         };
-        let next = match guarded("request", handle(&worker, &mut client, &head)).await {
-            Ok(next) => next,
-            Err(()) => {
-                tracing::error!(
-                    peer = %peer,
-                    request = %String::from_utf8_lossy(&request_line),
-                    "the request above panicked; its connection is closed"
-                );
-                if !answered.get() {
-                    let mut response = Vec::new();
-                    Canned::for_fault(Fault::Internal, true, head.is_head())
-                        .write_to(&mut response);
-                    let timeout = Duration::from_millis(worker.limits.idle_timeout_ms);
-                    let _ = write_all(&mut stream, response, timeout).await;
-                }
-                linger_close(stream, buf).await;
-                return;
+        let handled = guarded("request", handle(&worker, &mut client, &head)).await;
+        let Ok(next) = handled else {
+            tracing::error!(
+                peer = %peer,
+                request = %String::from_utf8_lossy(&request_line),
+                "the request above panicked; its connection is closed"
+            );
+            let denial = Denial::Internal("internal gateway error");
+            if !answered.get() {
+                let mut response = Vec::new();
+                denial
+                    .answer()
+                    .write_to(&mut response, head.is_head(), true);
+                exchange.status = denial.status();
+                let _ = write_all(&mut stream, response, worker.limits.idle_timeout).await;
             }
+            exchange.denial = Some(denial);
+            complete(&worker, &exchange, seen.as_deref(), peer, local);
+            linger_close(stream, buf).await;
+            return;
         };
+        complete(&worker, &exchange, seen.as_deref(), peer, local);
         pipelined = if buf.is_empty() { 0 } else { pipelined + 1 };
         match next {
             Next::KeepAlive if !worker.draining.get() => continue,
@@ -219,7 +298,7 @@ async fn read_head(
     first: bool,
 ) -> HeadRead {
     let limits = &worker.limits;
-    let header_timeout = Duration::from_millis(limits.header_timeout_ms);
+    let header_timeout = limits.header_timeout;
     let mut deadline = (first || !buf.is_empty()).then(|| Instant::now() + header_timeout);
     loop {
         if !buf.is_empty() {
@@ -231,7 +310,7 @@ async fn read_head(
         }
         let timeout = match deadline {
             Some(at) => at.saturating_duration_since(Instant::now()),
-            None => Duration::from_millis(limits.idle_timeout_ms),
+            None => limits.idle_timeout,
         };
         match buf.fill(stream, timeout).await {
             Ok(0) => return HeadRead::Closed,
@@ -246,12 +325,11 @@ async fn read_head(
     }
 }
 
-/// Decides and then answers or forwards one request: the rounds of an [`Exchange`], with
+/// Decides and then answers or forwards one request: the rounds of its [`Exchange`], with
 /// the IO each round asks for.
 async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &RequestHead) -> Next {
     // The policy the request started with decides all of its rounds.
     let snapshot = worker.policy.current();
-    let mut exchange = Exchange::default();
     let mut budget = BodyBudget::new(worker);
     let ip = client.peer.ip().to_canonical();
     #[cfg(feature = "fault-injection")]
@@ -267,9 +345,10 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
                 gate: &worker.credentials,
                 max_body_bytes: worker.limits.max_body_bytes,
                 contexts: &worker.contexts,
+                details: worker.records_details(),
             };
             let cache = worker.credentials.verifier(snapshot.generation);
-            exchange.step(&ctx, head, client.buf.data(), &cache)
+            client.exchange.step(&ctx, head, client.buf.data(), &cache)
         };
         match verdict {
             Verdict::Forward {
@@ -278,8 +357,8 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
                 contexts,
                 ..
             } => {
-                let body_in_query = exchange.body_in_query();
-                return match exchange.outgoing(head, target, body) {
+                let body_in_query = client.exchange.body_in_query();
+                return match client.exchange.outgoing(head, target, body) {
                     Ok(Outgoing::AsReceived(inspected, target)) => {
                         forward(worker, client, head, inspected, target, contexts).await
                     }
@@ -291,25 +370,24 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
                         let inspected = Some(inspected);
                         forward(worker, client, &rewritten, inspected, target, contexts).await
                     }
-                    Err(e) => {
-                        respond(worker, client, head, &Answer::client(e), !body_in_query).await
-                    }
+                    Err(e) => respond(worker, client, head, e.into(), !body_in_query).await,
                 };
             }
-            Verdict::Answer(answer) => {
-                if let Some(delay) = answer.delay {
-                    monoio::time::sleep(delay).await;
-                }
-                let body_read = exchange.body_was_read();
-                return respond(worker, client, head, &answer, body_read).await;
+            Verdict::Deny(denial) => {
+                let body_read = client.exchange.body_was_read();
+                return respond(worker, client, head, denial, body_read).await;
             }
             Verdict::Missing(missing) => {
-                let body_read = exchange.body_was_read();
+                let body_read = client.exchange.body_was_read();
+                client.exchange.context_missing = true;
+                client.exchange.status = missing.status();
                 let response = missing.response(head);
                 return respond_without_body(worker, client, head, response, body_read).await;
             }
             Verdict::ReadBody => match read_body(worker, client, head, &mut budget).await {
-                Ok(body) => exchange.body_read(body),
+                Ok(body) => client
+                    .exchange
+                    .body_read(body, worker.audit_wants_content()),
                 Err(next) => return next,
             },
             Verdict::Verify(generation, pending, user, password) => {
@@ -330,13 +408,10 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
                     .verify(generation, pending, user, password, ip)
                     .await
                 {
-                    Ok(verdict) => exchange.verified(key_id, verdict),
-                    Err(answer) => {
-                        if let Some(delay) = answer.delay {
-                            monoio::time::sleep(delay).await;
-                        }
-                        let body_read = exchange.body_was_read();
-                        return respond(worker, client, head, &answer, body_read).await;
+                    Ok(verdict) => client.exchange.verified(key_id, verdict),
+                    Err(denial) => {
+                        let body_read = client.exchange.body_was_read();
+                        return respond(worker, client, head, denial, body_read).await;
                     }
                 }
             }
@@ -355,8 +430,8 @@ async fn read_body(
 ) -> Result<Inspected, Next> {
     let max = worker.limits.max_body_bytes;
     if matches!(head.body, BodyFraming::Length(n) if n > max) {
-        let answer = Answer::client(ClientError::BodyTooLarge);
-        return Err(respond(worker, client, head, &answer, false).await);
+        let denial = ClientError::BodyTooLarge.into();
+        return Err(respond(worker, client, head, denial, false).await);
     }
     let head_bytes = client.buf.data()[..head.len].to_vec();
     client.buf.consume(head.len);
@@ -369,11 +444,11 @@ async fn read_body(
     loop {
         let fed = match body.feed(client.buf.data()) {
             Ok(fed) => fed,
-            Err(e) => return Err(answer_and_close(client, head, &Answer::client(e)).await),
+            Err(e) => return Err(answer_and_close(client, head, e.into()).await),
         };
         client.buf.consume(fed.consumed);
         if !budget.hold(body.held_bytes()) {
-            return Err(answer_and_close(client, head, &busy_buffering()).await);
+            return Err(answer_and_close(client, head, busy_buffering()).await);
         }
         if fed.done {
             break;
@@ -384,30 +459,28 @@ async fn read_body(
         {
             Ok(_) => {}
             Err(BodyReadError::TooSlow) => {
-                let answer = Answer::client(ClientError::BodyTimeout);
-                return Err(answer_and_close(client, head, &answer).await);
+                let denial = ClientError::BodyTimeout.into();
+                return Err(answer_and_close(client, head, denial).await);
             }
             Err(BodyReadError::Closed) => return Err(Next::Close),
         }
     }
+    client.exchange.bytes_in = body.received_bytes();
     let inspected = match body.finish(head, head_bytes) {
         Ok(inspected) => inspected,
-        Err(answer) => return Err(respond(worker, client, head, &answer, true).await),
+        Err(denial) => return Err(respond(worker, client, head, denial, true).await),
     };
     if !budget.hold(inspected.held_bytes()) {
-        return Err(respond(worker, client, head, &busy_buffering(), true).await);
+        return Err(respond(worker, client, head, busy_buffering(), true).await);
     }
     Ok(inspected)
 }
 
-fn busy_buffering() -> Answer {
-    let mut answer = Answer::plain(
-        503,
-        "es_rejected_execution_exception",
-        "too many large bodies are being inspected on this worker; retry later".into(),
-    );
-    answer.retry_after = Some(1);
-    answer
+fn busy_buffering() -> Denial {
+    Denial::Busy {
+        reason: "too many large bodies are being inspected on this worker; retry later",
+        delay: None,
+    }
 }
 
 /// Bytes of request bodies one worker holds for inspection, at most
@@ -447,26 +520,32 @@ impl Drop for BodyBudget<'_> {
 }
 
 /// Answers and closes (after a linger): the rest of the request cannot be read reliably.
-async fn answer_and_close(
-    client: &mut ClientSide<'_>,
-    head: &RequestHead,
-    answer: &Answer,
-) -> Next {
-    answer.write_to(client.out, head, true);
+async fn answer_and_close(client: &mut ClientSide<'_>, head: &RequestHead, denial: Denial) -> Next {
+    denial.answer().write_to(client.out, head.is_head(), true);
+    client.exchange.status = denial.status();
+    client.exchange.denial = Some(denial);
     let _ = client.flush().await;
     Next::Linger
 }
 
-/// Answers a request without forwarding it. `body_read` says its body was already read.
+/// Answers a request without forwarding it (after the denial's delay, if any). `body_read`
+/// says its body was already read.
 pub async fn respond(
     worker: &Worker,
     client: &mut ClientSide<'_>,
     head: &RequestHead,
-    answer: &Answer,
+    denial: Denial,
     body_read: bool,
 ) -> Next {
+    if let Some(delay) = denial.delay() {
+        monoio::time::sleep(delay).await;
+    }
     let mut response = Vec::new();
-    answer.write_to(&mut response, head, false);
+    denial
+        .answer()
+        .write_to(&mut response, head.is_head(), false);
+    client.exchange.status = denial.status();
+    client.exchange.denial = Some(denial);
     respond_without_body(worker, client, head, ResponseBytes(response), body_read).await
 }
 

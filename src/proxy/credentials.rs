@@ -35,7 +35,8 @@
 //! client's first connection to another core during an attack on its user waits like
 //! anyone else.
 
-use super::decide::{Answer, CredentialGate};
+use super::decide::CredentialGate;
+use super::denial::{Denial, Throttle};
 use crate::acl::{Pending, Verifier};
 use crate::auth::cache::{CacheSettings, CredentialCache, KeyedHasher};
 use crate::auth::key::Verdict;
@@ -45,6 +46,7 @@ use crate::auth::throttle::{
     MAX_KNOWN_GOOD,
 };
 use crate::config::AuthSettings;
+use crate::metrics::WorkerMetrics;
 use std::cell::{Cell, RefCell};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -74,6 +76,8 @@ pub struct Credentials {
     generation: Cell<u64>,
     cache_settings: CacheSettings,
     throttled_status: u16,
+    /// This worker's counters (cache hits and misses, throttled requests).
+    metrics: Arc<WorkerMetrics>,
 }
 
 /// The shared, process-wide parts: the hashing pool, the cache key and the failure limits.
@@ -91,7 +95,7 @@ impl SharedCredentials {
         });
         let hasher = KeyedHasher::new().map_err(|e| std::io::Error::other(e.to_string()))?;
         let throttle = ThrottleSettings {
-            window: Duration::from_millis(settings.failure_window_ms),
+            window: settings.failure_window,
             max_failures_per_address: settings.max_failures_per_address,
             max_failures_per_user: settings.max_failures_per_user,
             ..ThrottleSettings::default()
@@ -105,10 +109,14 @@ impl SharedCredentials {
 }
 
 impl Credentials {
-    pub fn new(shared: &SharedCredentials, settings: &AuthSettings) -> Credentials {
+    pub fn new(
+        shared: &SharedCredentials,
+        settings: &AuthSettings,
+        metrics: Arc<WorkerMetrics>,
+    ) -> Credentials {
         let cache_settings = CacheSettings {
-            ttl: Duration::from_millis(settings.cache_ttl_ms),
-            negative_ttl: Duration::from_millis(settings.negative_cache_ttl_ms),
+            ttl: settings.cache_ttl,
+            negative_ttl: settings.negative_cache_ttl,
             max_positive: settings.cache_max_entries,
             max_negative: settings.cache_max_entries,
         };
@@ -117,14 +125,12 @@ impl Credentials {
             cache: RefCell::new(CredentialCache::new(&cache_settings)),
             limiter: Arc::clone(&shared.limiter),
             known_good: RefCell::new(KnownGood::new(MAX_KNOWN_GOOD, KNOWN_GOOD_TTL)),
-            recent_failures: RefCell::new(KnownGood::new(
-                MAX_KNOWN_GOOD,
-                Duration::from_millis(settings.failure_window_ms),
-            )),
+            recent_failures: RefCell::new(KnownGood::new(MAX_KNOWN_GOOD, settings.failure_window)),
             pool: Arc::clone(&shared.pool),
             generation: Cell::new(0),
             cache_settings,
             throttled_status: settings.throttled_status,
+            metrics,
         }
     }
 
@@ -153,7 +159,7 @@ impl Credentials {
     /// `Ok` only for credentials known-good on this core, else the throttled answer
     /// (429 with Retry-After, or 401 per `throttled_status`), to be sent after its
     /// `delay`.
-    pub fn admit(&self, ip: IpAddr, user: &str, password: &str) -> Result<(), Answer> {
+    pub fn admit(&self, ip: IpAddr, user: &str, password: &str) -> Result<(), Denial> {
         if !self.limiter.any_blocked() {
             return Ok(());
         }
@@ -204,7 +210,7 @@ impl Credentials {
         user: String,
         password: String,
         ip: IpAddr,
-    ) -> Result<Verdict, Answer> {
+    ) -> Result<Verdict, Denial> {
         let tag = self
             .hasher
             .tag(key_identity(generation, pending.key_id), &user, &password);
@@ -251,7 +257,7 @@ impl Credentials {
 
     /// `Err` with the throttled answer if the address or the user is blocked at `now` and
     /// these credentials are not known-good on this core.
-    fn throttle(&self, ip: IpAddr, user: &str, password: &str, now: Instant) -> Result<(), Answer> {
+    fn throttle(&self, ip: IpAddr, user: &str, password: &str, now: Instant) -> Result<(), Denial> {
         let Err(throttled) = self.limiter.check(ip, Some(user), now) else {
             return Ok(());
         };
@@ -259,56 +265,34 @@ impl Credentials {
         if known.contains(known.fingerprint(user, password), now) {
             return Ok(());
         }
+        self.metrics.throttled();
         Err(self.throttled(throttled))
     }
 
-    fn throttled(&self, throttled: Throttled) -> Answer {
+    fn throttled(&self, throttled: Throttled) -> Denial {
         let Throttled { retry_after, scope } = throttled;
         let scope = match scope {
             ThrottleScope::Address => "this address",
             ThrottleScope::User => "this user",
         };
-        let reason = format!("too many failed authentication attempts from {scope}; retry later");
-        if self.throttled_status == 401 {
-            return Answer {
-                status: 401,
-                error_type: "forbidden_response",
-                reason,
-                extra: vec![("due_to", "AUTHENTICATION_THROTTLED".to_string())],
-                challenge: true,
-                retry_after: None,
-                delay: Some(THROTTLED_DELAY.min(retry_after)),
-            };
-        }
-        Answer {
-            status: 429,
-            error_type: "too_many_requests",
-            reason,
-            extra: Vec::new(),
-            challenge: false,
-            // Rounded up: a client that waits the seconds it was told finds the block over.
-            retry_after: Some(
-                (retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)).max(1),
-            ),
-            delay: Some(THROTTLED_DELAY.min(retry_after)),
-        }
+        Denial::Throttled(Throttle {
+            reason: format!("too many failed authentication attempts from {scope}; retry later"),
+            retry_after,
+            as_unauthorized: self.throttled_status == 401,
+            delay: THROTTLED_DELAY.min(retry_after),
+        })
     }
 }
 
-fn busy() -> Answer {
-    Answer {
-        status: 503,
-        error_type: "authentication_capacity_exceeded",
-        reason: "too many credential checks are queued; retry later".into(),
-        extra: Vec::new(),
-        challenge: false,
-        retry_after: Some(1),
+fn busy() -> Denial {
+    Denial::Busy {
+        reason: "too many credential checks are queued; retry later",
         delay: Some(BUSY_DELAY),
     }
 }
 
 impl CredentialGate for Credentials {
-    fn admit(&self, ip: IpAddr, user: &str, password: &str) -> Result<(), Answer> {
+    fn admit(&self, ip: IpAddr, user: &str, password: &str) -> Result<(), Denial> {
         Credentials::admit(self, ip, user, password)
     }
 
@@ -339,7 +323,9 @@ impl Verifier for CachedVerifier<'_> {
             self.credentials
                 .hasher
                 .tag(key_identity(self.generation, key_id), user, password);
-        self.credentials.cache.borrow().get(&tag, self.now)
+        let verdict = self.credentials.cache.borrow().get(&tag, self.now);
+        self.credentials.metrics.credential_cache(verdict.is_some());
+        verdict
     }
 }
 

@@ -13,6 +13,8 @@
 //! An allowed request that names scroll or point-in-time ids is checked against their
 //! owners (`search_contexts`); one that addresses every context touches every index.
 
+use super::denial::Denial;
+use super::exchange::Decided;
 use super::search_contexts::{AfterResponse, Checked, MissingContext, Owner, SearchContexts};
 use crate::acl::es_rules::EsView;
 use crate::acl::request::MalformedAuthorization;
@@ -23,9 +25,8 @@ use crate::es::index_name::{decode_part, IndexExpr};
 use crate::es::metadata::ClusterMetadata;
 use crate::es::rewrite::{narrow_target, narrow_templates, rewrite_mget, rewrite_msearch};
 use crate::es::route::{classify, query_param, BodyIndices, Classified};
-use crate::es::search_context::{ContextError, ContextUse};
+use crate::es::search_context::ContextUse;
 use crate::es::target::{needs_body, template_target, Access, Targets};
-use crate::http::canned::Canned;
 use crate::http::request::{is_field_value, BodyFraming, RequestHead};
 use crate::http::ClientError;
 use crate::snapshot::Snapshot;
@@ -45,6 +46,8 @@ pub struct Context<'a> {
     pub max_body_bytes: u64,
     /// Who opened which scroll and point-in-time context.
     pub contexts: &'a SearchContexts,
+    /// Record who asked for which indices (audit, access log): costs allocations.
+    pub details: bool,
 }
 
 /// The failure limits as a decision sees them (every credential kind, cheap keys too).
@@ -52,7 +55,7 @@ pub trait CredentialGate {
     /// Before the ACL is evaluated for a request with Basic credentials: `Err` with the
     /// throttled answer while the address or user is blocked and the credentials are not
     /// known to be good.
-    fn admit(&self, ip: IpAddr, user: &str, password: &str) -> Result<(), Answer>;
+    fn admit(&self, ip: IpAddr, user: &str, password: &str) -> Result<(), Denial>;
     /// The ACL allowed a request whose user these Basic credentials authenticated.
     fn succeeded(&self, user: &str, password: &str);
     /// The request was refused because its Basic credentials are valid for no rule.
@@ -61,7 +64,7 @@ pub trait CredentialGate {
 
 /// No failure limits (tests and the fuzzer).
 impl CredentialGate for () {
-    fn admit(&self, _: IpAddr, _: &str, _: &str) -> Result<(), Answer> {
+    fn admit(&self, _: IpAddr, _: &str, _: &str) -> Result<(), Denial> {
         Ok(())
     }
     fn succeeded(&self, _: &str, _: &str) {}
@@ -106,7 +109,8 @@ pub enum Verdict {
         /// What the response tells the search context store.
         contexts: AfterResponse,
     },
-    Answer(Answer),
+    /// Refused (or failed) without the node's answer.
+    Deny(Denial),
     /// A scroll or point-in-time id that is not the requester's: answered as the node
     /// answers for a context that does not exist.
     Missing(MissingContext),
@@ -114,81 +118,6 @@ pub enum Verdict {
     /// Check these Basic credentials against the pending key (of the policy with this
     /// generation), then decide again.
     Verify(u64, Pending, String, String),
-}
-
-/// A response the gateway writes itself.
-pub struct Answer {
-    pub status: u16,
-    pub error_type: &'static str,
-    pub reason: String,
-    pub extra: Vec<(&'static str, String)>,
-    pub challenge: bool,
-    /// Seconds for a `Retry-After` header.
-    pub retry_after: Option<u64>,
-    /// Hold the answer back this long (a throttled client is slowed down, cheaply: its
-    /// connection waits on a timer instead of being served again at once).
-    pub delay: Option<std::time::Duration>,
-}
-
-impl From<BodyError> for Answer {
-    fn from(e: BodyError) -> Answer {
-        Answer::plain(e.status(), e.es_type(), e.reason())
-    }
-}
-
-impl From<ContextError> for Answer {
-    fn from(e: ContextError) -> Answer {
-        Answer::plain(e.status(), e.es_type(), e.reason())
-    }
-}
-
-/// `Basic realm="ringfence"`, the challenge sent with 401.
-const UNAUTHORIZED_CHALLENGE: &str = "Basic realm=\"ringfence\"";
-
-impl Answer {
-    pub fn client(error: ClientError) -> Answer {
-        let fault = crate::http::Fault::Client(error);
-        Answer::plain(
-            fault.status(),
-            fault.error_type(),
-            fault.reason().to_string(),
-        )
-    }
-
-    pub fn plain(status: u16, error_type: &'static str, reason: String) -> Answer {
-        Answer {
-            status,
-            error_type,
-            reason,
-            extra: Vec::new(),
-            challenge: false,
-            retry_after: None,
-            delay: None,
-        }
-    }
-
-    /// Writes the answer (head and body) for `head`.
-    pub fn write_to(&self, out: &mut Vec<u8>, head: &RequestHead, close: bool) {
-        let extra: Vec<(&str, &str)> = self.extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let retry_after = self.retry_after.map(|s| s.to_string());
-        let mut headers: Vec<(&str, &str)> = Vec::new();
-        if self.challenge {
-            headers.push(("www-authenticate", UNAUTHORIZED_CHALLENGE));
-        }
-        if let Some(seconds) = &retry_after {
-            headers.push(("retry-after", seconds));
-        }
-        Canned {
-            status: self.status,
-            error_type: self.error_type,
-            reason: &self.reason,
-            extra: &extra,
-            headers: &headers,
-            close,
-            head_only: head.is_head(),
-        }
-        .write_to(out);
-    }
 }
 
 /// Decides `head` (parsed from `buf`). `inspected` is the body, once read; `verifier`
@@ -199,25 +128,21 @@ pub fn decide(
     buf: &[u8],
     inspected: Option<&Inspected>,
     verifier: &dyn Verifier,
+    decided: &mut Decided,
 ) -> Verdict {
     // The head parser admits only printable ASCII in the target.
     let target = head.target(buf);
     let Ok(target) = std::str::from_utf8(&target) else {
-        return Verdict::Answer(Answer::client(ClientError::InvalidTarget));
+        return Verdict::Deny(ClientError::InvalidTarget.into());
     };
     let classified = match classify(head.method, target) {
         Ok(classified) => classified,
-        Err(e) => {
-            return Verdict::Answer(Answer::plain(
-                400,
-                "illegal_argument_exception",
-                e.reason().to_string(),
-            ))
-        }
+        Err(e) => return Verdict::Deny(Denial::Route(e.reason().to_string())),
     };
+    decided.action = classified.action;
     let path = head.path_text(buf);
     let Ok(path) = decode_part(std::str::from_utf8(&path).unwrap_or_default()) else {
-        return Verdict::Answer(Answer::client(ClientError::InvalidPathEncoding));
+        return Verdict::Deny(ClientError::InvalidPathEncoding.into());
     };
     let metadata = ctx.metadata;
     let mut targets = Targets::from_path(&classified);
@@ -233,25 +158,23 @@ pub fn decide(
     if inspected.is_some_and(|i| !i.from_query && i.payload().is_empty())
         && has_source_param(head, buf)
     {
-        return Verdict::Answer(Answer::plain(
-            400,
-            "illegal_argument_exception",
-            "an empty request body and a source parameter: send the body in one place".into(),
+        return Verdict::Deny(Denial::bad_request(
+            "an empty request body and a source parameter: send the body in one place",
         ));
     }
     let body_pending = needs_body(&classified) && has_body;
     if let (true, Some(inspected)) = (body_pending, inspected) {
-        if let Err(answer) = check_inspectable_media_type(head, buf, inspected.from_query) {
-            return Verdict::Answer(answer);
+        if let Err(denial) = check_inspectable_media_type(head, buf, inspected.from_query) {
+            return Verdict::Deny(denial);
         }
         if let Err(e) = targets.add_body(&classified, inspected.payload()) {
-            return Verdict::Answer(e.into());
+            return Verdict::Deny(e.into());
         }
     }
     // A search both names indices in its body and may continue a point in time.
     let uses = match context_use(head, buf, &classified, &path, inspected, has_body) {
         Ok(uses) => uses,
-        Err(answer) => return Verdict::Answer(answer),
+        Err(denial) => return Verdict::Deny(denial),
     };
     uses.restrict(&mut targets);
     let content_length = match (head.body, inspected) {
@@ -271,7 +194,7 @@ pub fn decide(
     ) {
         Ok(request) => request,
         Err(MalformedAuthorization) => {
-            return Verdict::Answer(Answer::client(ClientError::MalformedAuthorization))
+            return Verdict::Deny(ClientError::MalformedAuthorization.into())
         }
     };
     request.es = Some(EsView {
@@ -282,20 +205,18 @@ pub fn decide(
     });
     let snapshot = ctx.snapshot;
     if let Some(status) = snapshot.not_started {
-        let mut answer = forbidden(
-            "Ringfence has no valid access control list loaded yet; see the gateway's log".into(),
-            "READONLYREST_FAILED_TO_START",
-        );
-        answer.status = status;
-        return Verdict::Answer(answer);
+        return Verdict::Deny(Denial::NotStarted { status });
     }
     let ip = ctx.peer.ip().to_canonical();
     if let Some(basic) = &request.basic {
-        if let Err(answer) = ctx.gate.admit(ip, &basic.user, &basic.password) {
-            return Verdict::Answer(answer);
+        if let Err(denial) = ctx.gate.admit(ip, &basic.user, &basic.password) {
+            return Verdict::Deny(denial);
         }
     }
-    let decision = snapshot.acl.evaluate(&request, verifier);
+    let decision = snapshot
+        .acl
+        .evaluate_from(&request, verifier, decided.resume);
+    decided.record(&decision, &request, &targets, ctx.details);
     if let Some(basic) = &request.basic {
         match decision {
             Decision::Allow {
@@ -358,10 +279,9 @@ pub fn decide(
             ..
         } => {
             let refused = || {
-                Verdict::Answer(forbidden(
-                    snapshot.acl.settings().forbidden_message.clone(),
-                    "OPERATION_NOT_ALLOWED",
-                ))
+                Verdict::Deny(Denial::NoMatch {
+                    reason: snapshot.acl.settings().forbidden_message.clone(),
+                })
             };
             let none;
             let target = match (&narrowing.path, &narrowing.templates) {
@@ -408,45 +328,41 @@ pub fn decide(
                 contexts,
             }
         }
-        Decision::Forbid { reason, due_to, .. } => {
-            Verdict::Answer(forbidden(reason.to_string(), due_to))
-        }
-        Decision::Unauthorized { reason, .. } => Verdict::Answer(Answer {
-            status: 401,
-            challenge: true,
-            ..forbidden(reason.to_string(), "OPERATION_NOT_ALLOWED")
+        Decision::Forbid {
+            reason,
+            position: Some(_),
+            ..
+        } => Verdict::Deny(Denial::Forbidden {
+            reason: reason.to_string(),
+        }),
+        Decision::Forbid { reason, .. } => Verdict::Deny(Denial::NoMatch {
+            reason: reason.to_string(),
+        }),
+        Decision::Unauthorized { reason, .. } => Verdict::Deny(Denial::Unauthorized {
+            reason: reason.to_string(),
         }),
         Decision::IndexNotFound => index_not_found(head, target, &targets),
-        Decision::ReadBody if inspected.is_none() => Verdict::ReadBody,
-        Decision::ReadBody => Verdict::Answer(Answer::plain(
-            500,
-            "internal_server_error",
-            "the ACL asked for the body twice".into(),
-        )),
-        Decision::Verify(pending) => match &request.basic {
-            Some(basic) => Verdict::Verify(
-                snapshot.generation,
-                pending,
-                basic.user.clone(),
-                basic.password.clone(),
-            ),
-            None => Verdict::Answer(forbidden(
-                DEFAULT_FORBIDDEN_MESSAGE.into(),
-                "OPERATION_NOT_ALLOWED",
-            )),
+        Decision::ReadBody(resume) if inspected.is_none() => {
+            decided.resume = resume;
+            Verdict::ReadBody
+        }
+        Decision::ReadBody(_) => {
+            Verdict::Deny(Denial::Internal("the ACL asked for the body twice"))
+        }
+        Decision::Verify(pending, resume) => match &request.basic {
+            Some(basic) => {
+                decided.resume = resume;
+                Verdict::Verify(
+                    snapshot.generation,
+                    pending,
+                    basic.user.clone(),
+                    basic.password.clone(),
+                )
+            }
+            None => Verdict::Deny(Denial::NoMatch {
+                reason: DEFAULT_FORBIDDEN_MESSAGE.into(),
+            }),
         },
-    }
-}
-
-fn forbidden(reason: String, due_to: &'static str) -> Answer {
-    Answer {
-        status: 403,
-        error_type: "forbidden_response",
-        reason,
-        extra: vec![("due_to", due_to.to_string())],
-        challenge: false,
-        retry_after: None,
-        delay: None,
     }
 }
 
@@ -462,20 +378,7 @@ fn index_not_found(head: &RequestHead, target: &str, targets: &Targets<'_>) -> V
         .find(|e| !e.wildcard && !e.exclusion && !e.is_all());
     if let Some(expr) = literal {
         let name = expr.raw.to_string();
-        return Verdict::Answer(Answer {
-            status: 404,
-            error_type: "index_not_found_exception",
-            reason: format!("no such index [{name}]"),
-            extra: vec![
-                ("resource.type", "index_or_alias".to_string()),
-                ("resource.id", name.clone()),
-                ("index_uuid", "_na_".to_string()),
-                ("index", name),
-            ],
-            challenge: false,
-            retry_after: None,
-            delay: None,
-        });
+        return Verdict::Deny(Denial::IndexNotFound { name });
     }
     let none = vec![format!(".rf-none-{}-*", nonce())];
     match narrow_target(head.method, target, &none) {
@@ -485,10 +388,9 @@ fn index_not_found(head: &RequestHead, target: &str, targets: &Targets<'_>) -> V
             body: None,
             contexts: AfterResponse::Nothing,
         },
-        None => Verdict::Answer(forbidden(
-            DEFAULT_FORBIDDEN_MESSAGE.into(),
-            "OPERATION_NOT_ALLOWED",
-        )),
+        None => Verdict::Deny(Denial::NoMatch {
+            reason: DEFAULT_FORBIDDEN_MESSAGE.into(),
+        }),
     }
 }
 
@@ -535,7 +437,7 @@ fn context_use(
     path: &str,
     inspected: Option<&Inspected>,
     has_body: bool,
-) -> Result<ContextUse, Answer> {
+) -> Result<ContextUse, Denial> {
     let query = head.query.map(|q| q.get(buf));
     let uses = ContextUse::read(classified, path, query, None, has_body)?;
     match (uses, inspected) {
@@ -571,16 +473,14 @@ pub fn body_from_query(
     head: &RequestHead,
     buf: &[u8],
     max_body_bytes: u64,
-) -> Result<Inspected, Answer> {
-    let bad = |e: crate::es::route::RouteError| {
-        Answer::plain(400, "illegal_argument_exception", e.reason().to_string())
-    };
+) -> Result<Inspected, Denial> {
+    let bad = |e: crate::es::route::RouteError| Denial::Route(e.reason().to_string());
     let query = head.query.map(|q| q.get(buf)).unwrap_or_default();
     let source = query_param(query, "source")
         .map_err(bad)?
         .unwrap_or_default();
     if source.len() as u64 > max_body_bytes {
-        return Err(Answer::client(ClientError::BodyTooLarge));
+        return Err(ClientError::BodyTooLarge.into());
     }
     Ok(Inspected {
         head: buf[..head.len].to_vec(),
@@ -596,7 +496,7 @@ fn check_inspectable_media_type(
     head: &RequestHead,
     head_buf: &[u8],
     from_query: bool,
-) -> Result<(), Answer> {
+) -> Result<(), Denial> {
     let from_query_type;
     let content_type = if from_query {
         let query = head.query.map(|q| q.get(head_buf)).unwrap_or_default();
@@ -605,18 +505,14 @@ fn check_inspectable_media_type(
         match from_query_type.as_deref() {
             // It becomes the `Content-Type` of a rewritten request.
             Some(value) if !is_field_value(value) => {
-                return Err(Answer::plain(
-                    400,
-                    "illegal_argument_exception",
-                    "source_content_type holds bytes a header value cannot".into(),
+                return Err(Denial::bad_request(
+                    "source_content_type holds bytes a header value cannot",
                 ))
             }
             Some(value) => value,
             None => {
-                return Err(Answer::plain(
-                    400,
-                    "illegal_argument_exception",
-                    "source and source_content_type parameters are required".into(),
+                return Err(Denial::bad_request(
+                    "source and source_content_type parameters are required",
                 ))
             }
         }
@@ -634,13 +530,13 @@ fn check_inspectable_media_type(
     if INSPECTABLE_TYPES.contains(&media.as_str()) {
         return Ok(());
     }
-    Err(Answer::plain(
-        415,
-        "media_type_not_supported_exception",
-        format!(
+    Err(Denial::Body {
+        status: 415,
+        error_type: "media_type_not_supported_exception",
+        reason: format!(
             "the gateway reads the indices in this body and accepts it only as JSON or NDJSON, not [{media}]"
         ),
-    ))
+    })
 }
 
 /// Inflates a body read for the decision per its `Content-Encoding`, bounded by `max`
@@ -650,7 +546,7 @@ pub fn decode_for_inspection(
     head_buf: &[u8],
     data: &[u8],
     max: u64,
-) -> Result<Option<Vec<u8>>, Answer> {
+) -> Result<Option<Vec<u8>>, Denial> {
     // Netty reads only the first Content-Encoding; two of them would be read differently.
     let encodings = head
         .headers
@@ -662,18 +558,14 @@ pub fn decode_for_inspection(
         })
         .count();
     if encodings > 1 {
-        return Err(Answer::plain(
-            400,
-            "illegal_argument_exception",
-            "more than one Content-Encoding header".into(),
-        ));
+        return Err(Denial::bad_request("more than one Content-Encoding header"));
     }
     let encoding = ContentEncoding::from_header(head.header(head_buf, "content-encoding"))
-        .map_err(Answer::from)?;
+        .map_err(Denial::from)?;
     match encoding {
         ContentEncoding::Identity => Ok(None),
         encoding => inflate_to_vec(encoding, data, max)
             .map(Some)
-            .map_err(Answer::from),
+            .map_err(Denial::from),
     }
 }

@@ -1,11 +1,14 @@
-//! One request's way to a decision, without IO: what the request carries between rounds of
-//! deciding, and the request body as it is collected for inspection.
+//! One request from head to completion, without IO: what the request carries between rounds
+//! of deciding, what is known about it for the completion point (audit, metrics, access
+//! log), and the request body as it is collected for inspection.
 //!
 //! A decision can take several rounds: the ACL may need the body (the indices are in it) or
 //! an expensive credential check first. [`Exchange`] keeps what earlier rounds learned (the
 //! inspected body, this request's own hash verdicts) and answers each round with a
 //! [`Verdict`]; the connection (`client::handle`) performs the IO a verdict asks for, and
 //! the whole-path fuzzer (`fuzzing::whole_path`) drives the very same rounds on a buffer.
+//! The decision, the answer or the upstream leg, and the bytes moved are written into the
+//! same `Exchange`, which `client::serve` hands to `completion::complete` once per request.
 //!
 //! ```text
 //! step ─▶ ReadBody ─▶ BodyCollector::feed … finish ─▶ Exchange::body_read ─▶ step
@@ -13,17 +16,18 @@
 //!      ─▶ Forward / Answer: done
 //! ```
 
-use super::decide::{
-    body_from_query, decide, decode_for_inspection, Answer, Context, Inspected, Verdict,
-};
-use crate::acl::Verifier;
+use super::decide::{body_from_query, decide, decode_for_inspection, Context, Inspected, Verdict};
+use super::denial::Denial;
+use crate::acl::{Decision, Request, Resume, Verifier};
 use crate::auth::key::Verdict as HashVerdict;
 use crate::es::rewrite::without_params;
 use crate::es::route::query_param;
+use crate::es::target::Targets;
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::{with_rewritten_body, BodyFraming, RequestHead};
 use crate::http::ClientError;
 use smallvec::SmallVec;
+use std::time::Instant;
 
 /// A safety net on decision rounds for one request: one to learn the body is needed, one
 /// per expensive key the credentials must be checked against (each key at most once), one
@@ -33,17 +37,116 @@ const MAX_DECISION_ROUNDS: usize = 256;
 /// Framing bytes a chunked body may carry beyond twice its data.
 const CHUNK_FRAMING_ALLOWANCE: u64 = 64 * 1024;
 
-/// What one request has learned on its way to a decision.
-#[derive(Default)]
+/// One request: what it learned on its way to a decision, and how it ended.
 pub struct Exchange {
     inspected: Option<Inspected>,
     /// Verdicts of this request's own hash checks, consulted before the cache, so that a
     /// request never depends on the cache keeping what it just computed.
     verdicts: SmallVec<[(u32, HashVerdict); 4]>,
     rounds: usize,
+    /// When its head was complete.
+    pub started: Instant,
+    pub decided: Decided,
+    /// Why it was not forwarded, or why forwarding failed; `None`: the node answered.
+    pub denial: Option<Denial>,
+    /// A scroll or point-in-time id that is not the requester's was answered as missing.
+    pub context_missing: bool,
+    /// The status the client got (0: none was sent).
+    pub status: u16,
+    pub upstream: Option<UpstreamLeg>,
+    /// Body bytes from the client and response bytes to it.
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// The request body as read for inspection, kept for an audit serializer that logs it.
+    pub content: Option<Vec<u8>>,
+}
+
+/// The trip to a node.
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamLeg {
+    pub node: usize,
+    /// When the request started going out.
+    pub sent: Instant,
+    /// When the response head arrived.
+    pub answered: Option<Instant>,
+}
+
+/// What the decision learned about the request, for the completion point.
+#[derive(Debug, Default)]
+pub struct Decided {
+    /// The transport action (`""` until classified).
+    pub action: &'static str,
+    /// The position of the block that matched (allow or forbid).
+    pub block: Option<usize>,
+    /// Basic credentials were presented.
+    pub presented: bool,
+    /// They are valid for no rule of the ACL.
+    pub credentials_rejected: bool,
+    /// With details only: the authenticated user, the presented user name, the indices.
+    pub user: Option<String>,
+    pub presented_user: Option<String>,
+    pub indices: Vec<String>,
+    /// Where the ACL picks up in the next round (after the body was read or a hash checked).
+    pub resume: Resume,
+}
+
+impl Decided {
+    /// Notes what `decision` says about `request`; `details` adds what costs allocations.
+    pub fn record(
+        &mut self,
+        decision: &Decision<'_>,
+        request: &Request<'_>,
+        targets: &Targets<'_>,
+        details: bool,
+    ) {
+        self.presented = request.basic.is_some();
+        let (block, user, rejected) = match decision {
+            Decision::Allow {
+                position,
+                user,
+                credentials_rejected,
+                ..
+            } => (*position, user.as_deref(), *credentials_rejected),
+            Decision::Forbid {
+                position,
+                credentials_rejected,
+                ..
+            } => (*position, None, *credentials_rejected),
+            Decision::Unauthorized {
+                credentials_rejected,
+                ..
+            } => (None, None, *credentials_rejected),
+            _ => (None, None, false),
+        };
+        self.block = block;
+        self.credentials_rejected = rejected;
+        if details {
+            self.user = user.map(str::to_string);
+            self.presented_user = request.basic.as_ref().map(|b| b.user.clone());
+            self.indices = targets.indices.iter().map(|i| i.name.to_string()).collect();
+        }
+    }
 }
 
 impl Exchange {
+    /// A request whose head was complete at `started`.
+    pub fn new(started: Instant) -> Exchange {
+        Exchange {
+            inspected: None,
+            verdicts: SmallVec::new(),
+            rounds: 0,
+            started,
+            decided: Decided::default(),
+            denial: None,
+            context_missing: false,
+            status: 0,
+            upstream: None,
+            bytes_in: 0,
+            bytes_out: 0,
+            content: None,
+        }
+    }
+
     /// The next round: decide `head` (parsed from `buf`, the connection's buffer) with what
     /// is known so far. `cache` answers for credentials checked by earlier requests.
     pub fn step(
@@ -65,7 +168,8 @@ impl Exchange {
             Some(inspected) => &inspected.head[..],
             None => buf,
         };
-        match decide(ctx, head, head_buf, self.inspected.as_ref(), &verifier) {
+        let inspected = self.inspected.as_ref();
+        match decide(ctx, head, head_buf, inspected, &verifier, &mut self.decided) {
             // A key this request already checked cannot be pending again; deciding on
             // would loop.
             Verdict::Verify(_, pending, _, _)
@@ -81,15 +185,18 @@ impl Exchange {
                         self.inspected = Some(inspected);
                         self.step(ctx, head, buf, cache)
                     }
-                    Err(answer) => Verdict::Answer(answer),
+                    Err(denial) => Verdict::Deny(denial),
                 }
             }
             verdict => verdict,
         }
     }
 
-    /// The body was read and decoded.
-    pub fn body_read(&mut self, inspected: Inspected) {
+    /// The body was read and decoded; `keep` a copy of it for the audit trail.
+    pub fn body_read(&mut self, inspected: Inspected, keep: bool) {
+        if keep {
+            self.content = Some(inspected.payload().to_vec());
+        }
         self.inspected = Some(inspected);
     }
 
@@ -114,13 +221,13 @@ impl Exchange {
     /// from the `source` parameter goes as it came, in the query, unless it was rewritten:
     /// then it is sent as the body and the parameter leaves the query.
     pub fn outgoing(
-        self,
+        &mut self,
         head: &RequestHead,
         target: Option<String>,
         rewritten: Option<Vec<u8>>,
     ) -> Result<Outgoing, ClientError> {
         let (Some(body), Some(inspected)) = (rewritten, self.inspected.as_ref()) else {
-            let inspected = self.inspected.filter(|i| !i.from_query);
+            let inspected = self.inspected.take().filter(|i| !i.from_query);
             return Ok(Outgoing::AsReceived(inspected, target));
         };
         // A body leaving the query takes its type along: from `source_content_type` to
@@ -168,11 +275,7 @@ pub enum Outgoing {
 }
 
 fn undecidable() -> Verdict {
-    Verdict::Answer(Answer::plain(
-        500,
-        "internal_server_error",
-        "the request could not be decided".into(),
-    ))
+    Verdict::Deny(Denial::Internal("the request could not be decided"))
 }
 
 /// This request's own verdicts first, then the cache.
@@ -271,7 +374,7 @@ impl BodyCollector {
     }
 
     /// The complete body, checked to be JSON/NDJSON and inflated for inspection.
-    pub fn finish(self, head: &RequestHead, head_bytes: Vec<u8>) -> Result<Inspected, Answer> {
+    pub fn finish(self, head: &RequestHead, head_bytes: Vec<u8>) -> Result<Inspected, Denial> {
         let chunked = self.framing == BodyFraming::Chunked;
         let payload = if chunked { &self.data } else { &self.raw };
         let inflated = decode_for_inspection(head, &head_bytes, payload, self.max_body_bytes)?;

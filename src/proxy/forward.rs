@@ -24,15 +24,17 @@
 use super::buffer::{write_all, BodyPace, BodyReadError};
 use super::client::{respond_without_body, ClientSide, ResponseBytes, Worker};
 use super::decide::Inspected;
+use super::denial::Denial;
+use super::exchange::UpstreamLeg;
 use super::search_contexts::AfterResponse;
 use super::upstream::UpstreamConn;
-use crate::http::canned::Canned;
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::{write_upstream_head, BodyFraming, RequestHead, Version};
 use crate::http::response::{
     parse_response_head, write_client_head, ResponseFraming, ResponseHead,
 };
-use crate::http::{ClientError, Fault, Method, UpstreamError};
+use crate::http::{ClientError, Method, UpstreamError};
+use crate::metrics::UpstreamFailure;
 use monoio::net::TcpStream;
 use std::io;
 use std::os::fd::AsRawFd;
@@ -91,6 +93,16 @@ impl Failed {
     /// may have died; a slow node is still working on the request, so a timeout is final.
     fn may_replay(self) -> bool {
         !self.response_started && self.error == UpstreamError::ClosedEarly
+    }
+
+    fn metric_cause(self) -> UpstreamFailure {
+        match self.error {
+            UpstreamError::Timeout => UpstreamFailure::Timeout,
+            UpstreamError::MalformedResponse => UpstreamFailure::BadResponse,
+            UpstreamError::Unreachable | UpstreamError::Unavailable => UpstreamFailure::Connect,
+            UpstreamError::ClosedEarly if self.response_started => UpstreamFailure::Cut,
+            UpstreamError::ClosedEarly => UpstreamFailure::ClosedEarly,
+        }
     }
 }
 
@@ -152,6 +164,11 @@ pub async fn forward(
         Ok(conn) => conn,
         Err(e) => return fail(worker, client, head, e.into(), body_read).await,
     };
+    client.exchange.upstream = Some(UpstreamLeg {
+        node: conn.node,
+        sent: Instant::now(),
+        answered: None,
+    });
     let (inspected_head, buffered) = match inspected {
         Some(inspected) => (Some(inspected.head), Some(inspected.raw)),
         None => (None, None),
@@ -201,7 +218,7 @@ pub async fn forward(
             BodyFraming::Chunked => false,
         };
 
-    let write_timeout = Duration::from_millis(worker.limits.upstream_response_timeout_ms);
+    let write_timeout = worker.limits.upstream_response_timeout;
     let response = loop {
         let (sent, returned) = write_all(&mut conn.stream, upstream_head, write_timeout).await;
         upstream_head = returned;
@@ -236,10 +253,16 @@ pub async fn forward(
             Ok(response) => break response,
             Err(failed) => failed,
         };
+        worker
+            .metrics
+            .upstream_failure(conn.node, failed.metric_cause());
         if replay == Replay::Once && failed.may_replay() {
             replay = Replay::Never;
             if let Some(fresh) = upstreams.replay_connection(conn.node, conn.reused).await {
                 conn = fresh;
+                if let Some(leg) = &mut client.exchange.upstream {
+                    leg.node = conn.node;
+                }
                 // A timed-out write takes the buffer with it, but a timeout is never replayed.
                 upstream_head.clear();
                 write_upstream_head(
@@ -261,6 +284,10 @@ pub async fn forward(
     if head_in_client_buf {
         client.buf.consume(head.len);
     }
+    if let Some(leg) = &mut client.exchange.upstream {
+        leg.answered = Some(Instant::now());
+    }
+    client.exchange.status = response.status;
     *client.upstream_out = upstream_head;
     relay_response(worker, client, head, conn, response, &contexts).await
 }
@@ -286,7 +313,7 @@ async fn send_body(
         .await
         .map_err(|_| BodyError::ClientGone)?;
     let pace = BodyPace::new(&worker.limits, Instant::now());
-    let upstream_timeout = Duration::from_millis(worker.limits.upstream_response_timeout_ms);
+    let upstream_timeout = worker.limits.upstream_response_timeout;
     let mut received = 0;
     let mut fill = async |client: &mut ClientSide<'_>| -> Result<(), BodyError> {
         match pace.fill(client.buf, client.stream, received).await {
@@ -347,7 +374,7 @@ async fn read_response_head(
     conn: &mut UpstreamConn,
     request_was_head: bool,
 ) -> Result<ResponseHead, Failed> {
-    let timeout = Duration::from_millis(worker.limits.upstream_response_timeout_ms);
+    let timeout = worker.limits.upstream_response_timeout;
     // Set by the first byte, interim responses included: from then on the node has taken
     // the request and it is never sent again.
     let mut response_started = false;
@@ -404,7 +431,7 @@ async fn relay_response(
     response: ResponseHead,
     contexts: &AfterResponse,
 ) -> Next {
-    let timeout = Duration::from_millis(worker.limits.upstream_response_timeout_ms);
+    let timeout = worker.limits.upstream_response_timeout;
     if let Err(error) = contexts
         .observe(&worker.contexts, &mut conn, &response, timeout)
         .await
@@ -428,6 +455,7 @@ async fn relay_response(
         http10 && !close,
     );
     conn.buf.consume(response.len);
+    let conn_node = conn.node;
     let streamed = match response.framing {
         ResponseFraming::None => flush(client).await,
         ResponseFraming::Length(n) => relay_length(client, &mut conn, n, timeout).await,
@@ -438,13 +466,21 @@ async fn relay_response(
         Ok(()) if response.reusable => worker.upstreams.checkin(conn),
         Ok(()) => {}
         Err(Broken::Client) => return Next::Close,
-        Err(Broken::Upstream(error)) if !client.answered.get() => {
-            // The head never left `out`: the client gets an honest error instead, and the
-            // request was read completely, so its connection can stay.
-            client.out.clear();
-            return answer(worker, client, request, error.into(), true).await;
-        }
-        Err(Broken::Upstream(_)) => {
+        Err(Broken::Upstream(error)) => {
+            let cause = Failed {
+                error,
+                response_started: true,
+            };
+            worker
+                .metrics
+                .upstream_failure(conn_node, cause.metric_cause());
+            if !client.answered.get() {
+                // The head never left `out`: the client gets an honest error instead, and
+                // the request was read completely, so its connection can stay.
+                client.out.clear();
+                return answer(worker, client, request, error.into(), true).await;
+            }
+            client.exchange.denial = Some(error.into());
             abort(client.stream);
             return Next::Close;
         }
@@ -592,16 +628,20 @@ async fn relay_until_close(
     }
 }
 
-/// Answers a fault before anything was forwarded.
+/// Answers a refusal or failure before anything was forwarded.
 async fn fail(
     worker: &Worker,
     client: &mut ClientSide<'_>,
     head: &RequestHead,
-    fault: Fault,
+    denial: Denial,
     body_read: bool,
 ) -> Next {
     let mut response = Vec::new();
-    Canned::for_fault(fault, false, head.is_head()).write_to(&mut response);
+    denial
+        .answer()
+        .write_to(&mut response, head.is_head(), false);
+    client.exchange.status = denial.status();
+    client.exchange.denial = Some(denial);
     respond_without_body(worker, client, head, ResponseBytes(response), body_read).await
 }
 
@@ -650,11 +690,15 @@ async fn answer(
     worker: &Worker,
     client: &mut ClientSide<'_>,
     head: &RequestHead,
-    fault_: Fault,
+    denial: Denial,
     body_done: bool,
 ) -> Next {
     let keep_alive = body_done && head.keep_alive && !worker.draining.get();
-    Canned::for_fault(fault_, !keep_alive, head.is_head()).write_to(client.out);
+    denial
+        .answer()
+        .write_to(client.out, head.is_head(), !keep_alive);
+    client.exchange.status = denial.status();
+    client.exchange.denial = Some(denial);
     if flush(client).await.is_err() {
         return Next::Close;
     }

@@ -11,8 +11,10 @@
 mod buffer;
 pub mod catch;
 pub mod client;
+mod completion;
 mod credentials;
 pub(crate) mod decide;
+pub(crate) mod denial;
 pub(crate) mod exchange;
 #[cfg(feature = "fault-injection")]
 mod fault_injection;
@@ -22,6 +24,7 @@ pub mod search_contexts;
 pub mod upstream;
 
 pub use client::{serve, Worker};
+pub use completion::connection as connection_event;
 pub use credentials::{Credentials, SharedCredentials};
 pub use search_contexts::SearchContexts;
 pub use upstream::{NodeAddress, Upstreams};

@@ -193,6 +193,11 @@ pub struct Record {
 pub struct MissingContext(NodeAnswer);
 
 impl MissingContext {
+    /// The status of the node's answer.
+    pub fn status(&self) -> u16 {
+        self.0.status
+    }
+
     /// The complete response (without `Connection`, which the caller decides), with the
     /// headers OpenSearch sends.
     pub fn response(&self, head: &RequestHead) -> ResponseBytes {

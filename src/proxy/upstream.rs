@@ -9,12 +9,14 @@
 
 use crate::config::{Limits, UpstreamUrl};
 use crate::http::UpstreamError;
+use crate::metrics::WorkerMetrics;
 use monoio::net::TcpStream;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, warn};
 
@@ -87,10 +89,16 @@ pub struct Upstreams {
     nodes: Vec<Node>,
     next: Cell<usize>,
     connect_timeout: Duration,
+    /// This worker's counters: node state and idle pool sizes are gauges kept current here.
+    metrics: Arc<WorkerMetrics>,
 }
 
 impl Upstreams {
-    pub fn new(addresses: &[NodeAddress], limits: &Limits) -> Upstreams {
+    pub fn new(
+        addresses: &[NodeAddress],
+        limits: &Limits,
+        metrics: Arc<WorkerMetrics>,
+    ) -> Upstreams {
         Upstreams {
             nodes: addresses
                 .iter()
@@ -102,7 +110,8 @@ impl Upstreams {
                 })
                 .collect(),
             next: Cell::new(0),
-            connect_timeout: Duration::from_millis(limits.upstream_connect_timeout_ms),
+            connect_timeout: limits.upstream_connect_timeout,
+            metrics,
         }
     }
 
@@ -121,11 +130,18 @@ impl Upstreams {
                 continue;
             }
             tried = true;
-            while let Some(conn) = node.idle.borrow_mut().pop() {
+            loop {
+                let (conn, idle) = {
+                    let mut pool = node.idle.borrow_mut();
+                    (pool.pop(), pool.len())
+                };
+                let Some(conn) = conn else { break };
                 if !conn.is_stale() {
+                    self.metrics.pool_idle(index, idle);
                     return Ok(conn);
                 }
             }
+            self.metrics.pool_idle(index, 0);
             if let Ok(conn) = self.connect_node(index).await {
                 return Ok(conn);
             }
@@ -190,7 +206,9 @@ impl Upstreams {
         let mut idle = node.idle.borrow_mut();
         if idle.len() < MAX_IDLE_PER_NODE && conn.buf.is_empty() {
             conn.reused = true;
+            let index = conn.node;
             idle.push(conn);
+            self.metrics.pool_idle(index, idle.len());
         }
     }
 
@@ -198,9 +216,11 @@ impl Upstreams {
     pub fn mark_down(self: &Rc<Self>, index: usize) {
         let node = &self.nodes[index];
         node.idle.borrow_mut().clear();
+        self.metrics.pool_idle(index, 0);
         if node.down.replace(true) {
             return;
         }
+        self.metrics.upstream_state(index, false);
         let upstreams = Rc::clone(self);
         super::catch::spawn_guarded("upstream probe", async move {
             let node = &upstreams.nodes[index];
@@ -209,9 +229,11 @@ impl Upstreams {
                 if let Ok(conn) = connect(node.address.addr, upstreams.connect_timeout).await {
                     info!(upstream = %node.address.url, "upstream node accepts connections again");
                     node.down.set(false);
+                    upstreams.metrics.upstream_state(index, true);
                     let mut conn = conn;
                     conn.node = index;
                     node.idle.borrow_mut().push(conn);
+                    upstreams.metrics.pool_idle(index, node.idle.borrow().len());
                     break;
                 }
             }

@@ -11,11 +11,15 @@ mod ip_filter;
 mod listener;
 pub mod watch;
 
+use crate::admin::{AdminServer, Readiness, ReadinessCheck};
+use crate::audit::{Audit, AuditStats, Recorder};
 use crate::config::{Config, ConfigErrors, GatewaySettings};
 use crate::es::metadata::ClusterMetadata;
+use crate::metrics::{Registry, WorkerMetrics};
 use crate::proxy::catch::{self, guarded, WORKER_THREAD_PREFIX};
 use crate::proxy::{
-    serve, Credentials, NodeAddress, SearchContexts, SharedCredentials, Upstreams, Worker,
+    connection_event, serve, Credentials, NodeAddress, SearchContexts, SharedCredentials,
+    Upstreams, Worker,
 };
 use crate::snapshot::{LocalPolicy, PolicyStore, Snapshot};
 use admission::{AddressLimit, Admission, Refused};
@@ -58,6 +62,10 @@ fn io_error(context: impl Into<String>) -> impl FnOnce(io::Error) -> StartError 
 pub struct Gateway {
     addrs: Vec<SocketAddr>,
     threads: Vec<std::thread::JoinHandle<()>>,
+    /// The audit sinks (flushed at shutdown; files reopened on SIGHUP).
+    audit: Option<Arc<Audit>>,
+    metrics: Arc<Registry>,
+    admin: Option<AdminServer>,
     stop: Option<flume::Sender<()>>,
     policy: Arc<PolicyStore>,
     metadata: Arc<ArcSwap<ClusterMetadata>>,
@@ -95,11 +103,13 @@ impl Gateway {
         let (stop, stopped) = flume::bounded::<()>(1);
         // Until the refresher first succeeds no index's ingest pipelines are known; without
         // a refresher the gateway knows none (named pipelines are refused, `es::pipeline`).
-        let metadata = Arc::new(ArcSwap::from_pointee(if settings.metadata_refresh_ms > 0 {
-            ClusterMetadata::unread()
-        } else {
-            ClusterMetadata::default()
-        }));
+        let metadata = Arc::new(ArcSwap::from_pointee(
+            if !settings.metadata_refresh.is_zero() {
+                ClusterMetadata::unread()
+            } else {
+                ClusterMetadata::default()
+            },
+        ));
         let metadata_stop = Arc::new(AtomicBool::new(false));
         let credentials = SharedCredentials::start(&settings.auth)
             .map_err(io_error("cannot start the hashing pool"))?;
@@ -109,12 +119,25 @@ impl Gateway {
         let contexts = Arc::new(
             SearchContexts::new().map_err(io_error("cannot key the search context store"))?,
         );
-        if settings.metadata_refresh_ms > 0 {
+        let metrics = Arc::new(Registry::new(
+            workers,
+            nodes.iter().map(|n| n.url.authority()).collect(),
+        ));
+        let local_cluster = nodes.iter().map(|n| (n.addr, n.url.authority())).collect();
+        let audit = Arc::new(
+            Audit::start(&policy.current().audit, local_cluster, workers)
+                .map_err(io_error("cannot start the audit sinks"))?,
+        );
+        add_collectors(&metrics, &credentials, &addresses, &policy, &audit);
+        if !settings.metadata_refresh.is_zero() {
             crate::proxy::metadata::start(
                 nodes.iter().map(|n| n.addr).collect(),
                 Arc::clone(&metadata),
-                Duration::from_millis(settings.metadata_refresh_ms),
-                Duration::from_millis(settings.limits.upstream_response_timeout_ms.min(10_000)),
+                settings.metadata_refresh,
+                settings
+                    .limits
+                    .upstream_response_timeout
+                    .min(Duration::from_secs(10)),
                 Arc::clone(&metadata_stop),
             )
             .map_err(io_error("cannot start the metadata refresher"))?;
@@ -135,6 +158,8 @@ impl Gateway {
                 addresses: Arc::clone(&addresses),
                 contexts: Arc::clone(&contexts),
                 core: (!cores.is_empty()).then(|| cores[id % cores.len()]),
+                metrics: metrics.worker(id),
+                audit: audit.recorder(id),
             };
             let thread = std::thread::Builder::new()
                 .name(format!("{WORKER_THREAD_PREFIX}{id}"))
@@ -142,9 +167,24 @@ impl Gateway {
                 .map_err(io_error("cannot start a worker thread"))?;
             threads.push(thread);
         }
+        let admin = match &settings.admin {
+            Some(admin) => {
+                let readiness = readiness(Arc::clone(&policy), Arc::clone(&metrics));
+                let server =
+                    crate::admin::start(admin.listen, Arc::clone(&metrics), readiness).map_err(
+                        io_error(format!("cannot listen on {} (gateway.admin)", admin.listen)),
+                    )?;
+                info!(addr = %server.local_addr(), "admin listener (/metrics, /health, /ready)");
+                Some(server)
+            }
+            None => None,
+        };
         Ok(Gateway {
             addrs,
             threads,
+            audit: Some(audit),
+            metrics,
+            admin,
             stop: Some(stop),
             policy,
             metadata,
@@ -166,6 +206,28 @@ impl Gateway {
     /// Panics caught on worker threads (each ended only its own request or task).
     pub fn panics_caught(&self) -> u64 {
         catch::panics_caught()
+    }
+
+    /// Counters of the audit sinks (tests, metrics).
+    pub fn audit_stats(&self) -> Option<AuditStats> {
+        self.audit.as_ref().map(|audit| audit.stats())
+    }
+
+    /// Reopens the audit files (after logrotate moved them).
+    pub fn reopen_audit_files(&self) {
+        if let Some(audit) = &self.audit {
+            audit.reopen_files();
+        }
+    }
+
+    /// The metrics as the admin listener renders them.
+    pub fn metrics(&self) -> &Arc<Registry> {
+        &self.metrics
+    }
+
+    /// Where the admin listener listens, if it runs.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(AdminServer::local_addr)
     }
 
     /// The bound listen addresses (with the real port where 0 was asked for).
@@ -195,6 +257,13 @@ impl Gateway {
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
+        if let Some(admin) = self.admin.take() {
+            admin.shutdown();
+        }
+        // The workers (and their recorders) are gone: what is queued is flushed.
+        if let Some(audit) = self.audit.take().and_then(|a| Arc::try_unwrap(a).ok()) {
+            audit.shutdown();
+        }
     }
 }
 
@@ -219,6 +288,8 @@ struct WorkerContext {
     addresses: Arc<AddressLimit>,
     contexts: Arc<SearchContexts>,
     core: Option<core_affinity::CoreId>,
+    metrics: Arc<WorkerMetrics>,
+    audit: Recorder,
 }
 
 impl WorkerContext {
@@ -273,13 +344,26 @@ impl WorkerContext {
         let worker = Rc::new(Worker {
             limits: self.settings.limits,
             policy: LocalPolicy::new(self.policy),
-            upstreams: Rc::new(Upstreams::new(&self.nodes, &self.settings.limits)),
-            credentials: Credentials::new(&self.credentials, &self.settings.auth),
+            upstreams: Rc::new(Upstreams::new(
+                &self.nodes,
+                &self.settings.limits,
+                Arc::clone(&self.metrics),
+            )),
+            credentials: Credentials::new(
+                &self.credentials,
+                &self.settings.auth,
+                Arc::clone(&self.metrics),
+            ),
             metadata: Arc::clone(&self.metadata),
             in_flight: Cell::new(0),
             draining: Cell::new(false),
             buffered_body_bytes: Cell::new(0),
             contexts: self.contexts,
+            id: self.id,
+            sequence: Cell::new(0),
+            metrics: self.metrics,
+            audit: self.audit,
+            access_log: self.settings.access_log,
         });
         let admission = Rc::new(Admission::new(
             self.settings.limits.max_connections_per_worker,
@@ -302,7 +386,7 @@ impl WorkerContext {
             accept_loop.await;
         }
         worker.draining.set(true);
-        let deadline = Instant::now() + Duration::from_millis(self.settings.shutdown_timeout_ms);
+        let deadline = Instant::now() + self.settings.shutdown_timeout;
         while worker.in_flight.get() > 0 && Instant::now() < deadline {
             monoio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -346,18 +430,24 @@ async fn accept_connections(
 ) {
     let mut backoff = ACCEPT_BACKOFF_MIN;
     let mut last_warning: Option<Instant> = None;
+    let local = listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     loop {
         monoio::select! {
             _ = stopped.recv_async() => return,
             accepted = listener.accept() => match accepted {
                 // A filtered address is closed at once: nothing is read from it.
-                Ok((_, peer)) if !filter.admits(peer.ip()) => {}
+                Ok((_, peer)) if !filter.admits(peer.ip()) => {
+                    connection_event(worker, false, peer, local);
+                }
                 Ok((stream, peer)) => {
                     backoff = ACCEPT_BACKOFF_MIN;
                     // Over a limit: closed at once (dropped), counted by the admission.
                     let permit = match admission.admit(peer.ip()) {
                         Ok(permit) => permit,
                         Err(refused) => {
+                            connection_event(worker, false, peer, local);
                             if warn_now(&mut last_warning) {
                                 let limit = match refused {
                                     Refused::WorkerFull => "gateway.limits.max_connections_per_worker",
@@ -368,6 +458,7 @@ async fn accept_connections(
                             continue;
                         }
                     };
+                    connection_event(worker, true, peer, local);
                     let worker = Rc::clone(worker);
                     monoio::spawn(async move {
                         let _permit = permit;
@@ -398,6 +489,122 @@ fn warn_now(last: &mut Option<Instant>) -> bool {
     true
 }
 
+/// Process-wide values the admin listener reads on scrape, beside the per-core counters.
+fn add_collectors(
+    metrics: &Registry,
+    credentials: &SharedCredentials,
+    addresses: &Arc<AddressLimit>,
+    policy: &Arc<PolicyStore>,
+    audit: &Arc<Audit>,
+) {
+    let pool = Arc::clone(&credentials.pool);
+    metrics.add_collector(Box::new(move |out| {
+        out.gauge(
+            "ringfence_hash_queue",
+            "Credential checks waiting for a hashing thread.",
+            &[],
+            pool.pending() as f64,
+        );
+        out.counter(
+            "ringfence_hashes_total",
+            "Expensive password hashes computed.",
+            &[],
+            pool.computations() as f64,
+        );
+        out.counter(
+            "ringfence_panics_caught_total",
+            "Panics caught on worker threads (each ended only its own request or task).",
+            &[],
+            catch::panics_caught() as f64,
+        );
+    }));
+    let addresses = Arc::clone(addresses);
+    metrics.add_collector(Box::new(move |out| {
+        let refused = &addresses.counters;
+        for (limit, counter) in [
+            ("worker", &refused.over_worker_limit),
+            ("address", &refused.over_address_limit),
+        ] {
+            out.counter(
+                "ringfence_connections_refused_total",
+                "Connections closed at accept over a connection limit.",
+                &[("limit", limit)],
+                counter.load(Ordering::Relaxed) as f64,
+            );
+        }
+    }));
+    let policy = Arc::clone(policy);
+    metrics.add_collector(Box::new(move |out| {
+        let help = "Policy reloads by result.";
+        let reloads = policy.reloads.load(Ordering::Relaxed) as f64;
+        let failures = policy.reload_failures.load(Ordering::Relaxed) as f64;
+        out.counter(
+            "ringfence_reloads_total",
+            help,
+            &[("result", "ok")],
+            reloads,
+        );
+        out.counter(
+            "ringfence_reloads_total",
+            help,
+            &[("result", "failed")],
+            failures,
+        );
+        out.gauge(
+            "ringfence_policy_generation",
+            "The generation of the policy in use (0: none loaded yet).",
+            &[],
+            policy.current().generation as f64,
+        );
+    }));
+    let audit = Arc::clone(audit);
+    metrics.add_collector(Box::new(move |out| {
+        let stats = audit.stats();
+        out.gauge(
+            "ringfence_audit_queue",
+            "Audit events waiting for the writer.",
+            &[],
+            stats.queued as f64,
+        );
+        out.counter(
+            "ringfence_audit_events_total",
+            "Audit events queued.",
+            &[],
+            stats.enqueued as f64,
+        );
+        out.counter(
+            "ringfence_audit_dropped_total",
+            "Audit events dropped because a worker's queue was full.",
+            &[],
+            stats.dropped_full as f64,
+        );
+        for output in &stats.outputs {
+            let labels = [("output", output.name.as_str())];
+            let help = "Audit events per output and result.";
+            for (result, value) in [
+                ("written", output.written),
+                ("failed", output.failed),
+                ("dropped", output.dropped),
+            ] {
+                out.counter(
+                    "ringfence_audit_output_events_total",
+                    help,
+                    &[labels[0], ("result", result)],
+                    value as f64,
+                );
+            }
+        }
+    }));
+}
+
+/// `/ready`: a policy is loaded and at least one upstream node is up.
+fn readiness(policy: Arc<PolicyStore>, metrics: Arc<Registry>) -> ReadinessCheck {
+    Arc::new(move || Readiness {
+        policy_loaded: policy.current().not_started.is_none(),
+        upstream_up: metrics.any_upstream_up(),
+    })
+}
+
 /// Raises the soft limit on open files to the hard limit: every client connection and
 /// every upstream connection is a descriptor, and the usual soft default (1024) is far
 /// below what the connection limits allow.
@@ -415,6 +622,9 @@ pub fn run(config: Config) -> Result<(), StartError> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     catch::install_hook();
     raise_open_files_limit();
+    for warning in &config.warnings {
+        warn!("{warning}");
+    }
     let snapshot = match Snapshot::load(&config.policy_source, 1) {
         Ok(snapshot) => snapshot,
         Err(errors) => {
@@ -438,12 +648,13 @@ pub fn run(config: Config) -> Result<(), StartError> {
     watch::start(
         Arc::clone(&store),
         config.policy_source.clone(),
-        config.gateway.policy_watch_ms,
+        config.gateway.policy_watch,
     )
     .map_err(io_error("cannot start the policy watcher"))?;
     for signal in signals.forever() {
         if signal == SIGHUP {
             watch::reload(&store, &config.policy_source, "SIGHUP");
+            gateway.reopen_audit_files();
             continue;
         }
         info!("shutting down");

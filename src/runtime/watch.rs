@@ -17,11 +17,19 @@ const HOST_NAME_REFRESH: Duration = Duration::from_secs(60);
 
 /// Reloads from `source`, logging the outcome; `why` says what asked for it.
 pub fn reload(store: &PolicyStore, source: &PolicySource, why: &str) {
+    let before = store.current();
     match store.reload(source) {
         Ok(generation) => {
             info!(generation, trigger = why, "policy reloaded");
-            for warning in &store.current().warnings {
+            let now = store.current();
+            for warning in &now.warnings {
                 tracing::warn!("{warning}");
+            }
+            // The sinks run on their own threads and keep the outputs they started with.
+            if now.audit != before.audit {
+                tracing::warn!(
+                    "readonlyrest.audit changed: the audit outputs keep their start-up settings until the gateway restarts"
+                );
             }
         }
         Err(errors) => error!(
@@ -36,12 +44,12 @@ pub fn reload(store: &PolicyStore, source: &PolicySource, why: &str) {
 pub fn start(
     store: Arc<PolicyStore>,
     source: PolicySource,
-    interval_ms: u64,
+    interval: Duration,
 ) -> std::io::Result<()> {
-    let tick = if interval_ms == 0 {
+    let tick = if interval.is_zero() {
         HOST_NAME_REFRESH
     } else {
-        Duration::from_millis(interval_ms)
+        interval
     };
     // Read before the thread starts, so that a change made right after this call is seen.
     store.mark_seen(&source);
@@ -52,7 +60,7 @@ pub fn start(
             loop {
                 std::thread::sleep(tick);
                 // Compared with what the last reload read, SIGHUP's included: one edit, one load.
-                if interval_ms > 0 && store.source_changed(&source) {
+                if !interval.is_zero() && store.source_changed(&source) {
                     reload(&store, &source, "file changed");
                 }
                 if resolved_at.elapsed() >= HOST_NAME_REFRESH {

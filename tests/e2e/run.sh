@@ -2,7 +2,8 @@
 # Runs the end-to-end suite in one go:
 #   1. tests/e2e/setup.sh installs the pinned clients (fast when already done);
 #   2. scripts/backend.sh starts OpenSearch (E2E_PORT, default 9200) and Elasticsearch 7.17
-#      (E2E_ES_PORT, default 9201), reusing nodes that are already up;
+#      (E2E_ES_PORT, default 9201), and an OpenSearch node on 9202 for the gateways' audit
+#      index, reusing nodes that are already up;
 #   3. Ringfence (target/release/ringfence, built if missing; RINGFENCE_BIN overrides) starts
 #      on tests/e2e/gateway.yml in front of each node (ports 9280 and 9281) and the clients
 #      talk to it as user e2e; E2E_GATEWAY=0 points them at the backends instead;
@@ -66,6 +67,13 @@ fi
 if [[ -n "${E2E_ES_DIRECT:-}" ]]; then
     export E2E_ES_TARGET="${E2E_ES_TARGET:-$E2E_ES_DIRECT}"
 fi
+# The gateways' audit index sink writes into a node of its own: its bulk writes would
+# otherwise move the REST handler counters the suite reads to prove a request never reached
+# the node (test_acl.py `unchanged_handlers`).
+if [[ "$E2E_GATEWAY" == 1 ]]; then
+    ensure_backend opensearch 9202
+    export E2E_AUDIT_DIRECT="http://127.0.0.1:9202"
+fi
 timings+=("backends $(since "$t0") s")
 
 # Put Ringfence in front of each backend (E2E_GATEWAY=0 tests the backends directly).
@@ -77,10 +85,17 @@ stop_gateways() {
     done
     gateway_pids=()
 }
-# start_gateway LISTEN UPSTREAM LOG: runs ringfence on tests/e2e/gateway.yml in the background.
+# start_gateway NAME LISTEN UPSTREAM ADMIN: runs ringfence on tests/e2e/gateway.yml in the
+# background, with its admin listener on ADMIN, its log in $logs/NAME.log and its audit file in
+# $logs/NAME-audit.jsonl (both emptied first).
 start_gateway() {
-    local listen="$1" upstream="$2" log="$3"
-    "$RINGFENCE_BIN" run --config "$E2E/gateway.yml" --listen "$listen" --upstream "$upstream" >"$log" 2>&1 &
+    local name="$1" listen="$2" upstream="$3" admin="$4"
+    local log="$logs/$name.log" config="$logs/$name.yml"
+    : >"$log"
+    : >"$logs/$name-audit.jsonl"
+    sed "s/127.0.0.1:9290/$admin/" "$E2E/gateway.yml" >"$config"
+    RINGFENCE_AUDIT_FILE="$logs/$name-audit.jsonl" \
+        "$RINGFENCE_BIN" run --config "$config" --listen "$listen" --upstream "$upstream" >"$log" 2>&1 &
     gateway_pids+=("$!")
     for _ in $(seq 100); do
         curl -s -o /dev/null "http://$listen/" && return 0
@@ -99,11 +114,15 @@ if [[ "$E2E_GATEWAY" == 1 ]]; then
     trap 'stop_gateways; stop_started' EXIT
     logs="${RINGFENCE_STATE:-/tmp/ringfence-backend}/gateway-logs"
     mkdir -p "$logs"
-    start_gateway 127.0.0.1:"${E2E_GATEWAY_PORT:-9280}" "$E2E_DIRECT" "$logs/main.log"
+    start_gateway main 127.0.0.1:"${E2E_GATEWAY_PORT:-9280}" "$E2E_DIRECT" 127.0.0.1:9290
     export E2E_TARGET="http://127.0.0.1:${E2E_GATEWAY_PORT:-9280}"
+    export E2E_AUDIT_FILE="$logs/main-audit.jsonl" E2E_GATEWAY_LOG="$logs/main.log" \
+        E2E_ADMIN_URL="http://127.0.0.1:9290"
     if [[ -n "${E2E_ES_DIRECT:-}" ]]; then
-        start_gateway 127.0.0.1:"${E2E_ES_GATEWAY_PORT:-9281}" "$E2E_ES_DIRECT" "$logs/es.log"
+        start_gateway es 127.0.0.1:"${E2E_ES_GATEWAY_PORT:-9281}" "$E2E_ES_DIRECT" 127.0.0.1:9291
         export E2E_ES_TARGET="http://127.0.0.1:${E2E_ES_GATEWAY_PORT:-9281}"
+        export E2E_ES_AUDIT_FILE="$logs/es-audit.jsonl" E2E_ES_GATEWAY_LOG="$logs/es.log" \
+            E2E_ES_ADMIN_URL="http://127.0.0.1:9291"
     fi
     export E2E_USER=e2e E2E_PASSWORD=e2e-secret E2E_GATEWAY_CONTROL=1
     timings+=("gateway $(since "$t0") s")

@@ -9,6 +9,11 @@ reports the difference per request, so start-up costs cancel out. SHA-256 runs i
 portable form under valgrind (no SHA-NI), which inflates the credential rows by ~3k.
 
     tuning/load/instructions.py
+    RINGFENCE_BIN=/path/to/other/ringfence tuning/load/instructions.py   # another build
+
+The audit rows add the audit trail (a JSON-lines file; and an index sink bulk-writing to the
+static upstream, which answers every bulk with 200) to the `auth_key_sha256 + indices` case;
+callgrind counts every thread, so the audit writer's work is included.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+BINARY = Path(os.environ.get("RINGFENCE_BIN", ROOT / "target/release/ringfence"))
 UPSTREAM, GATEWAY = 18080, 18201
 UNIX = "test:$6$rounds=65535$d07dnv4N$QeErsDT9Mz.ZoEPXW3dwQGL7tzwRz.eOrTBepIwfGEwdUAYSy/NirGoOaNyPx8lqiR6DYRSsDzVvVbhP4Y9wf0"
 SHA256_LOGSTASH = "logstash:76cd2c0d589e224531fc6af2c5850e3c9b2aca6902d813ce598833c7c1b28bee"
@@ -64,7 +70,7 @@ def count(work: Path, acl: str, auth: str, n: int) -> int:
     config.write_text(f"gateway:\n  listen: 127.0.0.1:{GATEWAY}\n  upstreams: [\"http://127.0.0.1:{UPSTREAM}\"]\n"
                       f"  workers: 1\n  metadata_refresh_ms: 0\n  policy_watch_ms: 0\nreadonlyrest:\n{acl}")
     proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={work}/out.{n}",
-                             str(ROOT / "target/release/ringfence"), "run", "--config", str(config)],
+                             str(BINARY), "run", "--config", str(config)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             env={**os.environ, "RINGFENCE_DRIVER": "legacy"})
     for _ in range(600):

@@ -123,8 +123,8 @@ fn decide(acl: &Acl, c: &Call<'_>) -> String {
         }
         Decision::Forbid { .. } => "deny".to_string(),
         Decision::Unauthorized { .. } => "401".to_string(),
-        Decision::Verify(_) => "verify".to_string(),
-        Decision::ReadBody => "read-body".to_string(),
+        Decision::Verify(..) => "verify".to_string(),
+        Decision::ReadBody(_) => "read-body".to_string(),
         Decision::IndexNotFound => "404".to_string(),
     }
 }

@@ -24,8 +24,10 @@ mod rule;
 mod startup_variables;
 mod users;
 
+use crate::acl::block_audit::DEFAULT_ACL_LOG_SINK;
 use crate::acl::network::HostName;
 use crate::acl::{Acl, Mode, Settings};
+use crate::audit::AuditSettings;
 use crate::config::error::{entries, Diagnostics};
 use crate::config::yaml::Node;
 use std::collections::HashMap;
@@ -43,12 +45,6 @@ const SETTINGS_KEYS: &[&str] = &[
 /// accepted (a warning says they are ignored) so existing files load, and any rule that
 /// would need them is an error.
 const IGNORED_SECTIONS: &[&str] = &[
-    "audit",
-    "audit_collector",
-    "audit_serializer",
-    "audit_index_template",
-    "audit_cluster",
-    "obfuscated_headers",
     "ldaps",
     "jwt",
     "ror_kbn",
@@ -60,11 +56,61 @@ const IGNORED_SECTIONS: &[&str] = &[
     "ssl_internode",
 ];
 
+/// The audit keys of the section, decoded by `audit::decode`.
+const AUDIT_KEYS: &[&str] = &[
+    "audit",
+    "audit_collector",
+    "audit_serializer",
+    "audit_index_template",
+    "audit_cluster",
+    "obfuscated_headers",
+];
+
 /// Compiles the `readonlyrest:` node. Errors go to `d`; the returned ACL is only used when
 /// there were none.
 pub fn compile(readonlyrest: &Node, d: &mut Diagnostics) -> Acl {
+    compile_with_audit(readonlyrest, d).0
+}
+
+/// Compiles the `readonlyrest:` node into the ACL and the audit settings, and checks that
+/// every sink a block names is a configured audit output.
+pub fn compile_with_audit(readonlyrest: &Node, d: &mut Diagnostics) -> (Acl, AuditSettings) {
     let mut root = readonlyrest.clone();
     startup_variables::substitute(&mut root, d);
+    let acl = compile_acl(&root, d);
+    let audit = crate::audit::decode(&root, d);
+    for (block, sink) in acl.audit_sink_references() {
+        let known = sink == DEFAULT_ACL_LOG_SINK || audit.outputs.iter().any(|o| o.name == sink);
+        if !known {
+            let at = block_audit_node(&root, block).unwrap_or(&root);
+            d.error(
+                at,
+                format!(
+                    "block `{block}`: audit sink `{sink}` is not a configured audit output (known: {})",
+                    audit
+                        .outputs
+                        .iter()
+                        .map(|o| o.name.as_str())
+                        .chain([DEFAULT_ACL_LOG_SINK])
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+    }
+    (acl, audit)
+}
+
+/// The `audit` node of the block named `name`, for an error's position.
+fn block_audit_node<'n>(root: &'n Node, name: &str) -> Option<&'n Node> {
+    root.get("access_control_rules")?
+        .as_seq()?
+        .iter()
+        .find(|block| block.get("name").and_then(Node::as_str) == Some(name))?
+        .get("audit")
+}
+
+fn compile_acl(root: &Node, d: &mut Diagnostics) -> Acl {
     let mut decoder = Decoder {
         d,
         settings: Settings::default(),
@@ -76,7 +122,7 @@ pub fn compile(readonlyrest: &Node, d: &mut Diagnostics) -> Acl {
     let mut mode = Mode::Enabled;
     let mut blocks_node = None;
     let mut users_node = None;
-    for (key, key_node, value) in entries(&root, "readonlyrest", decoder.d) {
+    for (key, key_node, value) in entries(root, "readonlyrest", decoder.d) {
         match key {
             "enable" => match value.as_bool() {
                 Some(true) => mode = Mode::Enabled,
@@ -99,6 +145,7 @@ pub fn compile(readonlyrest: &Node, d: &mut Diagnostics) -> Acl {
                 }
             }
             "proxy_auth_configs" => decoder.proxy_auth_configs(value),
+            _ if AUDIT_KEYS.contains(&key) => {}
             _ if SETTINGS_KEYS.contains(&key) => decoder.setting(key, value),
             _ if IGNORED_SECTIONS.contains(&key) => decoder.d.warn(
                 key_node,
@@ -114,6 +161,7 @@ pub fn compile(readonlyrest: &Node, d: &mut Diagnostics) -> Acl {
                 ]
                 .into_iter()
                 .chain(SETTINGS_KEYS.iter().copied())
+                .chain(AUDIT_KEYS.iter().copied())
                 .chain(IGNORED_SECTIONS.iter().copied())
                 .collect();
                 decoder.d.unknown_key(key_node, "readonlyrest", &known);
@@ -126,7 +174,7 @@ pub fn compile(readonlyrest: &Node, d: &mut Diagnostics) -> Acl {
         None => {
             if mode == Mode::Enabled {
                 decoder.d.warn(
-                    &root,
+                    root,
                     "readonlyrest.access_control_rules is missing: every request is denied",
                 );
             }

@@ -17,8 +17,9 @@ fn settings(per_address: u32, per_user: u32) -> AuthSettings {
 /// Two workers of one process.
 fn two_workers(settings: &AuthSettings) -> (SharedCredentials, Credentials, Credentials) {
     let shared = SharedCredentials::start(settings).expect("hashing pool");
-    let a = Credentials::new(&shared, settings);
-    let b = Credentials::new(&shared, settings);
+    let metrics = || Arc::new(crate::metrics::WorkerMetrics::new(1));
+    let a = Credentials::new(&shared, settings, metrics());
+    let b = Credentials::new(&shared, settings, metrics());
     (shared, a, b)
 }
 
@@ -41,13 +42,14 @@ fn failures_on_two_workers_share_one_budget_and_block_on_both() {
     assert!(b.admit(ip(2), "bob", "guess").is_ok());
     b.record_failure(ip(2), "bob", "guess-4");
     for worker in [&a, &b] {
-        let Err(answer) = worker.admit(ip(3), "bob", "another") else {
+        let Err(denial) = worker.admit(ip(3), "bob", "another") else {
             panic!("bob is not blocked");
         };
+        assert_eq!(denial.delay(), Some(THROTTLED_DELAY));
+        let answer = denial.answer();
         assert_eq!(answer.status, 429);
         assert_eq!(answer.error_type, "too_many_requests");
-        assert_eq!(answer.retry_after, Some(5));
-        assert_eq!(answer.delay, Some(THROTTLED_DELAY));
+        assert_eq!(answer.headers, vec![("retry-after", "5".to_string())]);
         assert!(answer.reason.contains("this user"), "{}", answer.reason);
     }
     // Another user from the same addresses is not affected.
@@ -74,9 +76,10 @@ fn known_good_credentials_pass_a_blocked_address() {
     a.remember_success("carol", "pw");
     a.record_failure(ip(1), "x", "guess-7");
     a.record_failure(ip(1), "y", "guess-8");
-    let Err(answer) = a.admit(ip(1), "dave", "pw") else {
+    let Err(denial) = a.admit(ip(1), "dave", "pw") else {
         panic!("the address is not blocked");
     };
+    let answer = denial.answer();
     assert!(answer.reason.contains("this address"), "{}", answer.reason);
     assert!(a.admit(ip(1), "carol", "pw").is_ok());
     assert!(a.admit(ip(2), "dave", "pw").is_ok());
@@ -88,13 +91,16 @@ fn a_throttled_status_of_401_challenges_again() {
     settings.throttled_status = 401;
     let (_shared, a, _) = two_workers(&settings);
     a.record_failure(ip(1), "bob", "guess-9");
-    let Err(answer) = a.admit(ip(1), "bob", "guess") else {
+    let Err(denial) = a.admit(ip(1), "bob", "guess") else {
         panic!("not blocked");
     };
+    assert_eq!(denial.delay(), Some(THROTTLED_DELAY));
+    let answer = denial.answer();
     assert_eq!(answer.status, 401);
-    assert!(answer.challenge);
-    assert_eq!(answer.retry_after, None);
-    assert_eq!(answer.delay, Some(THROTTLED_DELAY));
+    assert_eq!(
+        answer.headers,
+        vec![("www-authenticate", "Basic realm=\"ringfence\"".to_string())]
+    );
 }
 
 /// ReadonlyREST's documented vector (readonlyrest.md §3.3): `logstash:logstash`.
@@ -122,7 +128,7 @@ fn a_blocked_user_hashes_only_known_good_credentials() {
         let guess = a
             .verify(0, pending(), "logstash".into(), "guess".into(), ip(1))
             .await;
-        assert_eq!(guess.err().map(|answer| answer.status), Some(429));
+        assert_eq!(guess.err().map(|denial| denial.status()), Some(429));
         assert_eq!(
             shared.pool.computations(),
             0,

@@ -2,9 +2,13 @@ use crate::acl::block_audit::DEFAULT_ACL_LOG_SINK;
 use crate::acl::{Acl, BlockAudit, BlockSinks};
 use crate::config::{policy, yaml, Diagnostics};
 
-/// Compiles `access_control_rules` made of `blocks` (YAML list items, indented by four).
+/// The audit outputs the blocks below may name.
+const OUTPUTS: &str = "  audit:\n    enabled: true\n    outputs: [{type: log, name: a}, {type: log, name: b}, {type: log, name: x}, {type: log, name: y}, {type: log, name: ok}, {type: log, name: log_sink}, {type: log, name: index_sink}]\n";
+
+/// Compiles `access_control_rules` made of `blocks` (YAML list items, indented by four),
+/// then the audit outputs in [`OUTPUTS`] (after the blocks: positions stay as written).
 fn compile(blocks: &str) -> Result<Acl, Vec<String>> {
-    let text = format!("readonlyrest:\n  access_control_rules:\n{blocks}");
+    let text = format!("readonlyrest:\n  access_control_rules:\n{blocks}{OUTPUTS}");
     let root = yaml::parse(&text).expect("yaml");
     let mut d = Diagnostics::new(std::path::Path::new("readonlyrest.yml"));
     let acl = policy::compile(root.get("readonlyrest").expect("readonlyrest:"), &mut d);
@@ -177,4 +181,18 @@ fn malformed_values_are_errors() {
             "{key}: {errors:?}"
         );
     }
+}
+
+#[test]
+fn a_sink_no_output_is_named_is_an_error_at_the_blocks_audit_key() {
+    let errors = errors_of(
+        "    - name: a\n      audit: {enabled_audit_sinks: [missing, a]}\n      methods: GET\n",
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with(
+            "readonlyrest.yml:4:14: block `a`: audit sink `missing` is not a configured audit output (known: a, b, x, y, ok, log_sink, index_sink, default_acl_log)"
+        ),
+        "{errors:?}"
+    );
 }

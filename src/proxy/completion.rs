@@ -1,0 +1,300 @@
+//! The one point where a request's outcome is recorded: metrics always, the audit trail and
+//! the access log when they are on. Called once per request by `client::serve` (a panic
+//! included), and for connection events by the accept loop.
+//!
+//! ```text
+//! Exchange (+ Seen, captured at the head when details are recorded)
+//!   ├▶ metrics: outcome, status, action class, gateway and upstream time, bytes
+//!   ├▶ audit::Recorder::record(Event)   never blocks: a full queue drops and counts
+//!   └▶ access log: one line
+//! ```
+
+use super::client::Worker;
+use super::exchange::Exchange;
+use crate::audit::{BlockTrace, Event, EventType, FinalState, SinkFilter};
+use crate::http::request::RequestHead;
+use crate::http::Method;
+use crate::metrics::{ActionClass, Outcome};
+use crate::snapshot::Snapshot;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+/// The header that carries a correlation id across systems (ReadonlyREST's).
+const CORRELATION_HEADER: &str = "x-ror-correlation-id";
+/// The longest request target kept for the audit trail and the access log.
+const MAX_RECORDED_TARGET_BYTES: usize = 4096;
+
+/// What the audit trail and the access log need from the request head, copied before the
+/// connection's buffer moves on (only when they are on).
+#[derive(Debug)]
+pub struct Seen {
+    pub id: String,
+    pub correlation_id: String,
+    pub method: &'static str,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub forwarded_for: Option<String>,
+    pub content_length: u64,
+}
+
+impl Seen {
+    /// Copies what is recorded about `head` (parsed from `buf`); `id` names the request.
+    pub fn capture(head: &RequestHead, buf: &[u8], id: String) -> Box<Seen> {
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        let target = head.target(buf);
+        let headers: Vec<(String, String)> = head
+            .headers
+            .iter()
+            .map(|h| (text(h.name.get(buf)), text(h.value.get(buf))))
+            .collect();
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
+        let content_length = header("content-length")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        Box::new(Seen {
+            correlation_id: header(CORRELATION_HEADER).unwrap_or_else(|| id.clone()),
+            forwarded_for: header("x-forwarded-for"),
+            id,
+            method: head.method.as_str(),
+            target: text(&target[..target.len().min(MAX_RECORDED_TARGET_BYTES)]),
+            headers,
+            content_length,
+        })
+    }
+}
+
+impl Seen {
+    /// What can be read of a head the gateway refused to parse (a malformed or smuggling
+    /// attempt): httparse alone, without the gateway's framing policy, so that the audit
+    /// trail still names its method, target and headers. `None` if even that fails.
+    pub fn capture_refused(buf: &[u8], id: String) -> Option<Box<Seen>> {
+        let mut fields = [httparse::EMPTY_HEADER; MAX_RECORDED_REFUSED_FIELDS];
+        let mut request = httparse::Request::new(&mut fields);
+        request.parse(buf).ok()?;
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        let headers: Vec<(String, String)> = request
+            .headers
+            .iter()
+            .take_while(|h| !h.name.is_empty())
+            .map(|h| (h.name.to_string(), text(h.value)))
+            .collect();
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
+        let method = request
+            .method
+            .and_then(|m| Method::from_bytes(m.as_bytes()))
+            .map_or("-", Method::as_str);
+        let target = request.path.unwrap_or_default();
+        Some(Box::new(Seen {
+            correlation_id: header(CORRELATION_HEADER).unwrap_or_else(|| id.clone()),
+            forwarded_for: header("x-forwarded-for"),
+            id,
+            method,
+            target: target.chars().take(MAX_RECORDED_TARGET_BYTES).collect(),
+            content_length: 0,
+            headers,
+        }))
+    }
+}
+
+/// Header fields read from a refused head for the audit trail.
+const MAX_RECORDED_REFUSED_FIELDS: usize = 64;
+
+/// Records how one request ended. `seen` is there when details are recorded.
+pub fn complete(
+    worker: &Worker,
+    exchange: &Exchange,
+    seen: Option<&Seen>,
+    peer: SocketAddr,
+    local: SocketAddr,
+) {
+    let now = Instant::now();
+    let outcome = match &exchange.denial {
+        Some(denial) => denial.outcome(),
+        None if exchange.context_missing => Outcome::ContextMissing,
+        None => Outcome::Allowed,
+    };
+    let (gateway, upstream) = match exchange.upstream {
+        Some(leg) => (
+            leg.sent.saturating_duration_since(exchange.started),
+            leg.answered
+                .map(|at| at.saturating_duration_since(leg.sent)),
+        ),
+        None => (now.saturating_duration_since(exchange.started), None),
+    };
+    let metrics = &worker.metrics;
+    let class = ActionClass::of(exchange.decided.action);
+    metrics.request(outcome, exchange.status, class, gateway, upstream);
+    metrics.bytes(exchange.bytes_in, exchange.bytes_out);
+    let Some(seen) = seen else {
+        return;
+    };
+    let processing = now.saturating_duration_since(exchange.started);
+    if worker.access_log {
+        access_line(exchange, seen, outcome, peer, processing);
+    }
+    if worker.audit.enabled() {
+        let snapshot = worker.policy.current();
+        if let Some(event) = event(worker, &snapshot, exchange, seen, peer, local, processing) {
+            worker.audit.record(event);
+        }
+    }
+}
+
+/// The audit event for a request; `None` when the block that decided it is not audited.
+fn event(
+    worker: &Worker,
+    snapshot: &Snapshot,
+    exchange: &Exchange,
+    seen: &Seen,
+    peer: SocketAddr,
+    local: SocketAddr,
+    processing: Duration,
+) -> Option<Event> {
+    let decided = &exchange.decided;
+    let (event_type, final_state) = match &exchange.denial {
+        Some(denial) => denial.event(decided.presented, decided.credentials_rejected),
+        None if exchange.context_missing => (EventType::AccessDenied, FinalState::Forbidden),
+        None => (EventType::AccessGranted, FinalState::Allowed),
+    };
+    let answer = exchange.denial.as_ref().map(|d| d.answer());
+    let blocks = snapshot.acl.blocks();
+    let matched = decided.block.and_then(|position| blocks.get(position));
+    if matched.is_some_and(|block| !block.audit.enabled) {
+        return None;
+    }
+    // Blocks are tried in order and the first match decides: every block before it was
+    // tried and did not match; without a match, every block was.
+    let tried = decided
+        .block
+        .map_or(blocks.len(), |p| p + 1)
+        .min(blocks.len());
+    let blocks_history = blocks[..tried]
+        .iter()
+        .enumerate()
+        .map(|(position, block)| BlockTrace {
+            name: block.name.clone(),
+            matched: Some(position) == decided.block,
+            cause: None,
+        })
+        .collect();
+    let (log_allowed, sinks) = match matched {
+        Some(block) => (
+            block.audit.log_allowed_events,
+            sink_filter(&block.audit.sinks),
+        ),
+        None => (true, SinkFilter::All),
+    };
+    Some(Event {
+        event_type,
+        final_state,
+        timestamp: SystemTime::now(),
+        id: seen.id.clone(),
+        correlation_id: seen.correlation_id.clone(),
+        processing,
+        status: exchange.status,
+        error_type: answer.as_ref().map(|a| a.error_type),
+        error_message: answer.map(|a| a.reason),
+        matched_block: matched.map(|block| block.name.clone()),
+        logged_user: decided.user.clone(),
+        presented_identity: decided.presented_user.clone(),
+        action: decided.action,
+        indices: decided.indices.clone(),
+        method: seen.method,
+        path: seen.target.clone(),
+        headers: seen.headers.clone(),
+        origin: peer,
+        destination: local,
+        xff: seen.forwarded_for.clone(),
+        content_length: exchange.bytes_in.max(seen.content_length),
+        content: exchange.content.clone(),
+        blocks_history,
+        upstream_node: exchange
+            .upstream
+            .map(|leg| worker.upstreams.authority(leg.node).to_string()),
+        log_allowed,
+        sinks,
+    })
+}
+
+fn sink_filter(sinks: &crate::acl::BlockSinks) -> SinkFilter {
+    use crate::acl::BlockSinks;
+    match sinks {
+        BlockSinks::All => SinkFilter::All,
+        BlockSinks::Only(names) => SinkFilter::Only(names.as_slice().into()),
+        BlockSinks::Except(names) => SinkFilter::Except(names.as_slice().into()),
+    }
+}
+
+/// One access-log line.
+fn access_line(
+    exchange: &Exchange,
+    seen: &Seen,
+    outcome: Outcome,
+    peer: SocketAddr,
+    processing: Duration,
+) {
+    tracing::info!(
+        target: "ringfence::access",
+        id = %seen.id,
+        peer = %peer,
+        method = seen.method,
+        target = %seen.target,
+        status = exchange.status,
+        outcome = outcome.label(),
+        action = exchange.decided.action,
+        user = exchange.decided.user.as_deref().unwrap_or("-"),
+        micros = processing.as_micros() as u64,
+        bytes_in = exchange.bytes_in,
+        bytes_out = exchange.bytes_out,
+    );
+}
+
+/// Records a connection accepted or refused at accept (address filter, connection limits).
+pub fn connection(worker: &Worker, granted: bool, peer: SocketAddr, local: SocketAddr) {
+    if !worker.audit.enabled() {
+        return;
+    }
+    let (event_type, final_state) = if granted {
+        (EventType::ConnectionGranted, FinalState::Allowed)
+    } else {
+        (EventType::ConnectionDenied, FinalState::Forbidden)
+    };
+    worker.audit.record(Event {
+        event_type,
+        final_state,
+        timestamp: SystemTime::now(),
+        id: worker.next_request_id(),
+        correlation_id: String::new(),
+        processing: Duration::ZERO,
+        status: 0,
+        error_type: None,
+        error_message: None,
+        matched_block: None,
+        logged_user: None,
+        presented_identity: None,
+        action: "",
+        indices: Vec::new(),
+        method: "",
+        path: String::new(),
+        headers: Vec::new(),
+        origin: peer,
+        destination: local,
+        xff: None,
+        content_length: 0,
+        content: None,
+        blocks_history: Vec::new(),
+        upstream_node: None,
+        log_allowed: true,
+        sinks: SinkFilter::All,
+    });
+}
