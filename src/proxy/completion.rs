@@ -17,7 +17,7 @@ use crate::http::Method;
 use crate::metrics::{ActionClass, Outcome};
 use crate::snapshot::Snapshot;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// The header that carries a correlation id across systems (ReadonlyREST's).
 const CORRELATION_HEADER: &str = "x-ror-correlation-id";
@@ -70,18 +70,26 @@ impl Seen {
 
 impl Seen {
     /// What can be read of a head the gateway refused to parse (a malformed or smuggling
-    /// attempt): httparse alone, without the gateway's framing policy, so that the audit
-    /// trail still names its method, target and headers. `None` if even that fails.
+    /// attempt), line by line without any framing rule, so that the audit trail still names
+    /// its method, target and header fields. `None` without a request line.
     pub fn capture_refused(buf: &[u8], id: String) -> Option<Box<Seen>> {
-        let mut fields = [httparse::EMPTY_HEADER; MAX_RECORDED_REFUSED_FIELDS];
-        let mut request = httparse::Request::new(&mut fields);
-        request.parse(buf).ok()?;
-        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-        let headers: Vec<(String, String)> = request
-            .headers
-            .iter()
-            .take_while(|h| !h.name.is_empty())
-            .map(|h| (h.name.to_string(), text(h.value)))
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).trim().to_string();
+        let end = memchr::memmem::find(buf, b"\r\n\r\n").unwrap_or(buf.len());
+        let mut lines = buf[..end]
+            .split(|&b| b == b'\n')
+            .map(|line| line.strip_suffix(b"\r").unwrap_or(line));
+        let mut request_line = lines.next()?.split(|&b| b == b' ');
+        let method = request_line
+            .next()
+            .and_then(Method::from_bytes)
+            .map_or("-", Method::as_str);
+        let target = request_line.next().unwrap_or_default();
+        let headers: Vec<(String, String)> = lines
+            .take(MAX_RECORDED_REFUSED_FIELDS)
+            .filter_map(|line| {
+                let colon = memchr::memchr(b':', line)?;
+                Some((text(&line[..colon]), text(&line[colon + 1..])))
+            })
             .collect();
         let header = |name: &str| {
             headers
@@ -89,17 +97,12 @@ impl Seen {
                 .find(|(n, _)| n.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v.clone())
         };
-        let method = request
-            .method
-            .and_then(|m| Method::from_bytes(m.as_bytes()))
-            .map_or("-", Method::as_str);
-        let target = request.path.unwrap_or_default();
         Some(Box::new(Seen {
             correlation_id: header(CORRELATION_HEADER).unwrap_or_else(|| id.clone()),
             forwarded_for: header("x-forwarded-for"),
             id,
             method,
-            target: target.chars().take(MAX_RECORDED_TARGET_BYTES).collect(),
+            target: text(&target[..target.len().min(MAX_RECORDED_TARGET_BYTES)]),
             content_length: 0,
             headers,
         }))
@@ -117,19 +120,20 @@ pub fn complete(
     peer: SocketAddr,
     local: SocketAddr,
 ) {
-    let now = Instant::now();
     let outcome = match &exchange.denial {
         Some(denial) => denial.outcome(),
         None if exchange.context_missing => Outcome::ContextMissing,
         None => Outcome::Allowed,
     };
+    // A forwarded request's own clock readings suffice: the gateway's part ends when it
+    // sent the request, the node's when its answer arrived.
     let (gateway, upstream) = match exchange.upstream {
         Some(leg) => (
             leg.sent.saturating_duration_since(exchange.started),
             leg.answered
                 .map(|at| at.saturating_duration_since(leg.sent)),
         ),
-        None => (now.saturating_duration_since(exchange.started), None),
+        None => (exchange.started.elapsed(), None),
     };
     let metrics = &worker.metrics;
     let class = ActionClass::of(exchange.decided.action);
@@ -138,7 +142,7 @@ pub fn complete(
     let Some(seen) = seen else {
         return;
     };
-    let processing = now.saturating_duration_since(exchange.started);
+    let processing = exchange.started.elapsed();
     if worker.access_log {
         access_line(exchange, seen, outcome, peer, processing);
     }

@@ -148,7 +148,6 @@ impl Credentials {
             credentials: self,
             generation,
             usable: generation >= current,
-            now: Instant::now(),
         }
     }
 
@@ -311,7 +310,6 @@ pub struct CachedVerifier<'a> {
     generation: u64,
     /// False for a request deciding under a policy older than the cache's.
     usable: bool,
-    now: Instant,
 }
 
 impl Verifier for CachedVerifier<'_> {
@@ -323,7 +321,8 @@ impl Verifier for CachedVerifier<'_> {
             self.credentials
                 .hasher
                 .tag(key_identity(self.generation, key_id), user, password);
-        let verdict = self.credentials.cache.borrow().get(&tag, self.now);
+        // The clock is read only for a key that needs it (most requests consult none).
+        let verdict = self.credentials.cache.borrow().get(&tag, Instant::now());
         self.credentials.metrics.credential_cache(verdict.is_some());
         verdict
     }

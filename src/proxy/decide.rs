@@ -252,6 +252,8 @@ pub fn decide(
         _ => None,
     };
     let contexts = match owner {
+        // Neither opens nor names a context: nothing to check (and no clock to read).
+        Some(_) if matches!(uses, ContextUse::None | ContextUse::All) => AfterResponse::Nothing,
         Some(owner) => match ctx
             .contexts
             .check(&uses, owner, snapshot.generation, Instant::now())

@@ -19,6 +19,7 @@ hostile and attack, not for auth or flood.
 
 Scenarios:
   proxy   direct upstream vs ringfence (ACL off, and a realistic ACL) vs nginx vs haproxy
+  audit   the realistic ACL with the audit trail off, to a file, and to a file and an index
   auth    per-request CPU of cached auth_key_unix ($6$, 65535 rounds) and auth_key_pbkdf2 vs
           plain auth_key; throughput vs nginx auth_basic with the same $6$ hash
   flood   a valid auth_key_unix client with and without a random-credential flood
@@ -330,6 +331,27 @@ def scenario_proxy(h: Harness) -> list[Result]:
     return results
 
 
+def scenario_audit(h: Harness) -> list[Result]:
+    """The realistic ACL with the audit trail off, to a JSON-lines file, and to a file and an
+    index (bulk-written to the static upstream, which answers 200): the gateway's CPU per
+    request includes its audit threads (they share the proxy's CPU)."""
+    results = []
+    upstream = h.upstream()
+    file_output = f"    - type: file\n      path: {h.dir / 'audit.jsonl'}\n"
+    index_output = (f"    - type: index\n      cluster: [\"http://127.0.0.1:{UPSTREAM_PORT}\"]\n")
+    with_audit = lambda outputs: f"  audit:\n    enabled: true\n    outputs:\n{outputs}{ACL_REALISTIC}"
+    for label, acl in (("audit off", ACL_REALISTIC),
+                       ("audit to a file", with_audit(file_output)),
+                       ("audit to a file and an index", with_audit(file_output + index_output))):
+        rf = h.ringfence(acl, "ringfence-" + label.replace(" ", "-"))
+        results.append(h.measure(f"ringfence, sha256 user + indices ACL, {label}", RINGFENCE_PORT, rf,
+                                 path="/logs-1/_search",
+                                 headers={"Authorization": basic("logstash", "logstash")}))
+        h.stop(rf)
+    h.stop(upstream)
+    return results
+
+
 def scenario_auth(h: Harness) -> list[Result]:
     results = []
     upstream = h.upstream()
@@ -597,7 +619,7 @@ def scenario_attack(h: Harness) -> list[Result]:
     return results
 
 
-SCENARIOS = {"proxy": scenario_proxy, "auth": scenario_auth, "flood": scenario_flood,
+SCENARIOS = {"proxy": scenario_proxy, "audit": scenario_audit, "auth": scenario_auth, "flood": scenario_flood,
              "hostile": scenario_hostile, "attack": scenario_attack}
 
 

@@ -39,11 +39,16 @@ def basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
+AUDIT = ("  audit:\n    enabled: true\n    outputs:\n    - type: file\n      path: {work}/audit.jsonl\n"
+         f"    - type: index\n      cluster: [\"http://127.0.0.1:{UPSTREAM}\"]\n")
 CASES = {
     "ACL disabled (pure proxy)": ("  enable: false\n", basic("test", "test")),
     "auth_key (plain)": ("  access_control_rules:\n  - name: p\n    auth_key: \"test:test\"\n", basic("test", "test")),
     "auth_key_unix $6$ 65535, cached": (f"  access_control_rules:\n  - name: u\n    auth_key_unix: \"{UNIX}\"\n", basic("test", "test")),
     "auth_key_sha256 + indices": (f"  access_control_rules:\n  - name: s\n    auth_key_sha256: \"{SHA256_LOGSTASH}\"\n    indices: [\"logs-*\"]\n", basic("logstash", "logstash")),
+    "auth_key_sha256 + indices, audit to a file and an index": (
+        AUDIT + f"  access_control_rules:\n  - name: s\n    auth_key_sha256: \"{SHA256_LOGSTASH}\"\n    indices: [\"logs-*\"]\n",
+        basic("logstash", "logstash")),
 }
 
 
@@ -68,7 +73,8 @@ def send(n: int, auth: str) -> None:
 def count(work: Path, acl: str, auth: str, n: int) -> int:
     config = work / "gateway.yml"
     config.write_text(f"gateway:\n  listen: 127.0.0.1:{GATEWAY}\n  upstreams: [\"http://127.0.0.1:{UPSTREAM}\"]\n"
-                      f"  workers: 1\n  metadata_refresh_ms: 0\n  policy_watch_ms: 0\nreadonlyrest:\n{acl}")
+                      f"  workers: 1\n  metadata_refresh_ms: 0\n  policy_watch_ms: 0\nreadonlyrest:\n"
+                      + acl.replace("{work}", str(work)))
     proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={work}/out.{n}",
                              str(BINARY), "run", "--config", str(config)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
