@@ -93,7 +93,7 @@ start_gateway() {
     local log="$logs/$name.log" config="$logs/$name.yml"
     : >"$log"
     : >"$logs/$name-audit.jsonl"
-    sed "s/127.0.0.1:9290/$admin/" "$E2E/gateway.yml" >"$config"
+    sed "s/127.0.0.1:9380/$admin/" "$E2E/gateway.yml" >"$config"
     RINGFENCE_AUDIT_FILE="$logs/$name-audit.jsonl" \
         "$RINGFENCE_BIN" run --config "$config" --listen "$listen" --upstream "$upstream" >"$log" 2>&1 &
     gateway_pids+=("$!")
@@ -114,15 +114,15 @@ if [[ "$E2E_GATEWAY" == 1 ]]; then
     trap 'stop_gateways; stop_started' EXIT
     logs="${RINGFENCE_STATE:-/tmp/ringfence-backend}/gateway-logs"
     mkdir -p "$logs"
-    start_gateway main 127.0.0.1:"${E2E_GATEWAY_PORT:-9280}" "$E2E_DIRECT" 127.0.0.1:9290
+    start_gateway main 127.0.0.1:"${E2E_GATEWAY_PORT:-9280}" "$E2E_DIRECT" 127.0.0.1:9380
     export E2E_TARGET="http://127.0.0.1:${E2E_GATEWAY_PORT:-9280}"
     export E2E_AUDIT_FILE="$logs/main-audit.jsonl" E2E_GATEWAY_LOG="$logs/main.log" \
-        E2E_ADMIN_URL="http://127.0.0.1:9290"
+        E2E_ADMIN_URL="http://127.0.0.1:9380"
     if [[ -n "${E2E_ES_DIRECT:-}" ]]; then
-        start_gateway es 127.0.0.1:"${E2E_ES_GATEWAY_PORT:-9281}" "$E2E_ES_DIRECT" 127.0.0.1:9291
+        start_gateway es 127.0.0.1:"${E2E_ES_GATEWAY_PORT:-9281}" "$E2E_ES_DIRECT" 127.0.0.1:9381
         export E2E_ES_TARGET="http://127.0.0.1:${E2E_ES_GATEWAY_PORT:-9281}"
         export E2E_ES_AUDIT_FILE="$logs/es-audit.jsonl" E2E_ES_GATEWAY_LOG="$logs/es.log" \
-            E2E_ES_ADMIN_URL="http://127.0.0.1:9291"
+            E2E_ES_ADMIN_URL="http://127.0.0.1:9381"
     fi
     export E2E_USER=e2e E2E_PASSWORD=e2e-secret E2E_GATEWAY_CONTROL=1
     timings+=("gateway $(since "$t0") s")

@@ -332,22 +332,30 @@ def scenario_proxy(h: Harness) -> list[Result]:
 
 
 def scenario_audit(h: Harness) -> list[Result]:
-    """The realistic ACL with the audit trail off, to a JSON-lines file, and to a file and an
-    index (bulk-written to the static upstream, which answers 200): the gateway's CPU per
-    request includes its audit threads (they share the proxy's CPU)."""
+    """The realistic ACL with the audit trail off, to a JSON-lines file, to a file and an index
+    (bulk-written to the static upstream, which answers 200), and to an index whose cluster
+    never answers (events are dropped and counted; requests must not slow down): the
+    gateway's CPU per request includes its audit threads (they share the proxy's CPU)."""
     results = []
     upstream = h.upstream()
     file_output = f"    - type: file\n      path: {h.dir / 'audit.jsonl'}\n"
     index_output = (f"    - type: index\n      cluster: [\"http://127.0.0.1:{UPSTREAM_PORT}\"]\n")
     with_audit = lambda outputs: f"  audit:\n    enabled: true\n    outputs:\n{outputs}{ACL_REALISTIC}"
+    # A cluster that accepts connections (in the kernel's backlog) and never answers.
+    stalled = socket.socket()
+    stalled.bind(("127.0.0.1", 0))
+    stalled.listen(1024)
+    stalled_output = (f"    - type: index\n      cluster: [\"http://127.0.0.1:{stalled.getsockname()[1]}\"]\n")
     for label, acl in (("audit off", ACL_REALISTIC),
                        ("audit to a file", with_audit(file_output)),
-                       ("audit to a file and an index", with_audit(file_output + index_output))):
+                       ("audit to a file and an index", with_audit(file_output + index_output)),
+                       ("audit to a stalled index", with_audit(stalled_output))):
         rf = h.ringfence(acl, "ringfence-" + label.replace(" ", "-"))
         results.append(h.measure(f"ringfence, sha256 user + indices ACL, {label}", RINGFENCE_PORT, rf,
                                  path="/logs-1/_search",
                                  headers={"Authorization": basic("logstash", "logstash")}))
         h.stop(rf)
+    stalled.close()
     h.stop(upstream)
     return results
 
