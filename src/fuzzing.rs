@@ -46,7 +46,8 @@ pub fn chunked(data: &[u8]) {
     }
 }
 
-/// Parses text as YAML and decodes a `gateway:` section from it.
+/// Parses text as YAML and decodes a `gateway:` section and compiles a `readonlyrest:` section
+/// (ACL and audit settings) from it.
 pub fn config_yaml(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -55,6 +56,10 @@ pub fn config_yaml(data: &[u8]) {
         let mut d = Diagnostics::new(std::path::Path::new("fuzz.yml"));
         if let Some(section) = root.get("gateway") {
             gateway::decode(section, std::path::Path::new("."), &mut d);
+        }
+        // The policy, the audit settings and the blocks' audit keys.
+        if let Some(section) = root.get("readonlyrest") {
+            crate::config::policy::compile_with_audit(section, &mut d);
         }
     }
 }

@@ -31,6 +31,11 @@ fn basic(user: &str, password: &str) -> (&'static str, String) {
 
 /// The decision, summarised: `allow:<block>:<user>`, `forbid:<block>:<reason>`, `401`.
 fn decide(acl: &Acl, r: &Req) -> String {
+    with_request(r, |request| summary(acl.evaluate(request, &NoCache)))
+}
+
+/// Runs `f` on the ACL's view of `r`.
+fn with_request<T>(r: &Req, f: impl FnOnce(&Request<'_>) -> T) -> T {
     let head = parse_request_head(&r.raw, 16384).unwrap().unwrap();
     let path =
         crate::es::index_name::decode_part(std::str::from_utf8(head.path.get(&r.raw)).unwrap())
@@ -58,7 +63,11 @@ fn decide(acl: &Acl, r: &Req) -> String {
             .then_some(&targets),
         metadata: &metadata,
     });
-    match acl.evaluate(&request, &NoCache) {
+    f(&request)
+}
+
+fn summary(decision: Decision<'_>) -> String {
+    match decision {
         Decision::Allow { block, user, .. } => format!(
             "allow:{}:{}",
             block.unwrap_or("-"),
@@ -695,4 +704,66 @@ fn randomized_policies_agree_with_a_reference_model() {
             );
         }
     }
+}
+
+/// A verifier that has checked every expensive key with the same result.
+struct Checked(crate::auth::key::Verdict);
+
+impl Verifier for Checked {
+    fn cached(&self, _: u32, _: &str, _: &str) -> Option<crate::auth::key::Verdict> {
+        Some(self.0)
+    }
+}
+
+#[test]
+fn an_evaluation_stopped_for_a_hash_resumes_at_its_block_with_what_came_before() {
+    use crate::auth::key::Verdict;
+    let acl = compile("readonlyrest:\n  access_control_rules:\n  - name: first\n    auth_key: \"alice:right\"\n  - name: unix\n    auth_key_unix: \"test:$6$rounds=65535$d07dnv4N$QeErsDT9Mz.ZoEPXW3dwQGL7tzwRz.eOrTBepIwfGEwdUAYSy/NirGoOaNyPx8lqiR6DYRSsDzVvVbhP4Y9wf0\"\n");
+    for (verdict, expected) in [
+        (Verdict::Match, "allow:unix:test"),
+        (Verdict::WrongPassword, "401"),
+    ] {
+        let r = with_headers("GET", "/", vec![basic("test", "guess")]);
+        let (resumed, from_scratch) = with_request(&r, |request| {
+            let Decision::Verify(_, resume) = acl.evaluate(request, &NoCache) else {
+                panic!("the unix key is pending first");
+            };
+            let checked = Checked(verdict);
+            let resumed = acl.evaluate_from(request, &checked, resume);
+            let from_scratch = acl.evaluate(request, &checked);
+            // The first block's rejection of these credentials is carried into the end.
+            if let Decision::Unauthorized {
+                credentials_rejected,
+                ..
+            } = resumed
+            {
+                assert!(credentials_rejected);
+            }
+            (summary(resumed), summary(from_scratch))
+        });
+        assert_eq!(resumed, expected);
+        assert_eq!(resumed, from_scratch);
+    }
+}
+
+#[test]
+fn what_blocks_before_a_resumed_one_said_about_the_indices_still_counts() {
+    use crate::auth::key::Verdict;
+    let unix = "$6$rounds=65535$d07dnv4N$QeErsDT9Mz.ZoEPXW3dwQGL7tzwRz.eOrTBepIwfGEwdUAYSy/NirGoOaNyPx8lqiR6DYRSsDzVvVbhP4Y9wf0";
+    let acl = compile(&format!("readonlyrest:\n  access_control_rules:\n  - name: logs\n    auth_key: \"test:test\"\n    indices: [\"logs\"]\n  - name: unix\n    auth_key_unix: \"test:{unix}\"\n    users: [\"somebody-else\"]\n"));
+    let r = with_headers("GET", "/missing/_search", vec![basic("test", "test")]);
+    let (resumed, from_scratch) = with_request(&r, |request| {
+        let Decision::Verify(_, resume) = acl.evaluate(request, &NoCache) else {
+            panic!("the unix key is pending");
+        };
+        let checked = Checked(Verdict::Match);
+        (
+            summary(acl.evaluate_from(request, &checked, resume)),
+            summary(acl.evaluate(request, &checked)),
+        )
+    });
+    // The first block found the index missing; the second authenticated and failed on
+    // `users`: the node's own "no such index" answer, not a 403.
+    assert_eq!(from_scratch, "404");
+    assert_eq!(resumed, from_scratch);
 }
