@@ -285,3 +285,30 @@ fn counters_move_with_traffic() {
     );
     gateway.shutdown();
 }
+
+#[test]
+fn shutdown_writes_every_queued_event() {
+    let upstream = StubUpstream::echo();
+    let path = audit_path("shutdown");
+    let gateway = start_gateway(
+        "audit-shutdown",
+        &upstream.url(),
+        &policy(&file_output(&path)),
+        "",
+    );
+    let addr = gateway.local_addrs()[0];
+    let mut client = Client::connect(addr);
+    let request = format!(
+        "GET /logs/_search HTTP/1.1\r\nHost: es\r\n{}x-ror-correlation-id: at-shutdown\r\n\r\n",
+        alice()
+    );
+    for _ in 0..200 {
+        client.send(request.as_bytes());
+        assert_eq!(client.read_response(false).status, 200);
+    }
+    drop(client);
+    // The file output flushes about once a second; shutdown must not wait for that.
+    gateway.shutdown();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.matches("\"at-shutdown\"").count(), 200);
+}

@@ -261,8 +261,10 @@ impl Gateway {
             admin.shutdown();
         }
         // The workers (and their recorders) are gone: what is queued is flushed.
-        if let Some(audit) = self.audit.take().and_then(|a| Arc::try_unwrap(a).ok()) {
-            audit.shutdown();
+        match self.audit.take().map(Arc::try_unwrap) {
+            Some(Ok(audit)) => audit.shutdown(),
+            Some(Err(_)) => warn!("the audit trail is still in use at shutdown; not flushed"),
+            None => {}
         }
     }
 }
@@ -557,9 +559,12 @@ fn add_collectors(
             policy.current().generation as f64,
         );
     }));
-    let audit = Arc::clone(audit);
+    // Weak: at shutdown the gateway must be the audit's only owner to flush it.
+    let audit = Arc::downgrade(audit);
     metrics.add_collector(Box::new(move |out| {
-        let stats = audit.stats();
+        let Some(stats) = audit.upgrade().map(|audit| audit.stats()) else {
+            return;
+        };
         out.gauge(
             "ringfence_audit_queue",
             "Audit events waiting for the writer.",
