@@ -13,7 +13,7 @@ use std::io;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// At most one warning per output in this interval; the others are counted in it.
 const WARN_INTERVAL: Duration = Duration::from_secs(10);
@@ -32,6 +32,9 @@ pub struct BulkOutput {
     destination: BulkDestination,
     queue: flume::Sender<Vec<u8>>,
     counters: Arc<OutputCounters>,
+    /// The action line of the last event and the second (since the epoch) it was recorded
+    /// in: index names change at most once a second, so most events reuse it.
+    action: (Option<u64>, Vec<u8>),
 }
 
 impl BulkOutput {
@@ -68,27 +71,32 @@ impl BulkOutput {
                 destination,
                 queue,
                 counters,
+                action: (None, Vec::new()),
             },
             thread,
         ))
     }
 
     /// Queues one document (one JSON line) recorded at `at`; drops it if the queue is full.
-    pub fn push(&self, document: &[u8], at: SystemTime) {
-        let action = match &self.destination {
-            BulkDestination::Index(template) => {
-                format!(
+    pub fn push(&mut self, document: &[u8], at: SystemTime) {
+        let second = at.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs());
+        let (action_second, action) = &mut self.action;
+        if second.is_none() || second != *action_second {
+            *action = match &self.destination {
+                BulkDestination::Index(template) => format!(
                     "{{\"index\":{{\"_index\":\"{}\"}}}}\n",
                     template.index_name(at)
-                )
+                ),
+                // Data streams take only `create`.
+                BulkDestination::DataStream(stream) => {
+                    format!("{{\"create\":{{\"_index\":\"{stream}\"}}}}\n")
+                }
             }
-            // Data streams take only `create`.
-            BulkDestination::DataStream(stream) => {
-                format!("{{\"create\":{{\"_index\":\"{stream}\"}}}}\n")
-            }
-        };
+            .into_bytes();
+            *action_second = second;
+        }
         let mut item = Vec::with_capacity(action.len() + document.len() + 1);
-        item.extend_from_slice(action.as_bytes());
+        item.extend_from_slice(action);
         item.extend_from_slice(document);
         item.push(b'\n');
         if self.queue.try_send(item).is_err() {
