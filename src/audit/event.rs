@@ -112,7 +112,13 @@ pub struct HeaderNames {
 
 impl HeaderNames {
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.joined.split('\n').take(self.count)
+        let mut rest = self.joined.as_str();
+        (0..self.count).map(move |_| {
+            let end = memchr::memchr(b'\n', rest.as_bytes()).unwrap_or(rest.len());
+            let name = &rest[..end];
+            rest = rest.get(end + 1..).unwrap_or_default();
+            name
+        })
     }
 }
 

@@ -32,9 +32,15 @@ pub struct BulkOutput {
     destination: BulkDestination,
     queue: flume::Sender<Vec<u8>>,
     counters: Arc<OutputCounters>,
-    /// The action line of the last event and the second (since the epoch) it was recorded
-    /// in: index names change at most once a second, so most events reuse it.
-    action: (Option<u64>, Vec<u8>),
+    /// The last event's action line: index names change at most once a second.
+    action: ActionLine,
+}
+
+/// A bulk action line and the second (since the epoch) it was made for.
+#[derive(Default)]
+struct ActionLine {
+    second: Option<u64>,
+    line: Vec<u8>,
 }
 
 impl BulkOutput {
@@ -71,7 +77,7 @@ impl BulkOutput {
                 destination,
                 queue,
                 counters,
-                action: (None, Vec::new()),
+                action: ActionLine::default(),
             },
             thread,
         ))
@@ -80,9 +86,9 @@ impl BulkOutput {
     /// Queues one document (one JSON line) recorded at `at`; drops it if the queue is full.
     pub fn push(&mut self, document: &[u8], at: SystemTime) {
         let second = at.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs());
-        let (action_second, action) = &mut self.action;
-        if second.is_none() || second != *action_second {
-            *action = match &self.destination {
+        let action = &mut self.action;
+        if second.is_none() || second != action.second {
+            action.line = match &self.destination {
                 BulkDestination::Index(template) => format!(
                     "{{\"index\":{{\"_index\":\"{}\"}}}}\n",
                     template.index_name(at)
@@ -93,10 +99,10 @@ impl BulkOutput {
                 }
             }
             .into_bytes();
-            *action_second = second;
+            action.second = second;
         }
-        let mut item = Vec::with_capacity(action.len() + document.len() + 1);
-        item.extend_from_slice(action);
+        let mut item = Vec::with_capacity(action.line.len() + document.len() + 1);
+        item.extend_from_slice(&action.line);
         item.extend_from_slice(document);
         item.push(b'\n');
         if self.queue.try_send(item).is_err() {

@@ -241,15 +241,17 @@ impl Json<'_> {
     }
 
     fn number(&mut self, mut value: u64) {
+        if value < 10 {
+            // Most numbers here are small (address octets, sizes, milliseconds).
+            self.0.push(b'0' + value as u8);
+            return;
+        }
         let mut digits = [0u8; 20];
         let mut start = digits.len();
-        loop {
+        while value > 0 {
             start -= 1;
             digits[start] = b'0' + (value % 10) as u8;
             value /= 10;
-            if value == 0 {
-                break;
-            }
         }
         self.0.extend_from_slice(&digits[start..]);
     }

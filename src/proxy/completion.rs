@@ -16,6 +16,7 @@ use crate::http::request::RequestHead;
 use crate::http::Method;
 use crate::metrics::{ActionClass, Outcome};
 use crate::snapshot::Snapshot;
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -44,11 +45,11 @@ struct KeptValues {
 impl KeptValues {
     /// Notes `value` if `name` is one of the fields kept (the first of each counts).
     fn note(&mut self, name: &[u8], value: &[u8]) {
-        let text = || Some(String::from_utf8_lossy(value).trim().to_string());
+        let value_text = || Some(text(value).trim().to_string());
         if name.eq_ignore_ascii_case(CORRELATION_HEADER.as_bytes()) {
-            self.correlation_id = self.correlation_id.take().or_else(text);
+            self.correlation_id = self.correlation_id.take().or_else(value_text);
         } else if name.eq_ignore_ascii_case(b"x-forwarded-for") {
-            self.forwarded_for = self.forwarded_for.take().or_else(text);
+            self.forwarded_for = self.forwarded_for.take().or_else(value_text);
         } else if name.eq_ignore_ascii_case(b"content-length") && self.content_length.is_none() {
             self.content_length = std::str::from_utf8(value)
                 .ok()
@@ -59,8 +60,15 @@ impl KeptValues {
 
 /// The recorded part of a request target, at most [`MAX_RECORDED_TARGET_BYTES`].
 fn recorded_target(target: &[u8]) -> String {
-    let kept = &target[..target.len().min(MAX_RECORDED_TARGET_BYTES)];
-    String::from_utf8_lossy(kept).into_owned()
+    text(&target[..target.len().min(MAX_RECORDED_TARGET_BYTES)]).into_owned()
+}
+
+/// `bytes` as text, invalid UTF-8 replaced (`from_utf8` first: its ASCII path is the fast one).
+fn text(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 impl Seen {
@@ -73,7 +81,7 @@ impl Seen {
             .map(|field| {
                 let name = field.name.get(buf);
                 kept.note(name, field.value.get(buf));
-                String::from_utf8_lossy(name)
+                text(name)
             })
             .collect();
         Box::new(Seen {
@@ -110,7 +118,7 @@ impl Seen {
                 let colon = memchr::memchr(b':', line)?;
                 let name = line[..colon].trim_ascii();
                 kept.note(name, &line[colon + 1..]);
-                Some(String::from_utf8_lossy(name))
+                Some(text(name))
             })
             .collect();
         Some(Box::new(Seen {
