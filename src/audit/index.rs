@@ -13,7 +13,7 @@ use std::io;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// At most one warning per output in this interval; the others are counted in it.
 const WARN_INTERVAL: Duration = Duration::from_secs(10);
@@ -32,6 +32,15 @@ pub struct BulkOutput {
     destination: BulkDestination,
     queue: flume::Sender<Vec<u8>>,
     counters: Arc<OutputCounters>,
+    /// The last event's action line: index names change at most once a second.
+    action: ActionLine,
+}
+
+/// A bulk action line and the second (since the epoch) it was made for.
+#[derive(Default)]
+struct ActionLine {
+    second: Option<u64>,
+    line: Vec<u8>,
 }
 
 impl BulkOutput {
@@ -68,27 +77,32 @@ impl BulkOutput {
                 destination,
                 queue,
                 counters,
+                action: ActionLine::default(),
             },
             thread,
         ))
     }
 
     /// Queues one document (one JSON line) recorded at `at`; drops it if the queue is full.
-    pub fn push(&self, document: &[u8], at: SystemTime) {
-        let action = match &self.destination {
-            BulkDestination::Index(template) => {
-                format!(
+    pub fn push(&mut self, document: &[u8], at: SystemTime) {
+        let second = at.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs());
+        let action = &mut self.action;
+        if second.is_none() || second != action.second {
+            action.line = match &self.destination {
+                BulkDestination::Index(template) => format!(
                     "{{\"index\":{{\"_index\":\"{}\"}}}}\n",
                     template.index_name(at)
-                )
+                ),
+                // Data streams take only `create`.
+                BulkDestination::DataStream(stream) => {
+                    format!("{{\"create\":{{\"_index\":\"{stream}\"}}}}\n")
+                }
             }
-            // Data streams take only `create`.
-            BulkDestination::DataStream(stream) => {
-                format!("{{\"create\":{{\"_index\":\"{stream}\"}}}}\n")
-            }
-        };
-        let mut item = Vec::with_capacity(action.len() + document.len() + 1);
-        item.extend_from_slice(action.as_bytes());
+            .into_bytes();
+            action.second = second;
+        }
+        let mut item = Vec::with_capacity(action.line.len() + document.len() + 1);
+        item.extend_from_slice(&action.line);
         item.extend_from_slice(document);
         item.push(b'\n');
         if self.queue.try_send(item).is_err() {

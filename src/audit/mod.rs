@@ -25,6 +25,8 @@ mod sink;
 #[cfg(test)]
 mod test_support;
 
-pub use event::{BlockTrace, Event, EventType, FinalState, SinkFilter};
+pub use event::{
+    BlockTrace, BlocksHistory, Event, EventType, FinalState, HeaderNames, RequestRecord, SinkFilter,
+};
 pub use settings::{decode, AuditSettings, OutputKind, OutputSettings, Serializer};
 pub use sink::{Audit, AuditStats, AuditTuning, OutputStats, Recorder};

@@ -2,14 +2,16 @@
 //!
 //! Workers only [`Recorder::record`]: a `try_send` into their own bounded queue and an
 //! `unpark` of the writer (an atomic swap unless it sleeps). The `ringfence-audit` thread
-//! drains the queues in turn, serializes each event once per output and hands the line on.
+//! drains the queues in turn, serializes each event once per distinct serializer and hands
+//! the same bytes to every output that uses it (a file and an index with the default
+//! serializer share one document).
 //! Nothing here blocks a worker; everything dropped is counted in [`AuditStats`].
 
 use super::cluster::ClusterTarget;
 use super::event::Event;
 use super::file::FileOutput;
 use super::index::{BulkDestination, BulkOutput, WarnLimiter};
-use super::serialize::to_json_line;
+use super::serialize::{skips, write_document};
 use super::settings::{AuditSettings, ClusterNode, OutputKind, Serializer};
 use std::io;
 use std::net::SocketAddr;
@@ -17,7 +19,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 use std::thread::{JoinHandle, Thread};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Events the writer takes from one queue before it looks at the next.
 const MAX_EVENTS_PER_TURN: usize = 256;
@@ -146,6 +148,7 @@ impl Audit {
         let (alive, all_ended) = flume::bounded::<()>(0);
         let mut threads = Vec::new();
         let mut outputs = Vec::new();
+        let mut documents: Vec<SharedDocument> = Vec::new();
         let mut stats = Vec::new();
         for output in &enabled {
             let counters = Arc::new(OutputCounters::default());
@@ -186,9 +189,19 @@ impl Audit {
                 }
             };
             stats.push((output.name.clone(), counters.clone()));
+            let document = match documents
+                .iter()
+                .position(|d| d.serializer == output.serializer)
+            {
+                Some(shared) => shared,
+                None => {
+                    documents.push(SharedDocument::new(output.serializer));
+                    documents.len() - 1
+                }
+            };
             outputs.push(Output {
                 name: output.name.clone(),
-                serializer: output.serializer,
+                document,
                 sink,
                 counters,
                 warnings: WarnLimiter::default(),
@@ -202,6 +215,7 @@ impl Audit {
         let writer = Writer {
             receivers,
             outputs,
+            documents,
             file_generation: file_generation.clone(),
             stopping: stopping.clone(),
             idle_wait: tuning.file_flush_interval / 2,
@@ -377,31 +391,26 @@ enum Sink {
 
 struct Output {
     name: String,
-    serializer: Serializer,
+    /// Its serializer's entry in [`Writer::documents`].
+    document: usize,
     sink: Sink,
     counters: Arc<OutputCounters>,
     warnings: WarnLimiter,
 }
 
 impl Output {
-    fn write(&mut self, event: &Event, generation: u64) {
-        if !event.sinks.allows(&self.name) {
-            return;
-        }
-        let Some(line) = to_json_line(event, &self.serializer) else {
-            return;
-        };
+    fn write(&mut self, line: &[u8], at: SystemTime, generation: u64) {
         match &mut self.sink {
             Sink::Log { logger_name } => {
-                let line = String::from_utf8_lossy(&line);
+                let line = String::from_utf8_lossy(line);
                 tracing::info!(target: "ringfence::audit", logger = %logger_name, "{line}");
                 self.counters.written.fetch_add(1, Relaxed);
             }
             Sink::File(file) => {
-                let result = file.write_line(&line, generation);
+                let result = file.write_line(line, generation);
                 self.count_file_result(result);
             }
-            Sink::Bulk(bulk) => bulk.push(&line, event.timestamp),
+            Sink::Bulk(bulk) => bulk.push(line, at),
         }
     }
 
@@ -447,10 +456,58 @@ impl Output {
     }
 }
 
+/// One serializer's document for the event being written, made at most once per event
+/// whatever the number of outputs using it, in a buffer reused from event to event.
+struct SharedDocument {
+    serializer: Serializer,
+    bytes: Vec<u8>,
+    state: DocumentState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DocumentState {
+    /// Not made yet for the current event.
+    Pending,
+    Written,
+    /// The serializer leaves the current event out.
+    Skipped,
+}
+
+impl SharedDocument {
+    fn new(serializer: Serializer) -> SharedDocument {
+        SharedDocument {
+            serializer,
+            bytes: Vec::new(),
+            state: DocumentState::Pending,
+        }
+    }
+
+    /// The document for `event`, made on first use since [`SharedDocument::reset`].
+    fn for_event(&mut self, event: &Event) -> Option<&[u8]> {
+        if self.state == DocumentState::Pending {
+            self.bytes.clear();
+            self.state = if skips(event, &self.serializer) {
+                DocumentState::Skipped
+            } else {
+                write_document(event, &self.serializer, &mut self.bytes);
+                DocumentState::Written
+            };
+        }
+        (self.state == DocumentState::Written).then_some(self.bytes.as_slice())
+    }
+
+    /// Forgets the document: the next event gets its own.
+    fn reset(&mut self) {
+        self.state = DocumentState::Pending;
+    }
+}
+
 /// The `ringfence-audit` thread's state.
 struct Writer {
     receivers: Vec<flume::Receiver<Event>>,
     outputs: Vec<Output>,
+    /// One per distinct serializer among the outputs.
+    documents: Vec<SharedDocument>,
     file_generation: Arc<AtomicU64>,
     stopping: Arc<AtomicBool>,
     idle_wait: Duration,
@@ -466,7 +523,16 @@ impl Writer {
             for receiver in &self.receivers {
                 for event in receiver.try_iter().take(MAX_EVENTS_PER_TURN) {
                     for output in &mut self.outputs {
-                        output.write(&event, generation);
+                        if !event.sinks.allows(&output.name) {
+                            continue;
+                        }
+                        let document = &mut self.documents[output.document];
+                        if let Some(line) = document.for_event(&event) {
+                            output.write(line, event.timestamp, generation);
+                        }
+                    }
+                    for document in &mut self.documents {
+                        document.reset();
                     }
                     handled += 1;
                 }

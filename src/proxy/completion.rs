@@ -11,12 +11,14 @@
 
 use super::client::Worker;
 use super::exchange::Exchange;
-use crate::audit::{BlockTrace, Event, EventType, FinalState, SinkFilter};
+use crate::audit::{BlocksHistory, Event, EventType, FinalState, RequestRecord, SinkFilter};
 use crate::http::request::RequestHead;
 use crate::http::Method;
 use crate::metrics::{ActionClass, Outcome};
 use crate::snapshot::Snapshot;
+use std::borrow::Cow;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// The header that carries a correlation id across systems (ReadonlyREST's).
@@ -25,55 +27,80 @@ const CORRELATION_HEADER: &str = "x-ror-correlation-id";
 const MAX_RECORDED_TARGET_BYTES: usize = 4096;
 
 /// What the audit trail and the access log need from the request head, copied before the
-/// connection's buffer moves on (only when they are on).
+/// connection's buffer moves on (only when they are on). Shared with the audit event, which
+/// takes a reference instead of copies.
 #[derive(Debug)]
 pub struct Seen {
-    pub id: String,
-    pub correlation_id: String,
-    pub method: &'static str,
-    pub target: String,
-    pub headers: Vec<(String, String)>,
-    pub forwarded_for: Option<String>,
-    pub content_length: u64,
+    pub request: Arc<RequestRecord>,
+}
+
+/// The header fields whose values are kept; of every other field only the name is.
+#[derive(Default)]
+struct KeptValues {
+    correlation_id: Option<String>,
+    forwarded_for: Option<String>,
+    content_length: Option<u64>,
+}
+
+impl KeptValues {
+    /// Notes `value` if `name` is one of the fields kept (the first of each counts).
+    fn note(&mut self, name: &[u8], value: &[u8]) {
+        let value_text = || Some(text(value).trim().to_string());
+        if name.eq_ignore_ascii_case(CORRELATION_HEADER.as_bytes()) {
+            self.correlation_id = self.correlation_id.take().or_else(value_text);
+        } else if name.eq_ignore_ascii_case(b"x-forwarded-for") {
+            self.forwarded_for = self.forwarded_for.take().or_else(value_text);
+        } else if name.eq_ignore_ascii_case(b"content-length") && self.content_length.is_none() {
+            self.content_length = std::str::from_utf8(value)
+                .ok()
+                .and_then(|v| v.trim().parse().ok());
+        }
+    }
+}
+
+/// The recorded part of a request target, at most [`MAX_RECORDED_TARGET_BYTES`].
+fn recorded_target(target: &[u8]) -> String {
+    text(&target[..target.len().min(MAX_RECORDED_TARGET_BYTES)]).into_owned()
+}
+
+/// `bytes` as text, invalid UTF-8 replaced (`from_utf8` first: its ASCII path is the fast one).
+fn text(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 impl Seen {
     /// Copies what is recorded about `head` (parsed from `buf`); `id` names the request.
     pub fn capture(head: &RequestHead, buf: &[u8], id: String) -> Box<Seen> {
-        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-        let target = head.target(buf);
-        let headers: Vec<(String, String)> = head
+        let mut kept = KeptValues::default();
+        let header_names = head
             .headers
             .iter()
-            .map(|h| (text(h.name.get(buf)), text(h.value.get(buf))))
+            .map(|field| {
+                let name = field.name.get(buf);
+                kept.note(name, field.value.get(buf));
+                text(name)
+            })
             .collect();
-        let header = |name: &str| {
-            headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.clone())
-        };
-        let content_length = header("content-length")
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
         Box::new(Seen {
-            correlation_id: header(CORRELATION_HEADER).unwrap_or_else(|| id.clone()),
-            forwarded_for: header("x-forwarded-for"),
-            id,
-            method: head.method.as_str(),
-            target: text(&target[..target.len().min(MAX_RECORDED_TARGET_BYTES)]),
-            headers,
-            content_length,
+            request: Arc::new(RequestRecord {
+                id,
+                correlation_id: kept.correlation_id,
+                method: head.method.as_str(),
+                path: recorded_target(&head.target(buf)),
+                header_names,
+                forwarded_for: kept.forwarded_for,
+                content_length: kept.content_length.unwrap_or(0),
+            }),
         })
     }
-}
 
-impl Seen {
     /// What can be read of a head the gateway refused to parse (a malformed or smuggling
     /// attempt), line by line without any framing rule, so that the audit trail still names
     /// its method, target and header fields. `None` without a request line.
     pub fn capture_refused(buf: &[u8], id: String) -> Option<Box<Seen>> {
-        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).trim().to_string();
         let end = memchr::memmem::find(buf, b"\r\n\r\n").unwrap_or(buf.len());
         let mut lines = buf[..end]
             .split(|&b| b == b'\n')
@@ -84,27 +111,27 @@ impl Seen {
             .and_then(Method::from_bytes)
             .map_or("-", Method::as_str);
         let target = request_line.next().unwrap_or_default();
-        let headers: Vec<(String, String)> = lines
+        let mut kept = KeptValues::default();
+        let header_names = lines
             .take(MAX_RECORDED_REFUSED_FIELDS)
             .filter_map(|line| {
                 let colon = memchr::memchr(b':', line)?;
-                Some((text(&line[..colon]), text(&line[colon + 1..])))
+                let name = line[..colon].trim_ascii();
+                kept.note(name, &line[colon + 1..]);
+                Some(text(name))
             })
             .collect();
-        let header = |name: &str| {
-            headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.clone())
-        };
         Some(Box::new(Seen {
-            correlation_id: header(CORRELATION_HEADER).unwrap_or_else(|| id.clone()),
-            forwarded_for: header("x-forwarded-for"),
-            id,
-            method,
-            target: text(&target[..target.len().min(MAX_RECORDED_TARGET_BYTES)]),
-            content_length: 0,
-            headers,
+            request: Arc::new(RequestRecord {
+                id,
+                correlation_id: kept.correlation_id,
+                method,
+                path: recorded_target(target.trim_ascii()),
+                header_names,
+                forwarded_for: kept.forwarded_for,
+                // A refused head's framing is not trusted.
+                content_length: 0,
+            }),
         }))
     }
 }
@@ -147,8 +174,8 @@ pub fn complete(
         access_line(exchange, seen, outcome, peer, processing);
     }
     if worker.audit.enabled() {
-        let snapshot = worker.policy.current();
-        if let Some(event) = event(worker, &snapshot, exchange, seen, peer, local, processing) {
+        let snapshot = Arc::clone(&worker.policy.current());
+        if let Some(event) = event(worker, snapshot, exchange, seen, peer, local, processing) {
             worker.audit.record(event);
         }
     }
@@ -157,7 +184,7 @@ pub fn complete(
 /// The audit event for a request; `None` when the block that decided it is not audited.
 fn event(
     worker: &Worker,
-    snapshot: &Snapshot,
+    snapshot: Arc<Snapshot>,
     exchange: &Exchange,
     seen: &Seen,
     peer: SocketAddr,
@@ -176,21 +203,6 @@ fn event(
     if matched.is_some_and(|block| !block.audit.enabled) {
         return None;
     }
-    // Blocks are tried in order and the first match decides: every block before it was
-    // tried and did not match; without a match, every block was.
-    let tried = decided
-        .block
-        .map_or(blocks.len(), |p| p + 1)
-        .min(blocks.len());
-    let blocks_history = blocks[..tried]
-        .iter()
-        .enumerate()
-        .map(|(position, block)| BlockTrace {
-            name: block.name.clone(),
-            matched: Some(position) == decided.block,
-            cause: None,
-        })
-        .collect();
     let (log_allowed, sinks) = match matched {
         Some(block) => (
             block.audit.log_allowed_events,
@@ -198,30 +210,35 @@ fn event(
         ),
         None => (true, SinkFilter::All),
     };
+    // Blocks are tried in order and the first match decides: every block before it was
+    // tried and did not match; without a match, every block was.
+    let tried = decided
+        .block
+        .map_or(blocks.len(), |p| p + 1)
+        .min(blocks.len());
     Some(Event {
         event_type,
         final_state,
         timestamp: SystemTime::now(),
-        id: seen.id.clone(),
-        correlation_id: seen.correlation_id.clone(),
+        request: Arc::clone(&seen.request),
         processing,
         status: exchange.status,
         error_type: answer.as_ref().map(|a| a.error_type),
         error_message: answer.map(|a| a.reason),
-        matched_block: matched.map(|block| block.name.clone()),
         logged_user: decided.user.clone(),
         presented_identity: decided.presented_user.clone(),
         action: decided.action,
         indices: decided.indices.clone(),
-        method: seen.method,
-        path: seen.target.clone(),
-        headers: seen.headers.clone(),
         origin: peer,
         destination: local,
-        xff: seen.forwarded_for.clone(),
-        content_length: exchange.bytes_in.max(seen.content_length),
+        content_length: exchange.bytes_in.max(seen.request.content_length),
         content: exchange.content.clone(),
-        blocks_history,
+        blocks_history: Some(BlocksHistory {
+            tried,
+            matched: decided.block,
+            causes: Vec::new(),
+            policy: snapshot,
+        }),
         upstream_node: exchange
             .upstream
             .map(|leg| worker.upstreams.authority(leg.node).to_string()),
@@ -249,10 +266,10 @@ fn access_line(
 ) {
     tracing::info!(
         target: "ringfence::access",
-        id = %seen.id,
+        id = %seen.request.id,
         peer = %peer,
-        method = seen.method,
-        target = %seen.target,
+        method = seen.request.method,
+        target = %seen.request.path,
         status = exchange.status,
         outcome = outcome.label(),
         action = exchange.decided.action,
@@ -277,26 +294,24 @@ pub fn connection(worker: &Worker, granted: bool, peer: SocketAddr, local: Socke
         event_type,
         final_state,
         timestamp: SystemTime::now(),
-        id: worker.next_request_id(),
-        correlation_id: String::new(),
+        request: Arc::new(RequestRecord {
+            id: worker.next_request_id(),
+            correlation_id: Some(String::new()),
+            ..RequestRecord::default()
+        }),
         processing: Duration::ZERO,
         status: 0,
         error_type: None,
         error_message: None,
-        matched_block: None,
         logged_user: None,
         presented_identity: None,
         action: "",
         indices: Vec::new(),
-        method: "",
-        path: String::new(),
-        headers: Vec::new(),
         origin: peer,
         destination: local,
-        xff: None,
         content_length: 0,
         content: None,
-        blocks_history: Vec::new(),
+        blocks_history: None,
         upstream_node: None,
         log_allowed: true,
         sinks: SinkFilter::All,

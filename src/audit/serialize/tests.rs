@@ -1,6 +1,6 @@
 use super::*;
-use crate::audit::test_support::{allowed_event, sample_event};
-use serde_json::Value;
+use crate::audit::test_support::{allowed_event, policy, request_mut, sample_event};
+use serde_json::{json, Value};
 
 const EVERY_SERIALIZER: [Serializer; 6] = [
     Serializer::DEFAULT,
@@ -23,6 +23,16 @@ const EVERY_SERIALIZER: [Serializer; 6] = [
         include_full_request_content: true,
     },
 ];
+
+/// The event as `serializer` writes it, or `None` when it leaves the event out.
+fn to_json_line(event: &Event, serializer: &Serializer) -> Option<Vec<u8>> {
+    if skips(event, serializer) {
+        return None;
+    }
+    let mut line = Vec::new();
+    write_document(event, serializer, &mut line);
+    Some(line)
+}
 
 fn document(event: &Event, serializer: Serializer) -> Value {
     let line = to_json_line(event, &serializer).expect("serialized");
@@ -110,7 +120,7 @@ fn query_variants_add_the_body_and_the_others_do_not() {
 #[test]
 fn ecs_document_fields() {
     let mut event = allowed_event(true);
-    event.xff = Some("192.0.2.1".into());
+    request_mut(&mut event).forwarded_for = Some("192.0.2.1".into());
     let doc = document(
         &event,
         Serializer::Ecs {
@@ -198,6 +208,115 @@ fn credentials_appear_in_no_serializer_output() {
                     "{serializer:?} leaked `{secret}`: {text}"
                 );
             }
+        }
+    }
+}
+
+#[test]
+fn strings_are_escaped_and_round_trip() {
+    let odd_path = "/l\"o\\g\u{1}s-é/_search\u{7f}\t";
+    let odd_user = "ali\"ce\u{0}\u{1f}é😀\r\n";
+    let odd_blocks = ["ad\"min\\é", "rea\nders"];
+    let mut event = allowed_event(true);
+    event.blocks_history.as_mut().unwrap().policy = policy(&odd_blocks);
+    let request = request_mut(&mut event);
+    request.path = odd_path.into();
+    request.header_names = ["X-\"Odd", "", "Ünï"].into_iter().collect();
+    request.correlation_id = Some("c\u{8}\u{c}".into());
+    event.logged_user = Some(odd_user.into());
+    event.presented_identity = Some("bob\\".into());
+    event.error_message = Some("forbidden \"x\"".into());
+    event.indices = vec!["a\"b".into(), "ç".into()];
+    event.origin = "[2001:db8::7]:5".parse().unwrap();
+    event.content = Some(b"{\"q\":\"\x01\xff\"}".to_vec());
+
+    let line = to_json_line(&event, &Serializer::DEFAULT).unwrap();
+    let text = std::str::from_utf8(&line).unwrap();
+    assert!(
+        text.contains(r#""path":"/l\"o\\g\u0001s-é/_search"#),
+        "control characters as \\u00XX, non-ASCII as is: {text}"
+    );
+    let doc = document(&event, Serializer::DEFAULT);
+    assert_eq!(doc["path"], odd_path);
+    assert_eq!(doc["user"], odd_user);
+    assert_eq!(doc["logged_user"], odd_user);
+    assert_eq!(doc["presented_identity"], "bob\\");
+    assert_eq!(doc["correlation_id"], "c\u{8}\u{c}");
+    assert_eq!(doc["error_message"], "forbidden \"x\"");
+    assert_eq!(doc["headers"], json!(["X-\"Odd", "", "Ünï"]));
+    assert_eq!(doc["indices"], json!(["a\"b", "ç"]));
+    assert_eq!(doc["origin"], "2001:db8::7");
+    assert_eq!(doc["block"], odd_blocks[1]);
+    assert_eq!(doc["matched_block_names"], json!([odd_blocks[1]]));
+    assert_eq!(
+        doc["acl_history"],
+        format!("[{}->false], [{}->true]", odd_blocks[0], odd_blocks[1])
+    );
+    assert_eq!(doc["blocks_history"][0]["name"], odd_blocks[0]);
+    assert_eq!(doc["blocks_history"][1]["name"], odd_blocks[1]);
+
+    let content = Serializer::Standard {
+        allowed: AllowedEvents::All,
+        include_content: true,
+    };
+    assert_eq!(
+        document(&event, content)["content"],
+        "{\"q\":\"\u{1}\u{fffd}\"}"
+    );
+    let ecs = document(
+        &event,
+        Serializer::Ecs {
+            include_full_request_content: true,
+        },
+    );
+    assert_eq!(ecs["url"]["path"], odd_path);
+    assert_eq!(ecs["user"]["name"], odd_user);
+    assert_eq!(ecs["ringfence"]["matched_block"], odd_blocks[1]);
+    assert_eq!(ecs["source"]["address"], "2001:db8::7");
+}
+
+#[test]
+fn every_control_character_is_escaped_as_serde_json_does() {
+    let every_ascii: String = (0u8..=0x7f).map(char::from).collect();
+    let text = format!("{every_ascii}é😀");
+    let mut written = Vec::new();
+    Json(&mut written).string(&text);
+    assert_eq!(written, serde_json::to_vec(&text).unwrap());
+    // Every special byte at every position around the eight-byte steps, among plain ASCII,
+    // non-ASCII (high bits set) and bytes just above the limits.
+    for filler in ['a', 'é', ' ', '#', ']', '\u{7f}'] {
+        for special in ['"', '\\', '\n', '\u{0}', '\u{1f}'] {
+            for length in 0..20 {
+                for position in 0..=length {
+                    let text: String = (0..length)
+                        .map(|i| if i == position { special } else { filler })
+                        .collect();
+                    written.clear();
+                    Json(&mut written).string(&text);
+                    assert_eq!(written, serde_json::to_vec(&text).unwrap(), "{text:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn timestamps_match_chrono_across_calendar_edges() {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    let days = [
+        0, 59, 60, 365, 10_956, 11_016, 11_017, 19_789, 47_540, 2_932_896,
+    ];
+    for day in days {
+        for millis in [0, 1, 999, 86_399_999] {
+            let at = UNIX_EPOCH + std::time::Duration::from_millis(day * 86_400_000 + millis);
+            let mut written = Vec::new();
+            Json(&mut written).timestamp(at);
+            let expected = DateTime::<Utc>::from(at).to_rfc3339_opts(SecondsFormat::Millis, true);
+            assert_eq!(
+                written,
+                format!("\"{expected}\"").into_bytes(),
+                "{day} {millis}"
+            );
         }
     }
 }

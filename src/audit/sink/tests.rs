@@ -472,3 +472,76 @@ fn data_stream_output_keeps_an_existing_template() {
     assert!(next(&requests).head.starts_with("POST /_bulk "));
     audit.shutdown();
 }
+
+#[test]
+fn outputs_sharing_a_serializer_get_the_same_document_and_the_index_its_day() {
+    let (address, requests) = stub(|_, _| Reply::Answer(200, BULK_OK));
+    let (plain, ecs) = (temp_path("shared-plain"), temp_path("shared-ecs"));
+    let output = |name: &str, serializer, kind| OutputSettings {
+        name: name.into(),
+        enabled: true,
+        serializer,
+        kind,
+    };
+    let ecs_serializer = Serializer::Ecs {
+        include_full_request_content: false,
+    };
+    let settings = AuditSettings {
+        outputs: vec![
+            output(
+                "plain",
+                Serializer::DEFAULT,
+                OutputKind::File {
+                    path: plain.clone(),
+                },
+            ),
+            output(
+                "ecs",
+                ecs_serializer,
+                OutputKind::File { path: ecs.clone() },
+            ),
+            output("index", Serializer::DEFAULT, index_output()),
+        ],
+        ..AuditSettings::default()
+    };
+    let tuning = AuditTuning {
+        bulk_max_events: 3,
+        ..fast_tuning()
+    };
+    let audit = Audit::start_tuned(
+        &settings,
+        vec![(address, "es.local:9200".into())],
+        1,
+        tuning,
+    )
+    .unwrap();
+    let mut next_day = allowed_event(true);
+    next_day.timestamp += Duration::from_secs(86_400);
+    let mut not_to_the_file = sample_event();
+    not_to_the_file.sinks = SinkFilter::Except(Arc::from(vec!["plain".to_string()]));
+    for event in [sample_event(), next_day, not_to_the_file] {
+        audit.recorder(0).record(event);
+    }
+    let request = next(&requests);
+    eventually("the files written", || {
+        lines(&plain).len() == 2 && lines(&ecs).len() == 3
+    });
+    audit.shutdown();
+
+    let bulk: Vec<&str> = request.body.lines().collect();
+    assert_eq!(
+        [bulk[0], bulk[2], bulk[4]],
+        [
+            r#"{"index":{"_index":"readonlyrest_audit-2024-03-07"}}"#,
+            r#"{"index":{"_index":"readonlyrest_audit-2024-03-08"}}"#,
+            r#"{"index":{"_index":"readonlyrest_audit-2024-03-07"}}"#,
+        ]
+    );
+    let file_text = std::fs::read_to_string(&plain).unwrap();
+    let file_lines: Vec<&str> = file_text.lines().collect();
+    assert_eq!(file_lines, [bulk[1], bulk[3]], "the same bytes");
+    assert_eq!(lines(&plain)[1]["final_state"], "ALLOWED");
+    let with_ecs = lines(&ecs);
+    assert_eq!(with_ecs[0]["ecs"]["version"], "1.6.0");
+    assert_eq!(with_ecs[1]["@timestamp"], "2024-03-08T09:05:02.123Z");
+}
