@@ -270,19 +270,25 @@ fn counters_move_with_traffic() {
         assert_eq!(get(addr, "/logs/_search", &alice(), "m"), 200);
         assert_eq!(get(addr, "/secret-1/_search", &alice(), "m"), 403);
     }
-    let text = gateway.metrics().render();
-    let value = |needle: &str| -> f64 {
+    let value = |text: &str, needle: &str| -> f64 {
         text.lines()
             .filter(|l| l.starts_with("ringfence_requests_total{") && l.contains(needle))
             .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
             .sum()
     };
-    assert_eq!(value("outcome=\"allowed\""), 3.0, "{text}");
-    assert_eq!(value("outcome=\"forbidden\""), 3.0, "{text}");
-    assert!(
-        text.contains("ringfence_request_duration_seconds_count 6"),
-        "{text}"
-    );
+    // A request is counted once it is complete, just after its answer went out.
+    let counted = "ringfence_request_duration_seconds_count 6";
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let text = loop {
+        let text = gateway.metrics().render();
+        if text.contains(counted) || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(text.contains(counted), "{text}");
+    assert_eq!(value(&text, "outcome=\"allowed\""), 3.0, "{text}");
+    assert_eq!(value(&text, "outcome=\"forbidden\""), 3.0, "{text}");
     gateway.shutdown();
 }
 

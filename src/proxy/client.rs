@@ -52,10 +52,8 @@ pub struct Worker {
     pub buffered_body_bytes: Cell<u64>,
     /// Who opened which scroll and point-in-time context (one for the process).
     pub contexts: Arc<SearchContexts>,
-    /// This worker's number (request ids).
-    pub id: usize,
-    /// Requests (and connections) seen on this worker, for ids.
-    pub sequence: Cell<u64>,
+    /// Ids for the requests (and connection events) this worker records.
+    pub request_ids: RequestIds,
     /// This worker's counters, read by the admin listener on scrape.
     pub metrics: Arc<WorkerMetrics>,
     /// This worker's way into the audit trail.
@@ -77,20 +75,48 @@ impl Worker {
 
     /// A process-unique id for a request or connection event.
     pub fn next_request_id(&self) -> String {
-        let n = self.sequence.get();
-        self.sequence.set(n + 1);
-        format!("{}-{}-{n}", process_start(), self.id)
+        self.request_ids.next()
     }
 }
 
-/// When this process started (seconds since the epoch): ids stay unique across restarts.
-fn process_start() -> u64 {
-    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *START.get_or_init(|| {
-        std::time::SystemTime::now()
+/// `<process start, seconds since the epoch>-<worker>-<sequence>`: unique across the workers
+/// of a process and across restarts. The prefix is formatted once per worker.
+pub struct RequestIds {
+    prefix: String,
+    next: Cell<u64>,
+}
+
+impl RequestIds {
+    pub fn new(worker: usize) -> RequestIds {
+        let started = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
-    })
+            .map_or(0, |d| d.as_secs());
+        RequestIds {
+            prefix: format!("{started}-{worker}-"),
+            next: Cell::new(0),
+        }
+    }
+
+    fn next(&self) -> String {
+        let n = self.next.get();
+        self.next.set(n + 1);
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut rest = n;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        let mut id = String::with_capacity(self.prefix.len() + digits.len() - at);
+        id.push_str(&self.prefix);
+        // Only ASCII digits were written.
+        id.extend(digits[at..].iter().map(|&d| char::from(d)));
+        id
+    }
 }
 
 /// Counts a request as in flight while alive.
@@ -609,4 +635,22 @@ pub async fn respond_without_body(
         drained += take;
     }
     Next::KeepAlive
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestIds;
+
+    #[test]
+    fn request_ids_count_up_after_their_worker_prefix() {
+        let ids = RequestIds::new(3);
+        let first = ids.next();
+        let (prefix, n) = first.rsplit_once('-').unwrap();
+        assert!(prefix.ends_with("-3"), "{first}");
+        assert_eq!(n, "0");
+        for _ in 1..10 {
+            ids.next();
+        }
+        assert_eq!(ids.next(), format!("{prefix}-10"));
+    }
 }

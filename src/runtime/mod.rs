@@ -17,6 +17,7 @@ use crate::config::{Config, ConfigErrors, GatewaySettings};
 use crate::es::metadata::ClusterMetadata;
 use crate::metrics::{Registry, WorkerMetrics};
 use crate::proxy::catch::{self, guarded, WORKER_THREAD_PREFIX};
+use crate::proxy::client::RequestIds;
 use crate::proxy::{
     connection_event, serve, Credentials, NodeAddress, SearchContexts, SharedCredentials,
     Upstreams, Worker,
@@ -361,8 +362,7 @@ impl WorkerContext {
             draining: Cell::new(false),
             buffered_body_bytes: Cell::new(0),
             contexts: self.contexts,
-            id: self.id,
-            sequence: Cell::new(0),
+            request_ids: RequestIds::new(self.id),
             metrics: self.metrics,
             audit: self.audit,
             access_log: self.settings.access_log,

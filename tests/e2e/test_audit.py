@@ -177,11 +177,21 @@ def test_metrics_parse_and_move_with_traffic(route: Route) -> None:
     for _ in range(5):
         assert correlated(route, "GET", "/", SUITE, "metrics").status_code == 200
         assert correlated(route, "PUT", "/rf-e2e-metrics", READER, "metrics").status_code in (401, 403)
+    def moved(after: dict) -> tuple[float, float]:
+        allowed = total(after, "ringfence_requests_total", outcome="allowed") - \
+            total(before, "ringfence_requests_total", outcome="allowed")
+        denied = sum(total(after, "ringfence_requests_total", outcome=o) - total(before, "ringfence_requests_total", outcome=o)
+                     for o in ("forbidden", "no_match", "unauthorized"))
+        return allowed, denied
+
+    # A request is counted once complete, just after its answer went out.
+    deadline = time.monotonic() + 5
     after = scrape(route)
-    assert total(after, "ringfence_requests_total", outcome="allowed") >= \
-        total(before, "ringfence_requests_total", outcome="allowed") + 5
-    denied = sum(total(after, "ringfence_requests_total", outcome=o) - total(before, "ringfence_requests_total", outcome=o)
-                 for o in ("forbidden", "no_match", "unauthorized"))
+    while min(moved(after)) < 5 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        after = scrape(route)
+    allowed, denied = moved(after)
+    assert allowed >= 5
     assert denied >= 5
     assert total(after, "ringfence_request_duration_seconds_count") > \
         total(before, "ringfence_request_duration_seconds_count")
