@@ -13,6 +13,8 @@ mod tests;
 
 pub use route::Readiness;
 
+use crate::http::request::parse_request_head;
+use crate::http::ClientError;
 use crate::metrics::Registry;
 use route::Reply;
 use std::io::{self, Read, Write};
@@ -28,7 +30,6 @@ use tracing::warn;
 pub const CLIENT_DEADLINE: Duration = Duration::from_secs(2);
 /// A request head larger than this is refused (431); probes and scrapes send a few hundred.
 const MAX_HEAD_BYTES: usize = 8 * 1024;
-const MAX_HEADERS: usize = 32;
 /// How long, in all, a closing connection keeps reading what the client still sends, and
 /// how much.
 const LINGER: Duration = Duration::from_millis(500);
@@ -191,18 +192,20 @@ fn read_head(stream: &mut TcpStream) -> io::Result<Head> {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
         filled += read;
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut request = httparse::Request::new(&mut headers);
-        match request.parse(&buffer[..filled]) {
-            Ok(httparse::Status::Complete(_)) => {
+        // The gateway's own strict parser (which also requires `Host`).
+        match parse_request_head(&buffer[..filled], MAX_HEAD_BYTES) {
+            Ok(Some(head)) => {
+                let target = head.target(&buffer[..filled]);
                 return Ok(Head::Request {
-                    method: request.method.unwrap_or_default().to_string(),
-                    target: request.path.unwrap_or_default().to_string(),
-                })
+                    method: head.method.as_str().to_string(),
+                    target: String::from_utf8_lossy(&target).into_owned(),
+                });
             }
-            Ok(httparse::Status::Partial) if filled == buffer.len() => return Ok(Head::TooLarge),
-            Ok(httparse::Status::Partial) => {}
-            Err(httparse::Error::TooManyHeaders) => return Ok(Head::TooLarge),
+            Ok(None) if filled == buffer.len() => return Ok(Head::TooLarge),
+            Ok(None) => {}
+            Err(ClientError::HeaderTooLarge | ClientError::TooManyHeaders) => {
+                return Ok(Head::TooLarge)
+            }
             Err(_) => return Ok(Head::Malformed),
         }
     }

@@ -64,7 +64,10 @@ fn metrics_health_and_unknown_paths() {
     assert!(head.contains("Content-Type: application/json"), "{head}");
     assert!(body.starts_with(r#"{"error":"#), "{body}");
 
-    let (status, head, _) = exchange(addr, "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+    let (status, head, _) = exchange(
+        addr,
+        "POST /metrics HTTP/1.1\r\nHost: admin\r\nContent-Length: 0\r\n\r\n",
+    );
     assert_eq!(status, 405);
     assert!(head.contains("Allow: GET"), "{head}");
     assert_eq!(exchange(addr, "GET /metrics\r\n\r\n").0, 400);
