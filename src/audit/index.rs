@@ -10,6 +10,7 @@ use super::cluster::{self, ClusterTarget};
 use super::index_template::IndexTemplate;
 use super::sink::{AuditTuning, OutputCounters};
 use std::io;
+use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -30,10 +31,26 @@ pub enum BulkDestination {
 /// The writer thread's handle on one bulk output.
 pub struct BulkOutput {
     destination: BulkDestination,
-    queue: flume::Sender<Vec<u8>>,
+    /// Chunks of bulk items and how many items each holds.
+    queue: flume::Sender<Chunk>,
+    /// Items handed over and not yet taken by the output's thread (at most
+    /// `bulk_queue_events`; beyond, chunks are dropped and counted).
+    queued: Arc<AtomicUsize>,
+    max_queued: usize,
+    /// Items gathered in this round of the writer, handed over together.
+    chunk: Chunk,
+    max_chunk_events: u64,
+    max_chunk_bytes: usize,
     counters: Arc<OutputCounters>,
     /// The last event's action line: index names change at most once a second.
     action: ActionLine,
+}
+
+/// Bulk items (action and document lines) and their number.
+#[derive(Default)]
+struct Chunk {
+    items: Vec<u8>,
+    count: u64,
 }
 
 /// A bulk action line and the second (since the epoch) it was made for.
@@ -53,7 +70,9 @@ impl BulkOutput {
         counters: Arc<OutputCounters>,
         alive: flume::Sender<()>,
     ) -> io::Result<(BulkOutput, JoinHandle<()>)> {
-        let (queue, items) = flume::bounded(tuning.bulk_queue_events);
+        // Bounded by `queued` (items), not by chunks.
+        let (queue, items) = flume::unbounded();
+        let queued = Arc::new(AtomicUsize::new(0));
         let sender = BulkSender {
             name: name.to_string(),
             template: match &destination {
@@ -65,6 +84,7 @@ impl BulkOutput {
             tuning: tuning.clone(),
             counters: counters.clone(),
             warnings: WarnLimiter::default(),
+            queued: Arc::clone(&queued),
         };
         let thread = std::thread::Builder::new()
             .name(format!("ringfence-audit-{name}"))
@@ -76,6 +96,11 @@ impl BulkOutput {
             BulkOutput {
                 destination,
                 queue,
+                queued,
+                max_queued: tuning.bulk_queue_events,
+                chunk: Chunk::default(),
+                max_chunk_events: tuning.bulk_max_events,
+                max_chunk_bytes: tuning.bulk_max_bytes,
                 counters,
                 action: ActionLine::default(),
             },
@@ -83,7 +108,8 @@ impl BulkOutput {
         ))
     }
 
-    /// Queues one document (one JSON line) recorded at `at`; drops it if the queue is full.
+    /// Adds one document (one JSON line) recorded at `at` to this round's chunk; a chunk as
+    /// large as a bulk is handed over at once.
     pub fn push(&mut self, document: &[u8], at: SystemTime) {
         let second = at.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs());
         let action = &mut self.action;
@@ -101,12 +127,28 @@ impl BulkOutput {
             .into_bytes();
             action.second = second;
         }
-        let mut item = Vec::with_capacity(action.line.len() + document.len() + 1);
-        item.extend_from_slice(&action.line);
-        item.extend_from_slice(document);
-        item.push(b'\n');
-        if self.queue.try_send(item).is_err() {
-            self.counters.dropped.fetch_add(1, Relaxed);
+        let chunk = &mut self.chunk;
+        chunk.items.extend_from_slice(&action.line);
+        chunk.items.extend_from_slice(document);
+        chunk.items.push(b'\n');
+        chunk.count += 1;
+        if chunk.count >= self.max_chunk_events || chunk.items.len() >= self.max_chunk_bytes {
+            self.hand_over();
+        }
+    }
+
+    /// Hands this round's items to the output's thread; drops and counts them if it already
+    /// holds `bulk_queue_events` items (a cluster that does not keep up).
+    pub fn hand_over(&mut self) {
+        if self.chunk.count == 0 {
+            return;
+        }
+        let chunk = std::mem::take(&mut self.chunk);
+        let count = chunk.count as usize;
+        let queued = self.queued.fetch_add(count, Relaxed);
+        if queued + count > self.max_queued || self.queue.send(chunk).is_err() {
+            self.queued.fetch_sub(count, Relaxed);
+            self.counters.dropped.fetch_add(count as u64, Relaxed);
         }
     }
 }
@@ -125,6 +167,8 @@ struct BulkSender {
     tuning: AuditTuning,
     counters: Arc<OutputCounters>,
     warnings: WarnLimiter,
+    /// Items handed over and not taken yet (shared with [`BulkOutput`]).
+    queued: Arc<AtomicUsize>,
 }
 
 /// Why one attempt at a batch failed.
@@ -136,7 +180,7 @@ enum AttemptError {
 }
 
 impl BulkSender {
-    fn run(mut self, items: flume::Receiver<Vec<u8>>) {
+    fn run(mut self, items: flume::Receiver<Chunk>) {
         let mut batch = Vec::new();
         let mut count = 0;
         let mut oldest: Option<Instant> = None;
@@ -148,9 +192,10 @@ impl BulkSender {
                     .map_err(|_| flume::RecvTimeoutError::Disconnected),
             };
             let closed = match received {
-                Ok(item) => {
-                    batch.extend_from_slice(&item);
-                    count += 1;
+                Ok(chunk) => {
+                    self.queued.fetch_sub(chunk.count as usize, Relaxed);
+                    batch.extend_from_slice(&chunk.items);
+                    count += chunk.count;
                     oldest.get_or_insert_with(Instant::now);
                     if count < self.tuning.bulk_max_events
                         && batch.len() < self.tuning.bulk_max_bytes

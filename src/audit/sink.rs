@@ -1,10 +1,13 @@
 //! The process-wide audit service: per-worker queues, the writer thread and its outputs.
 //!
-//! Workers only [`Recorder::record`]: a `try_send` into their own bounded queue and an
-//! `unpark` of the writer (an atomic swap unless it sleeps). The `ringfence-audit` thread
-//! drains the queues in turn, serializes each event once per distinct serializer and hands
-//! the same bytes to every output that uses it (a file and an index with the default
-//! serializer share one document).
+//! Workers only [`Recorder::record`]: a `try_send` into their own bounded queue. They wake
+//! the writer only when their queue is a quarter full since the last wake: the
+//! `ringfence-audit` thread otherwise wakes on its own every [`AuditTuning::writer_tick`],
+//! so a busy gateway pays no wake-up (a futex call and a context switch) per event. The
+//! writer drains the queues in turn, serializes each event once per distinct serializer and
+//! hands the same bytes to every output that uses it (a file and an index with the default
+//! serializer share one document); a bulk output gets its documents in chunks, one hand-off
+//! per round or per full bulk, not one per event.
 //! Nothing here blocks a worker; everything dropped is counted in [`AuditStats`].
 
 use super::cluster::ClusterTarget;
@@ -13,6 +16,7 @@ use super::file::FileOutput;
 use super::index::{BulkDestination, BulkOutput, WarnLimiter};
 use super::serialize::{skips, write_document};
 use super::settings::{AuditSettings, ClusterNode, OutputKind, Serializer};
+use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
@@ -37,6 +41,9 @@ pub struct AuditTuning {
     /// Connect, read and write timeout for each request to the audit cluster.
     pub cluster_timeout: Duration,
     pub file_flush_interval: Duration,
+    /// How often the writer drains the queues when no worker woke it (the longest an
+    /// event waits in its queue on a quiet gateway).
+    pub writer_tick: Duration,
     /// How long [`Audit::shutdown`] waits for queued events to be written.
     pub shutdown_wait: Duration,
 }
@@ -53,6 +60,7 @@ impl Default for AuditTuning {
             bulk_first_backoff: Duration::from_millis(200),
             cluster_timeout: Duration::from_secs(10),
             file_flush_interval: Duration::from_secs(1),
+            writer_tick: Duration::from_millis(20),
             shutdown_wait: Duration::from_secs(5),
         }
     }
@@ -110,6 +118,8 @@ struct Running {
     /// Disconnects when every audit thread has ended.
     all_ended: flume::Receiver<()>,
     wants_content: bool,
+    /// Events each worker queue holds.
+    queue_capacity: usize,
     shutdown_wait: Duration,
 }
 
@@ -218,7 +228,7 @@ impl Audit {
             documents,
             file_generation: file_generation.clone(),
             stopping: stopping.clone(),
-            idle_wait: tuning.file_flush_interval / 2,
+            idle_wait: tuning.writer_tick.min(tuning.file_flush_interval / 2),
         };
         let writer_thread = std::thread::Builder::new()
             .name("ringfence-audit".to_string())
@@ -239,6 +249,7 @@ impl Audit {
                 stopping,
                 all_ended,
                 wants_content,
+                queue_capacity: tuning.worker_queue_events,
                 shutdown_wait: tuning.shutdown_wait,
             }),
         })
@@ -259,6 +270,8 @@ impl Audit {
                     writer: running.writer.clone(),
                     counters: running.counters.clone(),
                     wants_content: running.wants_content,
+                    wake_every: (running.queue_capacity / 4).max(1),
+                    since_wake: Cell::new(0),
                 }),
             },
         }
@@ -353,6 +366,9 @@ struct RecorderQueue {
     writer: Thread,
     counters: Arc<QueueCounters>,
     wants_content: bool,
+    /// Events queued between two wakes of the writer, at most.
+    wake_every: usize,
+    since_wake: Cell<usize>,
 }
 
 impl Recorder {
@@ -374,7 +390,13 @@ impl Recorder {
         match queue.sender.try_send(event) {
             Ok(()) => {
                 queue.counters.enqueued.fetch_add(1, Relaxed);
-                queue.writer.unpark();
+                let queued = queue.since_wake.get() + 1;
+                if queued >= queue.wake_every {
+                    queue.writer.unpark();
+                    queue.since_wake.set(0);
+                } else {
+                    queue.since_wake.set(queued);
+                }
             }
             Err(_) => {
                 queue.counters.dropped_full.fetch_add(1, Relaxed);
@@ -411,6 +433,16 @@ impl Output {
                 self.count_file_result(result);
             }
             Sink::Bulk(bulk) => bulk.push(line, at),
+        }
+    }
+
+    /// The writer drained the queues once: a bulk output hands over what it gathered, a
+    /// file flushes if its interval is up.
+    fn end_round(&mut self, generation: u64) {
+        match &mut self.sink {
+            Sink::Bulk(bulk) => bulk.hand_over(),
+            Sink::File(_) => self.tick(generation),
+            Sink::Log { .. } => {}
         }
     }
 
@@ -537,14 +569,14 @@ impl Writer {
                     handled += 1;
                 }
             }
+            for output in &mut self.outputs {
+                output.end_round(generation);
+            }
             if handled > 0 {
                 continue;
             }
             if stopping {
                 break;
-            }
-            for output in &mut self.outputs {
-                output.tick(generation);
             }
             std::thread::park_timeout(self.idle_wait);
         }

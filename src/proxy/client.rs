@@ -243,7 +243,7 @@ pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) 
                 exchange.bytes_out = out.len() as u64;
                 exchange.denial = Some(denial);
                 let (_, _) = write_all(&mut stream, out, worker.limits.idle_timeout).await;
-                complete(&worker, &exchange, seen.as_deref(), peer, local);
+                complete(&worker, exchange, seen.as_deref(), peer, local);
                 linger_close(stream, buf).await;
                 return;
             }
@@ -294,11 +294,11 @@ pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) 
                 let _ = write_all(&mut stream, response, worker.limits.idle_timeout).await;
             }
             exchange.denial = Some(denial);
-            complete(&worker, &exchange, seen.as_deref(), peer, local);
+            complete(&worker, exchange, seen.as_deref(), peer, local);
             linger_close(stream, buf).await;
             return;
         };
-        complete(&worker, &exchange, seen.as_deref(), peer, local);
+        complete(&worker, exchange, seen.as_deref(), peer, local);
         pipelined = if buf.is_empty() { 0 } else { pipelined + 1 };
         match next {
             Next::KeepAlive if !worker.draining.get() => continue,

@@ -142,7 +142,7 @@ const MAX_RECORDED_REFUSED_FIELDS: usize = 64;
 /// Records how one request ended. `seen` is there when details are recorded.
 pub fn complete(
     worker: &Worker,
-    exchange: &Exchange,
+    exchange: Exchange,
     seen: Option<&Seen>,
     peer: SocketAddr,
     local: SocketAddr,
@@ -171,7 +171,7 @@ pub fn complete(
     };
     let processing = exchange.started.elapsed();
     if worker.access_log {
-        access_line(exchange, seen, outcome, peer, processing);
+        access_line(&exchange, seen, outcome, peer, processing);
     }
     if worker.audit.enabled() {
         let snapshot = Arc::clone(&worker.policy.current());
@@ -185,13 +185,13 @@ pub fn complete(
 fn event(
     worker: &Worker,
     snapshot: Arc<Snapshot>,
-    exchange: &Exchange,
+    exchange: Exchange,
     seen: &Seen,
     peer: SocketAddr,
     local: SocketAddr,
     processing: Duration,
 ) -> Option<Event> {
-    let decided = &exchange.decided;
+    let decided = exchange.decided;
     let (event_type, final_state) = match &exchange.denial {
         Some(denial) => denial.event(decided.presented, decided.credentials_rejected),
         None if exchange.context_missing => (EventType::AccessDenied, FinalState::Forbidden),
@@ -225,14 +225,14 @@ fn event(
         status: exchange.status,
         error_type: answer.as_ref().map(|a| a.error_type),
         error_message: answer.map(|a| a.reason),
-        logged_user: decided.user.clone(),
-        presented_identity: decided.presented_user.clone(),
+        logged_user: decided.user,
+        presented_identity: decided.presented_user,
         action: decided.action,
-        indices: decided.indices.clone(),
+        indices: decided.indices,
         origin: peer,
         destination: local,
         content_length: exchange.bytes_in.max(seen.request.content_length),
-        content: exchange.content.clone(),
+        content: exchange.content,
         blocks_history: Some(BlocksHistory {
             tried,
             matched: decided.block,
