@@ -162,6 +162,20 @@ impl Audit {
         let mut stats = Vec::new();
         for output in &enabled {
             let counters = Arc::new(OutputCounters::default());
+            // An index or data-stream output runs on its own thread.
+            let mut start_bulk = |destination, cluster: &Option<Vec<ClusterNode>>| {
+                let nodes = cluster_targets(&output.name, cluster.as_deref(), &local)?;
+                let (bulk, thread) = BulkOutput::start(
+                    &output.name,
+                    destination,
+                    nodes,
+                    &tuning,
+                    counters.clone(),
+                    alive.clone(),
+                )?;
+                threads.push(thread);
+                io::Result::Ok(Sink::Bulk(bulk))
+            };
             let sink = match &output.kind {
                 OutputKind::Log { logger_name } => Sink::Log {
                     logger_name: logger_name.clone().unwrap_or_else(|| output.name.clone()),
@@ -170,32 +184,10 @@ impl Audit {
                     Sink::File(FileOutput::open(path, 0, tuning.file_flush_interval)?)
                 }
                 OutputKind::Index { template, cluster } => {
-                    let destination = BulkDestination::Index(template.clone());
-                    let nodes = cluster_targets(&output.name, cluster.as_deref(), &local)?;
-                    let (bulk, thread) = BulkOutput::start(
-                        &output.name,
-                        destination,
-                        nodes,
-                        &tuning,
-                        counters.clone(),
-                        alive.clone(),
-                    )?;
-                    threads.push(thread);
-                    Sink::Bulk(bulk)
+                    start_bulk(BulkDestination::Index(template.clone()), cluster)?
                 }
                 OutputKind::DataStream { name, cluster } => {
-                    let destination = BulkDestination::DataStream(name.clone());
-                    let nodes = cluster_targets(&output.name, cluster.as_deref(), &local)?;
-                    let (bulk, thread) = BulkOutput::start(
-                        &output.name,
-                        destination,
-                        nodes,
-                        &tuning,
-                        counters.clone(),
-                        alive.clone(),
-                    )?;
-                    threads.push(thread);
-                    Sink::Bulk(bulk)
+                    start_bulk(BulkDestination::DataStream(name.clone()), cluster)?
                 }
             };
             stats.push((output.name.clone(), counters.clone()));
