@@ -12,12 +12,20 @@ use crate::config::{gateway, yaml, Diagnostics};
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::{parse_request_head, write_upstream_head};
 
-/// Parses a request head and, if it parses, writes the head that would go upstream.
+/// Parses a request head and, if it parses, writes the head that would go upstream; a
+/// refused one is read as the audit trail reads it.
 pub fn request_head(data: &[u8]) {
-    if let Ok(Some(head)) = parse_request_head(data, 16 * 1024) {
-        let mut out = Vec::new();
-        write_upstream_head(&mut out, data, &head, None, "127.0.0.1", "x");
-        assert!(out.ends_with(b"\r\n\r\n"));
+    match parse_request_head(data, 16 * 1024) {
+        Ok(Some(head)) => {
+            let mut out = Vec::new();
+            write_upstream_head(&mut out, data, &head, None, "127.0.0.1", "x");
+            assert!(out.ends_with(b"\r\n\r\n"));
+        }
+        // A refused head is still read for the audit trail.
+        Err(_) => {
+            crate::proxy::completion::Seen::capture_refused(data, "fuzz".into());
+        }
+        Ok(None) => {}
     }
 }
 

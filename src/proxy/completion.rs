@@ -317,3 +317,23 @@ pub fn connection(worker: &Worker, granted: bool, peer: SocketAddr, local: Socke
         sinks: SinkFilter::All,
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Seen;
+
+    #[test]
+    fn refused_heads_are_read_whatever_they_hold() {
+        let id = || "7".to_string();
+        assert!(Seen::capture_refused(b"", id()).is_some_and(|s| s.request.method == "-"));
+        let binary: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
+        assert!(Seen::capture_refused(&binary, id()).is_some());
+        let many = format!("GET / HTTP/1.1\r\n{}\r\n", "x: y\r\n".repeat(10_000));
+        let seen = Seen::capture_refused(many.as_bytes(), id()).unwrap();
+        assert_eq!(seen.request.method, "GET");
+        let smuggled = b"POST /_bulk HTTP/1.1\r\nX-Ror-Correlation-Id: c-1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+        let seen = Seen::capture_refused(smuggled, id()).unwrap();
+        assert_eq!(seen.request.correlation_id(), "c-1");
+        assert_eq!(seen.request.path, "/_bulk");
+    }
+}

@@ -11,7 +11,7 @@
 mod buffer;
 pub mod catch;
 pub mod client;
-mod completion;
+pub(crate) mod completion;
 mod credentials;
 pub(crate) mod decide;
 pub(crate) mod denial;
