@@ -1,10 +1,12 @@
 //! The `index` and `data_stream` outputs: batches of documents sent with `POST /_bulk`.
 //!
 //! The writer thread hands each document to [`BulkOutput::push`], which never blocks: the
-//! output's queue is bounded and a full queue drops (and counts) the document. The output's
-//! own thread batches by count, bytes and age (ReadonlyREST's 100 events / 100 KB / 2 s),
-//! sends round-robin over the nodes, retries with exponential back-off, and drops a batch only
-//! after the retries are spent, counting it and warning at most every [`WARN_INTERVAL`].
+//! documents of one round go over in one chunk, the output holds a bounded number of them,
+//! and a chunk beyond that is dropped (and counted). The output's own thread batches by
+//! count, bytes and age (1,000 events / 1 MiB / 2 s by default; ReadonlyREST uses 100
+//! events / 100 KB), sends round-robin over the nodes, retries with exponential back-off,
+//! and drops a batch only after the retries are spent, counting it and warning at most
+//! every [`WARN_INTERVAL`].
 
 use super::cluster::{self, ClusterTarget};
 use super::index_template::IndexTemplate;
