@@ -4,7 +4,6 @@
 //! `{"error":{"root_cause":[{"type":T,"reason":R}],"type":T,"reason":R},"status":S}` and is
 //! written as one buffer (head and body together) so it leaves in one write.
 
-use super::error::Fault;
 use std::io::Write;
 
 /// Extra fields placed in both the root cause and the error object (ROR adds `due_to`).
@@ -25,20 +24,7 @@ pub struct Canned<'a> {
     pub head_only: bool,
 }
 
-impl<'a> Canned<'a> {
-    /// The canned response for a gateway fault.
-    pub fn for_fault(fault: Fault, close: bool, head_only: bool) -> Canned<'static> {
-        Canned {
-            status: fault.status(),
-            error_type: fault.error_type(),
-            reason: fault.reason(),
-            extra: &[],
-            headers: &[],
-            close,
-            head_only,
-        }
-    }
-
+impl Canned<'_> {
     /// Appends the whole response (head and body) to `out`.
     pub fn write_to(&self, out: &mut Vec<u8>) {
         let mut body = Vec::with_capacity(256);
@@ -131,12 +117,25 @@ pub fn reason_phrase(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::error::{ClientError, UpstreamError};
+    use crate::http::error::{ClientError, Fault, UpstreamError};
+
+    /// The canned response for a gateway fault.
+    fn for_fault(fault: Fault, close: bool, head_only: bool) -> Canned<'static> {
+        Canned {
+            status: fault.status(),
+            error_type: fault.error_type(),
+            reason: fault.reason(),
+            extra: &[],
+            headers: &[],
+            close,
+            head_only,
+        }
+    }
 
     #[test]
     fn error_body_has_the_elasticsearch_shape() {
         let mut out = Vec::new();
-        Canned::for_fault(
+        for_fault(
             Fault::Client(ClientError::ConflictingContentLength),
             true,
             false,
@@ -159,8 +158,7 @@ mod tests {
     #[test]
     fn head_responses_keep_the_length_but_not_the_body() {
         let mut out = Vec::new();
-        Canned::for_fault(Fault::Upstream(UpstreamError::Unavailable), false, true)
-            .write_to(&mut out);
+        for_fault(Fault::Upstream(UpstreamError::Unavailable), false, true).write_to(&mut out);
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
         assert!(text.ends_with("\r\n\r\n"));

@@ -237,11 +237,8 @@ pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) 
                     .then(|| Seen::capture_refused(buf.data(), worker.next_request_id()))
                     .flatten();
                 let mut exchange = Exchange::new(Instant::now());
-                let denial = Denial::from(fault);
-                exchange.status = denial.status();
-                denial.answer().write_to(&mut out, false, true);
+                exchange.deny(fault.into()).write_to(&mut out, false, true);
                 exchange.bytes_out = out.len() as u64;
-                exchange.denial = Some(denial);
                 let (_, _) = write_all(&mut stream, out, worker.limits.idle_timeout).await;
                 complete(&worker, exchange, seen.as_deref(), peer, local);
                 linger_close(stream, buf).await;
@@ -284,16 +281,16 @@ pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) 
                 request = %String::from_utf8_lossy(&request_line),
                 "the request above panicked; its connection is closed"
             );
-            let denial = Denial::Internal("internal gateway error");
-            if !answered.get() {
+            let sent = exchange.status;
+            let answer = exchange.deny(Denial::Internal("internal gateway error"));
+            if answered.get() {
+                // The client got (part of) another answer, not this one.
+                exchange.status = sent;
+            } else {
                 let mut response = Vec::new();
-                denial
-                    .answer()
-                    .write_to(&mut response, head.is_head(), true);
-                exchange.status = denial.status();
+                answer.write_to(&mut response, head.is_head(), true);
                 let _ = write_all(&mut stream, response, worker.limits.idle_timeout).await;
             }
-            exchange.denial = Some(denial);
             complete(&worker, exchange, seen.as_deref(), peer, local);
             linger_close(stream, buf).await;
             return;
@@ -547,9 +544,8 @@ impl Drop for BodyBudget<'_> {
 
 /// Answers and closes (after a linger): the rest of the request cannot be read reliably.
 async fn answer_and_close(client: &mut ClientSide<'_>, head: &RequestHead, denial: Denial) -> Next {
-    denial.answer().write_to(client.out, head.is_head(), true);
-    client.exchange.status = denial.status();
-    client.exchange.denial = Some(denial);
+    let answer = client.exchange.deny(denial);
+    answer.write_to(client.out, head.is_head(), true);
     let _ = client.flush().await;
     Next::Linger
 }
@@ -567,11 +563,8 @@ pub async fn respond(
         monoio::time::sleep(delay).await;
     }
     let mut response = Vec::new();
-    denial
-        .answer()
-        .write_to(&mut response, head.is_head(), false);
-    client.exchange.status = denial.status();
-    client.exchange.denial = Some(denial);
+    let answer = client.exchange.deny(denial);
+    answer.write_to(&mut response, head.is_head(), false);
     respond_without_body(worker, client, head, ResponseBytes(response), body_read).await
 }
 

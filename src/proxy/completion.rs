@@ -47,7 +47,9 @@ impl KeptValues {
     fn note(&mut self, name: &[u8], value: &[u8]) {
         let value_text = || Some(text(value).trim().to_string());
         if name.eq_ignore_ascii_case(CORRELATION_HEADER.as_bytes()) {
-            self.correlation_id = self.correlation_id.take().or_else(value_text);
+            // An empty one correlates nothing: the request id stands in for it.
+            let id = || value_text().filter(|id| !id.is_empty());
+            self.correlation_id = self.correlation_id.take().or_else(id);
         } else if name.eq_ignore_ascii_case(b"x-forwarded-for") {
             self.forwarded_for = self.forwarded_for.take().or_else(value_text);
         } else if name.eq_ignore_ascii_case(b"content-length") && self.content_length.is_none() {
@@ -321,6 +323,23 @@ pub fn connection(worker: &Worker, granted: bool, peer: SocketAddr, local: Socke
 #[cfg(test)]
 mod tests {
     use super::Seen;
+
+    #[test]
+    fn correlation_ids_are_taken_once_and_read_whatever_they_hold() {
+        let raw = b"GET /x HTTP/1.1\r\nHost: es\r\nx-ror-correlation-id: first \xff\r\nX-Ror-Correlation-Id: second\r\n\r\n";
+        let head = crate::http::request::parse_request_head(raw, 16 * 1024)
+            .unwrap()
+            .unwrap();
+        let seen = Seen::capture(&head, raw, "7".to_string());
+        assert_eq!(seen.request.correlation_id(), "first \u{fffd}");
+        let raw = b"GET /x HTTP/1.1\r\nHost: es\r\nx-ror-correlation-id:\r\n\r\n";
+        let head = crate::http::request::parse_request_head(raw, 16 * 1024)
+            .unwrap()
+            .unwrap();
+        // Empty: the request's own id stands in for it.
+        let seen = Seen::capture(&head, raw, "7".to_string());
+        assert_eq!(seen.request.correlation_id(), "7");
+    }
 
     #[test]
     fn refused_heads_are_read_whatever_they_hold() {

@@ -192,6 +192,15 @@ impl Exchange {
         }
     }
 
+    /// The request ends with `denial`: recorded for the completion point, and its answer
+    /// returned for the client.
+    pub fn deny(&mut self, denial: Denial) -> super::denial::Answer {
+        let answer = denial.answer();
+        self.status = answer.status;
+        self.denial = Some(denial);
+        answer
+    }
+
     /// The body was read and decoded; `keep` a copy of it for the audit trail.
     pub fn body_read(&mut self, inspected: Inspected, keep: bool) {
         if keep {

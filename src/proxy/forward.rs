@@ -22,7 +22,7 @@
 //! client, or a node that sends no length) a FIN would make the cut response look complete.
 
 use super::buffer::{write_all, BodyPace, BodyReadError};
-use super::client::{respond_without_body, ClientSide, ResponseBytes, Worker};
+use super::client::{respond, ClientSide, Worker};
 use super::decide::Inspected;
 use super::denial::Denial;
 use super::exchange::UpstreamLeg;
@@ -144,7 +144,7 @@ pub async fn forward(
     let body_read = inspected.is_some();
     if let (BodyFraming::Length(n), false) = (head.body, body_read) {
         if n > worker.limits.max_body_bytes {
-            return fail(
+            return respond(
                 worker,
                 client,
                 head,
@@ -162,7 +162,7 @@ pub async fn forward(
     let upstreams = &worker.upstreams;
     let mut conn = match upstreams.checkout().await {
         Ok(conn) => conn,
-        Err(e) => return fail(worker, client, head, e.into(), body_read).await,
+        Err(e) => return respond(worker, client, head, e.into(), body_read).await,
     };
     client.exchange.upstream = Some(UpstreamLeg {
         node: conn.node,
@@ -628,23 +628,6 @@ async fn relay_until_close(
     }
 }
 
-/// Answers a refusal or failure before anything was forwarded.
-async fn fail(
-    worker: &Worker,
-    client: &mut ClientSide<'_>,
-    head: &RequestHead,
-    denial: Denial,
-    body_read: bool,
-) -> Next {
-    let mut response = Vec::new();
-    denial
-        .answer()
-        .write_to(&mut response, head.is_head(), false);
-    client.exchange.status = denial.status();
-    client.exchange.denial = Some(denial);
-    respond_without_body(worker, client, head, ResponseBytes(response), body_read).await
-}
-
 /// Answers a fault once the request body was handled: `body_done` means the whole body was
 /// consumed, so the connection can stay open; otherwise it is closed after a linger.
 /// A `Content-Length` body up to this size is read before a node connection is taken.
@@ -694,11 +677,8 @@ async fn answer(
     body_done: bool,
 ) -> Next {
     let keep_alive = body_done && head.keep_alive && !worker.draining.get();
-    denial
-        .answer()
-        .write_to(client.out, head.is_head(), !keep_alive);
-    client.exchange.status = denial.status();
-    client.exchange.denial = Some(denial);
+    let answer = client.exchange.deny(denial);
+    answer.write_to(client.out, head.is_head(), !keep_alive);
     if flush(client).await.is_err() {
         return Next::Close;
     }
