@@ -48,11 +48,12 @@ pub struct BulkOutput {
     action: ActionLine,
 }
 
-/// Bulk items (action and document lines) and their number.
+/// Bulk items (action and document lines), and where each ends: the output's thread cuts
+/// its batches between items.
 #[derive(Default)]
 struct Chunk {
     items: Vec<u8>,
-    count: u64,
+    ends: Vec<usize>,
 }
 
 /// A bulk action line and the second (since the epoch) it was made for.
@@ -133,8 +134,10 @@ impl BulkOutput {
         chunk.items.extend_from_slice(&action.line);
         chunk.items.extend_from_slice(document);
         chunk.items.push(b'\n');
-        chunk.count += 1;
-        if chunk.count >= self.max_chunk_events || chunk.items.len() >= self.max_chunk_bytes {
+        chunk.ends.push(chunk.items.len());
+        if chunk.ends.len() as u64 >= self.max_chunk_events
+            || chunk.items.len() >= self.max_chunk_bytes
+        {
             self.hand_over();
         }
     }
@@ -142,11 +145,11 @@ impl BulkOutput {
     /// Hands this round's items to the output's thread; drops and counts them if it already
     /// holds `bulk_queue_events` items (a cluster that does not keep up).
     pub fn hand_over(&mut self) {
-        if self.chunk.count == 0 {
+        if self.chunk.ends.is_empty() {
             return;
         }
         let chunk = std::mem::take(&mut self.chunk);
-        let count = chunk.count as usize;
+        let count = chunk.ends.len();
         let queued = self.queued.fetch_add(count, Relaxed);
         if queued + count > self.max_queued || self.queue.send(chunk).is_err() {
             self.queued.fetch_sub(count, Relaxed);
@@ -195,16 +198,26 @@ impl BulkSender {
             };
             let closed = match received {
                 Ok(chunk) => {
-                    self.queued.fetch_sub(chunk.count as usize, Relaxed);
-                    batch.extend_from_slice(&chunk.items);
-                    count += chunk.count;
+                    self.queued.fetch_sub(chunk.ends.len(), Relaxed);
                     oldest.get_or_insert_with(Instant::now);
-                    if count < self.tuning.bulk_max_events
-                        && batch.len() < self.tuning.bulk_max_bytes
-                    {
-                        continue;
+                    let mut start = 0;
+                    for &end in &chunk.ends {
+                        batch.extend_from_slice(&chunk.items[start..end]);
+                        start = end;
+                        count += 1;
+                        if count >= self.tuning.bulk_max_events
+                            || batch.len() >= self.tuning.bulk_max_bytes
+                        {
+                            self.send_batch(&batch, count);
+                            batch.clear();
+                            count = 0;
+                            oldest = None;
+                        }
                     }
-                    false
+                    if count > 0 {
+                        oldest.get_or_insert_with(Instant::now);
+                    }
+                    continue;
                 }
                 Err(flume::RecvTimeoutError::Timeout) => false,
                 Err(flume::RecvTimeoutError::Disconnected) => true,
