@@ -30,3 +30,4 @@ pub mod metrics;
 pub mod proxy;
 pub mod runtime;
 pub mod snapshot;
+pub mod tls;
