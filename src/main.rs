@@ -138,7 +138,9 @@ fn apply_overrides(
     if !listen.is_empty() {
         config.gateway.listen = listen
             .iter()
-            .map(|a| gateway::parse_listen(a))
+            .map(|a| {
+                gateway::parse_listen(a).map(|addr| gateway::ListenAddress { addr, tls: false })
+            })
             .collect::<Result<_, _>>()?;
     }
     if !upstream.is_empty() {

@@ -37,8 +37,12 @@ const MIN_HEADER_BYTES: u64 = 1024;
 /// Validated `gateway:` settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GatewaySettings {
-    pub listen: Vec<SocketAddr>,
+    pub listen: Vec<ListenAddress>,
     pub upstreams: Vec<UpstreamUrl>,
+    /// The listeners' TLS settings (`readonlyrest.ssl`), when enabled.
+    pub server_tls: Option<crate::tls::settings::ServerTlsSettings>,
+    /// How https upstreams are verified (`gateway.upstream_tls`; `None`: the defaults).
+    pub upstream_tls: Option<crate::tls::settings::UpstreamTlsSettings>,
     /// Worker threads; `None` means one per online core.
     pub workers: Option<usize>,
     pub pin_workers: bool,
@@ -154,11 +158,19 @@ impl Default for Limits {
     }
 }
 
+/// A listen address and whether it speaks TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenAddress {
+    pub addr: SocketAddr,
+    pub tls: bool,
+}
+
 /// An upstream node as written in the config: `http://host:port`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamUrl {
     pub host: String,
     pub port: u16,
+    pub tls: bool,
 }
 
 impl UpstreamUrl {
@@ -192,6 +204,7 @@ impl UpstreamUrl {
         Ok(UpstreamUrl {
             host: host.to_string(),
             port,
+            tls: false,
         })
     }
 
@@ -265,6 +278,8 @@ pub fn decode(node: &Node, base_dir: &std::path::Path, d: &mut Diagnostics) -> G
     let mut settings = GatewaySettings {
         listen: Vec::new(),
         upstreams: Vec::new(),
+        server_tls: None,
+        upstream_tls: None,
         workers: None,
         pin_workers: false,
         access_log: false,
@@ -286,7 +301,7 @@ pub fn decode(node: &Node, base_dir: &std::path::Path, d: &mut Diagnostics) -> G
                 saw_listen = true;
                 for item in string_or_list(value, "gateway.listen", d) {
                     match parse_listen(item.as_str().unwrap_or_default()) {
-                        Ok(addr) => settings.listen.push(addr),
+                        Ok(addr) => settings.listen.push(ListenAddress { addr, tls: false }),
                         Err(message) => d.error(item, message),
                     }
                 }
@@ -555,7 +570,8 @@ mod tests {
             s.upstreams[1],
             UpstreamUrl {
                 host: "es2".into(),
-                port: 9202
+                port: 9202,
+                tls: false,
             }
         );
         assert_eq!(s.workers, Some(2));
@@ -673,7 +689,8 @@ mod tests {
             UpstreamUrl::parse("http://[::1]:9200").unwrap(),
             UpstreamUrl {
                 host: "::1".into(),
-                port: 9200
+                port: 9200,
+                tls: false,
             }
         );
         assert_eq!(UpstreamUrl::parse("http://es").unwrap().port, 9200);

@@ -12,7 +12,9 @@ pub mod policy;
 pub mod yaml;
 
 pub use error::{ConfigError, ConfigErrors, Diagnostics};
-pub use gateway::{AuthSettings, GatewaySettings, IpFilterSettings, Limits, UpstreamUrl};
+pub use gateway::{
+    AuthSettings, GatewaySettings, IpFilterSettings, Limits, ListenAddress, UpstreamUrl,
+};
 
 use std::path::{Path, PathBuf};
 use yaml::Node;

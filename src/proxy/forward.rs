@@ -27,6 +27,7 @@ use super::decide::Inspected;
 use super::denial::Denial;
 use super::exchange::UpstreamLeg;
 use super::search_contexts::AfterResponse;
+use super::stream::Stream;
 use super::upstream::UpstreamConn;
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::{write_upstream_head, BodyFraming, RequestHead, Version};
@@ -99,6 +100,7 @@ impl Failed {
         match self.error {
             UpstreamError::Timeout => UpstreamFailure::Timeout,
             UpstreamError::MalformedResponse => UpstreamFailure::BadResponse,
+            UpstreamError::Tls => UpstreamFailure::Tls,
             UpstreamError::Unreachable | UpstreamError::Unavailable => UpstreamFailure::Connect,
             UpstreamError::ClosedEarly if self.response_started => UpstreamFailure::Cut,
             UpstreamError::ClosedEarly => UpstreamFailure::ClosedEarly,
@@ -299,7 +301,7 @@ async fn send_body(
     worker: &Worker,
     client: &mut ClientSide<'_>,
     head: &RequestHead,
-    upstream: &mut TcpStream,
+    upstream: &mut Stream,
     length_left: u64,
 ) -> Result<(), BodyError> {
     // Nothing left: no body, or a small one that went out with the head.
@@ -481,7 +483,7 @@ async fn relay_response(
                 return answer(worker, client, request, error.into(), true).await;
             }
             client.exchange.denial = Some(error.into());
-            abort(client.stream);
+            abort(client.stream.tcp());
             return Next::Close;
         }
     }

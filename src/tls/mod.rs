@@ -11,4 +11,9 @@
 //! stream    a TLS connection over a monoio TcpStream, and the plain-or-TLS `Stream`
 //! ```
 
+pub mod client;
+pub mod failures;
+pub mod identity;
+pub mod server;
 pub mod settings;
+pub mod stream;

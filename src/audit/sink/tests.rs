@@ -244,6 +244,7 @@ fn index_output_batches_by_count_with_credentials_from_the_cluster_url() {
             url: UpstreamUrl {
                 host: "127.0.0.1".into(),
                 port: address.port(),
+                tls: false,
             },
             authorization: Some(BasicAuthorization::new("writer", "pw")),
         }]),
