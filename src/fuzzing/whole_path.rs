@@ -190,6 +190,8 @@ pub fn whole_path(data: &[u8]) {
         metadata: &metadata,
         peer: ([10, 0, 0, 7], 40000).into(),
         local: ([10, 0, 0, 1], 9200).into(),
+        // As if a client certificate was verified: certificate rules are reached too.
+        certificate_dn: Some("CN=fuzz-user,OU=ops,O=Example"),
         gate: &(),
         max_body_bytes: MAX_BODY_BYTES,
         contexts: &contexts,

@@ -412,6 +412,7 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
                 metadata: &metadata,
                 peer: client.peer,
                 local: client.local,
+                certificate_dn: client.certificate_dn,
                 gate: &worker.credentials,
                 max_body_bytes: worker.limits.max_body_bytes,
                 contexts: &worker.contexts,

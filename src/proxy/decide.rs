@@ -41,6 +41,8 @@ pub struct Context<'a> {
     pub metadata: &'a ClusterMetadata,
     pub peer: SocketAddr,
     pub local: SocketAddr,
+    /// The subject DN of the connection's verified client certificate.
+    pub certificate_dn: Option<&'a str>,
     pub gate: &'a dyn CredentialGate,
     /// `gateway.limits.max_body_bytes` (a body in the query is bounded like any other).
     pub max_body_bytes: u64,

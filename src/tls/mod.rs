@@ -11,6 +11,7 @@
 //! stream    a TLS connection over a monoio TcpStream, and the plain-or-TLS `Stream`
 //! ```
 
+pub mod blocking;
 pub mod client;
 pub mod failures;
 pub mod identity;
