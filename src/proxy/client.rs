@@ -6,7 +6,7 @@
 
 use super::buffer::{linger_close, write_all, BodyPace, BodyReadError, ReadBuf};
 use super::catch::{guarded, spawn_guarded};
-use super::completion::{complete, Seen};
+use super::completion::{complete, tls_handshake_failed, Seen};
 use super::credentials::Credentials;
 use super::decide::{Context, Inspected, Verdict};
 use super::denial::Denial;
@@ -234,7 +234,7 @@ pub async fn serve(
     };
     let (mut stream, certificate_dn) = match tls {
         None => (Stream::Plain(tcp), None),
-        Some(config) => match handshake(&worker, tcp, peer, config).await {
+        Some(config) => match handshake(&worker, tcp, peer, local, config).await {
             Some(established) => established,
             None => return,
         },
@@ -331,11 +331,13 @@ pub async fn serve(
 }
 
 /// Completes the TLS handshake of a new connection within the head timeout. A failure is
-/// counted and logged (rate-limited per address) and closes the connection.
+/// counted, logged (rate-limited per address), audited as `connection_denied` and closes
+/// the connection; a client that closes before saying anything is none of these.
 async fn handshake(
     worker: &Worker,
     tcp: TcpStream,
     peer: SocketAddr,
+    local: SocketAddr,
     config: Arc<rustls::ServerConfig>,
 ) -> Option<(Stream, Option<String>)> {
     let accepting = TlsStream::accept(tcp, config);
@@ -352,6 +354,7 @@ async fn handshake(
         Err(_) => "handshake timed out".to_string(),
     };
     worker.tls_failures.record(peer.ip().to_canonical(), &error);
+    tls_handshake_failed(worker, peer, local, &error);
     None
 }
 
