@@ -114,7 +114,8 @@ pub struct ClusterNode {
     pub authorization: Option<BasicAuthorization>,
 }
 
-/// A ready `Authorization: Basic …` value; `Debug` never prints it.
+/// A ready `Authorization` value (`Basic …`, or `ApiKey …` from `gateway.upstream_auth`);
+/// `Debug` never prints it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct BasicAuthorization(String);
 
@@ -123,6 +124,11 @@ impl BasicAuthorization {
         use base64::Engine;
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         BasicAuthorization(format!("Basic {token}"))
+    }
+
+    /// A ready `Authorization` value of any scheme (`gateway.upstream_auth`'s `ApiKey …`).
+    pub fn from_value(value: String) -> BasicAuthorization {
+        BasicAuthorization(value)
     }
 
     pub fn header_value(&self) -> &str {

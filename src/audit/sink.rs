@@ -15,7 +15,7 @@ use super::event::Event;
 use super::file::FileOutput;
 use super::index::{BulkDestination, BulkOutput, WarnLimiter};
 use super::serialize::{skips, write_document};
-use super::settings::{AuditSettings, ClusterNode, OutputKind, Serializer};
+use super::settings::{AuditSettings, BasicAuthorization, ClusterNode, OutputKind, Serializer};
 use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
@@ -126,12 +126,22 @@ struct Running {
     shutdown_wait: Duration,
 }
 
+/// The cluster behind the gateway: where `index`/`data_stream` outputs without a `cluster`
+/// write.
+#[derive(Debug, Clone, Default)]
+pub struct LocalCluster {
+    /// Per node: its address and the `Host` header to send.
+    pub nodes: Vec<(SocketAddr, String)>,
+    /// `gateway.upstream_auth`: the gateway's own credentials for the cluster.
+    pub authorization: Option<BasicAuthorization>,
+}
+
 impl Audit {
-    /// Starts the writer and output threads. `local_cluster` (address, `Host` header) is where
+    /// Starts the writer and output threads. `local_cluster` is where
     /// `index`/`data_stream` outputs without a `cluster` write.
     pub fn start(
         settings: &AuditSettings,
-        local_cluster: Vec<(SocketAddr, String)>,
+        local_cluster: LocalCluster,
         workers: usize,
     ) -> io::Result<Audit> {
         Audit::start_tuned(settings, local_cluster, workers, AuditTuning::default())
@@ -140,7 +150,7 @@ impl Audit {
     /// [`Audit::start`] with explicit queue, batch and timing settings.
     pub fn start_tuned(
         settings: &AuditSettings,
-        local_cluster: Vec<(SocketAddr, String)>,
+        local_cluster: LocalCluster,
         workers: usize,
         tuning: AuditTuning,
     ) -> io::Result<Audit> {
@@ -148,13 +158,15 @@ impl Audit {
         if enabled.is_empty() {
             return Ok(Audit::disabled());
         }
+        let authorization = local_cluster.authorization;
         let local: Vec<ClusterTarget> = local_cluster
+            .nodes
             .into_iter()
             .map(|(address, host_header)| ClusterTarget {
                 host: address.ip().to_string(),
                 port: address.port(),
                 host_header,
-                authorization: None,
+                authorization: authorization.clone(),
             })
             .collect();
         let file_generation = Arc::new(AtomicU64::new(0));

@@ -48,6 +48,9 @@ pub struct Context<'a> {
     pub contexts: &'a SearchContexts,
     /// Record who asked for which indices (audit, access log): costs allocations.
     pub details: bool,
+    /// Record the authenticated user even without details: it goes upstream as
+    /// `es-security-runas-user` (`gateway.upstream_auth.run_as_logged_user`).
+    pub record_user: bool,
 }
 
 /// The failure limits as a decision sees them (every credential kind, cheap keys too).
@@ -216,7 +219,7 @@ pub fn decide(
     let decision = snapshot
         .acl
         .evaluate_from(&request, verifier, decided.resume);
-    decided.record(&decision, &request, &targets, ctx.details);
+    decided.record(&decision, &request, &targets, ctx.details, ctx.record_user);
     if let Some(basic) = &request.basic {
         match decision {
             Decision::Allow {

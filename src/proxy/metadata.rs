@@ -34,9 +34,11 @@ const PIPELINES_PATH: &str = "/_ingest/pipeline";
 /// The largest metadata response accepted (a cluster with ~100k indices).
 const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
-/// Starts the refresher; it stops when `stop` is set.
+/// Starts the refresher; it stops when `stop` is set. `authorization` is the
+/// `gateway.upstream_auth` value, sent with every request when set.
 pub fn start(
     upstreams: Vec<SocketAddr>,
+    authorization: Option<String>,
     metadata: Arc<ArcSwap<ClusterMetadata>>,
     interval: Duration,
     timeout: Duration,
@@ -47,7 +49,10 @@ pub fn start(
         .spawn(move || {
             let mut healthy = false;
             while !stop.load(Ordering::Relaxed) {
-                match upstreams.iter().find_map(|addr| fetch(*addr, timeout).ok()) {
+                match upstreams
+                    .iter()
+                    .find_map(|addr| fetch(*addr, authorization.as_deref(), timeout).ok())
+                {
                     Some(fresh) => {
                         if !healthy {
                             info!(
@@ -73,8 +78,12 @@ pub fn start(
 }
 
 /// The whole metadata, in six requests (module docs).
-pub fn fetch(addr: SocketAddr, timeout: Duration) -> Result<ClusterMetadata, String> {
-    let ok = |path| get_ok(addr, path, timeout);
+pub fn fetch(
+    addr: SocketAddr,
+    authorization: Option<&str>,
+    timeout: Duration,
+) -> Result<ClusterMetadata, String> {
+    let ok = |path| get_ok(addr, authorization, path, timeout);
     let mut metadata =
         ClusterMetadata::from_resolve_response(&ok(RESOLVE_PATH)?).map_err(|e| e.to_string())?;
     metadata
@@ -91,7 +100,7 @@ pub fn fetch(addr: SocketAddr, timeout: Duration) -> Result<ClusterMetadata, Str
     metadata
         .add_component_templates(&ok("/_component_template")?)
         .map_err(|e| e.to_string())?;
-    let pipelines = match get(addr, PIPELINES_PATH, timeout)? {
+    let pipelines = match get(addr, authorization, PIPELINES_PATH, timeout)? {
         (200, body) => body,
         // Elasticsearch and OpenSearch answer `404 {}` when no pipeline exists.
         (404, body) if body.trim_ascii() == b"{}" => body,
@@ -104,15 +113,25 @@ pub fn fetch(addr: SocketAddr, timeout: Duration) -> Result<ClusterMetadata, Str
 }
 
 /// [`get`], requiring a 200 answer.
-fn get_ok(addr: SocketAddr, path: &str, timeout: Duration) -> Result<Vec<u8>, String> {
-    match get(addr, path, timeout)? {
+fn get_ok(
+    addr: SocketAddr,
+    authorization: Option<&str>,
+    path: &str,
+    timeout: Duration,
+) -> Result<Vec<u8>, String> {
+    match get(addr, authorization, path, timeout)? {
         (200, body) => Ok(body),
         (status, _) => Err(format!("{path}: status {status}")),
     }
 }
 
 /// One GET round trip on a fresh connection: the status and body.
-fn get(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(u16, Vec<u8>), String> {
+fn get(
+    addr: SocketAddr,
+    authorization: Option<&str>,
+    path: &str,
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), String> {
     let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
     stream
         .set_read_timeout(Some(timeout))
@@ -120,7 +139,10 @@ fn get(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(u16, Vec<u8>)
     stream
         .set_write_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nConnection: close\r\n\r\n");
+    let authorization = authorization
+        .map(|value| format!("Authorization: {value}\r\n"))
+        .unwrap_or_default();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nConnection: close\r\n{authorization}\r\n");
     stream
         .write_all(request.as_bytes())
         .map_err(|e| e.to_string())?;

@@ -12,7 +12,8 @@ mod listener;
 pub mod watch;
 
 use crate::admin::{AdminServer, Readiness, ReadinessCheck};
-use crate::audit::{Audit, AuditStats, Recorder};
+use crate::audit::settings::BasicAuthorization;
+use crate::audit::{Audit, AuditStats, LocalCluster, Recorder};
 use crate::config::{Config, ConfigErrors, GatewaySettings};
 use crate::es::metadata::ClusterMetadata;
 use crate::metrics::{Registry, WorkerMetrics};
@@ -94,8 +95,10 @@ impl Gateway {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let nodes = NodeAddress::resolve_all(&settings.upstreams)
             .map_err(io_error("cannot resolve an upstream"))?;
+        // TLS on the listeners is wired separately; here only their addresses.
+        let listen: Vec<SocketAddr> = settings.listen.iter().map(|l| l.addr).collect();
         let (addrs, mut per_worker) =
-            listener::bind_all(&settings.listen, workers).map_err(io_error("cannot listen"))?;
+            listener::bind_all(&listen, workers).map_err(io_error("cannot listen"))?;
         let cores = if settings.pin_workers {
             core_affinity::get_core_ids().unwrap_or_default()
         } else {
@@ -124,7 +127,13 @@ impl Gateway {
             workers,
             nodes.iter().map(|n| n.url.authority()).collect(),
         ));
-        let local_cluster = nodes.iter().map(|n| (n.addr, n.url.authority())).collect();
+        let local_cluster = LocalCluster {
+            nodes: nodes.iter().map(|n| (n.addr, n.url.authority())).collect(),
+            authorization: settings
+                .upstream_auth
+                .as_ref()
+                .map(|auth| BasicAuthorization::from_value(auth.authorization.clone())),
+        };
         let audit = Arc::new(
             Audit::start(&policy.current().audit, local_cluster, workers)
                 .map_err(io_error("cannot start the audit sinks"))?,
@@ -133,6 +142,10 @@ impl Gateway {
         if !settings.metadata_refresh.is_zero() {
             crate::proxy::metadata::start(
                 nodes.iter().map(|n| n.addr).collect(),
+                settings
+                    .upstream_auth
+                    .as_ref()
+                    .map(|auth| auth.authorization.clone()),
                 Arc::clone(&metadata),
                 settings.metadata_refresh,
                 settings
@@ -366,6 +379,7 @@ impl WorkerContext {
             metrics: self.metrics,
             audit: self.audit,
             access_log: self.settings.access_log,
+            upstream_auth: self.settings.upstream_auth.clone().map(Arc::new),
         });
         let admission = Rc::new(Admission::new(
             self.settings.limits.max_connections_per_worker,
