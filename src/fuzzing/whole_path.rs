@@ -204,6 +204,7 @@ pub fn whole_path(data: &[u8]) {
         contexts: &contexts,
         details: true,
         record_user: false,
+        certificate_dn: None,
     };
     let upstream_auth = metadata_selector & 0x80 != 0;
     let mut exchange = Exchange::new(std::time::Instant::now());
@@ -510,6 +511,15 @@ mod tests {
         assert!(!glob_overlap("a?", "abc") && glob_overlap("a*c", "ab*"));
         assert_eq!(date_math_prefix("<logs-{now/d}>").as_deref(), Some("logs-"));
         assert!(!grants("logs-*", "logs-dc2:secret-1"));
+    }
+
+    /// Property 5 on a request that is forwarded: the client's credentials and run-as user
+    /// are replaced (a broken writer makes `check_identity` panic here).
+    #[test]
+    fn upstream_credentials_replace_the_clients() {
+        let mut input = vec![1 << 2, 0x81];
+        input.extend_from_slice(b"GET /logs-a/_search HTTP/1.1\r\nHost: x\r\nAuthorization: Basic cmVhZGVyOnB3\r\nes-security-runas-user: admin\r\n\r\n");
+        whole_path(&input);
     }
 
     #[test]

@@ -375,6 +375,8 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
                     .upstream_auth
                     .as_ref()
                     .is_some_and(|auth| auth.run_as_logged_user),
+                // TODO(tls): the DN of the connection's verified client certificate.
+                certificate_dn: None,
             };
             let cache = worker.credentials.verifier(snapshot.generation);
             client.exchange.step(&ctx, head, client.buf.data(), &cache)

@@ -51,6 +51,9 @@ pub struct Context<'a> {
     /// Record the authenticated user even without details: it goes upstream as
     /// `es-security-runas-user` (`gateway.upstream_auth.run_as_logged_user`).
     pub record_user: bool,
+    /// The subject DN of the client certificate the connection's TLS handshake verified
+    /// (`certificate_authentication`, `@{acl:certificate_dn}`).
+    pub certificate_dn: Option<&'a str>,
 }
 
 /// The failure limits as a decision sees them (every credential kind, cheap keys too).
@@ -200,6 +203,7 @@ pub fn decide(
             return Verdict::Deny(ClientError::MalformedAuthorization.into())
         }
     };
+    request.certificate_dn = ctx.certificate_dn;
     request.es = Some(EsView {
         action: classified.action,
         unknown: classified.is_unknown(),

@@ -93,6 +93,25 @@ impl Gateway {
         let workers = settings
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        // Fail closed until the TLS streams are wired in: a TLS listener must never serve
+        // clear text, and an https upstream must never get a request (and the gateway's
+        // credentials) in clear text. The TLS wiring replaces this check.
+        if let Some(listen) = settings.listen.iter().find(|l| l.tls) {
+            return Err(io_error(format!("cannot listen on {listen}"))(
+                io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "TLS listeners are not wired in yet",
+                ),
+            ));
+        }
+        if let Some(url) = settings.upstreams.iter().find(|u| u.tls) {
+            return Err(io_error(format!("cannot forward to {url}"))(
+                io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "https upstreams are not wired in yet",
+                ),
+            ));
+        }
         let nodes = NodeAddress::resolve_all(&settings.upstreams)
             .map_err(io_error("cannot resolve an upstream"))?;
         // TLS on the listeners is wired separately; here only their addresses.
@@ -661,8 +680,8 @@ pub fn run(config: Config) -> Result<(), StartError> {
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
         .map_err(io_error("cannot install signal handlers"))?;
     let gateway = Gateway::start(&config.gateway, Arc::clone(&store))?;
-    for addr in gateway.local_addrs() {
-        info!(%addr, upstreams = ?config.gateway.upstreams.iter().map(ToString::to_string).collect::<Vec<_>>(), "listening");
+    for (addr, listen) in gateway.local_addrs().iter().zip(&config.gateway.listen) {
+        info!(%addr, tls = listen.tls, upstreams = ?config.gateway.upstreams.iter().map(ToString::to_string).collect::<Vec<_>>(), "listening");
     }
     watch::start(
         Arc::clone(&store),
