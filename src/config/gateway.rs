@@ -509,6 +509,14 @@ pub fn decode_parts<'n>(
             "gateway.upstreams is required (for example [\"http://127.0.0.1:9200\"])",
         );
     }
+    if let (Some(_), Some(at)) = (&settings.upstream_auth, node.get("upstream_auth")) {
+        if let Some(plain) = settings.upstreams.iter().find(|u| !u.tls) {
+            d.warn(
+                at,
+                format!("gateway.upstream_auth: the gateway's credentials go to {plain} in clear text; use https:// upstreams"),
+            );
+        }
+    }
     if settings.upstream_tls.is_some() && !settings.upstreams.iter().any(|u| u.tls) {
         if let Some(at) = node.get("upstream_tls") {
             d.warn(
@@ -1058,6 +1066,19 @@ mod tests {
         );
         let (s, _) = decode_text("gateway:\n  listen: 127.0.0.1:9201\n  upstreams: http://es\n");
         assert_eq!((s.upstream_auth, s.upstream_tls), (None, None));
+        let text = "gateway:\n  listen: 127.0.0.1:9201\n  upstreams: [https://a, http://b]\n  upstream_auth: {api_key: \"i:k\"}\n";
+        let root = yaml::parse(text).unwrap();
+        let mut d = Diagnostics::new(std::path::Path::new("g.yml"));
+        decode(
+            root.get("gateway").unwrap(),
+            std::path::Path::new("/etc"),
+            &mut d,
+        );
+        let warnings: Vec<String> = d.take_warnings().iter().map(|w| w.to_string()).collect();
+        assert_eq!(
+            warnings,
+            ["g.yml:4:18: gateway.upstream_auth: the gateway's credentials go to http://b:9200 in clear text; use https:// upstreams"]
+        );
     }
 
     #[test]
