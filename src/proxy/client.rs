@@ -16,7 +16,7 @@ use super::search_contexts::SearchContexts;
 use super::stream::Stream;
 use super::upstream::Upstreams;
 use crate::audit::Recorder;
-use crate::config::Limits;
+use crate::config::{Limits, UpstreamAuth};
 use crate::es::metadata::ClusterMetadata;
 use crate::http::request::{parse_request_head, BodyFraming, RequestHead};
 use crate::http::{ClientError, Fault};
@@ -66,6 +66,8 @@ pub struct Worker {
     pub access_log: bool,
     /// Failed TLS handshakes (one for the process: logs are limited per client address).
     pub tls_failures: Arc<HandshakeFailures>,
+    /// `gateway.upstream_auth`: the credentials sent upstream instead of the client's.
+    pub upstream_auth: Option<Arc<UpstreamAuth>>,
 }
 
 impl Worker {
@@ -420,6 +422,10 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
                 max_body_bytes: worker.limits.max_body_bytes,
                 contexts: &worker.contexts,
                 details: worker.records_details(),
+                record_user: worker
+                    .upstream_auth
+                    .as_ref()
+                    .is_some_and(|auth| auth.run_as_logged_user),
             };
             let cache = worker.credentials.verifier(snapshot.generation);
             client.exchange.step(&ctx, head, client.buf.data(), &cache)
