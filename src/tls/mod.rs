@@ -11,4 +11,6 @@
 //! stream    a TLS connection over a monoio TcpStream, and the plain-or-TLS `Stream`
 //! ```
 
+pub mod error;
+pub mod names;
 pub mod settings;
