@@ -12,5 +12,8 @@
 //! ```
 
 pub mod error;
+#[cfg(test)]
+pub(crate) mod fixture;
+pub mod keys;
 pub mod names;
 pub mod settings;
