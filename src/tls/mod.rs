@@ -16,4 +16,5 @@ pub mod error;
 pub(crate) mod fixture;
 pub mod keys;
 pub mod names;
+pub mod server;
 pub mod settings;
