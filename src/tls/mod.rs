@@ -11,6 +11,7 @@
 //! stream    a TLS connection over a monoio TcpStream, and the plain-or-TLS `Stream`
 //! ```
 
+pub mod client;
 pub mod error;
 #[cfg(test)]
 pub(crate) mod fixture;
