@@ -2,8 +2,8 @@
 //! and an in-memory handshake that pumps bytes between a rustls client and server (no sockets).
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection};
@@ -60,6 +60,8 @@ impl Ca {
     /// A client certificate with the given subject (most general attribute first).
     pub fn client(&self, subject: &[(DnType, &str)]) -> Leaf {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        // rcgen starts with a CN; a subject is written in the order given here.
+        params.distinguished_name = DistinguishedName::new();
         for (ty, value) in subject {
             params.distinguished_name.push(ty.clone(), *value);
         }

@@ -15,6 +15,7 @@ pub mod client;
 pub mod error;
 #[cfg(test)]
 pub(crate) mod fixture;
+pub mod identity;
 pub mod keys;
 pub mod names;
 pub mod server;
