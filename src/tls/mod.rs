@@ -9,14 +9,20 @@
 //! identity  the subject DN of a verified client certificate (PKI identity)
 //! failures  handshake failures: counted, logged once per client address per minute
 //! stream    a TLS connection over a monoio TcpStream, and the plain-or-TLS `Stream`
+//! error     TlsError: what went wrong building a config, naming the file
+//! fixture   (tests) throwaway CAs, temp dirs, in-memory handshakes
 //! ```
 
 pub mod client;
 pub mod error;
-#[cfg(test)]
-pub(crate) mod fixture;
+pub mod failures;
 pub mod identity;
 pub mod keys;
 pub mod names;
 pub mod server;
 pub mod settings;
+
+#[cfg(test)]
+pub(crate) mod fixture;
+
+pub use error::TlsError;
