@@ -21,7 +21,7 @@ pub enum ClientAuth {
 }
 
 /// Where the server's certificate chain and key come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum IdentitySource {
     /// `server_certificate_file` (chain, leaf first) and `server_certificate_key_file`.
     Pem { certificate: PathBuf, key: PathBuf },
@@ -35,12 +35,52 @@ pub enum IdentitySource {
 }
 
 /// Where the CAs trusted for client certificates come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum TrustSource {
     /// `client_trusted_certificate_file`: a PEM bundle.
     Pem(PathBuf),
     /// `truststore_file` (PKCS#12) with `truststore_pass`.
     Truststore { path: PathBuf, password: String },
+}
+
+/// Passwords print as `***` (settings end up in debug logs and test failures).
+const MASK: &str = "***";
+
+impl std::fmt::Debug for IdentitySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IdentitySource::Pem { certificate, key } => f
+                .debug_struct("Pem")
+                .field("certificate", certificate)
+                .field("key", key)
+                .finish(),
+            IdentitySource::Keystore {
+                path,
+                key_password,
+                alias,
+                ..
+            } => f
+                .debug_struct("Keystore")
+                .field("path", path)
+                .field("password", &MASK)
+                .field("key_password", &key_password.as_ref().map(|_| MASK))
+                .field("alias", alias)
+                .finish(),
+        }
+    }
+}
+
+impl std::fmt::Debug for TrustSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrustSource::Pem(path) => f.debug_tuple("Pem").field(path).finish(),
+            TrustSource::Truststore { path, .. } => f
+                .debug_struct("Truststore")
+                .field("path", path)
+                .field("password", &MASK)
+                .finish(),
+        }
+    }
 }
 
 /// TLS protocol versions, in the names Java uses.
@@ -278,7 +318,7 @@ pub fn decode_ssl(node: &Node, base_dir: &Path, d: &mut Diagnostics) -> Option<S
     })
 }
 
-/// A non-empty string.
+/// A string; a quoted empty one is kept (an empty password is a password).
 fn string_value(value: &Node, name: &str, d: &mut Diagnostics) -> Option<String> {
     match value.as_str() {
         Some(text) if !value.is_null() => Some(text.to_string()),

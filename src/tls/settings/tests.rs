@@ -254,3 +254,14 @@ fn upstream_tls() {
         vec!["gw.yml:2:3: gateway.upstream_tls.client_key_file needs client_certificate_file"]
     );
 }
+
+#[test]
+fn debug_output_masks_passwords() {
+    let (s, errors, _) = ssl(
+        "ssl:\n  keystore_file: k.p12\n  keystore_pass: hunter2\n  key_pass: hunter3\n  truststore_file: t.p12\n  truststore_pass: hunter4\n",
+    );
+    assert_eq!(errors, Vec::<String>::new());
+    let text = format!("{s:?}");
+    assert!(!text.contains("hunter"), "{text}");
+    assert!(text.contains("password: \"***\""), "{text}");
+}
