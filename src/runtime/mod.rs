@@ -26,7 +26,8 @@ use crate::proxy::{
 use crate::snapshot::{LocalPolicy, PolicyStore, Snapshot};
 use crate::tls::client::client_config;
 use crate::tls::failures::HandshakeFailures;
-use crate::tls::server::{ServerTls, TlsError};
+use crate::tls::server::ServerTls;
+use crate::tls::TlsError;
 use crate::tls::settings::UpstreamTlsSettings;
 use admission::{AddressLimit, Admission, Refused};
 use arc_swap::ArcSwap;
