@@ -29,4 +29,3 @@ pub mod stream;
 pub(crate) mod fixture;
 
 pub use error::TlsError;
-
