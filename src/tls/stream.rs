@@ -19,6 +19,11 @@ use std::sync::Arc;
 
 /// Room for one full TLS record (16 KiB of plaintext plus its overhead).
 const RECORD_BYTES: usize = 16 * 1024 + 512;
+/// Plaintext handed to rustls per write: a large body is encrypted and sent piece by piece
+/// instead of all at once into one buffer.
+const WRITE_CHUNK_BYTES: usize = 64 * 1024;
+/// An outgoing buffer grown past this by a large write is given back once it is sent.
+const KEEP_OUTGOING_BYTES: usize = 16 * 1024;
 /// The first byte of a TLS handshake record.
 const HANDSHAKE_RECORD: u8 = 0x16;
 
@@ -189,7 +194,9 @@ impl TlsStream {
             out.clear();
             self.conn.write_tls(&mut out)?;
             let (result, out) = self.tcp.write_all(out).await;
-            self.outgoing = out;
+            if out.capacity() <= KEEP_OUTGOING_BYTES {
+                self.outgoing = out;
+            }
             result?;
         }
         Ok(())
@@ -228,7 +235,8 @@ impl TlsStream {
     /// Encrypts and sends all of `data`.
     pub async fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
-            let n = self.conn.writer().write(data)?;
+            let chunk = &data[..data.len().min(WRITE_CHUNK_BYTES)];
+            let n = self.conn.writer().write(chunk)?;
             data = &data[n..];
             if n == 0 && !self.conn.wants_write() {
                 return Err(io::ErrorKind::WriteZero.into());
