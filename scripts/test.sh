@@ -18,6 +18,20 @@ now() { date +%s; }
 phase() { echo; echo "== $1"; }
 t_start="$(now)"
 
+phase "tools the unit tests drive (openssl and keytool make the TLS keystores they read)"
+missing=()
+command -v openssl >/dev/null || missing+=(openssl)
+command -v keytool >/dev/null || missing+=(openjdk-17-jdk-headless)
+if [[ ${#missing[@]} -gt 0 ]]; then
+    sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -q >/dev/null
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+openssl version
+keytool -help 2>&1 | head -1
+
 phase "format and lints"
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
