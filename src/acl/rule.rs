@@ -106,8 +106,9 @@ pub enum AuthRule {
     Certificate { pattern: regex::Regex },
 }
 
-/// `certificate_authentication: true`: the first CN of the subject DN.
-pub const DEFAULT_CERTIFICATE_USERNAME_PATTERN: &str = "CN=([^,]+)";
+/// `certificate_authentication: true`: the first CN of the subject DN. Anchored at an RDN
+/// boundary: an `OU=CN=admin` attribute (RFC 4514 does not escape `=`) names nobody.
+pub const DEFAULT_CERTIFICATE_USERNAME_PATTERN: &str = "(?:^|,)CN=([^,]+)";
 
 impl AuthRule {
     /// The user name the request claims for this rule, before any check.

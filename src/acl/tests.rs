@@ -850,6 +850,27 @@ fn no_certificate_or_a_dn_the_pattern_misses_does_not_match() {
 }
 
 #[test]
+fn the_default_pattern_reads_only_a_real_cn() {
+    let acl = compile(
+        "readonlyrest:\n  access_control_rules:\n  - name: pki\n    certificate_authentication: true\n    indices: [\"@{user}-*\"]\n",
+    );
+    let r = req("GET", "/admin-1/_search", &[]);
+    assert_eq!(
+        decide_with_dn(&acl, &r, Some("CN=admin,O=Example")),
+        "allow:pki:admin"
+    );
+    // A certificate without a CN whose OU looks like one names nobody.
+    assert_ne!(
+        decide_with_dn(&acl, &r, Some("OU=CN=admin,O=Example")),
+        "allow:pki:admin"
+    );
+    assert_ne!(
+        decide_with_dn(&acl, &r, Some("UID=x,OU=CN=admin")),
+        "allow:pki:admin"
+    );
+}
+
+#[test]
 fn a_users_entry_authenticates_by_certificate_for_groups_rules() {
     let acl = compile(PKI);
     let get = req("GET", "/_cluster/health", &[]);
