@@ -157,6 +157,13 @@ fn check(path: PathBuf) -> ExitCode {
     });
     match result {
         Ok((config, snapshot)) => {
+            let tls_errors = check_tls(&config);
+            for error in &tls_errors {
+                eprintln!("{}: {error}", path.display());
+            }
+            if !tls_errors.is_empty() {
+                return ExitCode::FAILURE;
+            }
             for warning in config.warnings.iter().chain(&snapshot.warnings) {
                 eprintln!(
                     "{}:{}:{}: warning: {}",
@@ -178,6 +185,24 @@ fn check(path: PathBuf) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Reads the certificates and keys the TLS settings name, as `run` would: a file that
+/// decodes as settings can still be missing, encrypted or a JKS keystore.
+fn check_tls(config: &Config) -> Vec<String> {
+    let gateway = &config.gateway;
+    let mut errors = Vec::new();
+    if let Some(settings) = &gateway.server_tls {
+        if let Err(e) = ringfence::tls::server::ServerTls::load(settings.clone()) {
+            errors.push(format!("readonlyrest.ssl: {e}"));
+        }
+    }
+    if let Some(settings) = &gateway.upstream_tls {
+        if let Err(e) = ringfence::tls::client::client_config(settings) {
+            errors.push(format!("gateway.upstream_tls: {e}"));
+        }
+    }
+    errors
 }
 
 fn classify(method: &str, target: &str, body: Option<PathBuf>) -> ExitCode {

@@ -43,6 +43,33 @@ fn check_reports_every_error_with_file_line_and_column() {
 }
 
 #[test]
+fn check_reads_the_keystore_and_refuses_jks_with_the_command_that_converts_it() {
+    let dir = std::env::temp_dir().join(format!("ringfence-cli-jks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let keystore = dir.join("keystore.jks");
+    // A JKS file starts with 0xFEEDFEED and a version; nothing past that is read.
+    std::fs::write(&keystore, [0xFE, 0xED, 0xFE, 0xED, 0, 0, 0, 2, 0, 0, 0, 0]).unwrap();
+    let path = write_config(
+        "jks.yml",
+        &format!(
+            "gateway:\n  listen: \"127.0.0.1:9201\"\n  upstreams: [\"http://127.0.0.1:9200\"]\nreadonlyrest:\n  ssl:\n    keystore_file: {}\n    keystore_pass: secret\n  access_control_rules:\n  - name: all\n    auth_key: u:p\n",
+            keystore.display()
+        ),
+    );
+    let output = ringfence(&["check", "--config", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "keytool -importkeystore -srckeystore {} -srcstoretype JKS",
+            keystore.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("secret"), "{stderr}");
+}
+
+#[test]
 fn check_accepts_the_examples() {
     for example in ["examples/gateway.yml", "examples/gateway-acl-file.yml"] {
         let output = ringfence(&["check", "--config", example]);
