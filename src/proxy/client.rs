@@ -6,7 +6,7 @@
 
 use super::buffer::{linger_close, write_all, BodyPace, BodyReadError, ReadBuf};
 use super::catch::{guarded, spawn_guarded};
-use super::completion::{complete, Seen};
+use super::completion::{complete, tls_handshake_failed, Seen};
 use super::credentials::Credentials;
 use super::decide::{Context, Inspected, Verdict};
 use super::denial::Denial;
@@ -16,7 +16,7 @@ use super::search_contexts::SearchContexts;
 use super::stream::Stream;
 use super::upstream::Upstreams;
 use crate::audit::Recorder;
-use crate::config::Limits;
+use crate::config::{Limits, UpstreamAuth};
 use crate::es::metadata::ClusterMetadata;
 use crate::http::request::{parse_request_head, BodyFraming, RequestHead};
 use crate::http::{ClientError, Fault};
@@ -66,6 +66,8 @@ pub struct Worker {
     pub access_log: bool,
     /// Failed TLS handshakes (one for the process: logs are limited per client address).
     pub tls_failures: Arc<HandshakeFailures>,
+    /// `gateway.upstream_auth`: the credentials sent upstream instead of the client's.
+    pub upstream_auth: Option<Arc<UpstreamAuth>>,
 }
 
 impl Worker {
@@ -234,7 +236,7 @@ pub async fn serve(
     };
     let (mut stream, certificate_dn) = match tls {
         None => (Stream::Plain(tcp), None),
-        Some(config) => match handshake(&worker, tcp, peer, config).await {
+        Some(config) => match handshake(&worker, tcp, peer, local, config).await {
             Some(established) => established,
             None => return,
         },
@@ -331,11 +333,13 @@ pub async fn serve(
 }
 
 /// Completes the TLS handshake of a new connection within the head timeout. A failure is
-/// counted and logged (rate-limited per address) and closes the connection.
+/// counted, logged (rate-limited per address), audited as `connection_denied` and closes
+/// the connection; a client that closes before saying anything is none of these.
 async fn handshake(
     worker: &Worker,
     tcp: TcpStream,
     peer: SocketAddr,
+    local: SocketAddr,
     config: Arc<rustls::ServerConfig>,
 ) -> Option<(Stream, Option<String>)> {
     let accepting = TlsStream::accept(tcp, config);
@@ -352,6 +356,7 @@ async fn handshake(
         Err(_) => "handshake timed out".to_string(),
     };
     worker.tls_failures.record(peer.ip().to_canonical(), &error);
+    tls_handshake_failed(worker, peer, local, &error);
     None
 }
 
@@ -412,10 +417,15 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
                 metadata: &metadata,
                 peer: client.peer,
                 local: client.local,
+                certificate_dn: client.certificate_dn,
                 gate: &worker.credentials,
                 max_body_bytes: worker.limits.max_body_bytes,
                 contexts: &worker.contexts,
                 details: worker.records_details(),
+                record_user: worker
+                    .upstream_auth
+                    .as_ref()
+                    .is_some_and(|auth| auth.run_as_logged_user),
             };
             let cache = worker.credentials.verifier(snapshot.generation);
             client.exchange.step(&ctx, head, client.buf.data(), &cache)

@@ -30,7 +30,9 @@ use super::search_contexts::AfterResponse;
 use super::stream::Stream;
 use super::upstream::UpstreamConn;
 use crate::http::chunked::ChunkedDecoder;
-use crate::http::request::{write_upstream_head, BodyFraming, RequestHead, Version};
+use crate::http::request::{
+    write_upstream_head, BodyFraming, RequestHead, RunAs, UpstreamIdentity, Version,
+};
 use crate::http::response::{
     parse_response_head, write_client_head, ResponseFraming, ResponseHead,
 };
@@ -156,6 +158,20 @@ pub async fn forward(
             .await;
         }
     }
+    // The user the node runs the request as, when the gateway authenticates as itself.
+    let run_as = match &worker.upstream_auth {
+        Some(auth) if auth.run_as_logged_user => client.exchange.decided.user.clone(),
+        _ => None,
+    };
+    if run_as
+        .as_deref()
+        .is_some_and(|user| RunAs::new(user).is_none())
+    {
+        let denial = Denial::bad_request(
+            "the user name cannot be sent to the cluster as es-security-runas-user",
+        );
+        return respond(worker, client, head, denial, body_read).await;
+    }
     if !body_read {
         if let Some(next) = preread_small_body(worker, client, head).await {
             return next;
@@ -178,6 +194,13 @@ pub async fn forward(
     let mut replay = Replay::for_request(head);
     let ip = client.peer_ip;
     // The connection's own buffer for upstream heads: no allocation per request.
+    let gateway_identity = worker
+        .upstream_auth
+        .as_deref()
+        .map(|auth| UpstreamIdentity {
+            authorization: &auth.authorization,
+            run_as: run_as.as_deref().and_then(RunAs::new),
+        });
     let mut upstream_head = std::mem::take(client.upstream_out);
     upstream_head.clear();
     write_upstream_head(
@@ -187,6 +210,7 @@ pub async fn forward(
         target.as_deref(),
         ip,
         upstreams.authority(conn.node),
+        gateway_identity,
     );
     // A request that may be sent again keeps its head in the client's buffer until it is
     // done (it has no body behind it), so that it can be written again for another node.
@@ -274,6 +298,7 @@ pub async fn forward(
                     target.as_deref(),
                     ip,
                     upstreams.authority(conn.node),
+                    gateway_identity,
                 );
                 continue;
             }

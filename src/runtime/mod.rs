@@ -12,7 +12,8 @@ mod listener;
 pub mod watch;
 
 use crate::admin::{AdminServer, Readiness, ReadinessCheck};
-use crate::audit::{Audit, AuditStats, Recorder};
+use crate::audit::settings::BasicAuthorization;
+use crate::audit::{Audit, AuditStats, LocalCluster, Recorder};
 use crate::config::{Config, ConfigErrors, GatewaySettings};
 use crate::es::metadata::ClusterMetadata;
 use crate::metrics::{Registry, WorkerMetrics};
@@ -25,7 +26,8 @@ use crate::proxy::{
 use crate::snapshot::{LocalPolicy, PolicyStore, Snapshot};
 use crate::tls::client::client_config;
 use crate::tls::failures::HandshakeFailures;
-use crate::tls::server::{ServerTls, TlsError};
+use crate::tls::server::ServerTls;
+use crate::tls::TlsError;
 use crate::tls::settings::UpstreamTlsSettings;
 use admission::{AddressLimit, Admission, Refused};
 use arc_swap::ArcSwap;
@@ -116,7 +118,9 @@ impl Gateway {
             )),
             _ => None,
         };
-        let upstream_tls = if settings.upstreams.iter().any(|u| u.tls) {
+        let upstream_tls = if settings.upstreams.iter().any(|u| u.tls)
+            || policy.current().audit.has_https_cluster()
+        {
             let tls = settings
                 .upstream_tls
                 .clone()
@@ -161,7 +165,14 @@ impl Gateway {
             workers,
             nodes.iter().map(|n| n.url.authority()).collect(),
         ));
-        let local_cluster = nodes.iter().map(|n| (n.addr, n.url.authority())).collect();
+        let local_cluster = LocalCluster {
+            nodes: nodes.iter().map(|n| (n.addr, n.url.clone())).collect(),
+            authorization: settings
+                .upstream_auth
+                .as_ref()
+                .map(|auth| BasicAuthorization::from_value(auth.authorization.clone())),
+            tls: upstream_tls.clone(),
+        };
         let audit = Arc::new(
             Audit::start(&policy.current().audit, local_cluster, workers)
                 .map_err(io_error("cannot start the audit sinks"))?,
@@ -169,8 +180,16 @@ impl Gateway {
         add_collectors(&metrics, &credentials, &addresses, &policy, &audit);
         add_tls_collector(&metrics, &tls_failures);
         if !settings.metadata_refresh.is_zero() {
+            let cluster = crate::proxy::metadata::Cluster {
+                nodes: nodes.clone(),
+                authorization: settings
+                    .upstream_auth
+                    .as_ref()
+                    .map(|auth| auth.authorization.clone()),
+                tls: upstream_tls.clone(),
+            };
             crate::proxy::metadata::start(
-                nodes.iter().map(|n| n.addr).collect(),
+                cluster,
                 Arc::clone(&metadata),
                 settings.metadata_refresh,
                 settings
@@ -418,6 +437,7 @@ impl WorkerContext {
             audit: self.audit,
             access_log: self.settings.access_log,
             tls_failures: self.tls_failures,
+            upstream_auth: self.settings.upstream_auth.clone().map(Arc::new),
         });
         let admission = Rc::new(Admission::new(
             self.settings.limits.max_connections_per_worker,
@@ -729,8 +749,8 @@ pub fn run(config: Config) -> Result<(), StartError> {
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
         .map_err(io_error("cannot install signal handlers"))?;
     let gateway = Gateway::start(&config.gateway, Arc::clone(&store))?;
-    for addr in gateway.local_addrs() {
-        info!(%addr, upstreams = ?config.gateway.upstreams.iter().map(ToString::to_string).collect::<Vec<_>>(), "listening");
+    for (addr, listen) in gateway.local_addrs().iter().zip(&config.gateway.listen) {
+        info!(%addr, tls = listen.tls, upstreams = ?config.gateway.upstreams.iter().map(ToString::to_string).collect::<Vec<_>>(), "listening");
     }
     watch::start(
         Arc::clone(&store),
