@@ -28,7 +28,10 @@ Scenarios:
           ringfence, nginx and haproxy with comparable timeouts; p99 ratios against alone
   attack  the same attacks with no client: CPU time and context switches they cost each
           proxy (ringfence with io_uring and with epoll)
-Needs wrk, nginx and haproxy (Debian packages; tuning/load/run.sh installs them).
+  tls     nginx vs ringfence terminating TLS (ECDSA P-256, certificates made per run):
+          keep-alive requests over https, and new connections with full and with resumed
+          TLS 1.3 and 1.2 handshakes (handshakes.py): CPU per request or handshake
+Needs wrk, nginx, haproxy and openssl (Debian packages; tuning/load/run.sh installs them).
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-RINGFENCE = ROOT / "target" / "release" / "ringfence"
+RINGFENCE = Path(os.environ.get("RINGFENCE_BIN", ROOT / "target" / "release" / "ringfence"))
 UPSTREAM_PORT, RINGFENCE_PORT, NGINX_PORT, HAPROXY_PORT = 18080, 18201, 18202, 18203
 PROXY_CPU, LOAD_CPU = "0", "1"
 # How every process the harness starts is scheduled (--rt). Hostile clients get
@@ -76,6 +79,14 @@ def basic(user: str, password: str) -> str:
 
 
 @dataclass
+class Certificates:
+    """An ECDSA P-256 server certificate for localhost and 127.0.0.1, and the CA that signed it."""
+    ca: Path
+    chain: Path
+    key: Path
+
+
+@dataclass
 class Result:
     name: str
     rps: float
@@ -85,6 +96,8 @@ class Result:
     cpu_us_per_req: float | None = None
     p999_ms: float | None = None
     notes: list[str] = field(default_factory=list)
+    # The proxy's CPU use during the measurement, in cores.
+    proxy_busy: float | None = None
 
 
 class Harness:
@@ -141,7 +154,8 @@ class Harness:
                                      return 200 '{{"took":1,"errors":false,"items":[]}}'; }}""")
         return self.start(["nginx", "-c", str(conf)], LOAD_CPU, UPSTREAM_PORT, "upstream")
 
-    def nginx_conf(self, name: str, port: int, locations: str, extra_http: str = "") -> Path:
+    def nginx_conf(self, name: str, port: int, locations: str, extra_http: str = "",
+                   listen_options: str = "") -> Path:
         conf = self.dir / f"{name}.conf"
         conf.write_text(f"""
             worker_processes 1; daemon off; pid {self.dir}/{name}.pid; error_log stderr error;
@@ -151,28 +165,52 @@ class Harness:
                 client_body_temp_path {self.dir}/{name}-body;
                 proxy_temp_path {self.dir}/{name}-proxy;
                 {extra_http}
-                server {{ listen 127.0.0.1:{port}; {locations} }}
+                server {{ listen 127.0.0.1:{port}{listen_options}; {locations} }}
             }}""")
         return conf
 
     def ringfence(self, acl: str, name: str, auth: str = "",
-                  env: dict[str, str] | None = None) -> subprocess.Popen:
+                  env: dict[str, str] | None = None,
+                  tls: Certificates | None = None) -> subprocess.Popen:
         conf = self.dir / f"{name}.yml"
+        scheme = "https://" if tls else ""
+        ssl = (f"  ssl:\n    enable: true\n    server_certificate_file: {tls.chain}\n"
+               f"    server_certificate_key_file: {tls.key}\n") if tls else ""
         conf.write_text(
-            f"gateway:\n  listen: 127.0.0.1:{RINGFENCE_PORT}\n"
+            f"gateway:\n  listen: \"{scheme}127.0.0.1:{RINGFENCE_PORT}\"\n"
             f"  upstreams: [\"http://127.0.0.1:{UPSTREAM_PORT}\"]\n  workers: 1\n"
-            f"  metadata_refresh_ms: 0\n  policy_watch_ms: 0\n{auth}readonlyrest:\n{acl}")
+            f"  metadata_refresh_ms: 0\n  policy_watch_ms: 0\n{auth}readonlyrest:\n{ssl}{acl}")
         return self.start([str(RINGFENCE), "run", "--config", str(conf)], PROXY_CPU, RINGFENCE_PORT,
                           name, env)
 
-    def nginx_proxy(self, auth_file: Path | None = None, extra_http: str = "") -> subprocess.Popen:
+    def nginx_proxy(self, auth_file: Path | None = None, extra_http: str = "",
+                    tls: Certificates | None = None) -> subprocess.Popen:
         auth = f'auth_basic "es"; auth_basic_user_file {auth_file};' if auth_file else ""
+        if tls:
+            extra_http += (f"ssl_certificate {tls.chain}; ssl_certificate_key {tls.key};"
+                           " ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:SSL:10m;"
+                           " ssl_session_tickets on;")
         conf = self.nginx_conf("nginx-proxy", NGINX_PORT, f"""
             location / {{ {auth} proxy_pass http://es; proxy_http_version 1.1;
                          proxy_set_header Connection ""; }}""",
                                f"upstream es {{ server 127.0.0.1:{UPSTREAM_PORT}; keepalive 64; }}"
-                               + extra_http)
+                               + extra_http, " ssl" if tls else "")
         return self.start(["nginx", "-c", str(conf)], PROXY_CPU, NGINX_PORT, "nginx-proxy")
+
+    def certificates(self) -> Certificates:
+        """A CA and a server certificate it signs, ECDSA P-256, made with the openssl CLI."""
+        certs = Certificates(self.dir / "ca.pem", self.dir / "server.pem", self.dir / "server.key")
+        ca_key, csr, ext = self.dir / "ca.key", self.dir / "server.csr", self.dir / "server.ext"
+        ext.write_text("subjectAltName = DNS:localhost, IP:127.0.0.1\nbasicConstraints = CA:FALSE\n"
+                       "extendedKeyUsage = serverAuth\n")
+        new_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        for args in (["req", "-x509", *new_key, "-keyout", ca_key, "-out", certs.ca, "-days", "2",
+                      "-subj", "/CN=ringfence bench CA"],
+                     ["req", *new_key, "-keyout", certs.key, "-out", csr, "-subj", "/CN=localhost"],
+                     ["x509", "-req", "-in", csr, "-CA", certs.ca, "-CAkey", ca_key, "-set_serial", "1",
+                      "-days", "2", "-extfile", ext, "-out", certs.chain]):
+            subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)
+        return certs
 
     def haproxy(self, client_timeouts: str = "timeout client 60s") -> subprocess.Popen:
         conf = self.dir / "haproxy.cfg"
@@ -236,14 +274,15 @@ backend b
 
     def wrk(self, port: int, path: str = "/", headers: dict[str, str] | None = None,
             script: Path | None = None, connections: int | None = None,
-            duration: int | None = None, rate_cpu: str = LOAD_CPU) -> subprocess.Popen:
+            duration: int | None = None, rate_cpu: str = LOAD_CPU,
+            scheme: str = "http") -> subprocess.Popen:
         args = [*PRIORITY, "taskset", "-c", rate_cpu, "wrk", "-t1", f"-c{connections or self.connections}",
                 f"-d{duration or self.duration}s", "--latency", "--timeout", "5s"]
         for name, value in (headers or {}).items():
             args += ["-H", f"{name}: {value}"]
         if script:
             args += ["-s", str(script)]
-        args.append(f"http://127.0.0.1:{port}{path}")
+        args.append(f"{scheme}://127.0.0.1:{port}{path}")
         return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def measure(self, name: str, port: int, proxy: subprocess.Popen | None, **wrk_args) -> Result:
@@ -254,8 +293,8 @@ backend b
         after = self.cpu_ticks(proxy) if proxy else 0
         result = parse_wrk(name, out)
         if proxy and result.rps:
-            requests = result.rps * (wrk_args.get("duration") or self.duration)
-            result.cpu_us_per_req = (after - before) / CLOCK_TICKS / requests * 1e6
+            result.proxy_busy = (after - before) / CLOCK_TICKS / (wrk_args.get("duration") or self.duration)
+            result.cpu_us_per_req = result.proxy_busy / result.rps * 1e6
         return result
 
 
@@ -627,8 +666,87 @@ def scenario_attack(h: Harness) -> list[Result]:
     return results
 
 
+# The TLS scenario's ACL: one block that lets every local client through.
+ACL_LOCAL = "  access_control_rules:\n  - name: local clients\n    hosts: [\"127.0.0.1\"]\n"
+HANDSHAKE_PROCESSES = 4
+# A proxy busy less than this share of a core was not what limited the rate: the client was.
+CLIENT_BOUND = 0.9
+
+
+def handshakes(h: Harness, name: str, port: int, proxy: subprocess.Popen, certs: Certificates,
+               protocol: str, resume: bool) -> Result:
+    """New connections back to back (handshakes.py on the load CPU): the proxy's CPU per
+    connection (handshake, one GET, close) and the rate, after a 2 s warm-up."""
+    args = [*PRIORITY, "taskset", "-c", LOAD_CPU, sys.executable, str(Path(__file__).with_name("handshakes.py")),
+            "--port", str(port), "--ca", str(certs.ca), "--protocol", protocol,
+            "--processes", str(HANDSHAKE_PROCESSES)] + (["--resume"] if resume else [])
+    run = lambda duration: json.loads(subprocess.run(
+        [*args, "--duration", str(duration)], check=True, capture_output=True, text=True).stdout)
+    run(2)
+    before = h.cpu_ticks(proxy)
+    out = run(h.duration)
+    cpu_s = (h.cpu_ticks(proxy) - before) / CLOCK_TICKS
+    non_200 = sum(n for status, n in out["statuses"].items() if status != "200")
+    ms = lambda key: float("nan") if out[key] is None else out[key]
+    result = Result(name, out["ok"] / out["elapsed"], ms("p50_ms"), ms("p99_ms"), non_200)
+    result.proxy_busy = cpu_s / out["elapsed"]
+    result.notes.append(", ".join(f"{v} {n}" for v, n in out["protocols"].items())
+                        + " (" + ", ".join(out["ciphers"]) + ")")
+    if resume:
+        result.notes.append(f"resumed {out['resumed']} of {out['connections']}, "
+                            + ("by ticket" if out["tickets"] else "by session ID"))
+    if out["connections"]:
+        result.cpu_us_per_req = cpu_s / out["connections"] * 1e6
+        result.notes.append(f"{1e6 / result.cpu_us_per_req:,.0f}/s per core of the proxy")
+    if out["errors"]:
+        result.notes.append("errors: " + ", ".join(f"{k} {n}" for k, n in out["errors"].items()))
+    return result
+
+
+def scenario_tls(h: Harness) -> list[Result]:
+    """nginx and ringfence terminating TLS (ECDSA P-256) in front of the static upstream:
+    keep-alive requests (wrk over https, 64 connections), full handshakes (TLS 1.3 and 1.2)
+    and resumed ones, each a new connection with one GET. Ringfence rows carry their ratio
+    to nginx's row."""
+    certs = h.certificates()
+    measurements = [
+        ("keep-alive requests, wrk https, 64 connections",
+         lambda port, proxy, name: h.measure(name, port, proxy, scheme="https", connections=64)),
+        *((f"{'resumed' if resume else 'full'} TLS {protocol} handshakes + GET, "
+           f"{HANDSHAKE_PROCESSES} clients",
+           lambda port, proxy, name, protocol=protocol, resume=resume:
+               handshakes(h, name, port, proxy, certs, protocol, resume))
+          for resume in (False, True) for protocol in ("1.3", "1.2")),
+    ]
+    proxies = [("nginx", NGINX_PORT, lambda: h.nginx_proxy(tls=certs)),
+               ("ringfence", RINGFENCE_PORT, lambda: h.ringfence(ACL_LOCAL, "ringfence-tls", tls=certs))]
+    rows: dict[tuple[str, str], Result] = {}
+    upstream = h.upstream()
+    for proxy_name, port, start in proxies:
+        proxy = start()
+        for label, measure in measurements:
+            rows[(proxy_name, label)] = measure(port, proxy, f"{proxy_name}: {label}")
+        h.stop(proxy)
+    h.stop(upstream)
+    results = []
+    for label, _ in measurements:
+        pair = nginx, ringfence = rows[("nginx", label)], rows[("ringfence", label)]
+        client_bound = any(r.proxy_busy is not None and r.proxy_busy < CLIENT_BOUND for r in pair)
+        for r in pair:
+            if r.proxy_busy is not None:
+                r.notes.append(f"proxy busy {r.proxy_busy * 100:.0f}% of a core"
+                               + (" (client-bound)" if r.proxy_busy < CLIENT_BOUND else ""))
+        if nginx.cpu_us_per_req and ringfence.cpu_us_per_req and nginx.rps:
+            ringfence.notes.insert(0, f"**ringfence/nginx: CPU per request "
+                                      f"{ringfence.cpu_us_per_req / nginx.cpu_us_per_req:.2f}x**, "
+                                      f"rate {ringfence.rps / nginx.rps:.2f}x"
+                                      + (" (the clients' rate)" if client_bound else ""))
+        results += pair
+    return results
+
+
 SCENARIOS = {"proxy": scenario_proxy, "audit": scenario_audit, "auth": scenario_auth, "flood": scenario_flood,
-             "hostile": scenario_hostile, "attack": scenario_attack}
+             "hostile": scenario_hostile, "attack": scenario_attack, "tls": scenario_tls}
 
 
 def main() -> None:
@@ -650,7 +768,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     args.scenarios = args.scenarios or list(SCENARIOS)
-    for tool in ("wrk", "nginx", "haproxy", "taskset"):
+    for tool in ("wrk", "nginx", "haproxy", "taskset", "openssl"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing: run tuning/load/run.sh, which installs it")
     if not RINGFENCE.exists():
