@@ -18,7 +18,7 @@ pub fn request_head(data: &[u8]) {
     match parse_request_head(data, 16 * 1024) {
         Ok(Some(head)) => {
             let mut out = Vec::new();
-            write_upstream_head(&mut out, data, &head, None, "127.0.0.1", "x");
+            write_upstream_head(&mut out, data, &head, None, "127.0.0.1", "x", None);
             assert!(out.ends_with(b"\r\n\r\n"));
         }
         // A refused head is still read for the audit trail.

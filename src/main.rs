@@ -27,7 +27,8 @@ enum Command {
         /// The configuration file (gateway: and readonlyrest: sections).
         #[arg(long)]
         config: PathBuf,
-        /// Listen on this address instead of gateway.listen (repeatable).
+        /// Listen on this address instead of gateway.listen (repeatable; `https://IP:PORT`,
+        /// `http://IP:PORT`, or `IP:PORT`: TLS when the readonlyrest.ssl section is enabled).
         #[arg(long = "listen", value_name = "ADDR")]
         listen: Vec<String>,
         /// Forward to this node instead of gateway.upstreams (repeatable).
@@ -138,7 +139,7 @@ fn apply_overrides(
     if !listen.is_empty() {
         config.gateway.listen = listen
             .iter()
-            .map(|a| gateway::parse_listen(a))
+            .map(|a| config.listen_override(a))
             .collect::<Result<_, _>>()?;
     }
     if !upstream.is_empty() {

@@ -37,6 +37,10 @@ pub struct Request<'a> {
     /// that is unknown (a chunked or compressed body not read yet).
     pub content_length: Option<u64>,
     pub basic: Option<Basic>,
+    /// The subject DN of the client certificate the TLS handshake verified (RFC 4514 form,
+    /// `CN=alice,OU=ops,O=example`); `None` without TLS or without a certificate. Set by the
+    /// connection after [`Request::new`]; `certificate_authentication` reads it.
+    pub certificate_dn: Option<&'a str>,
     /// The Elasticsearch view (action, indices); `None` only in tests of non-ES rules.
     pub es: Option<super::es_rules::EsView<'a>>,
     /// The `users` entries that can authenticate this request, found once for all blocks.
@@ -71,6 +75,7 @@ impl<'a> Request<'a> {
             local: local.to_canonical(),
             content_length,
             basic: None,
+            certificate_dn: None,
             es: None,
             user_candidates: std::cell::OnceCell::new(),
             may_reroute: std::cell::OnceCell::new(),

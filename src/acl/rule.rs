@@ -101,7 +101,13 @@ pub enum AuthRule {
         token: Box<[u8]>,
         username: String,
     },
+    /// `certificate_authentication`: the user is the first capture group of `pattern` in
+    /// the subject DN of the verified client certificate.
+    Certificate { pattern: regex::Regex },
 }
+
+/// `certificate_authentication: true`: the first CN of the subject DN.
+pub const DEFAULT_CERTIFICATE_USERNAME_PATTERN: &str = "CN=([^,]+)";
 
 impl AuthRule {
     /// The user name the request claims for this rule, before any check.
@@ -111,6 +117,7 @@ impl AuthRule {
             AuthRule::Proxy { header, .. } => req.header(header),
             // A static token stands for the user name configured with it.
             AuthRule::Token { username, .. } => Some(username),
+            AuthRule::Certificate { pattern } => certificate_user(pattern, req.certificate_dn?),
         }
     }
 
@@ -168,8 +175,25 @@ impl AuthRule {
                 }
                 _ => Outcome::NoMatch,
             },
+            // No certificate is no credential for this rule, not a wrong one: a Basic
+            // prompt would not help (NoMatch, never BadCredentials).
+            AuthRule::Certificate { pattern } => {
+                match req
+                    .certificate_dn
+                    .and_then(|dn| certificate_user(pattern, dn))
+                {
+                    Some(user) => Outcome::Authenticated(Cow::Borrowed(user), None, ByBasic(false)),
+                    None => Outcome::NoMatch,
+                }
+            }
         }
     }
+}
+
+/// The user name `pattern` finds in `dn`: its first capture group, when not empty.
+fn certificate_user<'d>(pattern: &regex::Regex, dn: &'d str) -> Option<&'d str> {
+    let user = pattern.captures(dn)?.get(1)?.as_str();
+    (!user.is_empty()).then_some(user)
 }
 
 /// How `x_forwarded_for` finds the address to check.
@@ -263,6 +287,7 @@ impl Rule {
             Rule::Auth(AuthRule::Key { key, .. }) => key.kind().rule_name(),
             Rule::Auth(AuthRule::Proxy { .. }) => "proxy_auth",
             Rule::Auth(AuthRule::Token { .. }) => "token_authentication",
+            Rule::Auth(AuthRule::Certificate { .. }) => "certificate_authentication",
             Rule::Groups(_) => "groups",
             Rule::Users(_) => "users",
             Rule::Actions(_) => "actions",
@@ -410,5 +435,9 @@ impl Resolve for Session<'_> {
     fn current_group(&self) -> Option<&str> {
         let group = self.req.header("x-ror-current-group")?;
         self.groups?.iter().any(|g| g == group).then_some(group)
+    }
+
+    fn certificate_dn(&self) -> Option<&str> {
+        self.req.certificate_dn
     }
 }

@@ -36,6 +36,11 @@ fn decide(acl: &Acl, r: &Req) -> String {
 
 /// Runs `f` on the ACL's view of `r`.
 fn with_request<T>(r: &Req, f: impl FnOnce(&Request<'_>) -> T) -> T {
+    with_request_dn(r, None, f)
+}
+
+/// [`with_request`] over a connection whose verified client certificate has `dn`.
+fn with_request_dn<T>(r: &Req, dn: Option<&str>, f: impl FnOnce(&Request<'_>) -> T) -> T {
     let head = parse_request_head(&r.raw, 16384).unwrap().unwrap();
     let path =
         crate::es::index_name::decode_part(std::str::from_utf8(head.path.get(&r.raw)).unwrap())
@@ -54,6 +59,7 @@ fn with_request<T>(r: &Req, f: impl FnOnce(&Request<'_>) -> T) -> T {
         Some(0),
     )
     .unwrap();
+    request.certificate_dn = dn;
     request.es = Some(es_rules::EsView {
         action: classified.action,
         unknown: classified.is_unknown(),
@@ -766,4 +772,166 @@ fn what_blocks_before_a_resumed_one_said_about_the_indices_still_counts() {
     // `users`: the node's own "no such index" answer, not a 403.
     assert_eq!(from_scratch, "404");
     assert_eq!(resumed, from_scratch);
+}
+
+/// The decision for `r` arriving over a connection whose client certificate has `dn`.
+fn decide_with_dn(acl: &Acl, r: &Req, dn: Option<&str>) -> String {
+    with_request_dn(r, dn, |request| summary(acl.evaluate(request, &NoCache)))
+}
+
+const PKI: &str = r#"
+readonlyrest:
+  access_control_rules:
+  - name: ops
+    certificate_authentication:
+      username_pattern: "CN=(.*?)(?:,|$)"
+    indices: ["@{user}-*", "shared"]
+  - name: by-group
+    groups: [auditors]
+    methods: [GET]
+  - name: basic
+    auth_key: "kim:pw"
+  users:
+  - username: "aud-*"
+    groups: [auditors]
+    certificate_authentication: true
+"#;
+
+#[test]
+fn certificate_authentication_names_the_user_from_the_dn() {
+    let acl = compile(PKI);
+    let search = |index: &str| req("GET", &format!("/{index}/_search"), &[]);
+    assert_eq!(
+        decide_with_dn(&acl, &search("alice-1"), Some("CN=alice,OU=ops,O=Example")),
+        "allow:ops:alice"
+    );
+    assert_eq!(
+        decide_with_dn(&acl, &search("shared"), Some("CN=alice,OU=ops,O=Example")),
+        "allow:ops:alice"
+    );
+    // The index narrowing sees the name taken from the certificate.
+    assert_ne!(
+        decide_with_dn(&acl, &search("bob-1"), Some("CN=alice,O=Example")),
+        "allow:ops:alice"
+    );
+    assert_eq!(
+        decide_with_dn(&acl, &search("bob-1"), Some("CN=bob")),
+        "allow:ops:bob"
+    );
+}
+
+#[test]
+fn no_certificate_or_a_dn_the_pattern_misses_does_not_match() {
+    let acl = compile(PKI);
+    let r = req("GET", "/alice-1/_search", &[]);
+    // No certificate: no credentials for this rule, not wrong ones; the basic block's
+    // missing credentials are what asks for a login.
+    assert_eq!(decide_with_dn(&acl, &r, None), "401");
+    let acl = compile(
+        "readonlyrest:\n  access_control_rules:\n  - name: pki\n    certificate_authentication: {username_pattern: \"UID=([^,]+)\"}\n",
+    );
+    assert_eq!(
+        decide_with_dn(&acl, &r, None),
+        "forbid:-:Forbidden by ReadonlyREST"
+    );
+    assert_eq!(
+        decide_with_dn(&acl, &r, Some("CN=alice,O=Example")),
+        "forbid:-:Forbidden by ReadonlyREST"
+    );
+    // An empty first group is no user name.
+    assert_eq!(
+        decide_with_dn(&acl, &r, Some("UID=,CN=x")),
+        "forbid:-:Forbidden by ReadonlyREST"
+    );
+    assert_eq!(
+        decide_with_dn(&acl, &r, Some("CN=x,UID=carol")),
+        "allow:pki:carol"
+    );
+}
+
+#[test]
+fn a_users_entry_authenticates_by_certificate_for_groups_rules() {
+    let acl = compile(PKI);
+    let get = req("GET", "/_cluster/health", &[]);
+    // `certificate_authentication: true` is the first CN; the entry's username patterns
+    // and groups apply as with any other authentication rule.
+    assert_eq!(
+        decide_with_dn(&acl, &get, Some("CN=aud-1,O=Example")),
+        "allow:by-group:aud-1"
+    );
+    let put = req("PUT", "/_cluster/settings", &[]);
+    assert_ne!(
+        decide_with_dn(&acl, &put, Some("CN=aud-1,O=Example")),
+        "allow:by-group:aud-1"
+    );
+    // A certificate whose name no entry lists has no groups.
+    assert_ne!(
+        decide_with_dn(&acl, &get, Some("CN=mallory,O=Example")),
+        "allow:by-group:mallory"
+    );
+    // Basic credentials still work next to it.
+    let kim = with_headers("GET", "/kim-1/_search", vec![basic("kim", "pw")]);
+    assert_eq!(decide_with_dn(&acl, &kim, None), "allow:basic:kim");
+}
+
+#[test]
+fn the_certificate_dn_is_a_variable() {
+    let acl = compile(
+        "readonlyrest:\n  access_control_rules:\n  - name: dn\n    proxy_auth: \"*\"\n    users: [\"@{acl:certificate_dn}\"]\n  - name: user\n    certificate_authentication: true\n    uri_re: [\"^/@{user}/\"]\n",
+    );
+    let dn = "CN=alice,O=Example";
+    // The user a proxy names must be the certificate's DN.
+    let r = req("GET", "/x/_search", &[("X-Forwarded-User", dn)]);
+    assert_eq!(
+        decide_with_dn(&acl, &r, Some(dn)),
+        "allow:dn:CN=alice,O=Example"
+    );
+    assert_ne!(
+        decide_with_dn(&acl, &r, Some("CN=bob")),
+        "allow:dn:CN=alice,O=Example"
+    );
+    assert_ne!(
+        decide_with_dn(&acl, &r, None),
+        "allow:dn:CN=alice,O=Example"
+    );
+    let r = req("GET", "/alice/_search", &[]);
+    assert_eq!(decide_with_dn(&acl, &r, Some(dn)), "allow:user:alice");
+    let r = req("GET", "/bob/_search", &[]);
+    assert_ne!(decide_with_dn(&acl, &r, Some(dn)), "allow:user:alice");
+}
+
+#[test]
+fn certificate_authentication_errors_are_positioned() {
+    for (rule, expected) in [
+        (
+            "{username_pattern: \"CN=(\"}",
+            "readonlyrest.yml:4:52: block `b`: rule `certificate_authentication`: invalid regular expression `CN=(`",
+        ),
+        (
+            "{username_pattern: \"CN=[^,]+\"}",
+            "readonlyrest.yml:4:52: block `b`: rule `certificate_authentication`: username_pattern `CN=[^,]+` must have exactly one capture group (the user name), it has 0",
+        ),
+        (
+            "{username_pattern: \"(CN)=([^,]+)\"}",
+            "it has 2",
+        ),
+        ("false", "readonlyrest.yml:4:33: block `b`: rule `certificate_authentication`: must be true"),
+        ("{pattern: x}", "readonlyrest.yml:4:34: unknown key `pattern` in certificate_authentication"),
+        ("{}", "needs `username_pattern`"),
+        ("CN", "must be true or {username_pattern"),
+    ] {
+        let errors = try_acl(&format!(
+            "readonlyrest:\n  access_control_rules:\n  - name: b\n    certificate_authentication: {rule}\n"
+        ))
+        .unwrap_err();
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "{rule}: {errors:?}"
+        );
+    }
+    // Non-capturing groups are fine.
+    assert!(try_acl(
+        "readonlyrest:\n  access_control_rules:\n  - name: b\n    certificate_authentication: {username_pattern: \"CN=(.*?)(?:,|$)\"}\n"
+    )
+    .is_ok());
 }

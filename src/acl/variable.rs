@@ -1,5 +1,6 @@
 //! Runtime variables in rule values: `@{user}`, `@{acl:user}`, `@{header:X}` (and the legacy
-//! `@{X}`), `@{acl:current_group}`, and `@explode{...}` to turn one comma-separated value
+//! `@{X}`), `@{acl:current_group}`, `@{acl:certificate_dn}` (the verified client
+//! certificate's subject DN), and `@explode{...}` to turn one comma-separated value
 //! into several. A value without variables compiles to plain text and costs nothing per
 //! request; with variables it is resolved per request from the request and the user the
 //! block's authentication rule established. Functions such as `#{to_lowercase}` are applied
@@ -20,6 +21,7 @@ enum Var {
     /// Lower-cased header name.
     Header(String),
     CurrentGroup,
+    CertificateDn,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +44,10 @@ pub trait Resolve {
     /// The first header with this (lower-case) name.
     fn header(&self, lower_name: &str) -> Option<&str>;
     fn current_group(&self) -> Option<&str>;
+    /// The subject DN of the verified client certificate, if any.
+    fn certificate_dn(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl Template {
@@ -140,6 +146,7 @@ impl Template {
                         Var::User => from.user(),
                         Var::Header(name) => from.header(name),
                         Var::CurrentGroup => from.current_group(),
+                        Var::CertificateDn => from.certificate_dn(),
                     };
                     let Some(value) = value else {
                         return Vec::new();
@@ -178,6 +185,7 @@ fn parse_var(name: &str) -> Result<Var, String> {
     Ok(match name {
         "user" | "acl:user" => Var::User,
         "acl:current_group" => Var::CurrentGroup,
+        "acl:certificate_dn" => Var::CertificateDn,
         _ => {
             if let Some(header) = name.strip_prefix("header:") {
                 Var::Header(header.trim().to_ascii_lowercase())
@@ -227,6 +235,9 @@ mod tests {
         fn current_group(&self) -> Option<&str> {
             None
         }
+        fn certificate_dn(&self) -> Option<&str> {
+            Some("CN=alice,O=Example")
+        }
     }
 
     fn resolve(text: &str) -> Vec<String> {
@@ -251,6 +262,13 @@ mod tests {
         assert_eq!(resolve("plain@mail.com"), ["plain@mail.com"]);
         assert!(resolve("@{header:missing}").is_empty());
         assert!(resolve("@{acl:current_group}").is_empty());
+        assert_eq!(
+            resolve("dn=@{acl:certificate_dn}"),
+            ["dn=CN=alice,O=Example"]
+        );
+        assert!(!Template::parse("@{acl:certificate_dn}", false)
+            .unwrap()
+            .needs_user());
     }
 
     #[test]

@@ -6,9 +6,13 @@
 //! [`MAX_RESPONSE_BYTES`] are an error rather than a memory hazard.
 
 use super::settings::BasicAuthorization;
+use crate::config::UpstreamUrl;
 use crate::http::chunked::ChunkedDecoder;
+use crate::tls::blocking::BlockingStream;
+use rustls::ClientConfig;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
 
 const MAX_RESPONSE_BYTES: usize = 16 << 20;
@@ -21,6 +25,38 @@ pub struct ClusterTarget {
     pub port: u16,
     pub host_header: String,
     pub authorization: Option<BasicAuthorization>,
+    /// Set for `https://` nodes.
+    pub tls: Option<TargetTls>,
+}
+
+/// How an `https://` node is reached: the verifier and the name its certificate must carry.
+#[derive(Debug, Clone)]
+pub struct TargetTls {
+    pub config: Arc<ClientConfig>,
+    pub server_name: String,
+}
+
+impl TargetTls {
+    /// The TLS of a node at `url`: `None` for `http://`; an error for an `https://` node
+    /// when the gateway has no TLS client settings (it never sends in clear text instead).
+    pub fn for_url(
+        url: &UpstreamUrl,
+        config: Option<&Arc<ClientConfig>>,
+    ) -> io::Result<Option<TargetTls>> {
+        if !url.tls {
+            return Ok(None);
+        }
+        let config = config.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("no TLS client settings for {url}"),
+            )
+        })?;
+        Ok(Some(TargetTls {
+            config: Arc::clone(config),
+            server_name: url.host.clone(),
+        }))
+    }
 }
 
 #[derive(Debug)]
@@ -37,10 +73,15 @@ pub fn send(
     body: Option<(&str, &[u8])>,
     timeout: Duration,
 ) -> io::Result<Response> {
-    let mut stream = connect(target, timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
-    stream.set_nodelay(true)?;
+    let tcp = connect(target, timeout)?;
+    tcp.set_read_timeout(Some(timeout))?;
+    tcp.set_write_timeout(Some(timeout))?;
+    tcp.set_nodelay(true)?;
+    let tls = target
+        .tls
+        .as_ref()
+        .map(|tls| (&tls.config, tls.server_name.as_str()));
+    let mut stream = BlockingStream::new(tcp, tls)?;
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
         target.host_header
@@ -80,7 +121,7 @@ enum Framing {
     UntilClose,
 }
 
-fn read_response(stream: &mut TcpStream) -> io::Result<Response> {
+fn read_response(stream: &mut BlockingStream) -> io::Result<Response> {
     let mut buffer = Vec::with_capacity(4096);
     let (status, framing, head_len) = loop {
         if read_more(stream, &mut buffer)? == 0 {
@@ -153,7 +194,7 @@ fn framing(headers: &[httparse::Header<'_>]) -> io::Result<Framing> {
 }
 
 /// Appends what the socket has; 0 at the end of the stream.
-fn read_more(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> io::Result<usize> {
+fn read_more(stream: &mut BlockingStream, buffer: &mut Vec<u8>) -> io::Result<usize> {
     if buffer.len() >= MAX_RESPONSE_BYTES {
         return Err(invalid("the response is too large"));
     }

@@ -29,4 +29,4 @@ pub use event::{
     BlockTrace, BlocksHistory, Event, EventType, FinalState, HeaderNames, RequestRecord, SinkFilter,
 };
 pub use settings::{decode, AuditSettings, OutputKind, OutputSettings, Serializer};
-pub use sink::{Audit, AuditStats, AuditTuning, OutputStats, Recorder};
+pub use sink::{Audit, AuditStats, AuditTuning, LocalCluster, OutputStats, Recorder};

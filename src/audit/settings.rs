@@ -68,6 +68,22 @@ pub enum OutputKind {
     },
 }
 
+impl AuditSettings {
+    /// Whether an enabled output writes to an `https://` node of its own cluster (the
+    /// gateway then needs its TLS client settings even with plain upstreams).
+    pub fn has_https_cluster(&self) -> bool {
+        self.outputs
+            .iter()
+            .filter(|o| o.enabled)
+            .any(|o| match &o.kind {
+                OutputKind::Index { cluster, .. } | OutputKind::DataStream { cluster, .. } => {
+                    cluster.iter().flatten().any(|node| node.url.tls)
+                }
+                _ => false,
+            })
+    }
+}
+
 /// Which events a serializer writes and what it adds to them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Serializer {
@@ -114,7 +130,8 @@ pub struct ClusterNode {
     pub authorization: Option<BasicAuthorization>,
 }
 
-/// A ready `Authorization: Basic …` value; `Debug` never prints it.
+/// A ready `Authorization` value (`Basic …`, or `ApiKey …` from `gateway.upstream_auth`);
+/// `Debug` never prints it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct BasicAuthorization(String);
 
@@ -123,6 +140,11 @@ impl BasicAuthorization {
         use base64::Engine;
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         BasicAuthorization(format!("Basic {token}"))
+    }
+
+    /// A ready `Authorization` value of any scheme (`gateway.upstream_auth`'s `ApiKey …`).
+    pub fn from_value(value: String) -> BasicAuthorization {
+        BasicAuthorization(value)
     }
 
     pub fn header_value(&self) -> &str {
@@ -525,17 +547,18 @@ fn decode_cluster(node: &Node, d: &mut Diagnostics) -> Vec<ClusterNode> {
         .collect()
 }
 
-/// `http://[user:password@]host[:port]`; the password may be percent-encoded.
+/// `http[s]://[user:password@]host[:port]`; the password may be percent-encoded. https nodes
+/// are verified with `gateway.upstream_tls`.
 fn parse_cluster_node(text: &str) -> Result<ClusterNode, String> {
-    if text.starts_with("https://") {
-        return Err(format!(
-            "audit cluster `{}`: TLS to the audit cluster is not supported yet (use http://)",
-            redact(text)
-        ));
-    }
-    let rest = text
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("audit cluster `{}` must start with http://", redact(text)))?;
+    let (scheme, rest) = match text.split_once("://") {
+        Some((scheme @ ("http" | "https"), rest)) => (scheme, rest),
+        _ => {
+            return Err(format!(
+                "audit cluster `{}` must start with http:// or https://",
+                redact(text)
+            ))
+        }
+    };
     let (authorization, authority) = match rest.rsplit_once('@') {
         Some((userinfo, authority)) => {
             let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
@@ -546,7 +569,7 @@ fn parse_cluster_node(text: &str) -> Result<ClusterNode, String> {
         }
         None => (None, rest),
     };
-    let url = UpstreamUrl::parse(&format!("http://{authority}"))
+    let url = UpstreamUrl::parse(&format!("{scheme}://{authority}"))
         .map_err(|e| format!("audit cluster: {e}"))?;
     Ok(ClusterNode { url, authorization })
 }

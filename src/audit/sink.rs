@@ -10,12 +10,13 @@
 //! per round or per full bulk, not one per event.
 //! Nothing here blocks a worker; everything dropped is counted in [`AuditStats`].
 
-use super::cluster::ClusterTarget;
+use super::cluster::{ClusterTarget, TargetTls};
 use super::event::Event;
 use super::file::FileOutput;
 use super::index::{BulkDestination, BulkOutput, WarnLimiter};
 use super::serialize::{skips, write_document};
-use super::settings::{AuditSettings, ClusterNode, OutputKind, Serializer};
+use super::settings::{AuditSettings, BasicAuthorization, ClusterNode, OutputKind, Serializer};
+use crate::config::UpstreamUrl;
 use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
@@ -126,12 +127,25 @@ struct Running {
     shutdown_wait: Duration,
 }
 
+/// The cluster behind the gateway: where `index`/`data_stream` outputs without a `cluster`
+/// write.
+#[derive(Debug, Clone, Default)]
+pub struct LocalCluster {
+    /// Per node: its address and its URL (`Host` header, scheme, TLS server name).
+    pub nodes: Vec<(SocketAddr, UpstreamUrl)>,
+    /// `gateway.upstream_auth`: the gateway's own credentials for the cluster.
+    pub authorization: Option<BasicAuthorization>,
+    /// How `https://` nodes are verified, local or an output's `cluster`
+    /// (`gateway.upstream_tls`).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+}
+
 impl Audit {
-    /// Starts the writer and output threads. `local_cluster` (address, `Host` header) is where
+    /// Starts the writer and output threads. `local_cluster` is where
     /// `index`/`data_stream` outputs without a `cluster` write.
     pub fn start(
         settings: &AuditSettings,
-        local_cluster: Vec<(SocketAddr, String)>,
+        local_cluster: LocalCluster,
         workers: usize,
     ) -> io::Result<Audit> {
         Audit::start_tuned(settings, local_cluster, workers, AuditTuning::default())
@@ -140,7 +154,7 @@ impl Audit {
     /// [`Audit::start`] with explicit queue, batch and timing settings.
     pub fn start_tuned(
         settings: &AuditSettings,
-        local_cluster: Vec<(SocketAddr, String)>,
+        local_cluster: LocalCluster,
         workers: usize,
         tuning: AuditTuning,
     ) -> io::Result<Audit> {
@@ -148,15 +162,21 @@ impl Audit {
         if enabled.is_empty() {
             return Ok(Audit::disabled());
         }
+        let authorization = local_cluster.authorization;
+        let tls = local_cluster.tls;
         let local: Vec<ClusterTarget> = local_cluster
+            .nodes
             .into_iter()
-            .map(|(address, host_header)| ClusterTarget {
-                host: address.ip().to_string(),
-                port: address.port(),
-                host_header,
-                authorization: None,
+            .map(|(address, url)| {
+                Ok(ClusterTarget {
+                    host: address.ip().to_string(),
+                    port: address.port(),
+                    host_header: url.authority(),
+                    authorization: authorization.clone(),
+                    tls: TargetTls::for_url(&url, tls.as_ref())?,
+                })
             })
-            .collect();
+            .collect::<io::Result<_>>()?;
         let file_generation = Arc::new(AtomicU64::new(0));
         let (alive, all_ended) = flume::bounded::<()>(0);
         let mut threads = Vec::new();
@@ -167,7 +187,8 @@ impl Audit {
             let counters = Arc::new(OutputCounters::default());
             // An index or data-stream output runs on its own thread.
             let mut start_bulk = |destination, cluster: &Option<Vec<ClusterNode>>| {
-                let nodes = cluster_targets(&output.name, cluster.as_deref(), &local)?;
+                let nodes =
+                    cluster_targets(&output.name, cluster.as_deref(), &local, tls.as_ref())?;
                 let (bulk, thread) = BulkOutput::start(
                     &output.name,
                     destination,
@@ -329,18 +350,22 @@ fn cluster_targets(
     output: &str,
     cluster: Option<&[ClusterNode]>,
     local: &[ClusterTarget],
+    tls: Option<&Arc<rustls::ClientConfig>>,
 ) -> io::Result<Vec<ClusterTarget>> {
     let targets: Vec<ClusterTarget> = match cluster {
         None => local.to_vec(),
         Some(nodes) => nodes
             .iter()
-            .map(|node| ClusterTarget {
-                host: node.url.host.clone(),
-                port: node.url.port,
-                host_header: node.url.authority(),
-                authorization: node.authorization.clone(),
+            .map(|node| {
+                Ok(ClusterTarget {
+                    host: node.url.host.clone(),
+                    port: node.url.port,
+                    host_header: node.url.authority(),
+                    authorization: node.authorization.clone(),
+                    tls: TargetTls::for_url(&node.url, tls)?,
+                })
             })
-            .collect(),
+            .collect::<io::Result<_>>()?,
     };
     if targets.is_empty() {
         return Err(io::Error::new(

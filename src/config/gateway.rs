@@ -2,6 +2,7 @@
 
 use super::error::{entries, Diagnostics};
 use super::yaml::Node;
+use crate::tls::settings::{ServerTlsSettings, UpstreamTlsSettings};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -37,8 +38,21 @@ const MIN_HEADER_BYTES: u64 = 1024;
 /// Validated `gateway:` settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GatewaySettings {
-    pub listen: Vec<SocketAddr>,
+    /// Where clients connect. A bare `IP:PORT` entry is provisionally plain here and made
+    /// TLS by [`crate::config::Config::load`] when the `readonlyrest.ssl` section is enabled.
+    pub listen: Vec<ListenAddress>,
     pub upstreams: Vec<UpstreamUrl>,
+    /// `readonlyrest.ssl` when enabled: the TLS listeners' certificates (read from the file
+    /// holding the `readonlyrest:` section, relative paths resolved against its folder).
+    /// Which listeners speak TLS is fixed at start; certificates reload (`runtime::watch`).
+    pub server_tls: Option<ServerTlsSettings>,
+    /// `gateway.upstream_tls`: how `https://` upstreams are verified. `None` with an
+    /// `https://` upstream means the defaults: the system's roots, the host name verified,
+    /// no client certificate.
+    pub upstream_tls: Option<UpstreamTlsSettings>,
+    /// `gateway.upstream_auth`: the credentials the gateway sends upstream instead of the
+    /// client's (`None`: the client's `Authorization` passes unchanged).
+    pub upstream_auth: Option<UpstreamAuth>,
     /// Worker threads; `None` means one per online core.
     pub workers: Option<usize>,
     pub pin_workers: bool,
@@ -60,6 +74,66 @@ pub struct GatewaySettings {
     pub admin: Option<AdminSettings>,
     /// `access_log: true`: one log line per request (target `ringfence::access`).
     pub access_log: bool,
+}
+
+/// One `gateway.listen` entry: an address and whether clients speak TLS to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenAddress {
+    pub addr: SocketAddr,
+    pub tls: bool,
+}
+
+impl std::fmt::Display for ListenAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = if self.tls { "https" } else { "http" };
+        write!(f, "{scheme}://{}", self.addr)
+    }
+}
+
+/// The scheme a `gateway.listen` entry was written with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenScheme {
+    /// `http://IP:PORT`: plain, whatever the `ssl` section says.
+    Http,
+    /// `https://IP:PORT`: TLS; needs an enabled `readonlyrest.ssl` section.
+    Https,
+    /// `IP:PORT`: TLS when the `readonlyrest.ssl` section is enabled (as the HTTP port of a
+    /// ReadonlyREST node), plain otherwise.
+    Bare,
+}
+
+impl ListenScheme {
+    /// Whether the listener speaks TLS, given whether an `ssl` section is enabled; `Err`
+    /// for `https://` without one.
+    pub fn resolve(self, ssl_enabled: bool) -> Result<bool, &'static str> {
+        match (self, ssl_enabled) {
+            (ListenScheme::Http, _) => Ok(false),
+            (ListenScheme::Https, true) => Ok(true),
+            (ListenScheme::Https, false) => Err("an https:// listener needs an enabled `readonlyrest.ssl` section (server certificate and key)"),
+            (ListenScheme::Bare, ssl) => Ok(ssl),
+        }
+    }
+}
+
+/// `gateway.upstream_auth`: the gateway authenticates to the cluster as itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UpstreamAuth {
+    /// The whole `Authorization` value sent upstream: `Basic …` or `ApiKey …`.
+    pub authorization: String,
+    /// Send `es-security-runas-user: <the user the ACL authenticated>` (Elasticsearch's
+    /// run-as: the gateway's account needs the `run_as` privilege). A request allowed
+    /// without an authenticated user goes as the gateway's account.
+    pub run_as_logged_user: bool,
+}
+
+impl std::fmt::Debug for UpstreamAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = self.authorization.split(' ').next().unwrap_or_default();
+        f.debug_struct("UpstreamAuth")
+            .field("authorization", &format_args!("{scheme} ***"))
+            .field("run_as_logged_user", &self.run_as_logged_user)
+            .finish()
+    }
 }
 
 /// `gateway.admin`: where the admin listener (metrics and probes) binds.
@@ -154,25 +228,32 @@ impl Default for Limits {
     }
 }
 
-/// An upstream node as written in the config: `http://host:port`.
+/// An upstream node as written in the config: `http://host:port` or `https://host:port`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamUrl {
     pub host: String,
     pub port: u16,
+    /// `https://`: the gateway speaks TLS to this node (`gateway.upstream_tls`).
+    pub tls: bool,
 }
 
 impl UpstreamUrl {
-    /// Parses `http://host[:port][/]`. TLS to the cluster comes with the TLS work.
+    /// Parses `http://host[:port][/]` or `https://host[:port][/]` (port 9200 by default for
+    /// both, as Elasticsearch serves both on its HTTP port).
     pub fn parse(text: &str) -> Result<UpstreamUrl, String> {
-        let rest = text.strip_prefix("http://").ok_or_else(|| {
-            format!(
-                "upstream `{text}` must start with http:// (https upstreams are not supported yet)"
-            )
-        })?;
+        let (tls, rest) = if let Some(rest) = text.strip_prefix("http://") {
+            (false, rest)
+        } else if let Some(rest) = text.strip_prefix("https://") {
+            (true, rest)
+        } else {
+            return Err(format!(
+                "upstream `{text}` must start with http:// or https://"
+            ));
+        };
         let authority = rest.strip_suffix('/').unwrap_or(rest);
         if authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
             return Err(format!(
-                "upstream `{text}` must be http://host:port with no path, query or credentials"
+                "upstream `{text}` must be http(s)://host:port with no path, query or credentials"
             ));
         }
         let (host, port) = match authority.rsplit_once(':') {
@@ -192,6 +273,7 @@ impl UpstreamUrl {
         Ok(UpstreamUrl {
             host: host.to_string(),
             port,
+            tls,
         })
     }
 
@@ -207,7 +289,8 @@ impl UpstreamUrl {
 
 impl std::fmt::Display for UpstreamUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "http://{}", self.authority())
+        let scheme = if self.tls { "https" } else { "http" };
+        write!(f, "{scheme}://{}", self.authority())
     }
 }
 
@@ -216,6 +299,50 @@ pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
     text.parse().map_err(|_| {
         format!("listen address `{text}` must be IP:PORT, for example 0.0.0.0:9201 or [::]:9201")
     })
+}
+
+/// Parses a `gateway.listen` entry: `IP:PORT`, `http://IP:PORT` or `https://IP:PORT`.
+pub fn parse_listen_entry(text: &str) -> Result<(ListenScheme, SocketAddr), String> {
+    let (scheme, rest) = if let Some(rest) = text.strip_prefix("https://") {
+        (ListenScheme::Https, rest)
+    } else if let Some(rest) = text.strip_prefix("http://") {
+        (ListenScheme::Http, rest)
+    } else {
+        (ListenScheme::Bare, text)
+    };
+    let addr = rest.strip_suffix('/').unwrap_or(rest).parse().map_err(|_| {
+        format!("listen address `{text}` must be [http:// or https://]IP:PORT, for example 0.0.0.0:9201, https://0.0.0.0:9443 or [::]:9201")
+    })?;
+    Ok((scheme, addr))
+}
+
+/// A `gateway.listen` entry as written, before the `ssl` section says what a bare one is.
+#[derive(Debug, Clone, Copy)]
+pub struct ListenEntry<'n> {
+    pub scheme: ListenScheme,
+    pub addr: SocketAddr,
+    /// Where it is written (errors).
+    pub node: &'n Node,
+}
+
+/// The listeners of `entries`, bare ones TLS iff `ssl_enabled`; an `https://` entry without
+/// an enabled `ssl` section is an error at its position.
+pub fn resolve_listen(
+    entries: &[ListenEntry<'_>],
+    ssl_enabled: bool,
+    d: &mut Diagnostics,
+) -> Vec<ListenAddress> {
+    let mut out = Vec::with_capacity(entries.len());
+    for entry in entries {
+        match entry.scheme.resolve(ssl_enabled) {
+            Ok(tls) => out.push(ListenAddress {
+                addr: entry.addr,
+                tls,
+            }),
+            Err(message) => d.error(entry.node, format!("gateway.listen: {message}")),
+        }
+    }
+    out
 }
 
 const KEYS: &[&str] = &[
@@ -233,7 +360,10 @@ const KEYS: &[&str] = &[
     "ip_filter",
     "admin",
     "access_log",
+    "upstream_tls",
+    "upstream_auth",
 ];
+const UPSTREAM_AUTH_KEYS: &[&str] = &["username", "password", "api_key", "run_as_logged_user"];
 const AUTH_KEYS: &[&str] = &[
     "hash_threads",
     "max_pending_hashes",
@@ -260,11 +390,25 @@ const LIMIT_KEYS: &[&str] = &[
     "max_pipelined_requests",
 ];
 
-/// Decodes the `gateway:` mapping. `base_dir` resolves a relative `acl_file`.
+/// Decodes the `gateway:` mapping. `base_dir` resolves a relative `acl_file`. Bare listen
+/// entries come out plain: [`decode_parts`] keeps them for [`resolve_listen`].
 pub fn decode(node: &Node, base_dir: &std::path::Path, d: &mut Diagnostics) -> GatewaySettings {
+    decode_parts(node, base_dir, d).0
+}
+
+/// [`decode`], and the listen entries as written (for the `ssl` section to resolve).
+pub fn decode_parts<'n>(
+    node: &'n Node,
+    base_dir: &std::path::Path,
+    d: &mut Diagnostics,
+) -> (GatewaySettings, Vec<ListenEntry<'n>>) {
+    let mut listen_entries = Vec::new();
     let mut settings = GatewaySettings {
         listen: Vec::new(),
         upstreams: Vec::new(),
+        server_tls: None,
+        upstream_tls: None,
+        upstream_auth: None,
         workers: None,
         pin_workers: false,
         access_log: false,
@@ -285,8 +429,12 @@ pub fn decode(node: &Node, base_dir: &std::path::Path, d: &mut Diagnostics) -> G
             "listen" => {
                 saw_listen = true;
                 for item in string_or_list(value, "gateway.listen", d) {
-                    match parse_listen(item.as_str().unwrap_or_default()) {
-                        Ok(addr) => settings.listen.push(addr),
+                    match parse_listen_entry(item.as_str().unwrap_or_default()) {
+                        Ok((scheme, addr)) => listen_entries.push(ListenEntry {
+                            scheme,
+                            addr,
+                            node: item,
+                        }),
                         Err(message) => d.error(item, message),
                     }
                 }
@@ -335,9 +483,25 @@ pub fn decode(node: &Node, base_dir: &std::path::Path, d: &mut Diagnostics) -> G
             }
             "ip_filter" => settings.ip_filter = decode_ip_filter(value, d),
             "admin" => settings.admin = decode_admin(value, d),
+            "upstream_tls" => {
+                let tls = crate::tls::settings::decode_upstream_tls(value, base_dir, d);
+                if !tls.verify_hostname {
+                    d.warn(value, "gateway.upstream_tls.verify_hostname is false: any certificate the trusted CAs signed is accepted for every upstream, whatever host it names");
+                }
+                settings.upstream_tls = Some(tls);
+            }
+            "upstream_auth" => settings.upstream_auth = decode_upstream_auth(value, d),
             _ => d.unknown_key(key_node, "gateway", KEYS),
         }
     }
+    // Provisional: `Config::load` decides bare entries once the `ssl` section is known.
+    settings.listen = listen_entries
+        .iter()
+        .map(|e| ListenAddress {
+            addr: e.addr,
+            tls: e.scheme == ListenScheme::Https,
+        })
+        .collect();
     if !saw_listen {
         d.error(
             node,
@@ -350,7 +514,127 @@ pub fn decode(node: &Node, base_dir: &std::path::Path, d: &mut Diagnostics) -> G
             "gateway.upstreams is required (for example [\"http://127.0.0.1:9200\"])",
         );
     }
-    settings
+    if let (Some(_), Some(at)) = (&settings.upstream_auth, node.get("upstream_auth")) {
+        if let Some(plain) = settings.upstreams.iter().find(|u| !u.tls) {
+            d.warn(
+                at,
+                format!("gateway.upstream_auth: the gateway's credentials go to {plain} in clear text; use https:// upstreams"),
+            );
+        }
+    }
+    if settings.upstream_tls.is_some() && !settings.upstreams.iter().any(|u| u.tls) {
+        if let Some(at) = node.get("upstream_tls") {
+            d.warn(
+                at,
+                "gateway.upstream_tls has no effect: no upstream is https://",
+            );
+        }
+    }
+    (settings, listen_entries)
+}
+
+/// `gateway.upstream_auth`: `{username, password}` or `{api_key}` (either `id:key`, encoded
+/// here, or the encoded value Elasticsearch returned), and `run_as_logged_user`.
+fn decode_upstream_auth(node: &Node, d: &mut Diagnostics) -> Option<UpstreamAuth> {
+    use base64::Engine;
+    let (mut username, mut password, mut api_key) = (None, None, None);
+    let mut run_as_logged_user = false;
+    let mut ok = true;
+    for (key, key_node, value) in entries(node, "gateway.upstream_auth", d) {
+        let text = || value.as_str().filter(|t| !t.is_empty() && !value.is_null());
+        let slot = match key {
+            "username" => &mut username,
+            "password" => &mut password,
+            "api_key" => &mut api_key,
+            "run_as_logged_user" => {
+                match value.as_bool() {
+                    Some(flag) => run_as_logged_user = flag,
+                    None => {
+                        d.error(
+                            value,
+                            "gateway.upstream_auth.run_as_logged_user must be true or false",
+                        );
+                        ok = false;
+                    }
+                }
+                continue;
+            }
+            _ => {
+                d.unknown_key(key_node, "gateway.upstream_auth", UPSTREAM_AUTH_KEYS);
+                ok = false;
+                continue;
+            }
+        };
+        match text() {
+            // A value that would end the header line early must never reach a request head.
+            Some(t) if t.bytes().any(|b| b.is_ascii_control()) => {
+                d.error(
+                    value,
+                    format!("gateway.upstream_auth.{key} must not contain control characters"),
+                );
+                ok = false;
+            }
+            Some(t) => *slot = Some(t.to_string()),
+            None => {
+                d.error(
+                    value,
+                    format!("gateway.upstream_auth.{key} must be a non-empty string"),
+                );
+                ok = false;
+            }
+        }
+    }
+    if node.as_map().is_none() && !node.is_null() {
+        return None;
+    }
+    let authorization = match (username, password, api_key) {
+        (Some(user), Some(password), None) => {
+            if user.contains(':') {
+                d.error(node, "gateway.upstream_auth.username must not contain `:` (Basic credentials are user:password)");
+                return None;
+            }
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            format!("Basic {token}")
+        }
+        (None, None, Some(key)) => {
+            // `id:key` as Elasticsearch's create-API-key answer lists them; otherwise the
+            // `encoded` field of that answer, sent as it is.
+            let encoded = if key.contains(':') {
+                base64::engine::general_purpose::STANDARD.encode(&key)
+            } else {
+                key
+            };
+            if encoded.contains(' ') {
+                d.error(node, "gateway.upstream_auth.api_key must be `id:key` or the encoded key, without spaces");
+                return None;
+            }
+            format!("ApiKey {encoded}")
+        }
+        _ if !ok => return None,
+        (None, None, None) => {
+            d.error(
+                node,
+                "gateway.upstream_auth needs `username` and `password`, or `api_key`",
+            );
+            return None;
+        }
+        (Some(_), Some(_), Some(_)) | (Some(_), None, Some(_)) | (None, Some(_), Some(_)) => {
+            d.error(node, "gateway.upstream_auth: use either `username` and `password`, or `api_key`, not both");
+            return None;
+        }
+        (Some(_), None, None) | (None, Some(_), None) => {
+            d.error(
+                node,
+                "gateway.upstream_auth needs both `username` and `password`",
+            );
+            return None;
+        }
+    };
+    ok.then_some(UpstreamAuth {
+        authorization,
+        run_as_logged_user,
+    })
 }
 
 fn decode_limits(node: &Node, d: &mut Diagnostics) -> Limits {
@@ -555,7 +839,8 @@ mod tests {
             s.upstreams[1],
             UpstreamUrl {
                 host: "es2".into(),
-                port: 9202
+                port: 9202,
+                tls: false,
             }
         );
         assert_eq!(s.workers, Some(2));
@@ -662,7 +947,7 @@ mod tests {
     #[test]
     fn every_bad_value_is_reported() {
         let (_, errors) = decode_text(
-            "gateway:\n  listen: \"nowhere\"\n  upstreams: [\"https://x:1\", \"http://x:99999\"]\n  workers: 0\n  pin_workers: maybe\n",
+            "gateway:\n  listen: \"nowhere\"\n  upstreams: [\"ftp://x:1\", \"http://x:99999\"]\n  workers: 0\n  pin_workers: maybe\n",
         );
         assert_eq!(errors.len(), 5, "{errors:?}");
     }
@@ -673,7 +958,8 @@ mod tests {
             UpstreamUrl::parse("http://[::1]:9200").unwrap(),
             UpstreamUrl {
                 host: "::1".into(),
-                port: 9200
+                port: 9200,
+                tls: false,
             }
         );
         assert_eq!(UpstreamUrl::parse("http://es").unwrap().port, 9200);
@@ -683,5 +969,166 @@ mod tests {
             UpstreamUrl::parse("http://[::1]:9200").unwrap().authority(),
             "[::1]:9200"
         );
+    }
+
+    #[test]
+    fn https_upstreams_keep_their_scheme() {
+        let url = UpstreamUrl::parse("https://es.example:9243/").unwrap();
+        assert_eq!(
+            (url.host.as_str(), url.port, url.tls),
+            ("es.example", 9243, true)
+        );
+        assert_eq!(url.to_string(), "https://es.example:9243");
+        let url = UpstreamUrl::parse("https://[::1]").unwrap();
+        assert_eq!((url.port, url.tls), (9200, true));
+        assert_eq!(url.to_string(), "https://[::1]:9200");
+        assert_eq!(
+            UpstreamUrl::parse("http://es").unwrap().to_string(),
+            "http://es:9200"
+        );
+        assert!(UpstreamUrl::parse("ftp://es").is_err());
+        assert!(UpstreamUrl::parse("https://u:p@es").is_err());
+    }
+
+    #[test]
+    fn listen_entries_carry_their_scheme() {
+        let addr: SocketAddr = "0.0.0.0:9443".parse().unwrap();
+        assert_eq!(
+            parse_listen_entry("https://0.0.0.0:9443"),
+            Ok((ListenScheme::Https, addr))
+        );
+        assert_eq!(
+            parse_listen_entry("http://0.0.0.0:9443/"),
+            Ok((ListenScheme::Http, addr))
+        );
+        assert_eq!(
+            parse_listen_entry("0.0.0.0:9443"),
+            Ok((ListenScheme::Bare, addr))
+        );
+        assert_eq!(
+            parse_listen_entry("[::]:1").map(|e| e.0),
+            Ok(ListenScheme::Bare)
+        );
+        assert!(parse_listen_entry("https://localhost:9443").is_err());
+        assert!(parse_listen_entry("tcp://0.0.0.0:1").is_err());
+        assert_eq!(ListenScheme::Bare.resolve(true), Ok(true));
+        assert_eq!(ListenScheme::Bare.resolve(false), Ok(false));
+        assert_eq!(ListenScheme::Http.resolve(true), Ok(false));
+        assert!(ListenScheme::Https.resolve(false).is_err());
+        let listen = ListenAddress { addr, tls: true };
+        assert_eq!(listen.to_string(), "https://0.0.0.0:9443");
+        // `decode` alone knows no ssl section: bare entries are plain, https ones TLS.
+        let (s, errors) = decode_text(
+            "gateway:\n  listen: [\"https://0.0.0.0:9443\", \"127.0.0.1:9201\"]\n  upstreams: http://es\n",
+        );
+        assert_eq!(errors, Vec::<String>::new());
+        assert_eq!(
+            s.listen.iter().map(|l| l.tls).collect::<Vec<_>>(),
+            [true, false]
+        );
+    }
+
+    fn upstream_auth(yaml: &str) -> (Option<UpstreamAuth>, Vec<String>) {
+        let (s, errors) = decode_text(&format!(
+            "gateway:\n  listen: 127.0.0.1:9201\n  upstreams: https://es\n  upstream_auth: {yaml}\n"
+        ));
+        (s.upstream_auth, errors)
+    }
+
+    #[test]
+    fn upstream_auth_decodes_basic_and_api_keys() {
+        let (auth, errors) = upstream_auth("{username: ringfence, password: \"s3cret\"}");
+        assert_eq!(errors, Vec::<String>::new());
+        let auth = auth.unwrap();
+        // base64("ringfence:s3cret")
+        assert_eq!(auth.authorization, "Basic cmluZ2ZlbmNlOnMzY3JldA==");
+        assert!(!auth.run_as_logged_user);
+        let debug = format!("{auth:?}");
+        assert!(debug.contains("Basic ***"), "{debug}");
+        assert!(
+            !debug.contains("cmluZ2ZlbmNl") && !debug.contains("s3cret"),
+            "{debug}"
+        );
+
+        // `id:key` is encoded as Elasticsearch expects; an encoded key is sent as it is.
+        let (auth, errors) = upstream_auth(
+            "{api_key: \"VuaCfGcBCdbkQm-e5aOx:ui2lp2axTNmsyakw9tvNnw\", run_as_logged_user: true}",
+        );
+        assert_eq!(errors, Vec::<String>::new());
+        let auth = auth.unwrap();
+        assert_eq!(
+            auth.authorization,
+            "ApiKey VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw=="
+        );
+        assert!(auth.run_as_logged_user);
+        assert!(!format!("{auth:?}").contains("VnVh"));
+        let (auth, _) = upstream_auth(
+            "{api_key: \"VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==\"}",
+        );
+        assert_eq!(
+            auth.unwrap().authorization,
+            "ApiKey VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw=="
+        );
+        let (s, _) = decode_text("gateway:\n  listen: 127.0.0.1:9201\n  upstreams: http://es\n");
+        assert_eq!((s.upstream_auth, s.upstream_tls), (None, None));
+        let text = "gateway:\n  listen: 127.0.0.1:9201\n  upstreams: [https://a, http://b]\n  upstream_auth: {api_key: \"i:k\"}\n";
+        let root = yaml::parse(text).unwrap();
+        let mut d = Diagnostics::new(std::path::Path::new("g.yml"));
+        decode(
+            root.get("gateway").unwrap(),
+            std::path::Path::new("/etc"),
+            &mut d,
+        );
+        let warnings: Vec<String> = d.take_warnings().iter().map(|w| w.to_string()).collect();
+        assert_eq!(
+            warnings,
+            ["g.yml:4:18: gateway.upstream_auth: the gateway's credentials go to http://b:9200 in clear text; use https:// upstreams"]
+        );
+    }
+
+    #[test]
+    fn upstream_auth_errors_are_positioned() {
+        for (yaml, expected) in [
+            (
+                "{}",
+                "g.yml:4:18: gateway.upstream_auth needs `username` and `password`, or `api_key`",
+            ),
+            (
+                "{username: a, password: b, api_key: \"x:y\"}",
+                "g.yml:4:18: gateway.upstream_auth: use either",
+            ),
+            (
+                "{username: a}",
+                "g.yml:4:18: gateway.upstream_auth needs both `username` and `password`",
+            ),
+            (
+                "{api_key: k, user: a}",
+                "g.yml:4:31: unknown key `user` in gateway.upstream_auth",
+            ),
+            (
+                "{api_key: \"\"}",
+                "g.yml:4:28: gateway.upstream_auth.api_key must be a non-empty string",
+            ),
+            (
+                "{api_key: k, run_as_logged_user: yes please}",
+                "g.yml:4:51: gateway.upstream_auth.run_as_logged_user must be true or false",
+            ),
+            (
+                "{username: \"a:b\", password: c}",
+                "g.yml:4:18: gateway.upstream_auth.username must not contain `:`",
+            ),
+            (
+                "{username: a, password: \"b\\r\\nx: y\"}",
+                "g.yml:4:42: gateway.upstream_auth.password must not contain control characters",
+            ),
+            ("[a]", "g.yml:4:18: gateway.upstream_auth must be a mapping"),
+        ] {
+            let (auth, errors) = upstream_auth(yaml);
+            assert!(
+                errors.iter().any(|e| e.starts_with(expected)),
+                "{yaml}: {errors:?}"
+            );
+            assert!(auth.is_none(), "{yaml}");
+        }
     }
 }

@@ -12,7 +12,10 @@ pub mod policy;
 pub mod yaml;
 
 pub use error::{ConfigError, ConfigErrors, Diagnostics};
-pub use gateway::{AuthSettings, GatewaySettings, IpFilterSettings, Limits, UpstreamUrl};
+pub use gateway::{
+    AuthSettings, GatewaySettings, IpFilterSettings, Limits, ListenAddress, UpstreamAuth,
+    UpstreamUrl,
+};
 
 use std::path::{Path, PathBuf};
 use yaml::Node;
@@ -54,7 +57,7 @@ impl Config {
         let mut inline_policy = false;
         for (key, key_node, value) in error::entries(&root, "the configuration file", &mut d) {
             match key {
-                "gateway" => gateway = Some(gateway::decode(value, base_dir, &mut d)),
+                "gateway" => gateway = Some(gateway::decode_parts(value, base_dir, &mut d)),
                 "readonlyrest" => inline_policy = true,
                 _ => d.unknown_key(
                     key_node,
@@ -63,7 +66,7 @@ impl Config {
                 ),
             }
         }
-        let Some(gateway) = gateway else {
+        let Some((mut gateway, listen_entries)) = gateway else {
             d.error(&root, "the `gateway:` section is missing");
             return Err(d.finish(()).unwrap_err());
         };
@@ -86,6 +89,50 @@ impl Config {
                 PolicySource::Inline(path.to_path_buf())
             }
         };
+        // Only explicit `http://` listeners can do without knowing the `ssl` section.
+        let needs_ssl = listen_entries
+            .iter()
+            .any(|e| e.scheme != gateway::ListenScheme::Http);
+        let tls = match &policy_source {
+            PolicySource::Inline(_) => root
+                .get("readonlyrest")
+                .and_then(|node| decode_ssl_section(node, path, &mut d)),
+            PolicySource::File(file) => match read_yaml(file) {
+                Ok(policy) => {
+                    let mut policy_d = Diagnostics::new(file);
+                    let tls = policy
+                        .get("readonlyrest")
+                        .and_then(|node| decode_ssl_section(node, file, &mut policy_d));
+                    d.extend(policy_d);
+                    tls
+                }
+                // The policy may be fixed later (the gateway answers "not started" until
+                // then), but whether a listener speaks TLS cannot change after start:
+                // guessing "plain" would serve clear text where TLS was meant.
+                Err(errors) if needs_ssl => {
+                    for error in errors.0 {
+                        d.at(
+                            yaml::Mark {
+                                line: 1,
+                                col: 1,
+                            },
+                            format!(
+                                "{} (needed to know whether gateway.listen speaks TLS): {}:{}:{}: {}",
+                                "cannot read the readonlyrest.ssl section",
+                                error.file.display(),
+                                error.line,
+                                error.col,
+                                error.message
+                            ),
+                        );
+                    }
+                    None
+                }
+                Err(_) => None,
+            },
+        };
+        gateway.listen = gateway::resolve_listen(&listen_entries, tls.is_some(), &mut d);
+        gateway.server_tls = tls;
         let warnings = d.take_warnings();
         d.finish(Config {
             path: path.to_path_buf(),
@@ -94,6 +141,28 @@ impl Config {
             warnings,
         })
     }
+
+    /// A `--listen` override: like a `gateway.listen` entry (a bare address is TLS iff the
+    /// `ssl` section is enabled).
+    pub fn listen_override(&self, text: &str) -> Result<ListenAddress, String> {
+        let (scheme, addr) = gateway::parse_listen_entry(text)?;
+        let tls = scheme
+            .resolve(self.gateway.server_tls.is_some())
+            .map_err(|e| format!("--listen {text}: {e}"))?;
+        Ok(ListenAddress { addr, tls })
+    }
+}
+
+/// Decodes `readonlyrest.ssl` of the file at `file` (its folder resolves relative paths).
+fn decode_ssl_section(
+    readonlyrest: &Node,
+    file: &Path,
+    d: &mut Diagnostics,
+) -> Option<crate::tls::settings::ServerTlsSettings> {
+    let mut ssl = readonlyrest.get("ssl")?.clone();
+    policy::substitute_startup_variables(&mut ssl, d);
+    let base_dir = file.parent().unwrap_or(Path::new("."));
+    crate::tls::settings::decode_ssl(&ssl, base_dir, d)
 }
 
 /// Reads the file holding the ACL and returns its `readonlyrest:` node.
@@ -226,5 +295,89 @@ mod tests {
         assert!(missing
             .to_string()
             .contains("nope.yml:1:1: cannot read the file"));
+    }
+
+    /// Without an `ssl` section a bare listener is plain and an `https://` one an error at
+    /// its own position. (Configs with an `ssl` section need `tls::settings::decode_ssl`;
+    /// their resolution is tested with that module.)
+    #[test]
+    fn listeners_without_an_ssl_section() {
+        let dir = temp_dir("listen");
+        let path = write(
+            &dir,
+            "plain.yml",
+            "gateway:\n  listen: [\"127.0.0.1:9201\", \"http://127.0.0.1:9202\"]\n  upstreams: https://127.0.0.1:9200\nreadonlyrest:\n  enable: false\n",
+        );
+        let config = Config::load(&path).unwrap();
+        assert_eq!(config.gateway.server_tls, None);
+        assert_eq!(
+            config
+                .gateway
+                .listen
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["http://127.0.0.1:9201", "http://127.0.0.1:9202"]
+        );
+        assert!(config.gateway.upstreams[0].tls);
+        assert_eq!(
+            config.listen_override("127.0.0.1:1").unwrap().to_string(),
+            "http://127.0.0.1:1"
+        );
+        assert!(config
+            .listen_override("https://127.0.0.1:1")
+            .unwrap_err()
+            .contains("readonlyrest.ssl"));
+
+        let path = write(
+            &dir,
+            "https.yml",
+            "gateway:\n  listen:\n  - 127.0.0.1:9201\n  - \"https://0.0.0.0:9443\"\n  upstreams: http://127.0.0.1:9200\nreadonlyrest:\n  enable: false\n",
+        );
+        let errors = Config::load(&path).unwrap_err().to_string();
+        assert!(
+            errors.contains(&format!(
+                "{}:4:5: gateway.listen: an https:// listener needs an enabled `readonlyrest.ssl` section",
+                path.display()
+            )),
+            "{errors}"
+        );
+    }
+
+    /// Whether a bare listener speaks TLS is read from the ACL file at start; a file that
+    /// cannot be read then is an error (guessing plain would serve clear text), unless every
+    /// listener says `http://`.
+    #[test]
+    fn an_unreadable_acl_file_leaves_bare_listeners_undecided() {
+        let dir = temp_dir("listen-acl");
+        let bare = write(
+            &dir,
+            "bare.yml",
+            "gateway:\n  listen: 127.0.0.1:9201\n  upstreams: http://127.0.0.1:9200\n  acl_file: missing.yml\n",
+        );
+        let errors = Config::load(&bare).unwrap_err().to_string();
+        assert!(
+            errors.contains("cannot read the readonlyrest.ssl section"),
+            "{errors}"
+        );
+        let explicit = write(
+            &dir,
+            "explicit.yml",
+            "gateway:\n  listen: http://127.0.0.1:9201\n  upstreams: http://127.0.0.1:9200\n  acl_file: missing.yml\n",
+        );
+        let config = Config::load(&explicit).unwrap();
+        assert!(!config.gateway.listen[0].tls);
+        // A readable ACL file without `ssl`: plain.
+        write(
+            &dir,
+            "acl.yml",
+            "readonlyrest:\n  access_control_rules: []\n",
+        );
+        let with_acl = write(
+            &dir,
+            "with-acl.yml",
+            "gateway:\n  listen: 127.0.0.1:9201\n  upstreams: http://127.0.0.1:9200\n  acl_file: acl.yml\n",
+        );
+        assert!(!Config::load(&with_acl).unwrap().gateway.listen[0].tls);
     }
 }

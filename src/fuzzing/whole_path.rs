@@ -15,9 +15,13 @@
 //!    glob matcher, containment and overlap.
 //! 4. no scroll or point-in-time id goes out with a request an allow block let through:
 //!    the search context store is empty, so no id is anyone's.
+//! 5. with `gateway.upstream_auth` (bit 7 of byte 1), the forwarded head carries exactly one
+//!    `Authorization`, the gateway's, and an `es-security-runas-user` only as the gateway
+//!    wrote it (the user the ACL authenticated): never one the client chose.
 //!
-//! Input layout: byte 0 picks the policy's blocks, byte 1 the cluster metadata, the rest is
-//! what the client sent on the connection (a head and whatever follows it).
+//! Input layout: byte 0 picks the policy's blocks, byte 1 the cluster metadata (and bit 7
+//! the upstream credentials), the rest is what the client sent on the connection (a head
+//! and whatever follows it).
 
 use super::oracle::{grants, overlaps, touched};
 use crate::acl::NoCache;
@@ -29,7 +33,10 @@ use crate::es::route::classify;
 use crate::es::search_context::ContextUse;
 use crate::es::target::{needs_body, Targets};
 use crate::http::chunked::ChunkedDecoder;
-use crate::http::request::{parse_request_head, write_upstream_head, BodyFraming, RequestHead};
+use crate::http::request::{
+    parse_request_head, write_upstream_head, BodyFraming, RequestHead, RunAs, UpstreamIdentity,
+    RUN_AS_HEADER,
+};
 use crate::proxy::decide::{Context, Verdict};
 use crate::proxy::exchange::{BodyCollector, Exchange, Outgoing};
 use crate::proxy::search_contexts::SearchContexts;
@@ -39,6 +46,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// The gateway's own credentials when bit 7 of the metadata byte is set.
+const GATEWAY_AUTHORIZATION: &str = "ApiKey Z2F0ZXdheTprZXk=";
 const MAX_BODY_BYTES: u64 = 1 << 20;
 
 /// One block the policy may contain, with what the oracle knows about it.
@@ -190,11 +199,15 @@ pub fn whole_path(data: &[u8]) {
         metadata: &metadata,
         peer: ([10, 0, 0, 7], 40000).into(),
         local: ([10, 0, 0, 1], 9200).into(),
+        // As if a client certificate was verified: certificate rules are reached too.
+        certificate_dn: Some("CN=fuzz-user,OU=ops,O=Example"),
         gate: &(),
         max_body_bytes: MAX_BODY_BYTES,
         contexts: &contexts,
         details: true,
+        record_user: false,
     };
+    let upstream_auth = metadata_selector & 0x80 != 0;
     let mut exchange = Exchange::new(std::time::Instant::now());
     let mut body_end = None;
     loop {
@@ -234,6 +247,19 @@ pub fn whole_path(data: &[u8]) {
                     }
                     Err(e) => panic!("a rewritten body's head does not parse: {e:?}"),
                 };
+                let user = exchange.decided.user.clone();
+                let run_as = match user.as_deref() {
+                    // As `forward` does: a name that cannot be written is refused.
+                    Some(user) if upstream_auth => match RunAs::new(user) {
+                        Some(run_as) => Some(run_as),
+                        None => return,
+                    },
+                    _ => None,
+                };
+                let identity = upstream_auth.then_some(UpstreamIdentity {
+                    authorization: GATEWAY_AUTHORIZATION,
+                    run_as,
+                });
                 let mut upstream = Vec::new();
                 let body: &[u8] = match &inspected {
                     Some(inspected) => {
@@ -244,6 +270,7 @@ pub fn whole_path(data: &[u8]) {
                             target.as_deref(),
                             "10.0.0.7",
                             "node:9200",
+                            identity,
                         );
                         &inspected.raw
                     }
@@ -255,6 +282,7 @@ pub fn whole_path(data: &[u8]) {
                             target.as_deref(),
                             "10.0.0.7",
                             "node:9200",
+                            identity,
                         );
                         let Some(body) = streamed_body(&head, &request[head.len..]) else {
                             return; // incomplete or broken: never completely forwarded
@@ -265,6 +293,9 @@ pub fn whole_path(data: &[u8]) {
                 debug_assert!(body_end.is_none() || inspected.is_some());
                 upstream.extend_from_slice(body);
                 check_one_request(&head, &upstream, body.len());
+                if upstream_auth {
+                    check_identity(&upstream, user.as_deref());
+                }
                 check_indices(&policy, &metadata, block, &head, &upstream);
                 if block.is_some() {
                     check_no_context_ids(&upstream);
@@ -273,6 +304,25 @@ pub fn whole_path(data: &[u8]) {
             }
         }
     }
+}
+
+/// Property 5: the gateway's credentials replace the client's, and the run-as user is the
+/// authenticated one or none.
+fn check_identity(upstream: &[u8], user: Option<&str>) {
+    let head = parse_request_head(upstream, 4 * MAX_HEAD_BYTES)
+        .ok()
+        .flatten()
+        .expect("checked by check_one_request");
+    let values = |name: &str| -> Vec<&[u8]> {
+        head.headers
+            .iter()
+            .filter(|f| f.name.get(upstream).eq_ignore_ascii_case(name.as_bytes()))
+            .map(|f| f.value.get(upstream))
+            .collect()
+    };
+    assert_eq!(values("authorization"), [GATEWAY_AUTHORIZATION.as_bytes()]);
+    let run_as: Vec<&[u8]> = user.map(str::as_bytes).into_iter().collect();
+    assert_eq!(values(RUN_AS_HEADER), run_as);
 }
 
 /// Property 4: the forwarded request continues or clears no scroll or point-in-time
@@ -462,6 +512,15 @@ mod tests {
         assert!(!glob_overlap("a?", "abc") && glob_overlap("a*c", "ab*"));
         assert_eq!(date_math_prefix("<logs-{now/d}>").as_deref(), Some("logs-"));
         assert!(!grants("logs-*", "logs-dc2:secret-1"));
+    }
+
+    /// Property 5 on a request that is forwarded: the client's credentials and run-as user
+    /// are replaced (a broken writer makes `check_identity` panic here).
+    #[test]
+    fn upstream_credentials_replace_the_clients() {
+        let mut input = vec![1 << 2, 0x81];
+        input.extend_from_slice(b"GET /logs-a/_search HTTP/1.1\r\nHost: x\r\nAuthorization: Basic cmVhZGVyOnB3\r\nes-security-runas-user: admin\r\n\r\n");
+        whole_path(&input);
     }
 
     #[test]

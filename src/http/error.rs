@@ -60,6 +60,8 @@ pub enum UpstreamError {
     MalformedResponse,
     /// The node closed the connection before a complete response.
     ClosedEarly,
+    /// The TLS handshake with the node failed (its certificate is not trusted, say).
+    Tls,
 }
 
 impl Fault {
@@ -149,6 +151,9 @@ impl Fault {
                 UpstreamError::Unavailable => "every upstream node is marked down",
                 UpstreamError::Timeout => "the upstream node did not respond in time",
                 UpstreamError::MalformedResponse => "the upstream node sent a malformed response",
+                UpstreamError::Tls => {
+                    "the TLS handshake with the upstream node failed (is its certificate trusted by gateway.upstream_tls.ca_file?); the gateway log has the details"
+                }
                 UpstreamError::ClosedEarly => {
                     "the upstream node closed the connection before a complete response"
                 }

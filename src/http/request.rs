@@ -445,13 +445,56 @@ pub fn with_rewritten_body(
     Ok((out, rewritten))
 }
 
+/// The run-as header of Elasticsearch's security (`run_as` privilege).
+pub const RUN_AS_HEADER: &str = "es-security-runas-user";
+
+/// Who the gateway says is asking when it authenticates to the cluster itself
+/// (`gateway.upstream_auth`): its own `Authorization` value, and the user to run as.
+#[derive(Clone, Copy)]
+pub struct UpstreamIdentity<'a> {
+    /// The whole `Authorization` value (`Basic …`, `ApiKey …`), written as it is.
+    pub authorization: &'a str,
+    /// `es-security-runas-user`: the user the ACL authenticated.
+    pub run_as: Option<RunAs<'a>>,
+}
+
+impl std::fmt::Debug for UpstreamIdentity<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamIdentity")
+            .field("authorization", &"***")
+            .field("run_as", &self.run_as)
+            .finish()
+    }
+}
+
+/// A user name that can be written as a header value as it is: not empty, no control
+/// character (a CR or LF would end the field and let the client write its own), no
+/// surrounding whitespace (a parser trims it, so the node would run as another name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunAs<'a>(&'a str);
+
+impl<'a> RunAs<'a> {
+    /// `None` when `user` cannot be sent as it is (the request must then not go out).
+    pub fn new(user: &'a str) -> Option<RunAs<'a>> {
+        let fits =
+            !user.is_empty() && !user.bytes().any(|b| b.is_ascii_control()) && user.trim() == user;
+        fits.then_some(RunAs(user))
+    }
+
+    pub fn as_str(&self) -> &'a str {
+        self.0
+    }
+}
+
 /// Writes the head to send upstream for `head` (parsed from `buf`).
 ///
 /// Hop-by-hop fields (RFC 9110 §7.6.1) and those named in `Connection` are dropped, `Expect`
 /// too (the gateway answers `100 Continue` itself), the length is re-stated once in
 /// canonical form, and the client address is appended to `X-Forwarded-For`. Everything else
 /// passes through byte for byte. `target` replaces the request target (a narrowed read);
-/// `host_fallback` is used when an HTTP/1.0 client sent no Host.
+/// `host_fallback` is used when an HTTP/1.0 client sent no Host. With an `identity` every
+/// `Authorization` and `es-security-runas-user` field of the client is dropped and the
+/// gateway's are written instead: a client never chooses whom the gateway's account acts as.
 pub fn write_upstream_head(
     out: &mut Vec<u8>,
     buf: &[u8],
@@ -459,6 +502,7 @@ pub fn write_upstream_head(
     target: Option<&str>,
     client_ip: &str,
     host_fallback: &str,
+    identity: Option<UpstreamIdentity<'_>>,
 ) {
     use super::response::{is_hop_by_hop, named_by_connection, push_field};
     out.extend_from_slice(head.method.as_str().as_bytes());
@@ -485,6 +529,9 @@ pub fn write_upstream_head(
             || name.eq_ignore_ascii_case(b"content-length")
             || name.eq_ignore_ascii_case(b"expect")
             || (head.connection_options && named_by_connection(buf, &head.headers, name))
+            || (identity.is_some()
+                && (name.eq_ignore_ascii_case(b"authorization")
+                    || name.eq_ignore_ascii_case(RUN_AS_HEADER.as_bytes())))
         {
             continue;
         }
@@ -492,6 +539,12 @@ pub fn write_upstream_head(
     }
     if !head.has_host {
         push_field(out, b"host", host_fallback.as_bytes());
+    }
+    if let Some(identity) = identity {
+        push_field(out, b"authorization", identity.authorization.as_bytes());
+        if let Some(user) = identity.run_as {
+            push_field(out, RUN_AS_HEADER.as_bytes(), user.as_str().as_bytes());
+        }
     }
     match head.body {
         BodyFraming::None => {}

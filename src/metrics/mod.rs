@@ -157,21 +157,25 @@ pub enum UpstreamFailure {
     BadResponse,
     /// The response body stopped before its end (the client's response was cut).
     Cut,
+    /// The TLS handshake with the node failed.
+    Tls,
 }
 
 impl UpstreamFailure {
-    pub const ALL: [UpstreamFailure; 5] = [
+    pub const ALL: [UpstreamFailure; 6] = [
         UpstreamFailure::Connect,
         UpstreamFailure::ClosedEarly,
         UpstreamFailure::Timeout,
         UpstreamFailure::BadResponse,
         UpstreamFailure::Cut,
+        UpstreamFailure::Tls,
     ];
 
     pub fn label(self) -> &'static str {
         match self {
             UpstreamFailure::Connect => "connect",
             UpstreamFailure::ClosedEarly => "closed_early",
+            UpstreamFailure::Tls => "tls",
             UpstreamFailure::Timeout => "timeout",
             UpstreamFailure::BadResponse => "bad_response",
             UpstreamFailure::Cut => "cut",

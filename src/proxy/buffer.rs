@@ -5,9 +5,9 @@
 //! spare capacity; writes send a slice of it without copying. If a read future is dropped
 //! (a timeout), the buffer goes with it; every timeout closes the connection, so that is fine.
 
+use super::stream::Stream;
 use monoio::buf::{IoBuf, IoBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
-use monoio::net::TcpStream;
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -56,7 +56,7 @@ impl ReadBuf {
     }
 
     /// Reads more bytes from `stream`; returns how many (0 means the peer closed).
-    pub async fn fill(&mut self, stream: &mut TcpStream, timeout: Duration) -> io::Result<usize> {
+    pub async fn fill(&mut self, stream: &mut Stream, timeout: Duration) -> io::Result<usize> {
         if self.buf.capacity() - self.buf.len() < MIN_READ_BYTES && self.start > 0 {
             self.buf.drain(..self.start);
             self.start = 0;
@@ -66,13 +66,23 @@ impl ReadBuf {
         }
         let len = self.buf.len();
         let capacity = self.buf.capacity();
-        let buf = std::mem::take(&mut self.buf);
-        let read = stream.read(buf.slice_mut(len..capacity));
-        let (result, slice) = monoio::time::timeout(timeout, read)
-            .await
-            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?;
-        self.buf = slice.into_inner();
-        result
+        match stream {
+            Stream::Plain(tcp) => {
+                let buf = std::mem::take(&mut self.buf);
+                let read = tcp.read(buf.slice_mut(len..capacity));
+                let (result, slice) = monoio::time::timeout(timeout, read)
+                    .await
+                    .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?;
+                self.buf = slice.into_inner();
+                result
+            }
+            // Plaintext is copied in: the buffer stays here, a timeout loses nothing of it.
+            Stream::Tls(tls) => {
+                monoio::time::timeout(timeout, tls.read_into(&mut self.buf, capacity - len))
+                    .await
+                    .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
+            }
+        }
     }
 
     /// Writes `data()[..n]` to `stream` within `timeout` and consumes it. A peer that stops
@@ -80,17 +90,25 @@ impl ReadBuf {
     /// buffer is then gone, and so is the connection.
     pub async fn write_prefix(
         &mut self,
-        stream: &mut TcpStream,
+        stream: &mut Stream,
         n: usize,
         timeout: Duration,
     ) -> io::Result<()> {
         let range = self.start..self.start + n;
-        let buf = std::mem::take(&mut self.buf);
-        let (result, slice) = monoio::time::timeout(timeout, stream.write_all(buf.slice(range)))
-            .await
-            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?;
-        self.buf = slice.into_inner();
-        result?;
+        match stream {
+            Stream::Plain(tcp) => {
+                let buf = std::mem::take(&mut self.buf);
+                let (result, slice) =
+                    monoio::time::timeout(timeout, tcp.write_all(buf.slice(range)))
+                        .await
+                        .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?;
+                self.buf = slice.into_inner();
+                result?;
+            }
+            Stream::Tls(tls) => monoio::time::timeout(timeout, tls.write_all(&self.buf[range]))
+                .await
+                .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??,
+        }
         self.consume(n);
         Ok(())
     }
@@ -131,7 +149,7 @@ impl BodyPace {
     pub async fn fill(
         &self,
         buf: &mut ReadBuf,
-        stream: &mut TcpStream,
+        stream: &mut Stream,
         received: u64,
     ) -> Result<usize, BodyReadError> {
         let timeout = self.next_read_timeout(received, Instant::now());
@@ -159,23 +177,41 @@ pub enum BodyReadError {
 /// Writes all of `buf` within `timeout` and hands the buffer back (empty after a timeout,
 /// when the connection is closed anyway).
 pub async fn write_all(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     buf: Vec<u8>,
     timeout: Duration,
 ) -> (io::Result<()>, Vec<u8>) {
-    match monoio::time::timeout(timeout, stream.write_all(buf)).await {
-        Ok((result, buf)) => (result.map(|_| ()), buf),
-        Err(_) => (Err(io::ErrorKind::TimedOut.into()), Vec::new()),
+    match stream {
+        Stream::Plain(tcp) => match monoio::time::timeout(timeout, tcp.write_all(buf)).await {
+            Ok((result, buf)) => (result.map(|_| ()), buf),
+            Err(_) => (Err(io::ErrorKind::TimedOut.into()), Vec::new()),
+        },
+        Stream::Tls(tls) => match monoio::time::timeout(timeout, tls.write_all(&buf)).await {
+            Ok(result) => (result, buf),
+            Err(_) => (Err(io::ErrorKind::TimedOut.into()), buf),
+        },
+    }
+}
+
+/// Ends the sending side: `close_notify` on TLS, then a TCP half-close.
+pub async fn shutdown(stream: &mut Stream) {
+    match stream {
+        Stream::Plain(tcp) => {
+            let _ = tcp.shutdown().await;
+        }
+        Stream::Tls(tls) => {
+            let _ = monoio::time::timeout(Duration::from_secs(1), tls.shutdown()).await;
+        }
     }
 }
 
 /// Closes a connection the client may still be sending on: answer first, then read and
 /// discard for a moment so the kernel does not reset the connection (and destroy the answer
 /// in flight) because unread bytes were pending at close. RFC 9112 §9.6.
-pub async fn linger_close(mut stream: TcpStream, mut buf: ReadBuf) {
+pub async fn linger_close(mut stream: Stream, mut buf: ReadBuf) {
     const LINGER: Duration = Duration::from_millis(2000);
     const LINGER_BYTES: usize = 4 * 1024 * 1024;
-    let _ = stream.shutdown().await;
+    shutdown(&mut stream).await;
     let drain = async {
         let mut discarded = 0;
         while discarded < LINGER_BYTES {

@@ -6,21 +6,25 @@
 
 use super::buffer::{linger_close, write_all, BodyPace, BodyReadError, ReadBuf};
 use super::catch::{guarded, spawn_guarded};
-use super::completion::{complete, Seen};
+use super::completion::{complete, tls_handshake_failed, Seen};
 use super::credentials::Credentials;
 use super::decide::{Context, Inspected, Verdict};
 use super::denial::Denial;
 use super::exchange::{BodyCollector, Exchange, Outgoing};
 use super::forward::{forward, Next};
 use super::search_contexts::SearchContexts;
+use super::stream::Stream;
 use super::upstream::Upstreams;
 use crate::audit::Recorder;
-use crate::config::Limits;
+use crate::config::{Limits, UpstreamAuth};
 use crate::es::metadata::ClusterMetadata;
 use crate::http::request::{parse_request_head, BodyFraming, RequestHead};
 use crate::http::{ClientError, Fault};
 use crate::metrics::WorkerMetrics;
 use crate::snapshot::LocalPolicy;
+use crate::tls::failures::HandshakeFailures;
+use crate::tls::identity::subject_dn;
+use crate::tls::stream::{HandshakeError, TlsStream};
 use arc_swap::ArcSwap;
 use monoio::net::TcpStream;
 use std::cell::Cell;
@@ -60,6 +64,10 @@ pub struct Worker {
     pub audit: Recorder,
     /// Log one line per request.
     pub access_log: bool,
+    /// Failed TLS handshakes (one for the process: logs are limited per client address).
+    pub tls_failures: Arc<HandshakeFailures>,
+    /// `gateway.upstream_auth`: the credentials sent upstream instead of the client's.
+    pub upstream_auth: Option<Arc<UpstreamAuth>>,
 }
 
 impl Worker {
@@ -153,7 +161,7 @@ impl Drop for OpenConnection<'_> {
 
 /// The client's side of one exchange, handed to the forwarder.
 pub struct ClientSide<'a> {
-    pub stream: &'a mut TcpStream,
+    pub stream: &'a mut Stream,
     pub buf: &'a mut ReadBuf,
     pub out: &'a mut Vec<u8>,
     /// Reused for the heads sent upstream.
@@ -162,6 +170,8 @@ pub struct ClientSide<'a> {
     /// The peer's address as text, for `X-Forwarded-For` (formatted once per connection).
     pub peer_ip: &'a str,
     pub local: SocketAddr,
+    /// The subject DN of the client's verified certificate (TLS with client certificates).
+    pub certificate_dn: Option<&'a str>,
     /// Longest a write to the client may take (the idle timeout).
     pub write_timeout: Duration,
     /// Set once any byte of a final answer went to the client (after a panic, a 500 can
@@ -211,12 +221,25 @@ enum HeadRead {
     Fault(Fault),
 }
 
-/// Serves one accepted connection until it closes. A panic while serving a request ends
-/// only this connection: it gets a 500 if nothing of its answer was sent yet.
-pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) {
+/// Serves one accepted connection until it closes, after a TLS handshake when `tls` is set.
+/// A panic while serving a request ends only this connection: it gets a 500 if nothing of
+/// its answer was sent yet.
+pub async fn serve(
+    worker: Rc<Worker>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) {
     let _open = OpenConnection::count(&worker.metrics);
-    let Ok(local) = stream.local_addr() else {
+    let Ok(local) = tcp.local_addr() else {
         return;
+    };
+    let (mut stream, certificate_dn) = match tls {
+        None => (Stream::Plain(tcp), None),
+        Some(config) => match handshake(&worker, tcp, peer, local, config).await {
+            Some(established) => established,
+            None => return,
+        },
     };
     let peer_ip = peer.ip().to_canonical().to_string();
     let mut buf = ReadBuf::with_capacity(CLIENT_BUFFER_BYTES);
@@ -270,6 +293,7 @@ pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) 
             peer,
             peer_ip: &peer_ip,
             local,
+            certificate_dn: certificate_dn.as_deref(),
             write_timeout: worker.limits.idle_timeout,
             answered: &answered,
             exchange: &mut exchange,
@@ -308,6 +332,34 @@ pub async fn serve(worker: Rc<Worker>, mut stream: TcpStream, peer: SocketAddr) 
     }
 }
 
+/// Completes the TLS handshake of a new connection within the head timeout. A failure is
+/// counted, logged (rate-limited per address), audited as `connection_denied` and closes
+/// the connection; a client that closes before saying anything is none of these.
+async fn handshake(
+    worker: &Worker,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    config: Arc<rustls::ServerConfig>,
+) -> Option<(Stream, Option<String>)> {
+    let accepting = TlsStream::accept(tcp, config);
+    let error = match monoio::time::timeout(worker.limits.header_timeout, accepting).await {
+        Ok(Ok(tls)) => {
+            let dn = tls
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .and_then(|leaf| subject_dn(leaf));
+            return Some((Stream::Tls(Box::new(tls)), dn));
+        }
+        Ok(Err(HandshakeError::Closed)) => return None,
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "handshake timed out".to_string(),
+    };
+    worker.tls_failures.record(peer.ip().to_canonical(), &error);
+    tls_handshake_failed(worker, peer, local, &error);
+    None
+}
+
 /// The longest request target kept for the log of a panicking request.
 const MAX_LOGGED_TARGET_BYTES: usize = 1024;
 
@@ -316,7 +368,7 @@ const MAX_LOGGED_TARGET_BYTES: usize = 1024;
 /// keep-alive connection is closed silently after `idle_timeout_ms`.
 async fn read_head(
     worker: &Worker,
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     buf: &mut ReadBuf,
     first: bool,
 ) -> HeadRead {
@@ -365,10 +417,15 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
                 metadata: &metadata,
                 peer: client.peer,
                 local: client.local,
+                certificate_dn: client.certificate_dn,
                 gate: &worker.credentials,
                 max_body_bytes: worker.limits.max_body_bytes,
                 contexts: &worker.contexts,
                 details: worker.records_details(),
+                record_user: worker
+                    .upstream_auth
+                    .as_ref()
+                    .is_some_and(|auth| auth.run_as_logged_user),
             };
             let cache = worker.credentials.verifier(snapshot.generation);
             client.exchange.step(&ctx, head, client.buf.data(), &cache)

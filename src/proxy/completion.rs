@@ -284,6 +284,22 @@ fn access_line(
 
 /// Records a connection accepted or refused at accept (address filter, connection limits).
 pub fn connection(worker: &Worker, granted: bool, peer: SocketAddr, local: SocketAddr) {
+    connection_event(worker, granted, peer, local, None);
+}
+
+/// Records a `connection_denied` event for a client whose TLS handshake failed, with the
+/// reason as its error message.
+pub fn tls_handshake_failed(worker: &Worker, peer: SocketAddr, local: SocketAddr, reason: &str) {
+    connection_event(worker, false, peer, local, Some(reason));
+}
+
+fn connection_event(
+    worker: &Worker,
+    granted: bool,
+    peer: SocketAddr,
+    local: SocketAddr,
+    tls_failure: Option<&str>,
+) {
     if !worker.audit.enabled() {
         return;
     }
@@ -303,8 +319,8 @@ pub fn connection(worker: &Worker, granted: bool, peer: SocketAddr, local: Socke
         }),
         processing: Duration::ZERO,
         status: 0,
-        error_type: None,
-        error_message: None,
+        error_type: tls_failure.map(|_| "tls_handshake"),
+        error_message: tls_failure.map(str::to_string),
         logged_user: None,
         presented_identity: None,
         action: "",

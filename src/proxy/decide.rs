@@ -48,6 +48,12 @@ pub struct Context<'a> {
     pub contexts: &'a SearchContexts,
     /// Record who asked for which indices (audit, access log): costs allocations.
     pub details: bool,
+    /// Record the authenticated user even without details: it goes upstream as
+    /// `es-security-runas-user` (`gateway.upstream_auth.run_as_logged_user`).
+    pub record_user: bool,
+    /// The subject DN of the client certificate the connection's TLS handshake verified
+    /// (`certificate_authentication`, `@{acl:certificate_dn}`).
+    pub certificate_dn: Option<&'a str>,
 }
 
 /// The failure limits as a decision sees them (every credential kind, cheap keys too).
@@ -197,6 +203,7 @@ pub fn decide(
             return Verdict::Deny(ClientError::MalformedAuthorization.into())
         }
     };
+    request.certificate_dn = ctx.certificate_dn;
     request.es = Some(EsView {
         action: classified.action,
         unknown: classified.is_unknown(),
@@ -216,7 +223,7 @@ pub fn decide(
     let decision = snapshot
         .acl
         .evaluate_from(&request, verifier, decided.resume);
-    decided.record(&decision, &request, &targets, ctx.details);
+    decided.record(&decision, &request, &targets, ctx.details, ctx.record_user);
     if let Some(basic) = &request.basic {
         match decision {
             Decision::Allow {

@@ -82,7 +82,8 @@ pub struct Decided {
     pub presented: bool,
     /// They are valid for no rule of the ACL.
     pub credentials_rejected: bool,
-    /// With details only: the authenticated user, the presented user name, the indices.
+    /// With details only: the authenticated user (also when it is sent upstream as the
+    /// run-as user), the presented user name, the indices.
     pub user: Option<String>,
     pub presented_user: Option<String>,
     pub indices: Vec<String>,
@@ -91,13 +92,15 @@ pub struct Decided {
 }
 
 impl Decided {
-    /// Notes what `decision` says about `request`; `details` adds what costs allocations.
+    /// Notes what `decision` says about `request`; `details` adds what costs allocations,
+    /// `user` the authenticated user alone.
     pub fn record(
         &mut self,
         decision: &Decision<'_>,
         request: &Request<'_>,
         targets: &Targets<'_>,
         details: bool,
+        user_too: bool,
     ) {
         self.presented = request.basic.is_some();
         let (block, user, rejected) = match decision {
@@ -120,8 +123,10 @@ impl Decided {
         };
         self.block = block;
         self.credentials_rejected = rejected;
-        if details {
+        if details || user_too {
             self.user = user.map(str::to_string);
+        }
+        if details {
             self.presented_user = request.basic.as_ref().map(|b| b.user.clone());
             self.indices = targets.indices.iter().map(|i| i.name.to_string()).collect();
         }

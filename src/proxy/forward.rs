@@ -27,9 +27,12 @@ use super::decide::Inspected;
 use super::denial::Denial;
 use super::exchange::UpstreamLeg;
 use super::search_contexts::AfterResponse;
+use super::stream::Stream;
 use super::upstream::UpstreamConn;
 use crate::http::chunked::ChunkedDecoder;
-use crate::http::request::{write_upstream_head, BodyFraming, RequestHead, Version};
+use crate::http::request::{
+    write_upstream_head, BodyFraming, RequestHead, RunAs, UpstreamIdentity, Version,
+};
 use crate::http::response::{
     parse_response_head, write_client_head, ResponseFraming, ResponseHead,
 };
@@ -99,6 +102,7 @@ impl Failed {
         match self.error {
             UpstreamError::Timeout => UpstreamFailure::Timeout,
             UpstreamError::MalformedResponse => UpstreamFailure::BadResponse,
+            UpstreamError::Tls => UpstreamFailure::Tls,
             UpstreamError::Unreachable | UpstreamError::Unavailable => UpstreamFailure::Connect,
             UpstreamError::ClosedEarly if self.response_started => UpstreamFailure::Cut,
             UpstreamError::ClosedEarly => UpstreamFailure::ClosedEarly,
@@ -154,6 +158,20 @@ pub async fn forward(
             .await;
         }
     }
+    // The user the node runs the request as, when the gateway authenticates as itself.
+    let run_as = match &worker.upstream_auth {
+        Some(auth) if auth.run_as_logged_user => client.exchange.decided.user.clone(),
+        _ => None,
+    };
+    if run_as
+        .as_deref()
+        .is_some_and(|user| RunAs::new(user).is_none())
+    {
+        let denial = Denial::bad_request(
+            "the user name cannot be sent to the cluster as es-security-runas-user",
+        );
+        return respond(worker, client, head, denial, body_read).await;
+    }
     if !body_read {
         if let Some(next) = preread_small_body(worker, client, head).await {
             return next;
@@ -176,6 +194,13 @@ pub async fn forward(
     let mut replay = Replay::for_request(head);
     let ip = client.peer_ip;
     // The connection's own buffer for upstream heads: no allocation per request.
+    let gateway_identity = worker
+        .upstream_auth
+        .as_deref()
+        .map(|auth| UpstreamIdentity {
+            authorization: &auth.authorization,
+            run_as: run_as.as_deref().and_then(RunAs::new),
+        });
     let mut upstream_head = std::mem::take(client.upstream_out);
     upstream_head.clear();
     write_upstream_head(
@@ -185,6 +210,7 @@ pub async fn forward(
         target.as_deref(),
         ip,
         upstreams.authority(conn.node),
+        gateway_identity,
     );
     // A request that may be sent again keeps its head in the client's buffer until it is
     // done (it has no body behind it), so that it can be written again for another node.
@@ -272,6 +298,7 @@ pub async fn forward(
                     target.as_deref(),
                     ip,
                     upstreams.authority(conn.node),
+                    gateway_identity,
                 );
                 continue;
             }
@@ -299,7 +326,7 @@ async fn send_body(
     worker: &Worker,
     client: &mut ClientSide<'_>,
     head: &RequestHead,
-    upstream: &mut TcpStream,
+    upstream: &mut Stream,
     length_left: u64,
 ) -> Result<(), BodyError> {
     // Nothing left: no body, or a small one that went out with the head.
@@ -481,7 +508,7 @@ async fn relay_response(
                 return answer(worker, client, request, error.into(), true).await;
             }
             client.exchange.denial = Some(error.into());
-            abort(client.stream);
+            abort(client.stream.tcp());
             return Next::Close;
         }
     }

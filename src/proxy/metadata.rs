@@ -16,10 +16,13 @@
 //! index and no pipeline (`ClusterMetadata::unread`). The requests are rare, so a blocking
 //! client on its own thread keeps the workers' event loops out of it.
 
+use super::upstream::NodeAddress;
 use crate::es::metadata::{ClusterMetadata, TemplateKind};
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::response::{parse_response_head, ResponseFraming};
+use crate::tls::blocking::BlockingStream;
 use arc_swap::ArcSwap;
+use rustls::ClientConfig;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,9 +37,40 @@ const PIPELINES_PATH: &str = "/_ingest/pipeline";
 /// The largest metadata response accepted (a cluster with ~100k indices).
 const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
+/// How the refresher reaches the cluster.
+pub struct Cluster {
+    pub nodes: Vec<NodeAddress>,
+    /// The `gateway.upstream_auth` value, sent with every request when set.
+    pub authorization: Option<String>,
+    /// How `https://` nodes are verified.
+    pub tls: Option<Arc<ClientConfig>>,
+}
+
+impl Cluster {
+    /// One node's way in: its address, and TLS with its host name when it is https.
+    fn node(&self, node: &NodeAddress) -> Node<'_> {
+        Node {
+            addr: node.addr,
+            tls: self
+                .tls
+                .as_ref()
+                .filter(|_| node.url.tls)
+                .map(|config| (config, node.url.host.clone())),
+            authorization: self.authorization.as_deref(),
+        }
+    }
+}
+
+/// One node, as a request goes to it.
+struct Node<'a> {
+    addr: SocketAddr,
+    tls: Option<(&'a Arc<ClientConfig>, String)>,
+    authorization: Option<&'a str>,
+}
+
 /// Starts the refresher; it stops when `stop` is set.
 pub fn start(
-    upstreams: Vec<SocketAddr>,
+    cluster: Cluster,
     metadata: Arc<ArcSwap<ClusterMetadata>>,
     interval: Duration,
     timeout: Duration,
@@ -47,7 +81,11 @@ pub fn start(
         .spawn(move || {
             let mut healthy = false;
             while !stop.load(Ordering::Relaxed) {
-                match upstreams.iter().find_map(|addr| fetch(*addr, timeout).ok()) {
+                match cluster
+                    .nodes
+                    .iter()
+                    .find_map(|node| fetch(&cluster.node(node), timeout).ok())
+                {
                     Some(fresh) => {
                         if !healthy {
                             info!(
@@ -73,8 +111,8 @@ pub fn start(
 }
 
 /// The whole metadata, in six requests (module docs).
-pub fn fetch(addr: SocketAddr, timeout: Duration) -> Result<ClusterMetadata, String> {
-    let ok = |path| get_ok(addr, path, timeout);
+fn fetch(node: &Node, timeout: Duration) -> Result<ClusterMetadata, String> {
+    let ok = |path| get_ok(node, path, timeout);
     let mut metadata =
         ClusterMetadata::from_resolve_response(&ok(RESOLVE_PATH)?).map_err(|e| e.to_string())?;
     metadata
@@ -91,7 +129,7 @@ pub fn fetch(addr: SocketAddr, timeout: Duration) -> Result<ClusterMetadata, Str
     metadata
         .add_component_templates(&ok("/_component_template")?)
         .map_err(|e| e.to_string())?;
-    let pipelines = match get(addr, PIPELINES_PATH, timeout)? {
+    let pipelines = match get(node, PIPELINES_PATH, timeout)? {
         (200, body) => body,
         // Elasticsearch and OpenSearch answer `404 {}` when no pipeline exists.
         (404, body) if body.trim_ascii() == b"{}" => body,
@@ -104,23 +142,31 @@ pub fn fetch(addr: SocketAddr, timeout: Duration) -> Result<ClusterMetadata, Str
 }
 
 /// [`get`], requiring a 200 answer.
-fn get_ok(addr: SocketAddr, path: &str, timeout: Duration) -> Result<Vec<u8>, String> {
-    match get(addr, path, timeout)? {
+fn get_ok(node: &Node, path: &str, timeout: Duration) -> Result<Vec<u8>, String> {
+    match get(node, path, timeout)? {
         (200, body) => Ok(body),
         (status, _) => Err(format!("{path}: status {status}")),
     }
 }
 
 /// One GET round trip on a fresh connection: the status and body.
-fn get(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(u16, Vec<u8>), String> {
-    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(timeout))
+fn get(node: &Node, path: &str, timeout: Duration) -> Result<(u16, Vec<u8>), String> {
+    let addr = node.addr;
+    let tcp = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
+    tcp.set_read_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
-    stream
-        .set_write_timeout(Some(timeout))
+    tcp.set_write_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nConnection: close\r\n\r\n");
+    let tls = node
+        .tls
+        .as_ref()
+        .map(|(config, host)| (*config, host.as_str()));
+    let mut stream = BlockingStream::new(tcp, tls).map_err(|e| e.to_string())?;
+    let authorization = node
+        .authorization
+        .map(|value| format!("Authorization: {value}\r\n"))
+        .unwrap_or_default();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nConnection: close\r\n{authorization}\r\n");
     stream
         .write_all(request.as_bytes())
         .map_err(|e| e.to_string())?;

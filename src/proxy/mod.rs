@@ -21,6 +21,7 @@ mod fault_injection;
 mod forward;
 pub mod metadata;
 pub mod search_contexts;
+pub mod stream;
 pub mod upstream;
 
 pub use client::{serve, Worker};

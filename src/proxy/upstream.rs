@@ -5,12 +5,17 @@
 //! touched per request. A node that refuses a connection (or does not accept it within
 //! `upstream_connect_timeout_ms`) is marked down and a background task on the same worker
 //! probes it until it accepts again. A node that accepted and then failed a request is not
-//! marked down: that may be one stale connection, and the next connect tells.
+//! marked down: that may be one stale connection, and the next connect tells. Nor is a node
+//! whose TLS handshake fails: that is the gateway's trust settings, not the node's health;
+//! the request gets a 502 that says so and the log has rustls's reason.
 
+use super::stream::Stream;
 use crate::config::{Limits, UpstreamUrl};
 use crate::http::UpstreamError;
-use crate::metrics::WorkerMetrics;
+use crate::metrics::{UpstreamFailure, WorkerMetrics};
+use crate::tls::stream::TlsStream;
 use monoio::net::TcpStream;
+use rustls::pki_types::ServerName;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -53,9 +58,8 @@ impl NodeAddress {
 }
 
 /// A connection to a node, with its own read buffer.
-#[derive(Debug)]
 pub struct UpstreamConn {
-    pub stream: TcpStream,
+    pub stream: Stream,
     /// A second handle on the same socket, used to check a pooled connection without IO
     /// through the runtime (a non-blocking peek).
     probe: std::net::TcpStream,
@@ -66,7 +70,8 @@ pub struct UpstreamConn {
 }
 
 impl UpstreamConn {
-    /// True if the node closed the connection or sent unsolicited bytes while it was idle.
+    /// True if the node closed the connection or sent unsolicited bytes while it was idle
+    /// (over TLS, a `close_notify` or a late session ticket: either way not worth keeping).
     fn is_stale(&self) -> bool {
         let mut byte = [0u8; 1];
         match self.probe.peek(&mut byte) {
@@ -78,6 +83,8 @@ impl UpstreamConn {
 
 struct Node {
     address: NodeAddress,
+    /// The name its certificate must carry (https nodes).
+    server_name: Option<ServerName<'static>>,
     /// `host:port`, for the `Host` header of HTTP/1.0 clients that sent none.
     authority: String,
     idle: RefCell<Vec<UpstreamConn>>,
@@ -89,6 +96,8 @@ pub struct Upstreams {
     nodes: Vec<Node>,
     next: Cell<usize>,
     connect_timeout: Duration,
+    /// How https nodes are verified (`None` when every node is plain http).
+    tls: Option<Arc<rustls::ClientConfig>>,
     /// This worker's counters: node state and idle pool sizes are gauges kept current here.
     metrics: Arc<WorkerMetrics>,
 }
@@ -97,6 +106,7 @@ impl Upstreams {
     pub fn new(
         addresses: &[NodeAddress],
         limits: &Limits,
+        tls: Option<Arc<rustls::ClientConfig>>,
         metrics: Arc<WorkerMetrics>,
     ) -> Upstreams {
         Upstreams {
@@ -104,6 +114,11 @@ impl Upstreams {
                 .iter()
                 .map(|address| Node {
                     authority: address.url.authority(),
+                    server_name: address
+                        .url
+                        .tls
+                        .then(|| ServerName::try_from(address.url.host.clone()).ok())
+                        .flatten(),
                     address: address.clone(),
                     idle: RefCell::new(Vec::new()),
                     down: Cell::new(false),
@@ -111,6 +126,7 @@ impl Upstreams {
                 .collect(),
             next: Cell::new(0),
             connect_timeout: limits.upstream_connect_timeout,
+            tls,
             metrics,
         }
     }
@@ -124,6 +140,7 @@ impl Upstreams {
     /// one is tried; nothing has been sent yet, so this retry is always safe.
     pub async fn checkout(self: &Rc<Self>) -> Result<UpstreamConn, UpstreamError> {
         let mut tried = false;
+        let mut refused_tls = false;
         for index in self.round_robin() {
             let node = &self.nodes[index];
             if node.down.get() {
@@ -142,11 +159,15 @@ impl Upstreams {
                 }
             }
             self.metrics.pool_idle(index, 0);
-            if let Ok(conn) = self.connect_node(index).await {
-                return Ok(conn);
+            match self.connect_node(index).await {
+                Ok(conn) => return Ok(conn),
+                Err(ConnectError::Tls) => refused_tls = true,
+                Err(ConnectError::Tcp) => {}
             }
         }
-        Err(if tried {
+        Err(if refused_tls {
+            UpstreamError::Tls
+        } else if tried {
             UpstreamError::Unreachable
         } else {
             UpstreamError::Unavailable
@@ -184,18 +205,44 @@ impl Upstreams {
         (0..count).map(move |offset| (first + offset) % count)
     }
 
-    /// A new connection to node `index`; one that cannot be made marks the node down.
-    async fn connect_node(self: &Rc<Self>, index: usize) -> io::Result<UpstreamConn> {
+    /// A new connection to node `index` (with its TLS handshake done); a node that refuses
+    /// the connection is marked down.
+    async fn connect_node(self: &Rc<Self>, index: usize) -> Result<UpstreamConn, ConnectError> {
         let node = &self.nodes[index];
-        match connect(node.address.addr, self.connect_timeout).await {
-            Ok(mut conn) => {
-                conn.node = index;
-                Ok(conn)
-            }
+        let mut conn = match connect(node.address.addr, self.connect_timeout).await {
+            Ok(conn) => conn,
             Err(e) => {
                 warn!(upstream = %node.address.url, error = %e, "upstream node refused a connection; marking it down");
                 self.mark_down(index);
-                Err(e)
+                return Err(ConnectError::Tcp);
+            }
+        };
+        conn.node = index;
+        if !node.address.url.tls {
+            return Ok(conn);
+        }
+        let (Some(config), Some(name)) = (&self.tls, &node.server_name) else {
+            warn!(upstream = %node.address.url, "no TLS settings for an https upstream");
+            return Err(ConnectError::Tls);
+        };
+        let Stream::Plain(tcp) = conn.stream else {
+            return Err(ConnectError::Tls);
+        };
+        let handshake = TlsStream::connect(tcp, Arc::clone(config), name.clone());
+        match monoio::time::timeout(self.connect_timeout, handshake).await {
+            Ok(Ok(tls)) => {
+                conn.stream = Stream::Tls(Box::new(tls));
+                Ok(conn)
+            }
+            Ok(Err(e)) => {
+                self.metrics.upstream_failure(index, UpstreamFailure::Tls);
+                warn!(upstream = %node.address.url, error = %e, "TLS handshake with the upstream node failed");
+                Err(ConnectError::Tls)
+            }
+            Err(_) => {
+                self.metrics.upstream_failure(index, UpstreamFailure::Tls);
+                warn!(upstream = %node.address.url, "TLS handshake with the upstream node timed out");
+                Err(ConnectError::Tls)
             }
         }
     }
@@ -226,19 +273,30 @@ impl Upstreams {
             let node = &upstreams.nodes[index];
             loop {
                 monoio::time::sleep(Duration::from_millis(PROBE_INTERVAL_MS)).await;
-                if let Ok(conn) = connect(node.address.addr, upstreams.connect_timeout).await {
+                if let Ok(mut conn) = connect(node.address.addr, upstreams.connect_timeout).await {
                     info!(upstream = %node.address.url, "upstream node accepts connections again");
                     node.down.set(false);
                     upstreams.metrics.upstream_state(index, true);
-                    let mut conn = conn;
-                    conn.node = index;
-                    node.idle.borrow_mut().push(conn);
-                    upstreams.metrics.pool_idle(index, node.idle.borrow().len());
+                    // Pooled connections are ready for a request: an https node's probe
+                    // (no handshake) is closed again.
+                    if !node.address.url.tls {
+                        conn.node = index;
+                        node.idle.borrow_mut().push(conn);
+                        upstreams.metrics.pool_idle(index, node.idle.borrow().len());
+                    }
                     break;
                 }
             }
         });
     }
+}
+
+/// Why a new upstream connection could not be used.
+enum ConnectError {
+    /// Refused, or not accepted in time (the node is marked down).
+    Tcp,
+    /// Connected, but the TLS handshake failed.
+    Tls,
 }
 
 /// Connects without blocking the worker: a non-blocking socket2 connect, then waiting for
@@ -264,7 +322,7 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<UpstreamConn
     // A refused connect can also surface only as "not connected".
     probe.peer_addr()?;
     Ok(UpstreamConn {
-        stream,
+        stream: Stream::Plain(stream),
         probe,
         buf: super::buffer::ReadBuf::with_capacity(UPSTREAM_BUFFER_BYTES),
         node: 0,

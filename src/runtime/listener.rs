@@ -1,5 +1,6 @@
 //! Listening sockets: one per worker and per address, spread by `SO_REUSEPORT`.
 
+use crate::config::ListenAddress;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
@@ -7,21 +8,32 @@ use std::net::SocketAddr;
 /// Accept backlog per listener.
 const BACKLOG: i32 = 4096;
 
+/// A bound listening socket and whether its connections start with a TLS handshake.
+pub struct Listener {
+    pub socket: std::net::TcpListener,
+    pub tls: bool,
+}
+
 /// Binds `workers` listeners per address. Returns the real addresses (port 0 resolved once,
 /// then shared by all workers) and, per worker, its listeners.
 pub fn bind_all(
-    addresses: &[SocketAddr],
+    addresses: &[ListenAddress],
     workers: usize,
-) -> io::Result<(Vec<SocketAddr>, Vec<Vec<std::net::TcpListener>>)> {
+) -> io::Result<(Vec<SocketAddr>, Vec<Vec<Listener>>)> {
     let mut bound = Vec::with_capacity(addresses.len());
-    let mut per_worker: Vec<Vec<std::net::TcpListener>> =
-        (0..workers).map(|_| Vec::new()).collect();
-    for &address in addresses {
-        let first = bind(address)?;
+    let mut per_worker: Vec<Vec<Listener>> = (0..workers).map(|_| Vec::new()).collect();
+    for address in addresses {
+        let first = bind(address.addr)?;
         let actual = first.local_addr()?;
-        per_worker[0].push(first);
+        per_worker[0].push(Listener {
+            socket: first,
+            tls: address.tls,
+        });
         for listeners in per_worker.iter_mut().skip(1) {
-            listeners.push(bind(actual)?);
+            listeners.push(Listener {
+                socket: bind(actual)?,
+                tls: address.tls,
+            });
         }
         bound.push(actual);
     }

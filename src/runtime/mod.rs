@@ -12,7 +12,8 @@ mod listener;
 pub mod watch;
 
 use crate::admin::{AdminServer, Readiness, ReadinessCheck};
-use crate::audit::{Audit, AuditStats, Recorder};
+use crate::audit::settings::BasicAuthorization;
+use crate::audit::{Audit, AuditStats, LocalCluster, Recorder};
 use crate::config::{Config, ConfigErrors, GatewaySettings};
 use crate::es::metadata::ClusterMetadata;
 use crate::metrics::{Registry, WorkerMetrics};
@@ -23,6 +24,11 @@ use crate::proxy::{
     Upstreams, Worker,
 };
 use crate::snapshot::{LocalPolicy, PolicyStore, Snapshot};
+use crate::tls::client::client_config;
+use crate::tls::failures::HandshakeFailures;
+use crate::tls::server::ServerTls;
+use crate::tls::settings::UpstreamTlsSettings;
+use crate::tls::TlsError;
 use admission::{AddressLimit, Admission, Refused};
 use arc_swap::ArcSwap;
 use ip_filter::IpFilter;
@@ -45,6 +51,12 @@ pub enum StartError {
     #[error("{0}")]
     Config(#[from] ConfigErrors),
     #[error("{context}: {source}")]
+    Tls {
+        context: &'static str,
+        #[source]
+        source: TlsError,
+    },
+    #[error("{context}: {source}")]
     Io {
         context: String,
         #[source]
@@ -57,6 +69,10 @@ fn io_error(context: impl Into<String>) -> impl FnOnce(io::Error) -> StartError 
         context: context.into(),
         source,
     }
+}
+
+fn tls_error(context: &'static str) -> impl FnOnce(TlsError) -> StartError {
+    move |source| StartError::Tls { context, source }
 }
 
 /// A running gateway: its worker threads and the means to stop them.
@@ -73,6 +89,8 @@ pub struct Gateway {
     metadata_stop: Arc<AtomicBool>,
     credentials: SharedCredentials,
     addresses: Arc<AddressLimit>,
+    /// The listeners' certificates (reloaded on SIGHUP and when their files change).
+    server_tls: Option<Arc<ServerTls>>,
 }
 
 /// Connections refused at accept so far: over the per-worker limit, over the per-address
@@ -94,6 +112,29 @@ impl Gateway {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let nodes = NodeAddress::resolve_all(&settings.upstreams)
             .map_err(io_error("cannot resolve an upstream"))?;
+        let server_tls = match &settings.server_tls {
+            Some(tls) if settings.listen.iter().any(|l| l.tls) => Some(Arc::new(
+                ServerTls::load(tls.clone()).map_err(tls_error("readonlyrest.ssl"))?,
+            )),
+            _ => None,
+        };
+        let upstream_tls = if settings.upstreams.iter().any(|u| u.tls)
+            || policy.current().audit.has_https_cluster()
+        {
+            let tls = settings
+                .upstream_tls
+                .clone()
+                .unwrap_or(UpstreamTlsSettings {
+                    ca_file: None,
+                    client_certificate_file: None,
+                    client_key_file: None,
+                    verify_hostname: true,
+                });
+            Some(client_config(&tls).map_err(tls_error("gateway.upstream_tls"))?)
+        } else {
+            None
+        };
+        let tls_failures = Arc::new(HandshakeFailures::default());
         let (addrs, mut per_worker) =
             listener::bind_all(&settings.listen, workers).map_err(io_error("cannot listen"))?;
         let cores = if settings.pin_workers {
@@ -124,15 +165,31 @@ impl Gateway {
             workers,
             nodes.iter().map(|n| n.url.authority()).collect(),
         ));
-        let local_cluster = nodes.iter().map(|n| (n.addr, n.url.authority())).collect();
+        let local_cluster = LocalCluster {
+            nodes: nodes.iter().map(|n| (n.addr, n.url.clone())).collect(),
+            authorization: settings
+                .upstream_auth
+                .as_ref()
+                .map(|auth| BasicAuthorization::from_value(auth.authorization.clone())),
+            tls: upstream_tls.clone(),
+        };
         let audit = Arc::new(
             Audit::start(&policy.current().audit, local_cluster, workers)
                 .map_err(io_error("cannot start the audit sinks"))?,
         );
         add_collectors(&metrics, &credentials, &addresses, &policy, &audit);
+        add_tls_collector(&metrics, &tls_failures);
         if !settings.metadata_refresh.is_zero() {
+            let cluster = crate::proxy::metadata::Cluster {
+                nodes: nodes.clone(),
+                authorization: settings
+                    .upstream_auth
+                    .as_ref()
+                    .map(|auth| auth.authorization.clone()),
+                tls: upstream_tls.clone(),
+            };
             crate::proxy::metadata::start(
-                nodes.iter().map(|n| n.addr).collect(),
+                cluster,
                 Arc::clone(&metadata),
                 settings.metadata_refresh,
                 settings
@@ -161,6 +218,9 @@ impl Gateway {
                 core: (!cores.is_empty()).then(|| cores[id % cores.len()]),
                 metrics: metrics.worker(id),
                 audit: audit.recorder(id),
+                server_tls: server_tls.clone(),
+                upstream_tls: upstream_tls.clone(),
+                tls_failures: Arc::clone(&tls_failures),
             };
             let thread = std::thread::Builder::new()
                 .name(format!("{WORKER_THREAD_PREFIX}{id}"))
@@ -192,7 +252,13 @@ impl Gateway {
             metadata_stop,
             credentials,
             addresses,
+            server_tls,
         })
+    }
+
+    /// The listeners' TLS state, if any listener speaks TLS.
+    pub fn server_tls(&self) -> Option<&Arc<ServerTls>> {
+        self.server_tls.as_ref()
     }
 
     /// Connections refused at accept so far.
@@ -280,7 +346,7 @@ impl Drop for Gateway {
 /// Everything a worker thread needs, moved into it.
 struct WorkerContext {
     id: usize,
-    listeners: Vec<std::net::TcpListener>,
+    listeners: Vec<listener::Listener>,
     stopped: flume::Receiver<()>,
     nodes: Vec<NodeAddress>,
     settings: GatewaySettings,
@@ -293,6 +359,9 @@ struct WorkerContext {
     core: Option<core_affinity::CoreId>,
     metrics: Arc<WorkerMetrics>,
     audit: Recorder,
+    server_tls: Option<Arc<ServerTls>>,
+    upstream_tls: Option<Arc<rustls::ClientConfig>>,
+    tls_failures: Arc<HandshakeFailures>,
 }
 
 impl WorkerContext {
@@ -350,6 +419,7 @@ impl WorkerContext {
             upstreams: Rc::new(Upstreams::new(
                 &self.nodes,
                 &self.settings.limits,
+                self.upstream_tls,
                 Arc::clone(&self.metrics),
             )),
             credentials: Credentials::new(
@@ -366,6 +436,8 @@ impl WorkerContext {
             metrics: self.metrics,
             audit: self.audit,
             access_log: self.settings.access_log,
+            tls_failures: self.tls_failures,
+            upstream_auth: self.settings.upstream_auth.clone().map(Arc::new),
         });
         let admission = Rc::new(Admission::new(
             self.settings.limits.max_connections_per_worker,
@@ -373,9 +445,15 @@ impl WorkerContext {
         ));
         let mut accept_loops = Vec::new();
         for listener in self.listeners {
-            match TcpListener::from_std(listener) {
+            let tls = if listener.tls {
+                self.server_tls.clone()
+            } else {
+                None
+            };
+            match TcpListener::from_std(listener.socket) {
                 Ok(listener) => accept_loops.push(monoio::spawn(accept_loop(
                     listener,
+                    tls,
                     Rc::clone(&worker),
                     Rc::new(self.ip_filter.clone()),
                     Rc::clone(&admission),
@@ -406,13 +484,21 @@ impl WorkerContext {
 /// connection, which has its own catcher) restarts it.
 async fn accept_loop(
     listener: TcpListener,
+    tls: Option<Arc<ServerTls>>,
     worker: Rc<Worker>,
     filter: Rc<IpFilter>,
     admission: Rc<Admission>,
     stopped: flume::Receiver<()>,
 ) {
     loop {
-        let accepting = accept_connections(&listener, &worker, &filter, &admission, &stopped);
+        let accepting = accept_connections(
+            &listener,
+            tls.as_deref(),
+            &worker,
+            &filter,
+            &admission,
+            &stopped,
+        );
         if guarded("accept loop", accepting).await.is_ok() {
             return;
         }
@@ -425,6 +511,7 @@ const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 async fn accept_connections(
     listener: &TcpListener,
+    tls: Option<&ServerTls>,
     worker: &Rc<Worker>,
     filter: &IpFilter,
     admission: &Admission,
@@ -462,9 +549,11 @@ async fn accept_connections(
                     };
                     connection_event(worker, true, peer, local);
                     let worker = Rc::clone(worker);
+                    // The configuration current at accept serves the whole connection.
+                    let tls = tls.map(ServerTls::config);
                     monoio::spawn(async move {
                         let _permit = permit;
-                        let _ = guarded("connection", serve(worker, stream, peer)).await;
+                        let _ = guarded("connection", serve(worker, stream, peer, tls)).await;
                     });
                 }
                 Err(e) => {
@@ -489,6 +578,19 @@ fn warn_now(last: &mut Option<Instant>) -> bool {
     }
     *last = Some(now);
     true
+}
+
+/// Failed TLS handshakes, counted for the whole process.
+fn add_tls_collector(metrics: &Registry, failures: &Arc<HandshakeFailures>) {
+    let failures = Arc::clone(failures);
+    metrics.add_collector(Box::new(move |out| {
+        out.counter(
+            "ringfence_tls_handshake_failures_total",
+            "TLS handshakes with clients that failed (protocol, cipher, certificate, plain HTTP).",
+            &[],
+            failures.total() as f64,
+        );
+    }));
 }
 
 /// Process-wide values the admin listener reads on scrape, beside the per-core counters.
@@ -647,8 +749,8 @@ pub fn run(config: Config) -> Result<(), StartError> {
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
         .map_err(io_error("cannot install signal handlers"))?;
     let gateway = Gateway::start(&config.gateway, Arc::clone(&store))?;
-    for addr in gateway.local_addrs() {
-        info!(%addr, upstreams = ?config.gateway.upstreams.iter().map(ToString::to_string).collect::<Vec<_>>(), "listening");
+    for (addr, listen) in gateway.local_addrs().iter().zip(&config.gateway.listen) {
+        info!(%addr, tls = listen.tls, upstreams = ?config.gateway.upstreams.iter().map(ToString::to_string).collect::<Vec<_>>(), "listening");
     }
     watch::start(
         Arc::clone(&store),
@@ -656,9 +758,16 @@ pub fn run(config: Config) -> Result<(), StartError> {
         config.gateway.policy_watch,
     )
     .map_err(io_error("cannot start the policy watcher"))?;
+    if let Some(tls) = gateway.server_tls() {
+        watch::start_tls(Arc::clone(tls), &config, config.gateway.policy_watch)
+            .map_err(io_error("cannot start the certificate watcher"))?;
+    }
     for signal in signals.forever() {
         if signal == SIGHUP {
             watch::reload(&store, &config.policy_source, "SIGHUP");
+            if let Some(tls) = gateway.server_tls() {
+                watch::reload_tls(tls, &config.path, "SIGHUP");
+            }
             gateway.reopen_audit_files();
             continue;
         }

@@ -8,7 +8,24 @@
 //! client    the rustls::ClientConfig for https upstreams
 //! identity  the subject DN of a verified client certificate (PKI identity)
 //! failures  handshake failures: counted, logged once per client address per minute
-//! stream    a TLS connection over a monoio TcpStream, and the plain-or-TLS `Stream`
+//! stream    a TLS connection over a monoio TcpStream (owned buffers, safe code)
+//! blocking  plain or TLS std streams for the background calls (metadata, audit bulks)
+//! error     TlsError: what went wrong building a config, naming the file
+//! fixture   (tests) throwaway CAs, temp dirs, in-memory handshakes
 //! ```
 
+pub mod blocking;
+pub mod client;
+pub mod error;
+pub mod failures;
+pub mod identity;
+pub mod keys;
+pub mod names;
+pub mod server;
 pub mod settings;
+pub mod stream;
+
+#[cfg(test)]
+pub(crate) mod fixture;
+
+pub use error::TlsError;

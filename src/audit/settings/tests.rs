@@ -216,8 +216,8 @@ fn errors_name_line_column_and_key() {
             "4:37: index template `'a-'yyyy-MMM`: `MMM` is not supported",
         ),
         (
-            "readonlyrest:\n  audit:\n    outputs:\n    - {type: index, cluster: [\"https://u:secret@h:9200\"]}\n",
-            "4:31: audit cluster `https://***@h:9200`: TLS to the audit cluster is not supported yet",
+            "readonlyrest:\n  audit:\n    outputs:\n    - {type: index, cluster: [\"ftp://u:secret@h:9200\"]}\n",
+            "4:31: audit cluster `ftp://***@h:9200` must start with http:// or https://",
         ),
         (
             "readonlyrest:\n  audit:\n    outputs:\n    - {type: log, serializer: {type: static, class_name: com.acme.Mine}}\n",

@@ -75,7 +75,7 @@ fn disabled_audit_and_disabled_outputs_record_nothing() {
     assert_eq!(audit.stats(), AuditStats::default());
     let mut off = settings(OutputKind::Log { logger_name: None });
     off.outputs[0].enabled = false;
-    let audit = Audit::start(&off, Vec::new(), 2).unwrap();
+    let audit = Audit::start(&off, LocalCluster::default(), 2).unwrap();
     assert!(!audit.recorder(0).enabled());
     audit.shutdown();
 }
@@ -85,7 +85,7 @@ fn file_output_appends_lines_and_reopens_after_a_rename() {
     let path = temp_path("rotate");
     let audit = Audit::start_tuned(
         &settings(OutputKind::File { path: path.clone() }),
-        Vec::new(),
+        LocalCluster::default(),
         2,
         fast_tuning(),
     )
@@ -130,9 +130,13 @@ fn file_output_in_a_missing_directory_fails_at_start() {
     let path = temp_path("missing")
         .with_file_name("no-such-dir")
         .join("audit.jsonl");
-    let error = Audit::start(&settings(OutputKind::File { path }), Vec::new(), 1)
-        .err()
-        .unwrap();
+    let error = Audit::start(
+        &settings(OutputKind::File { path }),
+        LocalCluster::default(),
+        1,
+    )
+    .err()
+    .unwrap();
     assert!(error.to_string().contains("no-such-dir"), "{error}");
 }
 
@@ -143,7 +147,7 @@ fn shutdown_flushes_what_is_queued() {
     tuning.file_flush_interval = Duration::from_secs(60);
     let audit = Audit::start_tuned(
         &settings(OutputKind::File { path: path.clone() }),
-        Vec::new(),
+        LocalCluster::default(),
         1,
         tuning,
     )
@@ -228,7 +232,11 @@ fn next(requests: &flume::Receiver<StubRequest>) -> StubRequest {
 fn start_index(address: SocketAddr, kind: OutputKind, tuning: AuditTuning) -> Audit {
     Audit::start_tuned(
         &settings(kind),
-        vec![(address, "es.local:9200".into())],
+        LocalCluster {
+            nodes: vec![(address, UpstreamUrl::parse("http://es.local:9200").unwrap())],
+            tls: None,
+            authorization: None,
+        },
         2,
         tuning,
     )
@@ -244,6 +252,7 @@ fn index_output_batches_by_count_with_credentials_from_the_cluster_url() {
             url: UpstreamUrl {
                 host: "127.0.0.1".into(),
                 port: address.port(),
+                tls: false,
             },
             authorization: Some(BasicAuthorization::new("writer", "pw")),
         }]),
@@ -253,7 +262,7 @@ fn index_output_batches_by_count_with_credentials_from_the_cluster_url() {
         ..fast_tuning()
     };
     // No local cluster: the output's own `cluster` is used.
-    let audit = Audit::start_tuned(&settings(kind), Vec::new(), 1, tuning).unwrap();
+    let audit = Audit::start_tuned(&settings(kind), LocalCluster::default(), 1, tuning).unwrap();
     for _ in 0..6 {
         audit.recorder(0).record(sample_event());
     }
@@ -286,6 +295,36 @@ fn index_output_batches_by_count_with_credentials_from_the_cluster_url() {
         assert!(request.body.ends_with('\n'));
     }
     eventually("six written", || output_stats(&audit).written == 6);
+    audit.shutdown();
+}
+
+/// `gateway.upstream_auth` is how the gateway reaches its own cluster: the audit index
+/// output writing there sends it too.
+#[test]
+fn index_output_to_the_local_cluster_sends_the_upstream_credentials() {
+    let (address, requests) = stub(|_, _| Reply::Answer(200, BULK_OK));
+    let kind = OutputKind::Index {
+        template: IndexTemplate::parse(IndexTemplate::DEFAULT).unwrap(),
+        cluster: None,
+    };
+    let local = LocalCluster {
+        nodes: vec![(address, UpstreamUrl::parse("http://es.local:9200").unwrap())],
+        tls: None,
+        authorization: Some(BasicAuthorization::from_value("ApiKey aWQ6a2V5".into())),
+    };
+    let tuning = AuditTuning {
+        bulk_max_events: 1,
+        ..fast_tuning()
+    };
+    let audit = Audit::start_tuned(&settings(kind), local, 1, tuning).unwrap();
+    audit.recorder(0).record(sample_event());
+    let request = next(&requests);
+    assert!(
+        request.head.contains("Authorization: ApiKey aWQ6a2V5\r\n"),
+        "{}",
+        request.head
+    );
+    eventually("written", || output_stats(&audit).written == 1);
     audit.shutdown();
 }
 
@@ -510,7 +549,11 @@ fn outputs_sharing_a_serializer_get_the_same_document_and_the_index_its_day() {
     };
     let audit = Audit::start_tuned(
         &settings,
-        vec![(address, "es.local:9200".into())],
+        LocalCluster {
+            nodes: vec![(address, UpstreamUrl::parse("http://es.local:9200").unwrap())],
+            tls: None,
+            authorization: None,
+        },
         1,
         tuning,
     )

@@ -52,9 +52,12 @@ const IGNORED_SECTIONS: &[&str] = &[
     "user_groups_providers",
     "impersonation",
     "variables_function_aliases",
-    "ssl",
     "ssl_internode",
 ];
+
+/// Sections decoded elsewhere (`config::Config::load` reads `ssl` for the listeners): the
+/// policy accepts them without a word.
+const OTHER_SECTIONS: &[&str] = &["ssl"];
 
 /// The audit keys of the section, decoded by `audit::decode`.
 const AUDIT_KEYS: &[&str] = &[
@@ -65,6 +68,12 @@ const AUDIT_KEYS: &[&str] = &[
     "audit_cluster",
     "obfuscated_headers",
 ];
+
+/// Replaces ReadonlyREST's startup variables (`${env:X}`, ...) in `node`, as the policy
+/// compiler does for the whole section (for sections decoded outside it, such as `ssl`).
+pub fn substitute_startup_variables(node: &mut Node, d: &mut Diagnostics) {
+    startup_variables::substitute(node, d);
+}
 
 /// Compiles the `readonlyrest:` node. Errors go to `d`; the returned ACL is only used when
 /// there were none.
@@ -145,7 +154,7 @@ fn compile_acl(root: &Node, d: &mut Diagnostics) -> Acl {
                 }
             }
             "proxy_auth_configs" => decoder.proxy_auth_configs(value),
-            _ if AUDIT_KEYS.contains(&key) => {}
+            _ if AUDIT_KEYS.contains(&key) || OTHER_SECTIONS.contains(&key) => {}
             _ if SETTINGS_KEYS.contains(&key) => decoder.setting(key, value),
             _ if IGNORED_SECTIONS.contains(&key) => decoder.d.warn(
                 key_node,
@@ -162,6 +171,7 @@ fn compile_acl(root: &Node, d: &mut Diagnostics) -> Acl {
                 .into_iter()
                 .chain(SETTINGS_KEYS.iter().copied())
                 .chain(AUDIT_KEYS.iter().copied())
+                .chain(OTHER_SECTIONS.iter().copied())
                 .chain(IGNORED_SECTIONS.iter().copied())
                 .collect();
                 decoder.d.unknown_key(key_node, "readonlyrest", &known);

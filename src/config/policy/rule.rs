@@ -8,7 +8,10 @@ use crate::acl::groups::GroupsLogic;
 use crate::acl::indices::IndicesRule;
 use crate::acl::network::{parse_net, HostPattern};
 use crate::acl::pattern::{Glob, ValuePattern};
-use crate::acl::rule::{method_bit, AuthRule, ForwardedMode, HeaderItem, Rule, UriPattern};
+use crate::acl::rule::{
+    method_bit, AuthRule, ForwardedMode, HeaderItem, Rule, UriPattern,
+    DEFAULT_CERTIFICATE_USERNAME_PATTERN,
+};
 use crate::acl::variable::Template;
 use crate::auth::key::{AuthKey, KeyKind};
 use crate::config::error::entries;
@@ -44,6 +47,7 @@ impl Decoder<'_> {
         let rule = match name {
             "proxy_auth" => self.proxy_auth(at, value).map(Rule::Auth),
             "token_authentication" => self.token(at, value).map(Rule::Auth),
+            "certificate_authentication" => self.certificate(at, value).map(Rule::Auth),
             "groups" if value.as_map().is_some() => {
                 self.groups_extended(at, value).map(Rule::Groups)
             }
@@ -215,6 +219,71 @@ impl Decoder<'_> {
         }
     }
 
+    /// `certificate_authentication: true` or `{username_pattern: "CN=([^,]+)"}`: a regular
+    /// expression with exactly one capture group, searched in the client certificate's DN.
+    fn certificate(&mut self, at: At, value: &Node) -> Option<AuthRule> {
+        let (text, node) = match value.as_bool() {
+            Some(true) => (DEFAULT_CERTIFICATE_USERNAME_PATTERN.to_string(), value),
+            Some(false) => {
+                self.d.error(value, at.msg("must be true or {username_pattern: \"...\"} (remove the rule to turn it off)"));
+                return None;
+            }
+            None if value.as_map().is_some() => {
+                let mut pattern = None;
+                for (key, key_node, v) in entries(value, "certificate_authentication", self.d) {
+                    match (key, v.as_str().filter(|_| !v.is_null())) {
+                        ("username_pattern", Some(text)) => pattern = Some((text.to_string(), v)),
+                        ("username_pattern", None) => {
+                            self.d.error(v, at.msg("username_pattern must be a string"))
+                        }
+                        _ => self.d.unknown_key(
+                            key_node,
+                            "certificate_authentication",
+                            &["username_pattern"],
+                        ),
+                    }
+                }
+                match pattern {
+                    Some(pattern) => pattern,
+                    None => {
+                        self.d.error(value, at.msg("needs `username_pattern`"));
+                        return None;
+                    }
+                }
+            }
+            None => {
+                self.d
+                    .error(value, at.msg("must be true or {username_pattern: \"...\"}"));
+                return None;
+            }
+        };
+        let pattern = match regex::Regex::new(&text) {
+            Ok(pattern) => pattern,
+            Err(e) => {
+                self.d.error(
+                    node,
+                    at.msg(format!(
+                        "invalid regular expression `{text}`: {}",
+                        regex_gist(&e)
+                    )),
+                );
+                return None;
+            }
+        };
+        // `captures_len` counts the whole match as group 0.
+        if pattern.captures_len() != 2 {
+            self.d.error(
+                node,
+                at.msg(format!(
+                    "username_pattern `{text}` must have exactly one capture group (the user name), it has {}",
+                    pattern.captures_len() - 1
+                )),
+            );
+            return None;
+        }
+        Some(AuthRule::Certificate { pattern })
+    }
+
     fn groups_extended(&mut self, at: At, value: &Node) -> Option<GroupsLogic> {
         let mut positive = None;
         let mut negative = None;
@@ -379,20 +448,13 @@ impl Decoder<'_> {
                 Ok(template) => match template.as_static() {
                     Some(re) => match regex::Regex::new(re) {
                         Ok(re) => patterns.push(UriPattern::Static(re)),
-                        Err(e) => {
-                            // regex's message spans lines (it draws the position); keep the gist.
-                            let gist = e
-                                .to_string()
-                                .lines()
-                                .last()
-                                .unwrap_or_default()
-                                .trim_start_matches("error: ")
-                                .to_string();
-                            self.d.error(
-                                &node,
-                                at.msg(format!("invalid regular expression `{re}`: {gist}")),
-                            )
-                        }
+                        Err(e) => self.d.error(
+                            &node,
+                            at.msg(format!(
+                                "invalid regular expression `{re}`: {}",
+                                regex_gist(&e)
+                            )),
+                        ),
                     },
                     None => patterns.push(UriPattern::Dynamic(template)),
                 },
@@ -510,4 +572,14 @@ impl Decoder<'_> {
         }
         Some(out)
     }
+}
+
+/// regex's message spans lines (it draws the position); keep the gist.
+fn regex_gist(e: &regex::Error) -> String {
+    e.to_string()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .to_string()
 }

@@ -246,7 +246,7 @@ fn upstream_head_rewrites_only_what_it_must() {
     let raw = b"POST /_bulk HTTP/1.1\r\nHost: gw\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nTE: trailers\r\nExpect: 100-continue\r\nX-Forwarded-For: 10.0.0.1\r\nContent-Length: 7, 7\r\nX-Elastic-Product: Elasticsearch\r\nX-Forwarded-For: 10.0.0.2\r\n\r\n";
     let head = complete(raw);
     let mut out = Vec::new();
-    write_upstream_head(&mut out, raw, &head, None, "192.0.2.7", "es:9200");
+    write_upstream_head(&mut out, raw, &head, None, "192.0.2.7", "es:9200", None);
     assert_eq!(
         String::from_utf8(out).unwrap(),
         "POST /_bulk HTTP/1.1\r\nHost: gw\r\nX-Elastic-Product: Elasticsearch\r\nx-forwarded-for: 10.0.0.1\r\ncontent-length: 7\r\nx-forwarded-for: 10.0.0.2, 192.0.2.7\r\n\r\n"
@@ -264,6 +264,7 @@ fn upstream_head_for_http10_adds_host_rewrites_targets_and_chunked_stays_chunked
         Some("/_cat/health/narrowed?v"),
         "::1",
         "127.0.0.1:9200",
+        None,
     );
     assert_eq!(
         String::from_utf8(out).unwrap(),
@@ -271,7 +272,7 @@ fn upstream_head_for_http10_adds_host_rewrites_targets_and_chunked_stays_chunked
     );
     let raw = b"POST /_bulk HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n";
     let mut out = Vec::new();
-    write_upstream_head(&mut out, raw, &complete(raw), None, "127.0.0.1", "x");
+    write_upstream_head(&mut out, raw, &complete(raw), None, "127.0.0.1", "x", None);
     assert!(String::from_utf8(out)
         .unwrap()
         .contains("\r\ntransfer-encoding: chunked\r\n"));
@@ -301,7 +302,7 @@ fn empty_query_strings_keep_their_place() {
         assert_eq!(head.query.unwrap().get(raw), query.as_bytes());
         assert_eq!(head.path_and_query().get(raw), target.as_bytes());
         let mut out = Vec::new();
-        write_upstream_head(&mut out, raw, &head, None, "10.0.0.1", "up");
+        write_upstream_head(&mut out, raw, &head, None, "10.0.0.1", "up", None);
         assert!(out.starts_with(format!("GET {target} HTTP/1.1\r\n").as_bytes()));
     }
 }
@@ -342,7 +343,7 @@ fn slashless_targets_are_read_with_their_slash() {
         assert_eq!(*head.path_text(raw), *path.as_bytes());
         assert_eq!(*head.target(raw), *target.as_bytes());
         let mut out = Vec::new();
-        write_upstream_head(&mut out, raw, &head, None, "10.0.0.1", "up");
+        write_upstream_head(&mut out, raw, &head, None, "10.0.0.1", "up", None);
         let method = head.method.as_str();
         assert!(out.starts_with(format!("{method} {target} HTTP/1.1\r\n").as_bytes()));
     }
@@ -365,5 +366,96 @@ fn a_rewritten_body_type_cannot_add_fields() {
     ] {
         let result = with_rewritten_body(raw, &head, 7, Some(injected));
         assert_eq!(result.err(), Some(ClientError::InvalidHeaderValue));
+    }
+}
+
+const GATEWAY: &str = "ApiKey Z2F0ZXdheTprZXk=";
+
+/// The values of every field named `name` in a written head.
+fn field_values(out: &[u8], name: &str) -> Vec<String> {
+    let head = complete(out);
+    head.headers
+        .iter()
+        .filter(|f| f.name.get(out).eq_ignore_ascii_case(name.as_bytes()))
+        .map(|f| String::from_utf8(f.value.get(out).to_vec()).unwrap())
+        .collect()
+}
+
+#[test]
+fn upstream_identity_replaces_every_client_authorization_and_run_as() {
+    let raw = b"GET /_search HTTP/1.1\r\nHost: gw\r\nAuthorization: Basic YWxpY2U6cHc=\r\nes-security-runas-user: admin\r\nAUTHORIZATION: Bearer x\r\nES-Security-RunAs-User: root\r\nX-Opaque-Id: 7\r\n\r\n";
+    let head = complete(raw);
+    let mut out = Vec::new();
+    let identity = UpstreamIdentity {
+        authorization: GATEWAY,
+        run_as: RunAs::new("alice"),
+    };
+    write_upstream_head(&mut out, raw, &head, None, "10.0.0.1", "up", Some(identity));
+    assert_eq!(field_values(&out, "authorization"), [GATEWAY]);
+    assert_eq!(field_values(&out, RUN_AS_HEADER), ["alice"]);
+    assert_eq!(field_values(&out, "x-opaque-id"), ["7"]);
+    assert!(!String::from_utf8_lossy(&out).contains("YWxpY2U6cHc="));
+
+    // Without a logged user (an anonymous block) the client's run-as is still dropped.
+    let mut out = Vec::new();
+    let identity = UpstreamIdentity {
+        authorization: GATEWAY,
+        run_as: None,
+    };
+    write_upstream_head(&mut out, raw, &head, None, "10.0.0.1", "up", Some(identity));
+    assert_eq!(field_values(&out, "authorization"), [GATEWAY]);
+    assert!(field_values(&out, RUN_AS_HEADER).is_empty());
+}
+
+#[test]
+fn without_upstream_identity_the_client_headers_pass_unchanged() {
+    let raw = b"GET / HTTP/1.1\r\nHost: gw\r\nAuthorization: Basic YWxpY2U6cHc=\r\nes-security-runas-user: admin\r\n\r\n";
+    let mut out = Vec::new();
+    write_upstream_head(&mut out, raw, &complete(raw), None, "10.0.0.1", "up", None);
+    assert_eq!(field_values(&out, "authorization"), ["Basic YWxpY2U6cHc="]);
+    assert_eq!(field_values(&out, RUN_AS_HEADER), ["admin"]);
+}
+
+#[test]
+fn a_client_without_authorization_gets_the_gateways_and_debug_hides_it() {
+    let raw = b"GET / HTTP/1.0\r\n\r\n";
+    let mut out = Vec::new();
+    let identity = UpstreamIdentity {
+        authorization: GATEWAY,
+        run_as: RunAs::new("bob"),
+    };
+    write_upstream_head(
+        &mut out,
+        raw,
+        &complete(raw),
+        None,
+        "10.0.0.1",
+        "up",
+        Some(identity),
+    );
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        format!("GET / HTTP/1.1\r\nhost: up\r\nauthorization: {GATEWAY}\r\nes-security-runas-user: bob\r\nx-forwarded-for: 10.0.0.1\r\n\r\n")
+    );
+    assert!(!format!("{identity:?}").contains("Z2F0"));
+}
+
+/// A name that would end the header line (a CR or LF the client put in its Basic user) or
+/// that a parser would trim cannot become a run-as value.
+#[test]
+fn run_as_names_that_cannot_be_written_as_they_are_are_refused() {
+    for bad in [
+        "",
+        "a\r\nx-evil: 1",
+        "a\nb",
+        "a\0",
+        " alice",
+        "alice\t",
+        "a\x7f",
+    ] {
+        assert_eq!(RunAs::new(bad), None, "{bad:?}");
+    }
+    for good in ["alice", "Ünïcode user", "cn=a,o=b", "a b"] {
+        assert_eq!(RunAs::new(good).map(|r| r.as_str()), Some(good));
     }
 }
