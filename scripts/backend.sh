@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # A real single-node OpenSearch 2.19 or Elasticsearch 7.17 on 127.0.0.1, for tests.
 #
-#   scripts/backend.sh start|stop|status [--port P] [--flavor opensearch|elasticsearch]
+#   scripts/backend.sh start|stop|status [--port P]
+#                                        [--flavor opensearch|elasticsearch|opensearch-secured]
 #                                        [--setting KEY=VALUE]...   (start only; node settings)
+#
+# opensearch-secured is OpenSearch 2.19.4 with the Security plugin 2.19.4.0: TLS on HTTP and
+# transport with certificates made here by openssl (CA, node, admin; kept in <state>/certs/ so
+# clients can trust the CA across restarts), internal users admin/$RINGFENCE_SECURED_ADMIN_PASSWORD
+# and ringfence/$RINGFENCE_SECURED_SERVICE_PASSWORD (a service user for gateways; both
+# all_access), and `start` prints the https URL. Everything comes from Maven Central on first use.
 #
 # The node runs embedded in a small Java launcher (backend/<flavor>/), built with Maven from
 # Maven Central on first use; later starts reuse ~/.m2 and backend/<flavor>/target and need no
@@ -16,7 +23,7 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 start|stop|status [--port P] [--flavor opensearch|elasticsearch] [--transport-port P] [--setting K=V]..." >&2
+    echo "usage: $0 start|stop|status [--port P] [--flavor opensearch|elasticsearch|opensearch-secured] [--transport-port P] [--setting K=V]..." >&2
     exit 2
 }
 
@@ -45,7 +52,7 @@ while [[ $# -gt 0 ]]; do
         *) usage ;;
     esac
 done
-case "$flavor" in opensearch|elasticsearch) ;; *) usage ;; esac
+case "$flavor" in opensearch|elasticsearch|opensearch-secured) ;; *) usage ;; esac
 [[ "$port" =~ ^[0-9]+$ ]] || usage
 
 module="$ROOT/backend/$flavor"
@@ -53,6 +60,15 @@ state="${RINGFENCE_STATE:-/tmp/ringfence-backend}/$flavor-$port"
 pid_file="$state/node.pid"
 log_file="$state/node.log"
 url="http://127.0.0.1:$port"
+# Extra curl arguments for the health checks (the secured node wants TLS and a password).
+curl_args=()
+if [[ "$flavor" == opensearch-secured ]]; then
+    certs="$state/certs"
+    url="https://127.0.0.1:$port"
+    admin_password="${RINGFENCE_SECURED_ADMIN_PASSWORD:-admin-secret}"
+    service_password="${RINGFENCE_SECURED_SERVICE_PASSWORD:-ringfence-secret}"
+    curl_args=(--cacert "$certs/root-ca.pem" -u "admin:$admin_password")
+fi
 heap="${RINGFENCE_BACKEND_HEAP:-512m}"
 timeout_s="${RINGFENCE_BACKEND_TIMEOUT:-120}"
 java="${RINGFENCE_JAVA:-java}"
@@ -71,7 +87,7 @@ running_pid() {
 }
 
 healthy() {
-    curl -sf -o /dev/null --max-time 2 "$url/_cluster/health"
+    curl -sf -o /dev/null --max-time 2 "${curl_args[@]}" "$url/_cluster/health"
 }
 
 # Builds the launcher when its classpath file is missing, older than the sources, or names a
@@ -80,6 +96,8 @@ build() {
     local cp="$module/target/classpath.txt"
     local stale=0
     if [[ ! -f "$cp" || ! -d "$module/target/classes" ]]; then
+        stale=1
+    elif [[ "$flavor" == opensearch-secured && ! -f "$module/target/opensearch-security/plugin-descriptor.properties" ]]; then
         stale=1
     elif [[ -n "$(find "$module/pom.xml" "$module/src" -newer "$cp" -print -quit)" ]]; then
         stale=1
@@ -104,6 +122,104 @@ build() {
         touch "$cp"
         echo "built $flavor launcher in $(since "$t0") s"
     fi
+}
+
+# make_certs: a CA, the node's certificate (SAN IP:127.0.0.1, DNS:localhost; also its
+# transport identity) and an admin certificate (the plugin's admin_dn), once per state dir.
+# RSA keys in PKCS#8 PEM: the plugin reads no other key format.
+make_certs() {
+    [[ -f "$certs/admin.pem" ]] && return 0
+    local tmp="$certs.tmp"
+    rm -rf "$tmp"
+    mkdir -p "$tmp"
+    (
+        cd "$tmp"
+        openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out root-ca-key.pem
+        openssl req -x509 -new -key root-ca-key.pem -sha256 -days 3650 -out root-ca.pem \
+            -subj "/O=Ringfence/OU=test/CN=Ringfence secured backend CA" \
+            -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+        local name subject ext
+        for name in node admin; do
+            subject="/O=Ringfence/OU=test/CN=$name"
+            ext="basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth,clientAuth"
+            if [[ $name == node ]]; then
+                ext="$ext
+subjectAltName=IP:127.0.0.1,DNS:localhost"
+            fi
+            openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$name-key.pem"
+            openssl req -new -key "$name-key.pem" -subj "$subject" -out "$name.csr"
+            openssl x509 -req -in "$name.csr" -CA root-ca.pem -CAkey root-ca-key.pem \
+                -CAcreateserial -sha256 -days 3650 -extfile <(echo "$ext") -out "$name.pem" 2>/dev/null
+            rm "$name.csr"
+        done
+    )
+    rm -rf "$certs"
+    mv "$tmp" "$certs"
+}
+
+# security_classpath CLASSPATH: the jars of the unpacked plugin zip, less those whose artifact
+# (file name without its version) CLASSPATH already has (netty, transport-netty4-client, ...):
+# two versions of one library on a flat classpath would be a silent jar hell.
+security_classpath() {
+    local have jar base out=()
+    have="$(tr ':' '\n' <<<"$1" | sed -E 's#.*/##; s#-[0-9][^/]*\.jar$##' | sort -u)"
+    for jar in "$module"/target/opensearch-security/*.jar; do
+        base="$(basename "$jar" | sed -E 's#-[0-9][^/]*\.jar$##')"
+        grep -qxF "$base" <<<"$have" || out+=("$jar")
+    done
+    local IFS=:
+    echo "${out[*]}"
+}
+
+# bcrypt_hash PASSWORD CLASSPATH: the plugin's own hasher (tools/hash.sh runs the same class).
+bcrypt_hash() {
+    "$java" -cp "$2" org.opensearch.security.tools.Hasher -p "$1" | tail -n 1
+}
+
+# prepare_secured HOME CLASSPATH: certificates, opensearch.yml with the security settings and
+# the security config (config/opensearch-security/, loaded into the security index on first
+# start because of allow_default_init_securityindex).
+prepare_secured() {
+    local home="$1" classpath="$2"
+    make_certs
+    cp "$certs"/root-ca.pem "$certs"/node.pem "$certs"/node-key.pem "$home/config/"
+    cat >"$home/config/opensearch.yml" <<YML
+plugins.security.ssl.transport.pemcert_filepath: node.pem
+plugins.security.ssl.transport.pemkey_filepath: node-key.pem
+plugins.security.ssl.transport.pemtrustedcas_filepath: root-ca.pem
+plugins.security.ssl.transport.enforce_hostname_verification: false
+plugins.security.ssl.http.enabled: true
+plugins.security.ssl.http.pemcert_filepath: node.pem
+plugins.security.ssl.http.pemkey_filepath: node-key.pem
+plugins.security.ssl.http.pemtrustedcas_filepath: root-ca.pem
+plugins.security.allow_default_init_securityindex: true
+plugins.security.authcz.admin_dn: ["CN=admin,OU=test,O=Ringfence"]
+plugins.security.nodes_dn: ["CN=node,OU=test,O=Ringfence"]
+plugins.security.audit.type: noop
+plugins.security.restapi.roles_enabled: ["all_access"]
+YML
+    local sec="$home/config/opensearch-security"
+    mkdir -p "$sec"
+    cp "$module"/target/opensearch-security/config/*.yml "$sec/"
+    local admin_hash service_hash
+    admin_hash="$(bcrypt_hash "$admin_password" "$classpath")"
+    service_hash="$(bcrypt_hash "$service_password" "$classpath")"
+    cat >"$sec/internal_users.yml" <<YML
+---
+_meta:
+  type: "internalusers"
+  config_version: 2
+admin:
+  hash: "$admin_hash"
+  backend_roles: ["admin"]
+  description: "The suite's administrator"
+ringfence:
+  hash: "$service_hash"
+  backend_roles: ["admin"]
+  description: "The service user a gateway sends upstream (gateway.upstream_auth)"
+YML
 }
 
 start() {
@@ -135,6 +251,10 @@ start() {
 
     local classpath
     classpath="$module/target/classes:$(cat "$module/target/classpath.txt")"
+    if [[ "$flavor" == opensearch-secured ]]; then
+        classpath="$classpath:$(security_classpath "$classpath")"
+        prepare_secured "$home" "$classpath"
+    fi
     # setsid: the node must not share the caller's process group, so a Ctrl-C in a test run
     # does not kill it behind `stop`'s back.
     # -Djava.locale.providers=SPI,COMPAT as in both distributions' jvm.options (their date
@@ -210,7 +330,7 @@ status() {
     fi
     local rss_kb health
     rss_kb="$(ps -o rss= -p "$pid" | tr -d ' ')"
-    health="$(curl -sf --max-time 2 "$url/_cluster/health" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')"
+    health="$(curl -sf --max-time 2 "${curl_args[@]}" "$url/_cluster/health" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')"
     echo "$flavor on port $port: running, pid $pid, rss $((rss_kb / 1024)) MiB, health ${health:-no answer}, $url"
     echo "log: $log_file"
 }

@@ -12,15 +12,24 @@ cluster) and checks the outcome by asking the cluster *directly*. Environment:
                              it are skipped when E2E_ES_TARGET is unset
   E2E_WITH_ES=0              run.sh starts no Elasticsearch node: its tests skip, and only
                              those skips are allowed
+  E2E_CERTS                  the directory tests/e2e/certs.sh filled (test_tls.py)
+  E2E_SECURED_URL, E2E_SECURED_CA, E2E_SECURED_USER, E2E_SECURED_PASSWORD
+                             an OpenSearch node with the Security plugin (https, passwords),
+                             its CA and the gateway's service user there (test_tls.py)
+  E2E_WITH_SECURED=0         run.sh starts no such node: the tests that need it skip, and
+                             only those skips are allowed
   E2E_ALLOW_SKIP=1           allow every skip (by default a skipped test fails the run: a
                              test that did not run proved nothing)
 
-The direct URL is always used without credentials (the test backends have no security plugin).
+The direct URL is always used without credentials (those backends have no security plugin;
+the one that has, E2E_SECURED_URL, is only used by test_tls.py).
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import ssl
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +47,7 @@ DIRECT_TIMEOUT_S = 60
 # Skip reasons that can be allowed without E2E_ALLOW_SKIP=1, each by its own switch.
 NO_ES_NODE = "E2E_WITH_ES=0: no Elasticsearch 7.17 node in this run"
 NO_GATEWAY = "needs Ringfence in front (tests/e2e/run.sh)"
+NO_SECURED = "E2E_WITH_SECURED=0: no OpenSearch node with the Security plugin in this run"
 
 # Tests that drive the gateway itself (its users, its errors) and so cannot run against a
 # bare backend; they skip when run.sh was told E2E_GATEWAY=0.
@@ -52,6 +62,8 @@ def skip_allowed(reason: str) -> bool:
         return os.environ.get("E2E_WITH_ES") == "0"
     if reason == NO_GATEWAY:
         return os.environ.get("E2E_GATEWAY") == "0"
+    if reason == NO_SECURED:
+        return os.environ.get("E2E_WITH_SECURED") == "0"
     return False
 
 
@@ -114,6 +126,21 @@ class Endpoint:
     @property
     def verify(self) -> str | bool:
         return self.ca_cert or True
+
+    @property
+    def client_tls(self) -> dict:
+        """Keyword arguments that make opensearch-py / elasticsearch-py verify an https target."""
+        if self.scheme != "https":
+            return {}
+        return {"use_ssl": True, "verify_certs": True, "ca_certs": self.ca_cert}
+
+    def connect(self, timeout: float) -> socket.socket:
+        """A raw connection for hand-written requests: TLS, verified against ca_cert, for https."""
+        conn = socket.create_connection((self.host, self.port), timeout=timeout)
+        if self.scheme != "https":
+            return conn
+        context = ssl.create_default_context(cafile=self.ca_cert)
+        return context.wrap_socket(conn, server_hostname=self.host)
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         """A plain `requests` call, used for setup and for checking results."""

@@ -38,7 +38,8 @@ def rest_actions(route: Route) -> dict[str, int]:
 
 
 def through(route: Route, method: str, path: str, auth=None, **kwargs) -> requests.Response:
-    return requests.request(method, route.target.url + path, auth=auth, timeout=30, **kwargs)
+    return requests.request(method, route.target.url + path, auth=auth, timeout=30,
+                            verify=route.target.verify, **kwargs)
 
 
 def assert_forbidden(reply: requests.Response, due_to: str = "OPERATION_NOT_ALLOWED") -> dict:
@@ -106,12 +107,9 @@ def test_forbid_block_message_and_other_users_pass(main_route: Route, index_name
 
 def test_bad_framing_is_refused_before_the_cluster(main_route: Route):
     """A request smuggling attempt gets a 400 JSON error from the gateway itself."""
-    import socket
-
-    host, port = main_route.target.host, main_route.target.port
     raw = (b"POST /_bulk HTTP/1.1\r\nHost: x\r\nAuthorization: Basic ZTJlOmUyZS1zZWNyZXQ=\r\n"
            b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
-    with socket.create_connection((host, port), timeout=10) as conn:
+    with main_route.target.connect(timeout=10) as conn:
         conn.sendall(raw)
         reply = b""
         while chunk := conn.recv(65536):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 import uuid
 from pathlib import Path
@@ -46,7 +45,8 @@ def admin_url(route: Route) -> str:
 
 def correlated(route: Route, method: str, path: str, auth, correlation: str, **kwargs):
     headers = {"x-ror-correlation-id": correlation, **kwargs.pop("headers", {})}
-    return requests.request(method, route.target.url + path, auth=auth, headers=headers, timeout=30, **kwargs)
+    return requests.request(method, route.target.url + path, auth=auth, headers=headers, timeout=30,
+                            verify=route.target.verify, **kwargs)
 
 
 def file_events(route: Route, correlation: str, count: int = 1) -> list[dict]:
@@ -78,7 +78,7 @@ def index_events(correlation: str, count: int = 1) -> list[dict]:
 
 def client(route: Route, auth, correlation: str) -> OpenSearch:
     return OpenSearch([route.target.url], http_auth=auth, timeout=30,
-                      headers={"x-ror-correlation-id": correlation})
+                      headers={"x-ror-correlation-id": correlation}, **route.target.client_tls)
 
 
 def test_allowed_and_denied_requests_from_real_clients_reach_both_sinks(route: Route) -> None:
@@ -111,7 +111,7 @@ def test_each_event_type_has_its_cause(route: Route) -> None:
     wrong, anonymous, tampered = (f"{kind}-{uuid.uuid4()}" for kind in ("wrong", "anonymous", "tampered"))
     assert correlated(route, "GET", "/", ("e2e", "not-the-password"), wrong).status_code == 401
     assert correlated(route, "GET", "/", None, anonymous).status_code == 401
-    with socket.create_connection((route.target.host, route.target.port), timeout=10) as raw:
+    with route.target.connect(timeout=10) as raw:
         raw.sendall(f"POST /_bulk HTTP/1.1\r\nHost: x\r\nx-ror-correlation-id: {tampered}\r\n"
                     "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".encode())
         assert raw.recv(4096).startswith(b"HTTP/1.1 400")
@@ -135,6 +135,7 @@ def test_allowed_events_of_a_quiet_block_are_not_logged_but_its_denials_are(rout
         for method, path, correlation, statuses in (("GET", "/", quiet, (200,)),
                                                     ("DELETE", "/rf-e2e-nothing-here", loud, (401, 403))):
             reply = session.request(method, route.target.url + path, auth=READER, timeout=30,
+                                    verify=route.target.verify,
                                     headers={"x-ror-correlation-id": correlation})
             assert reply.status_code in statuses, reply.text
     assert len(file_events(route, loud)) == 1

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import socket
 import time
 import uuid
 from base64 import b64encode
@@ -39,7 +38,8 @@ METADATA_REFRESH_S = 1.5
 
 
 def through(route: Route, method: str, path: str, auth, **kwargs) -> requests.Response:
-    return requests.request(method, route.target.url + path, auth=auth, timeout=30, **kwargs)
+    return requests.request(method, route.target.url + path, auth=auth, timeout=30,
+                            verify=route.target.verify, **kwargs)
 
 
 def direct(route: Route, method: str, path: str, **kwargs) -> requests.Response:
@@ -108,7 +108,7 @@ def main_data(main_route: Route):
 
 def raw_exchange(route: Route, request: bytes) -> tuple[int, dict[str, str], bytes]:
     """Sends `request` bytes on a fresh connection to the gateway; status, headers, body."""
-    with socket.create_connection((route.target.host, route.target.port), timeout=30) as conn:
+    with route.target.connect(timeout=30) as conn:
         conn.sendall(request)
         data = b""
         while b"\r\n\r\n" not in data:

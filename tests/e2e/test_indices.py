@@ -28,11 +28,12 @@ pytestmark = requires_gateway
 
 
 def client(route: Route, auth) -> OpenSearch:
-    return OpenSearch(hosts=[route.target.url], http_auth=auth, timeout=60)
+    return OpenSearch(hosts=[route.target.url], http_auth=auth, timeout=60, **route.target.client_tls)
 
 
 def through(route: Route, method: str, path: str, auth, **kwargs) -> requests.Response:
-    return requests.request(method, route.target.url + path, auth=auth, timeout=30, **kwargs)
+    return requests.request(method, route.target.url + path, auth=auth, timeout=30,
+                            verify=route.target.verify, **kwargs)
 
 
 def direct(route: Route, method: str, path: str, **kwargs) -> requests.Response:

@@ -24,7 +24,8 @@ pytestmark = requires_gateway
 
 
 def through(route: Route, method: str, path: str, auth, **kwargs) -> requests.Response:
-    return requests.request(method, route.target.url + path, auth=auth, timeout=30, **kwargs)
+    return requests.request(method, route.target.url + path, auth=auth, timeout=30,
+                            verify=route.target.verify, **kwargs)
 
 
 def bulk(route: Route, auth, index: str, pipeline: str | None = None) -> requests.Response:

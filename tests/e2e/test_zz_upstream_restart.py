@@ -68,7 +68,7 @@ def assert_gateway_error(reply: requests.Response, statuses: tuple[int, ...]) ->
 
 def test_node_killed_mid_request_then_restarted(main_route: Route, index_names):
     target, auth = main_route.target, main_route.target.auth
-    assert requests.get(target.url + "/", auth=auth, timeout=10).status_code == 200
+    assert requests.get(target.url + "/", auth=auth, timeout=10, verify=target.verify).status_code == 200
     # One node cannot hold a replica, so a write that waits for two active copies waits
     # until its timeout; so does a health check that waits for a second node.
     index = index_names.new(main_route.direct)
@@ -85,7 +85,7 @@ def test_node_killed_mid_request_then_restarted(main_route: Route, index_names):
     def send(request):
         method, path, body = request
         started = time.monotonic()
-        reply = requests.request(method, target.url + path, json=body, auth=auth,
+        reply = requests.request(method, target.url + path, json=body, auth=auth, verify=target.verify,
                                  timeout=HELD_S + 30)
         return reply, time.monotonic() - started
 
@@ -102,7 +102,7 @@ def test_node_killed_mid_request_then_restarted(main_route: Route, index_names):
                 assert_gateway_error(reply, (502,))
 
             for _ in range(3):
-                reply = requests.get(target.url + "/", auth=auth, timeout=10)
+                reply = requests.get(target.url + "/", auth=auth, timeout=10, verify=target.verify)
                 assert_gateway_error(reply, (502, 503))
         finally:
             backend("stop", main_route)  # clears the dead node's pid file
@@ -115,7 +115,8 @@ def test_node_killed_mid_request_then_restarted(main_route: Route, index_names):
     deadline = time.monotonic() + 30
     healthy_since = None
     while healthy_since is None or time.monotonic() - healthy_since < 2:
-        reply = requests.get(target.url + "/_cluster/health", auth=auth, timeout=10)
+        reply = requests.get(target.url + "/_cluster/health", auth=auth, timeout=10,
+                             verify=target.verify)
         if reply.status_code != 200:
             healthy_since = None
             assert time.monotonic() < deadline, f"gateway did not recover: {reply.status_code} {reply.text}"
@@ -123,5 +124,5 @@ def test_node_killed_mid_request_then_restarted(main_route: Route, index_names):
             healthy_since = time.monotonic()
         time.sleep(0.2)
     reply = requests.post(target.url + f"/{index}/_doc?refresh=true", json={"after": "restart"},
-                          auth=auth, timeout=30)
+                          auth=auth, timeout=30, verify=target.verify)
     assert reply.status_code == 201, reply.text
