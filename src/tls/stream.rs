@@ -131,8 +131,15 @@ impl TlsStream {
                 self.flush().await?;
                 continue;
             }
-            if self.process().map_err(HandshakeError::Tls)? {
-                continue;
+            match self.process() {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => {
+                    // The alert that says why (protocol version, certificate required, ...)
+                    // goes to the peer before the connection closes.
+                    let _ = self.flush().await;
+                    return Err(HandshakeError::Tls(e));
+                }
             }
             if self.receive().await? == 0 {
                 return Err(HandshakeError::Closed);
@@ -260,15 +267,18 @@ mod tests {
     use super::*;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-    /// A server and a client configuration around one self-signed certificate for localhost.
-    fn configs() -> (Arc<ServerConfig>, Arc<ClientConfig>) {
+    /// A server and a client configuration around one self-signed certificate for localhost,
+    /// each limited to `versions`.
+    fn configs_for(
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> (Arc<ServerConfig>, Arc<ClientConfig>) {
         let key = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
         let cert = CertificateDer::from(key.cert.der().to_vec());
         let private =
             PrivateKeyDer::from(PrivatePkcs8KeyDer::from(key.signing_key.serialize_der()));
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let server = ServerConfig::builder_with_provider(Arc::clone(&provider))
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(versions)
             .unwrap()
             .with_no_client_auth()
             .with_single_cert(vec![cert.clone()], private)
@@ -276,11 +286,15 @@ mod tests {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(cert).unwrap();
         let client = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(versions)
             .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth();
         (Arc::new(server), Arc::new(client))
+    }
+
+    fn configs() -> (Arc<ServerConfig>, Arc<ClientConfig>) {
+        configs_for(rustls::DEFAULT_VERSIONS)
     }
 
     fn run<F: std::future::Future>(future: F) -> F::Output {
@@ -361,6 +375,34 @@ mod tests {
             assert!(answer.starts_with(b"HTTP/1.1 400 Bad Request\r\n"));
             assert!(answer.ends_with(b"use https:// to reach it"));
             assert!(matches!(server.await, Some(HandshakeError::PlainHttp)));
+        });
+    }
+
+    #[test]
+    fn a_refused_client_is_told_why_by_an_alert() {
+        let (tls13_only, _) = configs_for(&[&rustls::version::TLS13]);
+        let (_, tls12_only) = configs_for(&[&rustls::version::TLS12]);
+        run(async move {
+            let listener = monoio::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = monoio::spawn(async move {
+                let (tcp, _) = listener.accept().await.unwrap();
+                TlsStream::accept(tcp, tls13_only).await.err()
+            });
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            let name = ServerName::try_from("localhost").unwrap();
+            let refused = TlsStream::connect(tcp, tls12_only, name).await;
+            assert!(
+                matches!(
+                    refused,
+                    Err(HandshakeError::Tls(rustls::Error::AlertReceived(
+                        rustls::AlertDescription::ProtocolVersion
+                    )))
+                ),
+                "{:?}",
+                refused.err()
+            );
+            assert!(server.await.is_some());
         });
     }
 
