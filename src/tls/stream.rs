@@ -378,51 +378,51 @@ mod tests {
         });
     }
 
+    /// Runs one handshake between a client with `client` and a server with `server`:
+    /// the client's result and the server's error, if any.
+    fn handshake_between(
+        server: Arc<ServerConfig>,
+        client: Arc<ClientConfig>,
+    ) -> (Result<TlsStream, HandshakeError>, Option<HandshakeError>) {
+        run(async move {
+            let listener = monoio::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let accepting = monoio::spawn(async move {
+                let (tcp, _) = listener.accept().await.unwrap();
+                TlsStream::accept(tcp, server).await.err()
+            });
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            let name = ServerName::try_from("localhost").unwrap();
+            let connected = TlsStream::connect(tcp, client, name).await;
+            (connected, accepting.await)
+        })
+    }
+
     #[test]
     fn a_refused_client_is_told_why_by_an_alert() {
         let (tls13_only, _) = configs_for(&[&rustls::version::TLS13]);
         let (_, tls12_only) = configs_for(&[&rustls::version::TLS12]);
-        run(async move {
-            let listener = monoio::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            let addr = listener.local_addr().unwrap();
-            let server = monoio::spawn(async move {
-                let (tcp, _) = listener.accept().await.unwrap();
-                TlsStream::accept(tcp, tls13_only).await.err()
-            });
-            let tcp = TcpStream::connect(addr).await.unwrap();
-            let name = ServerName::try_from("localhost").unwrap();
-            let refused = TlsStream::connect(tcp, tls12_only, name).await;
-            assert!(
-                matches!(
-                    refused,
-                    Err(HandshakeError::Tls(rustls::Error::AlertReceived(
-                        rustls::AlertDescription::ProtocolVersion
-                    )))
-                ),
-                "{:?}",
-                refused.err()
-            );
-            assert!(server.await.is_some());
-        });
+        let (refused, server) = handshake_between(tls13_only, tls12_only);
+        assert!(
+            matches!(
+                refused,
+                Err(HandshakeError::Tls(rustls::Error::AlertReceived(
+                    rustls::AlertDescription::ProtocolVersion
+                )))
+            ),
+            "{:?}",
+            refused.err()
+        );
+        assert!(server.is_some());
     }
 
     #[test]
     fn a_client_that_does_not_trust_the_server_fails_its_handshake() {
         let (server_config, _) = configs();
         let (_, other_client) = configs();
-        run(async move {
-            let listener = monoio::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            let addr = listener.local_addr().unwrap();
-            let server = monoio::spawn(async move {
-                let (tcp, _) = listener.accept().await.unwrap();
-                TlsStream::accept(tcp, server_config).await.err()
-            });
-            let tcp = TcpStream::connect(addr).await.unwrap();
-            let name = ServerName::try_from("localhost").unwrap();
-            let refused = TlsStream::connect(tcp, other_client, name).await;
-            assert!(matches!(refused, Err(HandshakeError::Tls(_))));
-            // The server saw the client's alert, not a hang.
-            assert!(server.await.is_some());
-        });
+        let (refused, server) = handshake_between(server_config, other_client);
+        assert!(matches!(refused, Err(HandshakeError::Tls(_))));
+        // The server saw the client's alert, not a hang.
+        assert!(server.is_some());
     }
 }
