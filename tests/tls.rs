@@ -21,10 +21,12 @@ struct Ca {
     issuer: CertifiedIssuer<'static, KeyPair>,
 }
 
-/// A certificate and its key, DER.
+/// A certificate and its key, DER and PEM.
 struct Leaf {
     cert: CertificateDer<'static>,
     key: Vec<u8>,
+    cert_pem: String,
+    key_pem: String,
 }
 
 impl Ca {
@@ -68,42 +70,24 @@ impl Ca {
         Leaf {
             cert: cert.der().clone(),
             key: key.serialize_der(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
         }
     }
 }
 
 impl Leaf {
-    fn cert_pem(&self) -> String {
-        pem("CERTIFICATE", &self.cert)
-    }
-
-    fn key_pem(&self) -> String {
-        pem("PRIVATE KEY", &self.key)
-    }
-
     fn private_key(&self) -> PrivateKeyDer<'static> {
         PrivateKeyDer::from(PrivatePkcs8KeyDer::from(self.key.clone()))
     }
-}
-
-fn pem(label: &str, der: &[u8]) -> String {
-    use base64::Engine;
-    let text = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for line in text.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(line).unwrap());
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
 }
 
 /// Writes the server's files into `dir`: server.pem, server.key, ca.pem. Each is replaced
 /// by a rename, as certificate tools do, key first (a watcher may look in between).
 fn write_server_files(dir: &Path, ca: &Ca, server: &Leaf) {
     for (name, text) in [
-        ("server.key", server.key_pem()),
-        ("server.pem", server.cert_pem()),
+        ("server.key", server.key_pem.clone()),
+        ("server.pem", server.cert_pem.clone()),
         ("ca.pem", ca.pem()),
     ] {
         let fresh = dir.join(format!("{name}.new"));

@@ -27,7 +27,6 @@ use crate::snapshot::{LocalPolicy, PolicyStore, Snapshot};
 use crate::tls::client::client_config;
 use crate::tls::failures::HandshakeFailures;
 use crate::tls::server::ServerTls;
-use crate::tls::settings::UpstreamTlsSettings;
 use crate::tls::TlsError;
 use admission::{AddressLimit, Admission, Refused};
 use arc_swap::ArcSwap;
@@ -121,15 +120,7 @@ impl Gateway {
         let upstream_tls = if settings.upstreams.iter().any(|u| u.tls)
             || policy.current().audit.has_https_cluster()
         {
-            let tls = settings
-                .upstream_tls
-                .clone()
-                .unwrap_or(UpstreamTlsSettings {
-                    ca_file: None,
-                    client_certificate_file: None,
-                    client_key_file: None,
-                    verify_hostname: true,
-                });
+            let tls = settings.upstream_tls.clone().unwrap_or_default();
             Some(client_config(&tls).map_err(tls_error("gateway.upstream_tls"))?)
         } else {
             None

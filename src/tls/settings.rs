@@ -115,6 +115,19 @@ pub struct UpstreamTlsSettings {
     pub verify_hostname: bool,
 }
 
+/// What an `https://` upstream gets without `gateway.upstream_tls`: the system's CAs, the
+/// host name verified, no client certificate.
+impl Default for UpstreamTlsSettings {
+    fn default() -> UpstreamTlsSettings {
+        UpstreamTlsSettings {
+            ca_file: None,
+            client_certificate_file: None,
+            client_key_file: None,
+            verify_hostname: true,
+        }
+    }
+}
+
 const SSL_SECTION: &str = "readonlyrest.ssl";
 
 const SSL_KEYS: &[&str] = &[
@@ -427,12 +440,7 @@ pub fn decode_upstream_tls(
     base_dir: &Path,
     d: &mut Diagnostics,
 ) -> UpstreamTlsSettings {
-    let mut settings = UpstreamTlsSettings {
-        ca_file: None,
-        client_certificate_file: None,
-        client_key_file: None,
-        verify_hostname: true,
-    };
+    let mut settings = UpstreamTlsSettings::default();
     let mut pair_node = node;
     for (name, key_node, value) in entries(node, UPSTREAM_SECTION, d) {
         let full = format!("{UPSTREAM_SECTION}.{name}");
