@@ -129,6 +129,7 @@ fn read_answer(stream: &mut std::net::TcpStream) -> (Vec<u8>, PeerState) {
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
                 return (bytes, PeerState::Reset)
             }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => panic!("reading an answer: {e}"),
         }
     }

@@ -176,7 +176,10 @@ fn read_response(stream: &mut impl Read) -> std::io::Result<(u16, String)> {
                 return Ok((status, body));
             }
         }
-        let n = stream.read(&mut chunk)?;
+        let n = match stream.read(&mut chunk) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            read => read?,
+        };
         if n == 0 {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }

@@ -163,6 +163,7 @@ fn linger(stream: &mut TcpStream) {
             return;
         }
         match stream.read(&mut scratch) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Ok(0) | Err(_) => return,
             Ok(read) => drained += read,
         }
@@ -187,7 +188,12 @@ fn read_head(stream: &mut TcpStream) -> io::Result<Head> {
             return Err(io::ErrorKind::TimedOut.into());
         }
         stream.set_read_timeout(Some(left))?;
-        let read = stream.read(&mut buffer[filled..])?;
+        // With a read timeout set, a stop and continue of the process ends the read with
+        // `EINTR` even without a signal handler.
+        let read = match stream.read(&mut buffer[filled..]) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            read => read?,
+        };
         if read == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }

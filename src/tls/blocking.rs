@@ -31,15 +31,21 @@ impl BlockingStream {
 }
 
 impl Read for BlockingStream {
+    /// Retries a read that a signal interrupted: with a read timeout set, Linux returns
+    /// `EINTR` after the process was stopped and continued, even without a signal handler.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            BlockingStream::Plain(tcp) => tcp.read(buf),
-            // A peer that closes TCP without `close_notify` ends the stream; HTTP framing
-            // tells whether the response was complete.
-            BlockingStream::Tls(tls) => match tls.read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
-                other => other,
-            },
+        loop {
+            let read = match self {
+                BlockingStream::Plain(tcp) => tcp.read(buf),
+                BlockingStream::Tls(tls) => tls.read(buf),
+            };
+            match read {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A peer that closes TCP without `close_notify` ends the stream; HTTP
+                // framing tells whether the response was complete.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                other => return other,
+            }
         }
     }
 }

@@ -492,7 +492,15 @@ impl Client {
     /// tells a close from a stall: `fill`, `wait_for_close` and `read_until_end` all use it.
     fn read_once(&mut self) -> PeerState {
         let mut chunk = [0u8; 16384];
-        match self.stream.read(&mut chunk) {
+        let read = loop {
+            // With a read timeout set, Linux ends a read with `EINTR` after the test
+            // process was stopped and continued, even without a signal handler.
+            match self.stream.read(&mut chunk) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                read => break read,
+            }
+        };
+        match read {
             Ok(0) => PeerState::Eof,
             Ok(n) => {
                 self.buf.extend_from_slice(&chunk[..n]);
