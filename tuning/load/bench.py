@@ -31,17 +31,34 @@ Scenarios:
   tls     nginx vs ringfence terminating TLS (ECDSA P-256, certificates made per run):
           keep-alive requests over https, and new connections with full and with resumed
           TLS 1.3 and 1.2 handshakes (handshakes.py): CPU per request or handshake
-Needs wrk, nginx, haproxy and openssl (Debian packages; tuning/load/run.sh installs them).
+  idle    memory per idle keep-alive connection: 10,000 connections (idle.py), each after
+          one request, held open; the proxy's RSS and PSS before and after, per connection:
+          ringfence, nginx, haproxy, and ringfence and nginx over TLS
+  bulk    _bulk ingest of 1, 5, 25 and 100 MB NDJSON bodies on 8 keep-alive connections
+          (loadgen, closed loop): MB/s and proxy CPU per MB, direct upstream vs ringfence
+          with the ACL off (body streamed) and with an indices rule (body inspected), and
+          gzip bodies (MB/s of inflated data)
+  large   a 10 MB search response on 4 connections: proxy CPU per MB, ringfence vs nginx
+          with proxy_buffering on and off, and haproxy
+  openloop each proxy's capacity (wrk, 64 connections), then the open-loop generator
+          (loadgen, latency from the scheduled time) at 50, 70 and 90% of it: p50, p99, p99.9
+  scaling ringfence with 1 and 2 workers: req/s and CPU per request, pinned and unpinned
+Needs wrk, nginx, haproxy and openssl (Debian packages; tuning/load/run.sh installs them),
+and for the new scenarios the generator in tuning/loadgen (run.sh builds it).
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import datetime
+import gzip
 import json
 import os
+import platform
 import random
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -53,6 +70,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 RINGFENCE = Path(os.environ.get("RINGFENCE_BIN", ROOT / "target" / "release" / "ringfence"))
+LOADGEN = Path(os.environ.get("LOADGEN_BIN", ROOT / "tuning" / "loadgen" / "target" / "release" / "loadgen"))
 UPSTREAM_PORT, RINGFENCE_PORT, NGINX_PORT, HAPROXY_PORT = 18080, 18201, 18202, 18203
 PROXY_CPU, LOAD_CPU = "0", "1"
 # How every process the harness starts is scheduled (--rt). Hostile clients get
@@ -62,6 +80,13 @@ PROXY_CPU, LOAD_CPU = "0", "1"
 PRIORITY: list[str] = []
 ATTACK_PRIORITY: list[str] = []
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# Descriptors for every process the harness starts (idle: 10,000 connections per process).
+NOFILE = 65536
+# The upstream's connections: the idle scenario's proxies may keep one per client.
+UPSTREAM_CONNECTIONS = 20000
+# The large scenario's search response.
+BIG_RESPONSE_BYTES = 10_000_000
+MB = 1_000_000
 
 # What the static upstream answers: the size of a typical small Elasticsearch response.
 ES_BODY = json.dumps({
@@ -98,6 +123,9 @@ class Result:
     notes: list[str] = field(default_factory=list)
     # The proxy's CPU use during the measurement, in cores.
     proxy_busy: float | None = None
+    # Scenarios with their own columns (idle, bulk, large, openloop): name -> value, in
+    # order; such a scenario's table shows these instead of req/s and latency.
+    columns: dict[str, object] = field(default_factory=dict)
 
 
 class Harness:
@@ -107,6 +135,15 @@ class Harness:
         # nginx workers run as nobody and must read the htpasswd file in here.
         self.dir.chmod(0o755)
         self.procs: list[subprocess.Popen] = []
+        # Every process started inherits this: 10,000 idle connections need more than the
+        # usual 1,024 descriptors (raising the hard limit needs root; else the soft one only).
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        for limit in ((NOFILE, NOFILE), (min(NOFILE, hard), hard)):
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, limit)
+                break
+            except (ValueError, OSError):
+                continue
 
     # -- processes ---------------------------------------------------------------------
     def start(self, args: list[str], cpu: str, port: int, name: str,
@@ -138,30 +175,63 @@ class Harness:
         for proc in list(self.procs):
             self.stop(proc)
 
-    def upstream(self) -> subprocess.Popen:
+    def upstream(self, cpu: str = LOAD_CPU) -> subprocess.Popen:
         # Like Elasticsearch, the upstream reads a request body before it answers: `return`
         # alone would answer at once and drop the body. Requests with a body take a detour
         # through a proxy_pass to this same server, and nginx reads the whole body before
-        # it proxies (proxy_request_buffering).
+        # it proxies (proxy_request_buffering), into memory (client_body_buffer_size, up to
+        # 128 MB: no temporary file), of any size (client_max_body_size 0); the detour
+        # itself carries no body (proxy_pass_request_body off).
+        # GET /big/_search (or /<anything>big/_search) answers a 10 MB search response
+        # from a file (the large scenario).
+        big = self.big_response()
         conf = self.nginx_conf("upstream", UPSTREAM_PORT, f"""
             location / {{ default_type application/json;
                          error_page 418 = @body;
                          if ($http_content_length) {{ return 418; }}
                          if ($http_transfer_encoding) {{ return 418; }}
                          return 200 '{ES_BODY}'; }}
-            location @body {{ rewrite ^ /_body_read break; proxy_pass http://127.0.0.1:{UPSTREAM_PORT}; }}
+            location @body {{ rewrite ^ /_body_read break;
+                             proxy_pass_request_body off; proxy_set_header Content-Length "";
+                             proxy_set_header Transfer-Encoding "";
+                             proxy_pass http://127.0.0.1:{UPSTREAM_PORT}; }}
             location = /_body_read {{ default_type application/json;
-                                     return 200 '{{"took":1,"errors":false,"items":[]}}'; }}""")
-        return self.start(["nginx", "-c", str(conf)], LOAD_CPU, UPSTREAM_PORT, "upstream")
+                                     return 200 '{{"took":1,"errors":false,"items":[]}}'; }}
+            location ~ ^/[^/]*big/_search$ {{ default_type application/json; root {big.parent};
+                                             rewrite ^ /{big.name} break; }}""",
+                               "client_max_body_size 0; client_body_buffer_size 128m;"
+                               " sendfile on; tcp_nopush on;",
+                               worker_connections=UPSTREAM_CONNECTIONS)
+        return self.start(["nginx", "-c", str(conf)], cpu, UPSTREAM_PORT, "upstream")
+
+    def big_response(self) -> Path:
+        """A search response of BIG_RESPONSE_BYTES: log documents as hits."""
+        path = self.dir / "big.json"
+        if not path.exists():
+            rng = random.Random(11)
+            hits, size, i = [], 0, 0
+            while size < BIG_RESPONSE_BYTES - 200:
+                hit = json.dumps({"_index": "logs-2026.11.30", "_id": f"{i:020d}", "_score": 1.0,
+                                  "_source": log_document(rng, i)}, separators=(",", ":"))
+                hits.append(hit)
+                size += len(hit) + 1
+                i += 1
+            path.write_text('{"took":12,"timed_out":false,"_shards":{"total":1,"successful":1,'
+                            '"skipped":0,"failed":0},"hits":{"total":{"value":%d,"relation":"eq"},'
+                            '"max_score":1.0,"hits":[%s]}}' % (i, ",".join(hits)))
+            path.chmod(0o644)
+        return path
 
     def nginx_conf(self, name: str, port: int, locations: str, extra_http: str = "",
-                   listen_options: str = "") -> Path:
+                   listen_options: str = "", worker_connections: int = 4096,
+                   keepalive_timeout: str = "60s") -> Path:
         conf = self.dir / f"{name}.conf"
         conf.write_text(f"""
             worker_processes 1; daemon off; pid {self.dir}/{name}.pid; error_log stderr error;
-            events {{ worker_connections 4096; }}
+            worker_rlimit_nofile {min(2 * worker_connections + 100, resource.getrlimit(resource.RLIMIT_NOFILE)[1])};
+            events {{ worker_connections {worker_connections}; }}
             http {{
-                access_log off; keepalive_requests 1000000; keepalive_timeout 60s;
+                access_log off; keepalive_requests 1000000; keepalive_timeout {keepalive_timeout};
                 client_body_temp_path {self.dir}/{name}-body;
                 proxy_temp_path {self.dir}/{name}-proxy;
                 {extra_http}
@@ -171,20 +241,24 @@ class Harness:
 
     def ringfence(self, acl: str, name: str, auth: str = "",
                   env: dict[str, str] | None = None,
-                  tls: Certificates | None = None) -> subprocess.Popen:
+                  tls: Certificates | None = None, gateway: str = "", workers: int = 1,
+                  cpu: str = PROXY_CPU) -> subprocess.Popen:
+        """`auth` and `gateway` are more lines of the `gateway:` section (`  auth: ...`,
+        `  limits: ...`)."""
         conf = self.dir / f"{name}.yml"
         scheme = "https://" if tls else ""
         ssl = (f"  ssl:\n    enable: true\n    server_certificate_file: {tls.chain}\n"
                f"    server_certificate_key_file: {tls.key}\n") if tls else ""
         conf.write_text(
             f"gateway:\n  listen: \"{scheme}127.0.0.1:{RINGFENCE_PORT}\"\n"
-            f"  upstreams: [\"http://127.0.0.1:{UPSTREAM_PORT}\"]\n  workers: 1\n"
-            f"  metadata_refresh_ms: 0\n  policy_watch_ms: 0\n{auth}readonlyrest:\n{ssl}{acl}")
-        return self.start([str(RINGFENCE), "run", "--config", str(conf)], PROXY_CPU, RINGFENCE_PORT,
+            f"  upstreams: [\"http://127.0.0.1:{UPSTREAM_PORT}\"]\n  workers: {workers}\n"
+            f"  metadata_refresh_ms: 0\n  policy_watch_ms: 0\n{auth}{gateway}readonlyrest:\n{ssl}{acl}")
+        return self.start([str(RINGFENCE), "run", "--config", str(conf)], cpu, RINGFENCE_PORT,
                           name, env)
 
     def nginx_proxy(self, auth_file: Path | None = None, extra_http: str = "",
-                    tls: Certificates | None = None) -> subprocess.Popen:
+                    tls: Certificates | None = None, location_extra: str = "",
+                    worker_connections: int = 4096, keepalive_timeout: str = "60s") -> subprocess.Popen:
         auth = f'auth_basic "es"; auth_basic_user_file {auth_file};' if auth_file else ""
         if tls:
             extra_http += (f"ssl_certificate {tls.chain}; ssl_certificate_key {tls.key};"
@@ -192,9 +266,10 @@ class Harness:
                            " ssl_session_tickets on;")
         conf = self.nginx_conf("nginx-proxy", NGINX_PORT, f"""
             location / {{ {auth} proxy_pass http://es; proxy_http_version 1.1;
-                         proxy_set_header Connection ""; }}""",
+                         proxy_set_header Connection ""; {location_extra} }}""",
                                f"upstream es {{ server 127.0.0.1:{UPSTREAM_PORT}; keepalive 64; }}"
-                               + extra_http, " ssl" if tls else "")
+                               + extra_http, " ssl" if tls else "", worker_connections,
+                               keepalive_timeout)
         return self.start(["nginx", "-c", str(conf)], PROXY_CPU, NGINX_PORT, "nginx-proxy")
 
     def certificates(self) -> Certificates:
@@ -212,11 +287,17 @@ class Harness:
             subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)
         return certs
 
-    def haproxy(self, client_timeouts: str = "timeout client 60s") -> subprocess.Popen:
+    def haproxy(self, client_timeouts: str = "timeout client 60s",
+                maxconn: int = 4096) -> subprocess.Popen:
         conf = self.dir / "haproxy.cfg"
+        # haproxy asks for two descriptors per connection (client and server side) and
+        # refuses to start when the hard limit is lower; the idle scenario's clients share
+        # a few server connections, so the limit the harness has is enough.
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        ulimit = f"\n    ulimit-n {limit}" if 2 * maxconn + 100 > limit else ""
         conf.write_text(f"""
 global
-    maxconn 4096
+    maxconn {maxconn}{ulimit}
     nbthread 1
 defaults
     mode http
@@ -272,11 +353,49 @@ backend b
                 pass
         return total / 1e6
 
+    @staticmethod
+    def memory_kb(proc: subprocess.Popen) -> tuple[int, int]:
+        """RSS and PSS of the process and its children (nginx workers), in KiB. PSS shares
+        pages mapped by several processes among them (nginx's master and worker)."""
+        pids = [str(proc.pid)]
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        if children.exists():
+            pids += children.read_text().split()
+        rss = pss = 0
+        for pid in pids:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+                rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            except FileNotFoundError:
+                continue
+            rss += int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1))
+            pss += int(re.search(r"^Pss:\s+(\d+) kB", rollup, re.M).group(1))
+        return rss, pss
+
+    def loadgen(self, port: int, path: str = "/", rate: float = 0, connections: int = 64,
+                duration: float | None = None, headers: dict[str, str] | None = None,
+                method: str = "GET", body: Path | None = None, timeout: float = 2.0,
+                cpu: str = LOAD_CPU) -> dict:
+        """The Rust generator (tuning/loadgen) on the load CPU: open loop at `rate` req/s,
+        or closed loop with rate 0. Returns its JSON report."""
+        args = [*PRIORITY, "taskset", "-c", cpu, str(LOADGEN), "-c", str(connections),
+                "-R", str(rate), "-d", str(duration or self.duration), "--timeout", str(timeout),
+                "-m", method]
+        for name, value in (headers or {}).items():
+            args += ["-H", f"{name}: {value}"]
+        if body:
+            args += ["--body", str(body)]
+        args.append(f"http://127.0.0.1:{port}{path}")
+        run = subprocess.run(args, capture_output=True, text=True)
+        if run.returncode:
+            sys.exit(f"loadgen failed: {run.stderr}")
+        return json.loads(run.stdout)
+
     def wrk(self, port: int, path: str = "/", headers: dict[str, str] | None = None,
             script: Path | None = None, connections: int | None = None,
             duration: int | None = None, rate_cpu: str = LOAD_CPU,
-            scheme: str = "http") -> subprocess.Popen:
-        args = [*PRIORITY, "taskset", "-c", rate_cpu, "wrk", "-t1", f"-c{connections or self.connections}",
+            scheme: str = "http", threads: int = 1) -> subprocess.Popen:
+        args = [*PRIORITY, "taskset", "-c", rate_cpu, "wrk", f"-t{threads}", f"-c{connections or self.connections}",
                 f"-d{duration or self.duration}s", "--latency", "--timeout", "5s"]
         for name, value in (headers or {}).items():
             args += ["-H", f"{name}: {value}"]
@@ -745,8 +864,482 @@ def scenario_tls(h: Harness) -> list[Result]:
     return results
 
 
+# -- idle, bulk, large, openloop, scaling ----------------------------------------------
+
+def log_document(rng: random.Random, i: int) -> dict:
+    """A log event like Logstash ships (about 300 bytes as JSON)."""
+    return {"@timestamp": f"2026-11-30T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}."
+                          f"{rng.randrange(1000):03d}Z",
+            "host": {"name": f"web-{rng.randrange(40):02d}"},
+            "service": rng.choice(["checkout", "search", "auth", "cart", "gateway"]),
+            "log": {"level": rng.choice(["INFO", "INFO", "INFO", "WARN", "ERROR", "DEBUG"])},
+            "http": {"method": rng.choice(["GET", "POST"]),
+                     "status": rng.choice([200, 200, 200, 201, 304, 404, 500]),
+                     "path": f"/api/v1/items/{rng.randrange(100000)}",
+                     "duration_ms": rng.randrange(1, 2000)},
+            "client": {"ip": f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}"},
+            "message": "request handled for user " + "".join(
+                rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(40)),
+            "trace_id": f"{rng.getrandbits(128):032x}"}
+
+
+def count_established(port: int) -> int:
+    """Established TCP connections whose local port is `port` (the proxy's side)."""
+    out = subprocess.run(["ss", "-Htn", "state", "established", f"( sport = :{port} )"],
+                         capture_output=True, text=True).stdout
+    return len(out.splitlines())
+
+
+def nan_if_none(value: float | None) -> float:
+    return float("nan") if value is None else value
+
+
+IDLE_CONNECTIONS = 10_000
+# Ringfence: no per-address limit (every client here is 127.0.0.1), idle for 10 minutes.
+IDLE_GATEWAY = "  limits:\n    max_connections_per_address: 0\n    idle_timeout_ms: 600000\n"
+IDLE_TIMEOUT = "600s"
+
+
+def idle_memory(h: Harness, name: str, port: int, proxy: subprocess.Popen, path: str,
+                headers: dict[str, str], certs: Certificates | None = None,
+                connections: int = IDLE_CONNECTIONS) -> Result:
+    """The proxy's memory before and after `connections` keep-alive connections (idle.py
+    on the load CPU), each after one request: per connection, in KiB."""
+    # First-use allocations (caches, pools, the upstream connections) belong in the baseline.
+    h.wrk(port, path=path, headers=headers, connections=8, duration=1,
+          scheme="https" if certs else "http").wait()
+    time.sleep(0.5)
+    rss0, pss0 = h.memory_kb(proxy)
+    args = [*PRIORITY, "taskset", "-c", LOAD_CPU, sys.executable,
+            str(Path(__file__).with_name("idle.py")), "--port", str(port),
+            "--connections", str(connections), "--path", path]
+    for header, value in headers.items():
+        args += ["--header", f"{header}: {value}"]
+    if certs:
+        args += ["--tls-ca", str(certs.ca)]
+    client = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    line = client.stdout.readline()
+    if not line:
+        sys.exit(f"idle.py failed: {client.communicate()[1]}")
+    report = json.loads(line)
+    time.sleep(1)
+    rss1, pss1 = h.memory_kb(proxy)
+    established = count_established(port)
+    client.communicate("\n", timeout=60)
+    held = report["opened"]
+    per = lambda before, after: (after - before) / held if held else float("nan")
+    non_200 = sum(n for status, n in report["statuses"].items() if status != "200")
+    result = Result(name, 0, float("nan"), float("nan"), non_200)
+    result.columns = {"connections held": held, "RSS before MiB": rss0 / 1024,
+                      "RSS after MiB": rss1 / 1024, "KiB/conn (RSS)": per(rss0, rss1),
+                      "KiB/conn (PSS)": per(pss0, pss1)}
+    result.notes.append(f"{established:,} established at the proxy's port (ss); opened in "
+                        f"{report['seconds']} s")
+    if report["errors"] or non_200:
+        result.notes.append("failed: " + json.dumps(report["errors"]) + f", non-200 {non_200}")
+    return result
+
+
+def scenario_idle(h: Harness) -> list[Result]:
+    """Memory per idle keep-alive connection: IDLE_CONNECTIONS connections, each after one
+    request (GET /logs-1/_search with valid credentials), then idle; RSS and PSS of every
+    process of the proxy before and after, divided by the connections held. Kernel socket
+    buffers are not in either. Ringfence rows carry their ratio to nginx's."""
+    valid = {"Authorization": basic("logstash", "logstash")}
+    path = "/logs-1/_search"
+    certs = h.certificates()
+    haproxy_timeouts = f"timeout client {IDLE_TIMEOUT}\n    timeout http-keep-alive {IDLE_TIMEOUT}"
+    # haproxy reserves two descriptors per connection (maxconn) and will not start past the
+    # hard limit, which an unprivileged container cannot raise: fewer connections then.
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    haproxy_maxconn = min(IDLE_CONNECTIONS + 500, (limit - 100) // 2)
+    haproxy_connections = min(IDLE_CONNECTIONS, haproxy_maxconn - 50)
+    targets = [
+        ("ringfence, sha256 user + indices ACL", RINGFENCE_PORT, None,
+         lambda: h.ringfence(ACL_REALISTIC, "ringfence-idle", gateway=IDLE_GATEWAY)),
+        ("nginx proxy_pass", NGINX_PORT, None,
+         lambda: h.nginx_proxy(worker_connections=UPSTREAM_CONNECTIONS,
+                               keepalive_timeout=IDLE_TIMEOUT)),
+        ("haproxy", HAPROXY_PORT, None,
+         lambda: h.haproxy(haproxy_timeouts, maxconn=haproxy_maxconn)),
+        ("ringfence over TLS 1.3, same ACL", RINGFENCE_PORT, certs,
+         lambda: h.ringfence(ACL_REALISTIC, "ringfence-idle-tls", gateway=IDLE_GATEWAY,
+                             tls=certs)),
+        ("nginx over TLS 1.3", NGINX_PORT, certs,
+         lambda: h.nginx_proxy(tls=certs, worker_connections=UPSTREAM_CONNECTIONS,
+                               keepalive_timeout=IDLE_TIMEOUT)),
+    ]
+    results = []
+    upstream = h.upstream()
+    for name, port, tls, start in targets:
+        proxy = start()
+        connections = haproxy_connections if port == HAPROXY_PORT else IDLE_CONNECTIONS
+        results.append(idle_memory(h, name, port, proxy, path, valid, tls, connections))
+        if connections < IDLE_CONNECTIONS:
+            results[-1].notes.append(f"{connections:,} connections: maxconn {haproxy_maxconn:,} "
+                                     f"is what the descriptor limit ({limit:,}) allows haproxy")
+        h.stop(proxy)
+    h.stop(upstream)
+    by_name = {r.name: r for r in results}
+    for ringfence, nginx in (("ringfence, sha256 user + indices ACL", "nginx proxy_pass"),
+                             ("ringfence over TLS 1.3, same ACL", "nginx over TLS 1.3")):
+        rf, ng = by_name[ringfence].columns, by_name[nginx].columns
+        if ng["KiB/conn (RSS)"] > 0:
+            by_name[ringfence].notes.insert(
+                0, f"**{rf['KiB/conn (RSS)'] / ng['KiB/conn (RSS)']:.2f}x nginx** (RSS), "
+                   f"{rf['KiB/conn (PSS)'] / ng['KiB/conn (PSS)']:.2f}x (PSS)")
+    return results
+
+
+BULK_SIZES_MB = (1, 5, 25, 100)
+BULK_CONNECTIONS = 8
+# Bodies up to 200 MiB; 8 of 100 MB inspected at once fit the buffering budget.
+BULK_GATEWAY = ("  limits:\n    max_body_bytes: 209715200\n"
+                "    max_buffered_body_bytes: 2147483648\n")
+ACL_BULK = """  access_control_rules:
+  - name: logstash
+    auth_key_sha256: "logstash:76cd2c0d589e224531fc6af2c5850e3c9b2aca6902d813ce598833c7c1b28bee"
+    actions: ["indices:data/write/*"]
+    indices: ["logs-*"]
+"""
+
+
+@dataclass
+class BulkBody:
+    raw: Path
+    gzip: Path
+    size: int
+    gzip_size: int
+
+
+def bulk_body(h: Harness, mb: int) -> BulkBody:
+    """An NDJSON `_bulk` body of about `mb` MB as Logstash sends it (an index action and a
+    ~300-byte document per item), and the same gzipped at level 1 (Logstash's default)."""
+    rng = random.Random(5)
+    # 2,000 distinct documents (600 KB) cycle: more than gzip's 32 KB window remembers.
+    pool = [json.dumps(log_document(rng, i), separators=(",", ":")) for i in range(2000)]
+    action = '{"index":{"_index":"logs-2026.11.30"}}\n'
+    parts, size, i = [], 0, 0
+    while True:
+        item = action + pool[i % len(pool)] + "\n"
+        if size + len(item) > mb * MB:
+            break
+        parts.append(item)
+        size += len(item)
+        i += 1
+    data = "".join(parts).encode()
+    raw, packed = h.dir / f"bulk-{mb}mb.ndjson", h.dir / f"bulk-{mb}mb.ndjson.gz"
+    raw.write_bytes(data)
+    compressed = gzip.compress(data, compresslevel=1)
+    packed.write_bytes(compressed)
+    return BulkBody(raw, packed, len(data), len(compressed))
+
+
+def bulk_run(h: Harness, name: str, port: int, proxy: subprocess.Popen | None,
+             upstream: subprocess.Popen, body: BulkBody, encoding: str,
+             headers: dict[str, str]) -> Result:
+    """BULK_CONNECTIONS keep-alive connections posting `body` back to back for the duration
+    (after a 1 s warm-up): MB/s of (inflated) NDJSON and CPU per MB."""
+    headers = {**headers, **({"Content-Encoding": "gzip"} if encoding == "gzip" else {})}
+    payload = body.gzip if encoding == "gzip" else body.raw
+    run = lambda duration: h.loadgen(port, "/_bulk", connections=BULK_CONNECTIONS,
+                                     duration=duration, headers=headers, method="POST",
+                                     body=payload, timeout=120)
+    run(1)
+    before = (h.cpu_ticks(proxy) if proxy else 0, h.cpu_ticks(upstream))
+    out = run(h.duration)
+    proxy_s = (h.cpu_ticks(proxy) - before[0]) / CLOCK_TICKS if proxy else None
+    upstream_s = (h.cpu_ticks(upstream) - before[1]) / CLOCK_TICKS
+    mb = out["ok"] * body.size / MB
+    result = Result(f"{name}: {body.size / MB:.0f} MB{', gzip' if encoding == 'gzip' else ''}",
+                    out["achieved_rps"], nan_if_none(out["p50_ms"]), nan_if_none(out["p99_ms"]),
+                    out["non_2xx"], p999_ms=nan_if_none(out["p999_ms"]))
+    result.columns = {
+        "MB/s": mb / out["elapsed_s"] if out["elapsed_s"] else 0.0,
+        "bodies/s": out["achieved_rps"],
+        "proxy CPU ms/MB": proxy_s * 1000 / mb if proxy_s is not None and mb else None,
+        "proxy busy": f"{proxy_s / out['elapsed_s'] * 100:.0f}%" if proxy_s is not None else None,
+        "upstream CPU ms/MB": upstream_s * 1000 / mb if mb else None,
+        "non-2xx": out["non_2xx"]}
+    if encoding == "gzip":
+        result.notes.append(f"{body.gzip_size / MB:.1f} MB on the wire ({body.size / body.gzip_size:.1f}:1); "
+                            "MB/s counts inflated bytes")
+    lost = out["errors"] + out["timeouts"]
+    if lost or out["non_2xx"]:
+        result.notes.append(f"failed: {json.dumps(out['statuses'])}, errors {out['errors']} "
+                            f"{json.dumps(out['error_kinds'])}, timeouts {out['timeouts']}")
+    return result
+
+
+def scenario_bulk(h: Harness) -> list[Result]:
+    """`_bulk` ingest: NDJSON bodies of 1, 5, 25 and 100 MB posted back to back on
+    BULK_CONNECTIONS keep-alive connections (loadgen, closed loop), to the upstream directly
+    and through Ringfence with the ACL off (the body is streamed) and with a `logs-*`
+    indices rule (the body is read and every action's index checked), plain and gzipped.
+    The upstream reads every body into memory before it answers."""
+    headers = {"Authorization": basic("logstash", "logstash"),
+               "Content-Type": "application/x-ndjson"}
+    bodies = {mb: bulk_body(h, mb) for mb in BULK_SIZES_MB}
+    direct = "direct upstream"
+    inspected = "ringfence, logs-* indices rule (body inspected)"
+    targets = [
+        (direct, UPSTREAM_PORT, None, ("identity", "gzip")),
+        ("ringfence, ACL disabled (body streamed)", RINGFENCE_PORT,
+         lambda: h.ringfence(ACL_OFF, "ringfence-bulk-open", gateway=BULK_GATEWAY), ("identity",)),
+        (inspected, RINGFENCE_PORT,
+         lambda: h.ringfence(ACL_BULK, "ringfence-bulk-acl", gateway=BULK_GATEWAY),
+         ("identity", "gzip")),
+    ]
+    rows: dict[tuple[str, int, str], Result] = {}
+    upstream = h.upstream()
+    for name, port, start, encodings in targets:
+        proxy = start() if start else None
+        for mb in BULK_SIZES_MB:
+            for encoding in encodings:
+                rows[(name, mb, encoding)] = bulk_run(h, name, port, proxy, upstream,
+                                                      bodies[mb], encoding, headers)
+        if proxy:
+            h.stop(proxy)
+    h.stop(upstream)
+    results = []
+    for mb in BULK_SIZES_MB:
+        plain = rows[(direct, mb, "identity")].columns["MB/s"]
+        for encoding in ("identity", "gzip"):
+            reference = rows.get((direct, mb, encoding))
+            for name, *_ in targets:
+                row = rows.get((name, mb, encoding))
+                if row is None:
+                    continue
+                if row is not reference and reference and reference.columns["MB/s"]:
+                    ratio = f"**{row.columns['MB/s'] / reference.columns['MB/s']:.2f}x direct MB/s**"
+                    if encoding == "gzip" and plain:
+                        # The static upstream does not inflate: direct gzip only moves the
+                        # compressed bytes. Against the plain body too (same NDJSON).
+                        ratio += f" ({row.columns['MB/s'] / plain:.2f}x direct plain)"
+                    row.notes.insert(0, ratio)
+                results.append(row)
+    return results
+
+
+LARGE_CONNECTIONS = 4
+
+
+def scenario_large(h: Harness) -> list[Result]:
+    """A 10 MB search response (a static file at the upstream) fetched back to back on
+    LARGE_CONNECTIONS keep-alive connections (loadgen, closed loop): MB/s and the proxy's
+    CPU per MB. nginx buffers responses by default (proxy_buffering on: past its buffers, to
+    a temporary file); Ringfence rows carry their ratio to both nginx rows."""
+    valid = {"Authorization": basic("logstash", "logstash")}
+    targets = [
+        ("direct upstream (reference)", UPSTREAM_PORT, None, {}, "/big/_search"),
+        ("ringfence, ACL disabled", RINGFENCE_PORT,
+         lambda: h.ringfence(ACL_OFF, "ringfence-large-open"), {}, "/big/_search"),
+        ("ringfence, sha256 user + indices ACL", RINGFENCE_PORT,
+         lambda: h.ringfence(ACL_REALISTIC, "ringfence-large-acl"), valid, "/logs-big/_search"),
+        ("nginx proxy_buffering on (default)", NGINX_PORT, lambda: h.nginx_proxy(), {},
+         "/big/_search"),
+        ("nginx proxy_buffering off", NGINX_PORT,
+         lambda: h.nginx_proxy(location_extra="proxy_buffering off;"), {}, "/big/_search"),
+        ("haproxy", HAPROXY_PORT, lambda: h.haproxy(), {}, "/big/_search"),
+    ]
+    results = []
+    upstream = h.upstream()
+    size = h.big_response().stat().st_size
+    for name, port, start, headers, path in targets:
+        proxy = start() if start else None
+        run = lambda duration: h.loadgen(port, path, connections=LARGE_CONNECTIONS,
+                                         duration=duration, headers=headers, timeout=30)
+        run(1)
+        before = h.cpu_ticks(proxy) if proxy else 0
+        out = run(h.duration)
+        cpu_s = (h.cpu_ticks(proxy) - before) / CLOCK_TICKS if proxy else None
+        mb = out["bytes_received"] / MB
+        result = Result(name, out["achieved_rps"], nan_if_none(out["p50_ms"]),
+                        nan_if_none(out["p99_ms"]), out["non_2xx"])
+        result.columns = {"MB/s": mb / out["elapsed_s"] if out["elapsed_s"] else 0.0,
+                          "responses/s": out["achieved_rps"],
+                          "p50 ms": result.p50_ms, "p99 ms": result.p99_ms,
+                          "proxy CPU ms/MB": cpu_s * 1000 / mb if cpu_s is not None and mb else None,
+                          "proxy busy": f"{cpu_s / out['elapsed_s'] * 100:.0f}%" if cpu_s is not None else None,
+                          "non-2xx": out["non_2xx"]}
+        if out["errors"] or out["timeouts"] or out["non_2xx"]:
+            result.notes.append(f"failed: {json.dumps(out['statuses'])}, errors {out['errors']} "
+                                f"{json.dumps(out['error_kinds'])}, timeouts {out['timeouts']}")
+        results.append(result)
+        if proxy:
+            h.stop(proxy)
+    h.stop(upstream)
+    results[0].notes.append(f"response {size / MB:.1f} MB")
+    cpu = {r.name: r.columns["proxy CPU ms/MB"] for r in results}
+    for r in results[1:3]:
+        on, off = cpu["nginx proxy_buffering on (default)"], cpu["nginx proxy_buffering off"]
+        if r.columns["proxy CPU ms/MB"] and on and off:
+            r.notes.insert(0, f"**CPU/MB {r.columns['proxy CPU ms/MB'] / on:.2f}x nginx buffering on, "
+                              f"{r.columns['proxy CPU ms/MB'] / off:.2f}x off**")
+    return results
+
+
+OPENLOOP_LEVELS = (50, 70, 90)
+OPENLOOP_CONNECTIONS = 64
+
+
+def scenario_openloop(h: Harness) -> list[Result]:
+    """Latency under a constant rate: each proxy's capacity first (wrk, closed loop,
+    OPENLOOP_CONNECTIONS connections), then loadgen at 50, 70 and 90% of that capacity on as
+    many connections, latency from each request's scheduled time. A request not answered
+    (or not sent) within 2 s of its time counts as infinitely slow."""
+    valid = {"Authorization": basic("logstash", "logstash")}
+    path = "/logs-1/_search"
+    targets = [
+        ("ringfence, sha256 user + indices ACL", RINGFENCE_PORT,
+         lambda: h.ringfence(ACL_REALISTIC, "ringfence-openloop")),
+        ("nginx proxy_pass", NGINX_PORT, lambda: h.nginx_proxy()),
+        ("haproxy", HAPROXY_PORT, lambda: h.haproxy()),
+    ]
+    results = []
+    upstream = h.upstream()
+    for name, port, start in targets:
+        proxy = start()
+        capacity = h.measure(f"{name}: capacity", port, proxy, path=path, headers=valid,
+                             connections=OPENLOOP_CONNECTIONS)
+        capacity.columns = {"load": "wrk", "asked req/s": None, "req/s": capacity.rps,
+                            "p50 ms": capacity.p50_ms, "p99 ms": capacity.p99_ms,
+                            "p99.9 ms": None, "max ms": None,
+                            "proxy CPU µs/req": capacity.cpu_us_per_req, "lost": 0,
+                            "non-2xx": capacity.non_2xx}
+        capacity.notes.append("closed loop: latency from the send, as wrk measures it")
+        results.append(capacity)
+        for level in OPENLOOP_LEVELS:
+            rate = round(capacity.rps * level / 100)
+            before, started = h.cpu_ticks(proxy), time.time()
+            out = h.loadgen(port, path, rate=rate, connections=OPENLOOP_CONNECTIONS,
+                            headers=valid, timeout=2)
+            cpu_s = (h.cpu_ticks(proxy) - before) / CLOCK_TICKS
+            row = Result(f"{name}: {level}% of capacity", out["achieved_rps"],
+                         nan_if_none(out["p50_ms"]), nan_if_none(out["p99_ms"]), out["non_2xx"],
+                         p999_ms=nan_if_none(out["p999_ms"]))
+            answered = out["ok"] + out["non_2xx"]
+            row.cpu_us_per_req = cpu_s / answered * 1e6 if answered else None
+            row.proxy_busy = cpu_s / (time.time() - started)
+            lost = out["errors"] + out["timeouts"] + out["not_sent"]
+            row.columns = {"load": f"{level}%", "asked req/s": rate, "req/s": out["achieved_rps"],
+                           "p50 ms": out["p50_ms"], "p99 ms": out["p99_ms"],
+                           "p99.9 ms": out["p999_ms"], "max ms": out["max_ms"],
+                           "proxy CPU µs/req": row.cpu_us_per_req, "lost": lost,
+                           "non-2xx": out["non_2xx"]}
+            if lost:
+                row.notes.append(f"errors {out['errors']} {json.dumps(out['error_kinds'])}, "
+                                 f"timeouts {out['timeouts']}, not sent {out['not_sent']}")
+            results.append(row)
+        h.stop(proxy)
+    h.stop(upstream)
+    return results
+
+
+def scenario_scaling(h: Harness) -> list[Result]:
+    """Ringfence with 1 and 2 workers (sha256 user + indices ACL, 64 connections). On 2
+    cores the load generator and the upstream need CPU too: either they keep CPU 1 and the
+    second worker shares it with them, or nothing is pinned and the scheduler spreads
+    everything over both cores. CPU per request is the gateway's, whatever core it ran on."""
+    valid = {"Authorization": basic("logstash", "logstash")}
+    # (name, workers, gateway CPUs, wrk and upstream CPUs, wrk threads)
+    targets = [
+        ("1 worker on CPU 0; wrk (1 thread) and upstream on CPU 1", 1, PROXY_CPU, LOAD_CPU, 1),
+        ("2 workers on CPUs 0-1; wrk (1 thread) and upstream on CPU 1", 2, "0,1", LOAD_CPU, 1),
+        ("1 worker, nothing pinned; wrk 2 threads", 1, "0,1", "0,1", 2),
+        ("2 workers, nothing pinned; wrk 2 threads", 2, "0,1", "0,1", 2),
+    ]
+    results = []
+    for name, workers, cpu, load_cpu, threads in targets:
+        upstream = h.upstream(cpu=load_cpu)
+        proxy = h.ringfence(ACL_REALISTIC, f"ringfence-scaling-{workers}-{len(results)}",
+                            workers=workers, cpu=cpu)
+        row = h.measure(name, RINGFENCE_PORT, proxy, path="/logs-1/_search", headers=valid,
+                        connections=64, rate_cpu=load_cpu, threads=threads)
+        row.notes.append(f"gateway used {row.proxy_busy or 0:.2f} cores")
+        results.append(row)
+        h.stop(proxy)
+        h.stop(upstream)
+    for base, other in ((results[0], results[1]), (results[2], results[3])):
+        if base.rps and base.cpu_us_per_req and other.cpu_us_per_req:
+            other.notes.insert(0, f"**{other.rps / base.rps:.2f}x req/s of 1 worker**, CPU/req "
+                                  f"{other.cpu_us_per_req / base.cpu_us_per_req:.2f}x")
+    return results
+
+
+def cell(value: object) -> str:
+    """A table cell: counts with separators, small numbers with two decimals."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value != value:
+            return "-"
+        if value == float("inf"):
+            return "∞"
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+    return str(value)
+
+
+def render_markdown(all_results: dict[str, list[Result]]) -> str:
+    """Every scenario's table, as bench.py prints them."""
+    lines = []
+    for name, results in all_results.items():
+        lines.append(f"\n## {name}\n")
+        if any(r.columns for r in results):
+            keys = list(dict.fromkeys(k for r in results for k in r.columns))
+            lines.append("| scenario | " + " | ".join(keys) + " | notes |")
+            lines.append("|---|" + "---:|" * len(keys) + "---|")
+            for r in results:
+                lines.append(f"| {r.name} | " + " | ".join(cell(r.columns.get(k)) for k in keys)
+                             + f" | {'; '.join(r.notes)} |")
+            continue
+        if all(r.rps == 0 for r in results):
+            lines.append("| scenario | measured |\n|---|---|")
+            for r in results:
+                lines.append(f"| {r.name} | {'; '.join(r.notes)} |")
+            continue
+        # Open-loop rows (paced.py) count 2xx answers received in time and have a p99.9.
+        with_p999 = any(r.p999_ms is not None for r in results)
+        lines.append("| scenario | req/s | p50 ms | p99 ms |" + (" p99.9 ms |" if with_p999 else "")
+                     + " non-2xx | proxy CPU µs/req | notes |")
+        lines.append("|---|---:|---:|---:|" + ("---:|" if with_p999 else "") + "---:|---:|---|")
+        for r in results:
+            cpu = f"{r.cpu_us_per_req:.1f}" if r.cpu_us_per_req is not None else "-"
+            p999 = (f" {r.p999_ms:.2f} |" if r.p999_ms is not None else " - |") if with_p999 else ""
+            lines.append(f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} |{p999} "
+                         f"{r.non_2xx} | {cpu} | {'; '.join(r.notes)} |")
+    return "\n".join(lines) + "\n"
+
+
+def machine() -> dict[str, str]:
+    """What the results were measured on."""
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True).stdout.strip()
+    except OSError:
+        commit = ""
+    return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "host": platform.node(), "cpu": cpu, "cores": str(os.cpu_count()),
+            "kernel": platform.release(), "load_average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+            "ringfence": str(RINGFENCE), "tuning_commit": commit}
+
+
 SCENARIOS = {"proxy": scenario_proxy, "audit": scenario_audit, "auth": scenario_auth, "flood": scenario_flood,
-             "hostile": scenario_hostile, "attack": scenario_attack, "tls": scenario_tls}
+             "hostile": scenario_hostile, "attack": scenario_attack, "tls": scenario_tls,
+             "idle": scenario_idle, "bulk": scenario_bulk, "large": scenario_large,
+             "openloop": scenario_openloop, "scaling": scenario_scaling}
+# Scenarios that run the Rust generator (tuning/loadgen).
+NEEDS_LOADGEN = {"bulk", "large", "openloop"}
 
 
 def main() -> None:
@@ -755,7 +1348,10 @@ def main() -> None:
                         help=f"any of {', '.join(SCENARIOS)} (default: all)")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--json", type=Path, help="also write the raw results here (after "
+                                                  "every scenario, with the machine)")
+    parser.add_argument("--markdown", type=Path, help="also write the tables here, under the "
+                                                      "date and the machine")
     parser.add_argument("--repeat", type=int, default=1,
                         help="hostile: run each proxy's phases this many times, taking turns")
     parser.add_argument("--rt", action="store_true",
@@ -768,37 +1364,43 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     args.scenarios = args.scenarios or list(SCENARIOS)
-    for tool in ("wrk", "nginx", "haproxy", "taskset", "openssl"):
+    for tool in ("wrk", "nginx", "haproxy", "taskset", "openssl", "ss"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing: run tuning/load/run.sh, which installs it")
     if not RINGFENCE.exists():
         sys.exit("build first: cargo build --release")
+    if NEEDS_LOADGEN & set(args.scenarios) and not LOADGEN.exists():
+        sys.exit("build the generator first: cargo build --release --manifest-path "
+                 "tuning/loadgen/Cargo.toml (run.sh does)")
     harness = Harness(args.duration, args.connections, args.repeat)
+    meta = {**machine(), "duration_s": args.duration, "scenarios": args.scenarios}
     all_results: dict[str, list[Result]] = {}
+
+    def write_files() -> None:
+        if args.json:
+            args.json.write_text(json.dumps(
+                {"meta": meta, "scenarios": {k: [r.__dict__ for r in v] for k, v in all_results.items()}},
+                indent=2))
+        if args.markdown:
+            args.markdown.write_text(
+                f"# Load results, {meta['date']}, {meta['host']}\n\n"
+                f"- machine: {meta['cpu']}, {meta['cores']} cores, kernel {meta['kernel']}\n"
+                f"- load average at the start: {meta['load_average']}\n"
+                f"- gateway: `{meta['ringfence']}`; harness at {meta['tuning_commit']}; "
+                f"{args.duration} s per measurement\n"
+                f"- `tuning/load/bench.py {' '.join(sys.argv[1:])}`\n"
+                + render_markdown(all_results))
+
     try:
         for name in args.scenarios:
             all_results[name] = SCENARIOS[name](harness)
+            # A long run that fails later keeps what it measured so far.
+            write_files()
     finally:
         harness.stop_all()
-    for name, results in all_results.items():
-        print(f"\n## {name}\n")
-        if all(r.rps == 0 for r in results):
-            print("| scenario | measured |\n|---|---|")
-            for r in results:
-                print(f"| {r.name} | {'; '.join(r.notes)} |")
-            continue
-        # Open-loop rows (paced.py) count 2xx answers received in time and have a p99.9.
-        with_p999 = any(r.p999_ms is not None for r in results)
-        print("| scenario | req/s | p50 ms | p99 ms |" + (" p99.9 ms |" if with_p999 else "")
-              + " non-2xx | proxy CPU µs/req | notes |")
-        print("|---|---:|---:|---:|" + ("---:|" if with_p999 else "") + "---:|---:|---|")
-        for r in results:
-            cpu = f"{r.cpu_us_per_req:.1f}" if r.cpu_us_per_req is not None else "-"
-            p999 = (f" {r.p999_ms:.2f} |" if r.p999_ms is not None else " - |") if with_p999 else ""
-            print(f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} |{p999} {r.non_2xx} | {cpu} | {'; '.join(r.notes)} |")
-    if args.json:
-        args.json.write_text(json.dumps({k: [r.__dict__ for r in v] for k, v in all_results.items()}, indent=2))
-
+    meta["load_average_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    write_files()
+    print(render_markdown(all_results))
 
 if __name__ == "__main__":
     main()
