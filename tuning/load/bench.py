@@ -136,7 +136,8 @@ class Harness:
         self.dir.chmod(0o755)
         self.procs: list[subprocess.Popen] = []
         # Every process started inherits this: 10,000 idle connections need more than the
-        # usual 1,024 descriptors (raising the hard limit needs root; else the soft one only).
+        # usual 1,024 descriptors. Raising the hard limit needs CAP_SYS_RESOURCE, which a
+        # container may not have: then the soft limit goes up to the hard one.
         _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         for limit in ((NOFILE, NOFILE), (min(NOFILE, hard), hard)):
             try:
@@ -1385,10 +1386,12 @@ def main() -> None:
             args.markdown.write_text(
                 f"# Load results, {meta['date']}, {meta['host']}\n\n"
                 f"- machine: {meta['cpu']}, {meta['cores']} cores, kernel {meta['kernel']}\n"
-                f"- load average at the start: {meta['load_average']}\n"
+                f"- load average (1, 5, 15 min) at the start: {meta['load_average']}"
+                + (f", at the end: {meta['load_average_end']}" if "load_average_end" in meta else "")
+                + " (other work on the machine delays every process measured)\n"
                 f"- gateway: `{meta['ringfence']}`; harness at {meta['tuning_commit']}; "
                 f"{args.duration} s per measurement\n"
-                f"- `tuning/load/bench.py {' '.join(sys.argv[1:])}`\n"
+                f"- `tuning/load/bench.py {' '.join(sys.argv[1:]).replace(str(ROOT) + '/', '')}`\n"
                 + render_markdown(all_results))
 
     try:

@@ -41,7 +41,8 @@ def openloop_series(scenarios: dict) -> dict[str, list[tuple[int, dict]]]:
     for row in scenarios.get("openloop", []):
         load = str(row["columns"].get("load", ""))
         if load.endswith("%"):
-            series.setdefault(row["name"].split(":")[0], []).append((int(load[:-1]), row["columns"]))
+            proxy = row["name"].split(":")[0].split(",")[0]
+            series.setdefault(proxy, []).append((int(load[:-1]), row["columns"]))
     return series
 
 
@@ -63,12 +64,12 @@ def plot(results: Path, out: Path) -> None:
             for column, (_, label, dash) in enumerate(PERCENTILES, start=2):
                 lines.append(f"'{path}' using 1:{column} with linespoints lc {i + 1} dt {dash} "
                              f"pt {i + 5} title '{proxy} {label}'")
-        commands += ["set title 'Open-loop latency (loadgen, 64 connections)'",
-                     "set logscale y", "set xlabel \"load, % of the proxy's own capacity\"",
+        commands += ["set title \"Open-loop latency at a share of each proxy's capacity "
+                     "(loadgen, 64 connections)\"", "set logscale y",
                      "set ylabel 'ms from the scheduled time'", "set xrange [45:95]",
-                     "set xtics ('50%' 50, '70%' 70, '90%' 90)", "set key top left font ',8'",
+                     "set xtics ('50%%' 50, '70%%' 70, '90%%' 90)", "set key outside below horizontal font ',8'",
                      "set grid", "plot " + ", ".join(lines), "unset logscale y", "unset xrange",
-                     "unset xtics", "set xtics", "unset xlabel"]
+                     "unset xtics", "set xtics"]
     idle = [(row["name"], row["columns"].get("KiB/conn (RSS)"))
             for row in scenarios.get("idle", []) if finite(row["columns"].get("KiB/conn (RSS)"))]
     if idle:
@@ -84,7 +85,7 @@ def plot(results: Path, out: Path) -> None:
     if not commands:
         sys.exit(f"{results}: no openloop or idle results to plot")
     panels = (1 if series else 0) + (1 if idle else 0)
-    script = [f"set terminal pngcairo size {700 * panels},560 font 'sans,10'",
+    script = [f"set terminal pngcairo noenhanced size {700 * panels},600 font 'sans,10'",
               f"set output '{out}'",
               f"set multiplot layout 1,{panels} title 'Ringfence load results, {meta['date']}, "
               f"{meta['host']} ({meta['cores']} cores)'",
