@@ -1,10 +1,15 @@
 //! A connection's read buffer and the ownership-passing IO around it.
 //!
 //! monoio IO takes buffers by value and hands them back. A [`ReadBuf`] keeps one `Vec` per
-//! connection: bytes `[start..len)` have arrived and are not yet consumed; reads append to the
-//! spare capacity; writes send a slice of it without copying. If a read future is dropped
-//! (a timeout), the buffer goes with it; every timeout closes the connection, so that is fine.
+//! connection while it serves a request: bytes `[start..len)` have arrived and are not yet
+//! consumed; reads append to the spare capacity; writes send a slice of it without copying.
+//! Between requests the `Vec` goes back to the worker's pool ([`ReadBuf::release`]) and the
+//! connection waits for readability without a buffer ([`wait_readable`]). If a read future
+//! is dropped (a timeout), the buffer goes with it; every timeout closes the connection, so
+//! that is fine.
 
+use super::deadline;
+use super::pool;
 use super::stream::Stream;
 use monoio::buf::{IoBuf, IoBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
@@ -14,17 +19,24 @@ use std::time::{Duration, Instant};
 /// Reads never ask for less than this much spare room; smaller leftovers are compacted first.
 const MIN_READ_BYTES: usize = 4096;
 
-#[derive(Debug)]
+/// A connection's received bytes; holds no memory until the first read.
+#[derive(Debug, Default)]
 pub struct ReadBuf {
     buf: Vec<u8>,
     start: usize,
 }
 
 impl ReadBuf {
-    pub fn with_capacity(capacity: usize) -> ReadBuf {
-        ReadBuf {
-            buf: Vec::with_capacity(capacity),
-            start: 0,
+    pub fn new() -> ReadBuf {
+        ReadBuf::default()
+    }
+
+    /// Gives the buffer back to the worker's pool when nothing unconsumed is in it: the
+    /// connection is about to wait, and an idle connection holds no buffer.
+    pub fn release(&mut self) {
+        if self.is_empty() && self.buf.capacity() > 0 {
+            pool::give_read(std::mem::take(&mut self.buf));
+            self.start = 0;
         }
     }
 
@@ -50,13 +62,21 @@ impl ReadBuf {
         }
     }
 
-    /// Whether a read would have no room left without growing (the data fills the buffer).
-    pub fn is_full(&self) -> bool {
-        self.len() >= self.buf.capacity()
+    /// Reads more bytes from `stream` within `timeout`; returns how many (0 means the peer
+    /// closed).
+    pub async fn fill(&mut self, stream: &mut Stream, timeout: Duration) -> io::Result<usize> {
+        deadline::timeout(timeout, self.read_more(stream))
+            .await
+            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
     }
 
-    /// Reads more bytes from `stream`; returns how many (0 means the peer closed).
-    pub async fn fill(&mut self, stream: &mut Stream, timeout: Duration) -> io::Result<usize> {
+    /// Reads more bytes from `stream`, taking a buffer from the pool if it has none; the
+    /// caller bounds the wait.
+    pub async fn read_more(&mut self, stream: &mut Stream) -> io::Result<usize> {
+        if self.buf.capacity() == 0 {
+            self.buf = pool::take_read();
+            self.start = 0;
+        }
         if self.buf.capacity() - self.buf.len() < MIN_READ_BYTES && self.start > 0 {
             self.buf.drain(..self.start);
             self.start = 0;
@@ -69,19 +89,12 @@ impl ReadBuf {
         match stream {
             Stream::Plain(tcp) => {
                 let buf = std::mem::take(&mut self.buf);
-                let read = tcp.read(buf.slice_mut(len..capacity));
-                let (result, slice) = monoio::time::timeout(timeout, read)
-                    .await
-                    .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?;
+                let (result, slice) = tcp.read(buf.slice_mut(len..capacity)).await;
                 self.buf = slice.into_inner();
                 result
             }
             // Plaintext is copied in: the buffer stays here, a timeout loses nothing of it.
-            Stream::Tls(tls) => {
-                monoio::time::timeout(timeout, tls.read_into(&mut self.buf, capacity - len))
-                    .await
-                    .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
-            }
+            Stream::Tls(tls) => tls.read_into(&mut self.buf, capacity - len).await,
         }
     }
 
@@ -98,14 +111,13 @@ impl ReadBuf {
         match stream {
             Stream::Plain(tcp) => {
                 let buf = std::mem::take(&mut self.buf);
-                let (result, slice) =
-                    monoio::time::timeout(timeout, tcp.write_all(buf.slice(range)))
-                        .await
-                        .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?;
+                let (result, slice) = deadline::timeout(timeout, tcp.write_all(buf.slice(range)))
+                    .await
+                    .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?;
                 self.buf = slice.into_inner();
                 result?;
             }
-            Stream::Tls(tls) => monoio::time::timeout(timeout, tls.write_all(&self.buf[range]))
+            Stream::Tls(tls) => deadline::timeout(timeout, tls.write_all(&self.buf[range]))
                 .await
                 .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??,
         }
@@ -182,14 +194,38 @@ pub async fn write_all(
     timeout: Duration,
 ) -> (io::Result<()>, Vec<u8>) {
     match stream {
-        Stream::Plain(tcp) => match monoio::time::timeout(timeout, tcp.write_all(buf)).await {
+        Stream::Plain(tcp) => match deadline::timeout(timeout, tcp.write_all(buf)).await {
             Ok((result, buf)) => (result.map(|_| ()), buf),
             Err(_) => (Err(io::ErrorKind::TimedOut.into()), Vec::new()),
         },
-        Stream::Tls(tls) => match monoio::time::timeout(timeout, tls.write_all(&buf)).await {
+        Stream::Tls(tls) => match deadline::timeout(timeout, tls.write_all(&buf)).await {
             Ok(result) => (result, buf),
             Err(_) => (Err(io::ErrorKind::TimedOut.into()), buf),
         },
+    }
+}
+
+impl Drop for ReadBuf {
+    fn drop(&mut self) {
+        if self.buf.capacity() > 0 {
+            pool::give_read(std::mem::take(&mut self.buf));
+        }
+    }
+}
+
+/// Waits until `stream` has something to read, holding no buffer meanwhile: readiness of the
+/// socket, or plaintext and ciphertext a TLS connection already holds. The caller bounds
+/// the wait.
+pub async fn wait_readable(stream: &mut Stream) -> io::Result<()> {
+    match stream {
+        Stream::Plain(tcp) => tcp.readable(false).await,
+        Stream::Tls(tls) => {
+            if tls.has_buffered() {
+                return Ok(());
+            }
+            tls.release_idle();
+            tls.tcp().readable(false).await
+        }
     }
 }
 
@@ -200,7 +236,7 @@ pub async fn shutdown(stream: &mut Stream) {
             let _ = tcp.shutdown().await;
         }
         Stream::Tls(tls) => {
-            let _ = monoio::time::timeout(Duration::from_secs(1), tls.shutdown()).await;
+            let _ = deadline::timeout(Duration::from_secs(1), tls.shutdown()).await;
         }
     }
 }
@@ -224,7 +260,7 @@ pub async fn linger_close(mut stream: Stream, mut buf: ReadBuf) {
             }
         }
     };
-    let _ = monoio::time::timeout(LINGER, drain).await;
+    let _ = deadline::timeout(LINGER, drain).await;
 }
 
 #[cfg(test)]

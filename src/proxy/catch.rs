@@ -57,15 +57,16 @@ pub fn record(what: &str) {
     error!(task = what, panic = %message, "a panic was caught; only this task ended");
 }
 
-/// Runs `future`; a panic inside it ends it with `Err(())` after it was recorded.
-pub async fn guarded<F: Future>(what: &str, future: F) -> Result<F::Output, ()> {
-    match AssertUnwindSafe(future).catch_unwind().await {
-        Ok(output) => Ok(output),
-        Err(_) => {
-            record(what);
-            Err(())
-        }
-    }
+/// Runs `future`; a panic inside it ends it with `Err(())` after it was recorded. A plain
+/// combinator, not an `async fn`: that would hold `future` twice in its state (as its
+/// argument and as the awaited future), doubling every connection's task.
+pub fn guarded<'a, F: Future + 'a>(
+    what: &'a str,
+    future: F,
+) -> impl Future<Output = Result<F::Output, ()>> + 'a {
+    AssertUnwindSafe(future)
+        .catch_unwind()
+        .map(move |caught| caught.map_err(|_| record(what)))
 }
 
 /// Spawns a background task on this worker whose panic ends only that task.

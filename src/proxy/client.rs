@@ -4,14 +4,16 @@
 //! are answered in order by construction: the next head is parsed from whatever followed the
 //! previous body in the same buffer.
 
-use super::buffer::{linger_close, write_all, BodyPace, BodyReadError, ReadBuf};
+use super::buffer::{linger_close, wait_readable, write_all, BodyPace, BodyReadError, ReadBuf};
 use super::catch::{guarded, spawn_guarded};
 use super::completion::{complete, tls_handshake_failed, Seen};
 use super::credentials::Credentials;
+use super::deadline;
 use super::decide::{Context, Inspected, Verdict};
 use super::denial::Denial;
 use super::exchange::{BodyCollector, Exchange, Outgoing};
 use super::forward::{forward, Next};
+use super::pool::WriteBuf;
 use super::search_contexts::SearchContexts;
 use super::stream::Stream;
 use super::upstream::Upstreams;
@@ -33,8 +35,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Initial read buffer of a client connection; it grows up to the head limit when needed.
-const CLIENT_BUFFER_BYTES: usize = 32 * 1024;
 /// A denied request's body up to this size is read and dropped to keep the connection;
 /// anything larger (or unknown) is answered and the connection closed.
 const DISCARD_BODY_BYTES: u64 = 64 * 1024;
@@ -236,100 +236,205 @@ pub async fn serve(
     };
     let (mut stream, certificate_dn) = match tls {
         None => (Stream::Plain(tcp), None),
-        Some(config) => match handshake(&worker, tcp, peer, local, config).await {
+        // Boxed: a handshake's state is large, and only TLS connections need it.
+        Some(config) => match Box::pin(handshake(&worker, tcp, peer, local, config)).await {
             Some(established) => established,
             None => return,
         },
     };
-    let peer_ip = peer.ip().to_canonical().to_string();
-    let mut buf = ReadBuf::with_capacity(CLIENT_BUFFER_BYTES);
-    let mut out = Vec::with_capacity(1024);
-    let mut upstream_out = Vec::with_capacity(1024);
-    // The request line of the request being served, for the log if it panics.
-    let mut request_line = Vec::with_capacity(128);
-    let mut first = true;
+    let connection = Connection {
+        peer,
+        peer_ip: peer.ip().to_canonical().to_string(),
+        local,
+        certificate_dn,
+    };
+    let mut buf = ReadBuf::new();
     // Requests served in a row from bytes the client had already sent (pipelining).
     let mut pipelined: u32 = 0;
+    // The first head must be complete within the head timeout of the connection's start.
+    let mut head_deadline = Some(Instant::now() + worker.limits.header_timeout);
     loop {
-        let mut head = match read_head(&worker, &mut stream, &mut buf, first).await {
-            HeadRead::Head(head) => head,
-            HeadRead::Closed => return,
-            HeadRead::Fault(fault) => {
-                let seen = worker
-                    .records_details()
-                    .then(|| Seen::capture_refused(buf.data(), worker.next_request_id()))
-                    .flatten();
-                let mut exchange = Exchange::new(Instant::now());
-                exchange.deny(fault.into()).write_to(&mut out, false, true);
-                exchange.bytes_out = out.len() as u64;
-                let (_, _) = write_all(&mut stream, out, worker.limits.idle_timeout).await;
-                complete(&worker, exchange, seen.as_deref(), peer, local);
-                linger_close(stream, buf).await;
-                return;
+        if buf.is_empty() {
+            // Idle: wait without a buffer and in a small state; what serving a request
+            // needs is allocated once bytes are there.
+            buf.release();
+            let wait = match head_deadline {
+                Some(at) => at.saturating_duration_since(Instant::now()),
+                None => worker.limits.idle_timeout,
+            };
+            match deadline::timeout(wait, wait_readable(&mut stream)).await {
+                Ok(Ok(())) => {}
+                Err(_) if head_deadline.is_some() => {
+                    let fault = ClientError::HeadTimeout.into();
+                    Box::pin(async {
+                        refuse_head(&worker, &mut stream, &buf, fault, peer, local).await;
+                        linger_close(stream, buf).await;
+                    })
+                    .await;
+                    return;
+                }
+                // An idle keep-alive connection is closed silently.
+                Ok(Err(_)) | Err(_) => return,
             }
-        };
-        first = false;
-        let max_pipelined = worker.limits.max_pipelined_requests;
-        if max_pipelined > 0 && pipelined >= max_pipelined {
-            // Answer this one and close: the client sends the rest again on a new connection.
-            head.keep_alive = false;
         }
-        request_line.clear();
-        request_line.extend_from_slice(head.method.as_str().as_bytes());
-        request_line.push(b' ');
-        let target = head.target(buf.data());
-        request_line.extend_from_slice(&target[..target.len().min(MAX_LOGGED_TARGET_BYTES)]);
-        let seen = worker
-            .records_details()
-            .then(|| Seen::capture(&head, buf.data(), worker.next_request_id()));
-        let _in_flight = InFlight::enter(&worker);
-        let answered = Cell::new(false);
-        let mut exchange = Exchange::new(Instant::now());
-        let mut client = ClientSide {
-            stream: &mut stream,
-            buf: &mut buf,
-            out: &mut out,
-            upstream_out: &mut upstream_out,
-            peer,
-            peer_ip: &peer_ip,
-            local,
-            certificate_dn: certificate_dn.as_deref(),
-            write_timeout: worker.limits.idle_timeout,
-            answered: &answered,
-            exchange: &mut exchange,
-        };
-        let handled = guarded("request", handle(&worker, &mut client, &head)).await;
-        let Ok(next) = handled else {
-            tracing::error!(
-                peer = %peer,
-                request = %String::from_utf8_lossy(&request_line),
-                "the request above panicked; its connection is closed"
-            );
-            let sent = exchange.status;
-            let answer = exchange.deny(Denial::Internal("internal gateway error"));
-            if answered.get() {
-                // The client got (part of) another answer, not this one.
-                exchange.status = sent;
-            } else {
-                let mut response = Vec::new();
-                answer.write_to(&mut response, head.is_head(), true);
-                let _ = write_all(&mut stream, response, worker.limits.idle_timeout).await;
-            }
-            complete(&worker, exchange, seen.as_deref(), peer, local);
-            linger_close(stream, buf).await;
-            return;
-        };
-        complete(&worker, exchange, seen.as_deref(), peer, local);
+        let head_deadline = head_deadline
+            .take()
+            .unwrap_or_else(|| Instant::now() + worker.limits.header_timeout);
+        // Boxed: the state of a request in progress is allocated per request.
+        let next = Box::pin(next_request(
+            &worker,
+            &mut stream,
+            &mut buf,
+            head_deadline,
+            pipelined,
+            &connection,
+        ))
+        .await;
         pipelined = if buf.is_empty() { 0 } else { pipelined + 1 };
         match next {
             Next::KeepAlive if !worker.draining.get() => continue,
             Next::KeepAlive | Next::Close => return,
             Next::Linger => {
-                linger_close(stream, buf).await;
+                Box::pin(linger_close(stream, buf)).await;
                 return;
             }
         }
     }
+}
+
+/// Reads the next head (complete by `head_deadline`) and serves it; a head that cannot be
+/// read is answered and the connection closed.
+async fn next_request(
+    worker: &Rc<Worker>,
+    stream: &mut Stream,
+    buf: &mut ReadBuf,
+    head_deadline: Instant,
+    pipelined: u32,
+    connection: &Connection,
+) -> Next {
+    let mut head = match read_head(worker, stream, buf, head_deadline).await {
+        HeadRead::Head(head) => head,
+        HeadRead::Closed => return Next::Close,
+        HeadRead::Fault(fault) => {
+            refuse_head(
+                worker,
+                stream,
+                buf,
+                fault,
+                connection.peer,
+                connection.local,
+            )
+            .await;
+            return Next::Linger;
+        }
+    };
+    let max_pipelined = worker.limits.max_pipelined_requests;
+    if max_pipelined > 0 && pipelined >= max_pipelined {
+        // Answer this one and close: the client sends the rest again on a new connection.
+        head.keep_alive = false;
+    }
+    serve_request(worker, stream, buf, head, connection).await
+}
+
+/// What a connection's requests share: who is at the other end.
+struct Connection {
+    peer: SocketAddr,
+    /// The peer's address as text, for `X-Forwarded-For` (formatted once per connection).
+    peer_ip: String,
+    local: SocketAddr,
+    /// The subject DN of the client's verified certificate (TLS with client certificates).
+    certificate_dn: Option<String>,
+}
+
+/// Answers a head that could not be read (malformed, too large, too slow); the caller
+/// closes the connection after a linger.
+async fn refuse_head(
+    worker: &Worker,
+    stream: &mut Stream,
+    buf: &ReadBuf,
+    fault: Fault,
+    peer: SocketAddr,
+    local: SocketAddr,
+) {
+    let seen = worker
+        .records_details()
+        .then(|| Seen::capture_refused(buf.data(), worker.next_request_id()))
+        .flatten();
+    let mut exchange = Exchange::new(Instant::now());
+    let mut out = WriteBuf::take();
+    exchange.deny(fault.into()).write_to(&mut out, false, true);
+    exchange.bytes_out = out.len() as u64;
+    let _ = write_all(
+        stream,
+        std::mem::take(&mut *out),
+        worker.limits.idle_timeout,
+    )
+    .await;
+    complete(worker, exchange, seen.as_deref(), peer, local);
+}
+
+/// Serves one request whose head is in `buf`: decides, answers or forwards, and records it.
+/// Its write vectors come from the worker's pool and go back when it ends. A panic gets a
+/// 500 (if nothing of another answer was sent yet) and closes the connection.
+async fn serve_request(
+    worker: &Rc<Worker>,
+    stream: &mut Stream,
+    buf: &mut ReadBuf,
+    head: RequestHead,
+    connection: &Connection,
+) -> Next {
+    let head = &head;
+    let (peer, local) = (connection.peer, connection.local);
+    let mut out = WriteBuf::take();
+    let mut upstream_out = WriteBuf::take();
+    // The request line, for the log if it panics.
+    let mut request_line = WriteBuf::take();
+    request_line.extend_from_slice(head.method.as_str().as_bytes());
+    request_line.push(b' ');
+    let target = head.target(buf.data());
+    request_line.extend_from_slice(&target[..target.len().min(MAX_LOGGED_TARGET_BYTES)]);
+    let seen = worker
+        .records_details()
+        .then(|| Seen::capture(head, buf.data(), worker.next_request_id()));
+    let _in_flight = InFlight::enter(worker);
+    let answered = Cell::new(false);
+    let mut exchange = Exchange::new(Instant::now());
+    let mut client = ClientSide {
+        stream,
+        buf,
+        out: &mut out,
+        upstream_out: &mut upstream_out,
+        peer,
+        peer_ip: &connection.peer_ip,
+        local,
+        certificate_dn: connection.certificate_dn.as_deref(),
+        write_timeout: worker.limits.idle_timeout,
+        answered: &answered,
+        exchange: &mut exchange,
+    };
+    let handled = guarded("request", handle(worker, &mut client, head)).await;
+    let Ok(next) = handled else {
+        tracing::error!(
+            peer = %peer,
+            request = %String::from_utf8_lossy(&request_line),
+            "the request above panicked; its connection is closed"
+        );
+        let sent = exchange.status;
+        let answer = exchange.deny(Denial::Internal("internal gateway error"));
+        if answered.get() {
+            // The client got (part of) another answer, not this one.
+            exchange.status = sent;
+        } else {
+            out.clear();
+            answer.write_to(&mut out, head.is_head(), true);
+            let response = std::mem::take(&mut *out);
+            let _ = write_all(stream, response, worker.limits.idle_timeout).await;
+        }
+        complete(worker, exchange, seen.as_deref(), peer, local);
+        return Next::Linger;
+    };
+    complete(worker, exchange, seen.as_deref(), peer, local);
+    next
 }
 
 /// Completes the TLS handshake of a new connection within the head timeout. A failure is
@@ -343,7 +448,7 @@ async fn handshake(
     config: Arc<rustls::ServerConfig>,
 ) -> Option<(Stream, Option<String>)> {
     let accepting = TlsStream::accept(tcp, config);
-    let error = match monoio::time::timeout(worker.limits.header_timeout, accepting).await {
+    let error = match deadline::timeout(worker.limits.header_timeout, accepting).await {
         Ok(Ok(tls)) => {
             let dn = tls
                 .peer_certificates()
@@ -363,18 +468,15 @@ async fn handshake(
 /// The longest request target kept for the log of a panicking request.
 const MAX_LOGGED_TARGET_BYTES: usize = 1024;
 
-/// Reads until a complete head is buffered. The first request of a connection and any
-/// partly received head must arrive within `header_timeout_ms` (slowloris); an idle
-/// keep-alive connection is closed silently after `idle_timeout_ms`.
+/// Reads until a complete head is buffered, by `deadline` (slowloris). The connection was
+/// readable (or had bytes) when this started.
 async fn read_head(
     worker: &Worker,
     stream: &mut Stream,
     buf: &mut ReadBuf,
-    first: bool,
+    deadline: Instant,
 ) -> HeadRead {
     let limits = &worker.limits;
-    let header_timeout = limits.header_timeout;
-    let mut deadline = (first || !buf.is_empty()).then(|| Instant::now() + header_timeout);
     loop {
         if !buf.is_empty() {
             match parse_request_head(buf.data(), limits.max_header_bytes) {
@@ -383,19 +485,11 @@ async fn read_head(
                 Err(e) => return HeadRead::Fault(e.into()),
             }
         }
-        let timeout = match deadline {
-            Some(at) => at.saturating_duration_since(Instant::now()),
-            None => limits.idle_timeout,
-        };
-        match buf.fill(stream, timeout).await {
-            Ok(0) => return HeadRead::Closed,
-            Ok(_) => {
-                deadline.get_or_insert_with(|| Instant::now() + header_timeout);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut && deadline.is_some() => {
-                return HeadRead::Fault(ClientError::HeadTimeout.into())
-            }
-            Err(_) => return HeadRead::Closed,
+        let left = deadline.saturating_duration_since(Instant::now());
+        match deadline::timeout(left, buf.read_more(stream)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return HeadRead::Closed,
+            Ok(Ok(_)) => {}
+            Err(_) => return HeadRead::Fault(ClientError::HeadTimeout.into()),
         }
     }
 }

@@ -29,8 +29,6 @@ use tracing::{info, warn};
 const MAX_IDLE_PER_NODE: usize = 256;
 /// How often a down node is probed.
 const PROBE_INTERVAL_MS: u64 = 1000;
-/// Read buffer of an upstream connection (response heads and streamed bodies).
-const UPSTREAM_BUFFER_BYTES: usize = 32 * 1024;
 
 /// A resolved upstream node.
 #[derive(Debug, Clone)]
@@ -229,7 +227,7 @@ impl Upstreams {
             return Err(ConnectError::Tls);
         };
         let handshake = TlsStream::connect(tcp, Arc::clone(config), name.clone());
-        match monoio::time::timeout(self.connect_timeout, handshake).await {
+        match super::deadline::timeout(self.connect_timeout, handshake).await {
             Ok(Ok(tls)) => {
                 conn.stream = Stream::Tls(Box::new(tls));
                 Ok(conn)
@@ -252,6 +250,12 @@ impl Upstreams {
         let node = &self.nodes[conn.node];
         let mut idle = node.idle.borrow_mut();
         if idle.len() < MAX_IDLE_PER_NODE && conn.buf.is_empty() {
+            // An idle connection holds no buffer (nor TLS vectors): the next request's
+            // read takes one from the worker's pool.
+            conn.buf.release();
+            if let Stream::Tls(tls) = &mut conn.stream {
+                tls.release_idle();
+            }
             conn.reused = true;
             let index = conn.node;
             idle.push(conn);
@@ -313,7 +317,7 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<UpstreamConn
     let std_stream: std::net::TcpStream = socket.into();
     let probe = std_stream.try_clone()?;
     let stream = TcpStream::from_std(std_stream)?;
-    monoio::time::timeout(timeout, stream.writable(false))
+    super::deadline::timeout(timeout, stream.writable(false))
         .await
         .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
     if let Some(e) = probe.take_error()? {
@@ -324,7 +328,7 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<UpstreamConn
     Ok(UpstreamConn {
         stream: Stream::Plain(stream),
         probe,
-        buf: super::buffer::ReadBuf::with_capacity(UPSTREAM_BUFFER_BYTES),
+        buf: super::buffer::ReadBuf::new(),
         node: 0,
         reused: false,
     })

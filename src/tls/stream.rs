@@ -239,6 +239,28 @@ impl TlsStream {
         }
     }
 
+    /// Whether a read can make progress without the socket: ciphertext not yet given to
+    /// rustls, plaintext rustls holds, or the end of the stream already seen.
+    pub fn has_buffered(&mut self) -> bool {
+        if self.fed < self.incoming.len() {
+            return true;
+        }
+        let mut reader = self.conn.reader();
+        !matches!(reader.fill_buf(), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+
+    /// Frees the ciphertext vectors of a connection about to wait idle (nothing in them is
+    /// still needed); the next read or write allocates them again.
+    pub fn release_idle(&mut self) {
+        if self.fed == self.incoming.len() {
+            self.incoming = Vec::new();
+            self.fed = 0;
+        }
+        if !self.conn.wants_write() {
+            self.outgoing = Vec::new();
+        }
+    }
+
     /// Encrypts and sends all of `data`.
     pub async fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
