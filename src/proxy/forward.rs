@@ -21,6 +21,7 @@
 //! ends a client connection whose response was cut: with a close-delimited body (an HTTP/1.0
 //! client, or a node that sends no length) a FIN would make the cut response look complete.
 
+use super::body;
 use super::buffer::{write_all, BodyPace, BodyReadError};
 use super::client::{respond, ClientSide, Worker};
 use super::decide::Inspected;
@@ -188,7 +189,12 @@ pub async fn forward(
         answered: None,
     });
     let (inspected_head, buffered) = match inspected {
-        Some(inspected) => (Some(inspected.head), Some(inspected.raw)),
+        Some(inspected) => {
+            if let Some(decoded) = inspected.decoded {
+                body::give_back(decoded);
+            }
+            (Some(inspected.head), Some(inspected.raw))
+        }
         None => (None, None),
     };
     let mut replay = Replay::for_request(head);
@@ -234,7 +240,13 @@ pub async fn forward(
         }
         None => {}
     }
-    let mut buffered = buffered.filter(|body| body.len() > COALESCE_BODY_BYTES);
+    let mut buffered = match buffered {
+        Some(small) if small.len() <= COALESCE_BODY_BYTES => {
+            body::give_back(small);
+            None
+        }
+        buffered => buffered,
+    };
     // Whether the client's body has left the client connection completely; if not, a failure
     // must close it (the rest of the body would otherwise be read as the next request).
     let mut body_done = body_read
@@ -255,8 +267,9 @@ pub async fn forward(
             Err(_) => Err(Failed::before_response(UpstreamError::ClosedEarly)),
             Ok(_) => {
                 let sent_body = match buffered.take() {
-                    Some(body) => {
-                        let (result, _) = write_all(&mut conn.stream, body, write_timeout).await;
+                    Some(raw) => {
+                        let (result, raw) = write_all(&mut conn.stream, raw, write_timeout).await;
+                        body::give_back(raw);
                         result.map_err(|e| BodyError::Upstream(upstream_error(&e)))
                     }
                     None if body_read => Ok(()),
