@@ -373,13 +373,40 @@ pub fn inflate_to_vec(
     max_inflated_bytes: u64,
 ) -> Result<Vec<u8>, BodyError> {
     let mut out = Vec::new();
+    inflate_into(encoding, body, max_inflated_bytes, &mut out)?;
+    Ok(out)
+}
+
+/// Decodes a whole body, appending it to `out` (a buffer the caller reserved, see
+/// [`inflated_size_hint`]), bounded by `max_inflated_bytes`.
+pub fn inflate_into(
+    encoding: ContentEncoding,
+    body: &[u8],
+    max_inflated_bytes: u64,
+    out: &mut Vec<u8>,
+) -> Result<(), BodyError> {
     let mut inflater = Inflater::new(encoding, max_inflated_bytes);
     inflater.feed(body, |piece| {
         out.extend_from_slice(piece);
         Ok(())
     })?;
     inflater.finish()?;
-    Ok(out)
+    Ok(())
+}
+
+/// What a complete body says its inflated length is, to reserve room for it once: a gzip
+/// body ends with the length of its (last) member modulo 2^32 (ISIZE, RFC 1952 §2.3.1).
+/// Only a hint: the client wrote it, and it is checked only while inflating. `None` for
+/// other encodings.
+pub fn inflated_size_hint(encoding: ContentEncoding, body: &[u8]) -> Option<u64> {
+    match (encoding, body.len().checked_sub(4)) {
+        (ContentEncoding::Gzip, Some(at)) => {
+            let mut isize = [0u8; 4];
+            isize.copy_from_slice(&body[at..]);
+            Some(u64::from(u32::from_le_bytes(isize)))
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
