@@ -22,6 +22,7 @@ mod fault_injection;
 mod forward;
 pub mod metadata;
 pub mod search_contexts;
+pub mod splice;
 pub mod stream;
 pub mod upstream;
 
