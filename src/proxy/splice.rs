@@ -1,37 +1,45 @@
 //! Large response bodies moved from the node's socket to the client's without passing
-//! through user space: `splice(2)` through a pipe (`IORING_OP_SPLICE` on io_uring, the
-//! system call on the epoll driver).
+//! through user space: `splice(2)` through a pipe of the worker's.
 //!
 //! Copying a body costs the worker two copies per byte (the read from the node, the write
-//! to the client); splicing moves references to the socket's pages instead. Each splice is
-//! one more operation than a read or write is (io_uring runs it on a kernel worker thread),
-//! so small bodies are cheaper copied: `forward::relay_length` splices only bodies of at
-//! least [`SPLICE_MIN_BYTES`], on plain TCP at both ends (TLS has plaintext only in user
-//! space), and only what is not in the node connection's buffer already (those bytes are
-//! written first).
+//! to the client); splicing moves references to the socket's pages instead. The splices
+//! are non-blocking system calls made by the worker itself, and a socket that is not ready
+//! is waited for on the runtime (a poll operation). io_uring's own `IORING_OP_SPLICE`
+//! (monoio's `splice` feature) was measured first: io_uring runs every splice on a kernel
+//! worker thread, and two context switches per splice made it dearer than copying at 1 MiB
+//! and half again as dear as these system calls at 10 MB (`tuning/README.md`). Both
+//! drivers take this path; on io_uring the client's socket is made non-blocking first
+//! (accepted sockets are blocking there; io_uring's own operations on it are unaffected, as
+//! on the node sockets, which are non-blocking from their connect).
 //!
-//! Exactly the bytes the body still misses are taken from the node's socket: a read never
-//! asks for more, so anything after the body stays there. A pipe is reused only when
-//! everything spliced into it came out again; after any failure or timeout (an operation
-//! the kernel may still finish after it was given up) it is closed, so that no byte of one
-//! response can reach another client. Where splicing is not available (an old kernel:
-//! `EINVAL`), the first attempt says so before any byte moved and the body is copied; the
-//! worker then stops trying.
+//! Small bodies are cheaper copied: `forward::relay_length` splices only bodies of at least
+//! [`SPLICE_MIN_BYTES`], on plain TCP at both ends (TLS has plaintext only in user space),
+//! and only what is not in the node connection's buffer already (those bytes are written
+//! first). Exactly the bytes the body still misses are taken from the node's socket: a
+//! splice never asks for more, so anything after the body stays there. A pipe is reused
+//! only when everything spliced into it came out again; after any failure or timeout it is
+//! closed, so that no byte of one response can reach another client. Where splicing is not
+//! available (`EINVAL` and the like), the first attempt says so before any byte moved and
+//! the body is copied; the worker then stops trying.
 
 use crate::http::UpstreamError;
-use monoio::io::splice::{SpliceDestination, SpliceSource};
-use monoio::net::unix::{new_pipe, Pipe};
 use monoio::net::TcpStream;
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, splice, FcntlArg, OFlag, SpliceFFlags};
 use std::cell::{Cell, RefCell};
-use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// Response bodies at least this long are spliced. Below it the operations a splice costs
-/// more than the two copies it saves (measured: see `tuning/README.md`).
-pub const SPLICE_MIN_BYTES: u64 = 64 * 1024;
-/// One splice asks for at most this much; the pipe (64 KiB by default) takes what fits.
-const MAX_SPLICE_BYTES: u32 = 1 << 20;
+/// Response bodies at least this long are spliced. Measured on loopback, one worker, 8
+/// connections (`tuning/README.md`): the worker's CPU per MB is lower with splicing from
+/// 512 KiB up on both drivers (a third of it at 10 MB); at 64-256 KiB it is about even on
+/// io_uring and higher on epoll, where a body arriving in pieces costs a poll per piece.
+pub const SPLICE_MIN_BYTES: u64 = 512 * 1024;
+/// The size asked for the worker's pipes (Linux allows unprivileged processes up to
+/// `/proc/sys/fs/pipe-max-size`, 1 MiB by default); fewer splices per body. A pipe that
+/// cannot have it keeps the default 64 KiB.
+const PIPE_BYTES: usize = 1 << 20;
 /// Idle pipes a worker keeps (each is two descriptors).
 const MAX_POOLED_PIPES: usize = 16;
 
@@ -43,10 +51,19 @@ pub fn spliced_responses() -> u64 {
     SPLICED_RESPONSES.load(Ordering::Relaxed)
 }
 
-/// The two ends of a pipe, empty whenever it is pooled.
+/// The two ends of a pipe, empty whenever it is pooled; closed when dropped.
 struct PipePair {
-    read: Pipe,
-    write: Pipe,
+    read: RawFd,
+    write: RawFd,
+    /// How many bytes it holds at most.
+    capacity: usize,
+}
+
+impl Drop for PipePair {
+    fn drop(&mut self) {
+        let _ = nix::unistd::close(self.read);
+        let _ = nix::unistd::close(self.write);
+    }
 }
 
 thread_local! {
@@ -76,21 +93,24 @@ pub fn available() -> bool {
 /// `read_timeout`, each write to the client within `write_timeout`; `moved` counts the bytes
 /// that reached the client.
 pub async fn relay(
-    upstream: &mut TcpStream,
-    client: &mut TcpStream,
+    upstream: &TcpStream,
+    client: &TcpStream,
     length: u64,
     read_timeout: Duration,
     write_timeout: Duration,
     moved: &mut u64,
 ) -> Result<(), SpliceError> {
-    let Some(mut pipe) = take_pipe() else {
+    if set_nonblocking(client.as_raw_fd()).is_err() {
+        return Err(SpliceError::Unavailable);
+    }
+    let Some(pipe) = take_pipe() else {
         return Err(SpliceError::Unavailable);
     };
     let mut left = length;
     let mut first = true;
     while left > 0 {
-        let want = u32::try_from(left).map_or(MAX_SPLICE_BYTES, |l| l.min(MAX_SPLICE_BYTES));
-        let spliced = match into_pipe(upstream, &mut pipe, want, read_timeout).await {
+        let want = usize::try_from(left).map_or(pipe.capacity, |l| l.min(pipe.capacity));
+        let spliced = match into_pipe(upstream, &pipe, want, read_timeout).await {
             Ok(0) => {
                 // The node closed early; the pipe is empty and can be used again.
                 give_pipe(pipe);
@@ -109,15 +129,15 @@ pub async fn relay(
         first = false;
         let mut in_pipe = spliced;
         while in_pipe > 0 {
-            match out_of_pipe(client, &mut pipe, in_pipe, write_timeout).await {
+            match out_of_pipe(client, &pipe, in_pipe, write_timeout).await {
                 Ok(0) | Err(_) => return Err(SpliceError::Client),
                 Ok(n) => {
                     in_pipe -= n.min(in_pipe);
-                    *moved += u64::from(n);
+                    *moved += n as u64;
                 }
             }
         }
-        left -= u64::from(spliced);
+        left -= spliced as u64;
     }
     give_pipe(pipe);
     SPLICED_RESPONSES.fetch_add(1, Ordering::Relaxed);
@@ -132,71 +152,75 @@ enum Failure {
     Other,
 }
 
-impl From<io::Error> for Failure {
-    fn from(e: io::Error) -> Failure {
-        match e.raw_os_error() {
-            Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP) => Failure::Unsupported,
+impl From<Errno> for Failure {
+    fn from(e: Errno) -> Failure {
+        match e {
+            Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP => Failure::Unsupported,
             _ => Failure::Other,
         }
     }
 }
 
-/// Splices up to `want` bytes from the node's socket into the (empty) pipe.
+const FLAGS: SpliceFFlags = SpliceFFlags::SPLICE_F_NONBLOCK.union(SpliceFFlags::SPLICE_F_MOVE);
+
+/// Splices up to `want` bytes from the node's socket into the (empty) pipe; 0 when the node
+/// closed. Waits for data within `timeout`.
 async fn into_pipe(
-    upstream: &mut TcpStream,
-    pipe: &mut PipePair,
-    want: u32,
+    upstream: &TcpStream,
+    pipe: &PipePair,
+    want: usize,
     timeout: Duration,
-) -> Result<u32, Failure> {
+) -> Result<usize, Failure> {
     let deadline = Instant::now() + timeout;
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let spliced = monoio::time::timeout(left, upstream.splice_to_pipe(&mut pipe.write, want))
-            .await
-            .map_err(|_| Failure::TimedOut)?;
-        match spliced {
+        match splice(upstream.as_raw_fd(), None, pipe.write, None, want, FLAGS) {
             Ok(n) => return Ok(n),
-            // The node's socket is non-blocking (io_uring runs a splice on a kernel worker
-            // without waiting for readiness): wait for data, then again.
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            Err(Errno::EAGAIN) => {
                 let left = deadline.saturating_duration_since(Instant::now());
                 monoio::time::timeout(left, upstream.readable(false))
                     .await
                     .map_err(|_| Failure::TimedOut)?
                     .map_err(|_| Failure::Other)?;
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(Errno::EINTR) => {}
             Err(e) => return Err(e.into()),
         }
     }
 }
 
-/// Splices up to `len` bytes (all in the pipe) to the client's socket.
+/// Splices up to `len` bytes (all in the pipe) to the client's socket, waiting for room
+/// within `timeout`.
 async fn out_of_pipe(
-    client: &mut TcpStream,
-    pipe: &mut PipePair,
-    len: u32,
+    client: &TcpStream,
+    pipe: &PipePair,
+    len: usize,
     timeout: Duration,
-) -> Result<u32, Failure> {
+) -> Result<usize, Failure> {
     let deadline = Instant::now() + timeout;
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let spliced = monoio::time::timeout(left, client.splice_from_pipe(&mut pipe.read, len))
-            .await
-            .map_err(|_| Failure::TimedOut)?;
-        match spliced {
+        match splice(pipe.read, None, client.as_raw_fd(), None, len, FLAGS) {
             Ok(n) => return Ok(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            Err(Errno::EAGAIN) => {
                 let left = deadline.saturating_duration_since(Instant::now());
                 monoio::time::timeout(left, client.writable(false))
                     .await
                     .map_err(|_| Failure::TimedOut)?
                     .map_err(|_| Failure::Other)?;
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(Errno::EINTR) => {}
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Makes `fd` non-blocking (a splice must never block the worker; sockets accepted on
+/// io_uring are blocking).
+fn set_nonblocking(fd: RawFd) -> Result<(), Errno> {
+    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+    if !flags.contains(OFlag::O_NONBLOCK) {
+        fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
+    }
+    Ok(())
 }
 
 /// An empty pipe: a pooled one, else a new one (`None` if none can be made: no descriptor
@@ -205,14 +229,27 @@ fn take_pipe() -> Option<PipePair> {
     if let Some(pipe) = PIPES.with(|pipes| pipes.borrow_mut().pop()) {
         return Some(pipe);
     }
-    match new_pipe() {
-        Ok((read, write)) => Some(PipePair { read, write }),
+    let (read, write) = match nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK) {
+        Ok(ends) => ends,
         Err(e) => {
             tracing::debug!(error = %e, "no pipe for a splice; copying the body");
-            None
+            return None;
         }
-    }
+    };
+    let size = i32::try_from(PIPE_BYTES).unwrap_or(i32::MAX);
+    let capacity = match fcntl(write, FcntlArg::F_SETPIPE_SZ(size)) {
+        Ok(granted) => usize::try_from(granted).unwrap_or(DEFAULT_PIPE_BYTES),
+        Err(_) => DEFAULT_PIPE_BYTES,
+    };
+    Some(PipePair {
+        read,
+        write,
+        capacity,
+    })
 }
+
+/// What a pipe holds unless asked for more (16 pages).
+const DEFAULT_PIPE_BYTES: usize = 64 * 1024;
 
 /// Keeps an empty pipe for the next body (or closes it when the worker has enough).
 fn give_pipe(pipe: PipePair) {
