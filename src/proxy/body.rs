@@ -29,6 +29,9 @@ use std::cell::RefCell;
 use std::io;
 use std::time::{Duration, Instant};
 
+/// One read of a body asks for at most this much: the worker's body budget and the body
+/// pace are checked between reads, and should not be passed by much more than this.
+const MAX_DIRECT_READ_BYTES: usize = 1024 * 1024;
 /// Buffers smaller than this are not worth keeping (allocating them costs little).
 const MIN_POOLED_BYTES: usize = 256 * 1024;
 /// Buffers the pool keeps at most; a worker serving many large bodies at once allocates
@@ -83,6 +86,26 @@ impl BodyPool {
         }
     }
 
+    /// The largest pooled buffer (empty), or an empty `Vec` when none is pooled: for a body
+    /// whose length is not known in advance.
+    pub fn take_largest(&mut self, now: Instant) -> Vec<u8> {
+        let largest = self
+            .buffers
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, b)| b.capacity())
+            .map(|(i, _)| i);
+        match largest {
+            Some(i) => {
+                self.last_used = Some(now);
+                let buf = self.buffers.swap_remove(i);
+                self.bytes -= buf.capacity();
+                buf
+            }
+            None => Vec::new(),
+        }
+    }
+
     /// Keeps `buf` for a later body, if it is worth keeping and fits the bounds (the oldest
     /// buffers make room).
     pub fn give(&mut self, mut buf: Vec<u8>, now: Instant) {
@@ -129,6 +152,11 @@ thread_local! {
 /// A buffer for a body of `len` bytes from this worker's pool (see [`BodyPool::take`]).
 pub fn take(len: usize) -> Vec<u8> {
     POOL.with(|pool| pool.borrow_mut().take(len, Instant::now()))
+}
+
+/// The largest buffer in this worker's pool (see [`BodyPool::take_largest`]).
+pub fn take_largest() -> Vec<u8> {
+    POOL.with(|pool| pool.borrow_mut().take_largest(Instant::now()))
 }
 
 /// Gives a body buffer back to this worker's pool. Must run on a worker's runtime: the
@@ -178,7 +206,9 @@ pub async fn fill(
     let missing = match collector.missing_length_bytes() {
         // The collector reserved room for the whole body (unless the system could not give
         // that much at once: then it is read as any other body).
-        Some(missing) if missing > 0 && missing <= room && buf.is_empty() => missing,
+        Some(missing) if missing > 0 && missing <= room && buf.is_empty() => {
+            missing.min(MAX_DIRECT_READ_BYTES)
+        }
         _ => return pace.fill(buf, stream, received).await,
     };
     let timeout = pace.next_read_timeout(received, Instant::now());
@@ -238,6 +268,12 @@ mod tests {
         assert!(again.is_empty(), "no bytes of the earlier body are visible");
         // Nothing large enough left: a new buffer of exactly the length asked for.
         assert_eq!(pool.take(3 * MB, now).capacity(), 3 * MB);
+        // A body of unknown length gets the largest.
+        pool.give(Vec::with_capacity(2 * MB), now);
+        pool.give(Vec::with_capacity(MB), now);
+        assert_eq!(pool.take_largest(now).capacity(), 2 * MB);
+        assert_eq!(pool.take_largest(now).capacity(), MB);
+        assert_eq!(pool.take_largest(now).capacity(), 0);
     }
 
     #[test]

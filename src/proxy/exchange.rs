@@ -332,18 +332,21 @@ impl BodyCollector {
     /// body is read (the answer then does not need to close the connection).
     pub fn new(framing: BodyFraming, max_body_bytes: u64) -> BodyCollector {
         // A `Content-Length` body gets room for all of it at once, from the worker's pool:
-        // it is read straight into it, never moved (`body::fill`).
-        let raw = match framing {
+        // it is read straight into it, never moved (`body::fill`). A chunked body's length is
+        // unknown: it and its payload start in the largest pooled buffers, if any.
+        let (raw, data) = match framing {
             BodyFraming::Length(n) => {
                 let len = n.min(max_body_bytes);
-                super::body::take(usize::try_from(len).unwrap_or(usize::MAX))
+                let raw = super::body::take(usize::try_from(len).unwrap_or(usize::MAX));
+                (raw, Vec::new())
             }
-            _ => Vec::new(),
+            BodyFraming::Chunked => (super::body::take_largest(), super::body::take_largest()),
+            BodyFraming::None => (Vec::new(), Vec::new()),
         };
         BodyCollector {
             framing,
             raw,
-            data: Vec::new(),
+            data,
             decoder: ChunkedDecoder::new(),
             max_body_bytes,
         }
