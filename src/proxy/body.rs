@@ -34,12 +34,10 @@ use std::time::{Duration, Instant};
 const MAX_DIRECT_READ_BYTES: usize = 1024 * 1024;
 /// Buffers smaller than this are not worth keeping (allocating them costs little).
 const MIN_POOLED_BYTES: usize = 256 * 1024;
-/// Buffers the pool keeps at most; a worker serving many large bodies at once allocates
+/// Buffers the pool keeps at most; a worker serving more large bodies at once allocates
 /// the rest (each buffer is given back when its request is done, and taken again by the
-/// next one, so a few cover a steady stream).
-const MAX_POOLED_BUFFERS: usize = 4;
-/// Bytes the pool keeps at most (the default `max_buffered_body_bytes`).
-const MAX_POOLED_BYTES: usize = 256 * 1024 * 1024;
+/// next one).
+const MAX_POOLED_BUFFERS: usize = 16;
 /// A pool not used for this long is emptied.
 pub const POOL_IDLE: Duration = Duration::from_secs(2);
 
@@ -106,18 +104,17 @@ impl BodyPool {
         }
     }
 
-    /// Keeps `buf` for a later body, if it is worth keeping and fits the bounds (the oldest
-    /// buffers make room).
-    pub fn give(&mut self, mut buf: Vec<u8>, now: Instant) {
+    /// Keeps `buf` for a later body, if it is worth keeping and the pool stays within
+    /// [`MAX_POOLED_BUFFERS`] and `max_bytes` (the oldest buffers make room).
+    pub fn give(&mut self, mut buf: Vec<u8>, now: Instant, max_bytes: usize) {
         self.last_used = Some(now);
         let capacity = buf.capacity();
-        if !(MIN_POOLED_BYTES..=MAX_POOLED_BYTES).contains(&capacity) {
+        if !(MIN_POOLED_BYTES..=max_bytes).contains(&capacity) {
             return;
         }
         buf.clear();
         while !self.buffers.is_empty()
-            && (self.buffers.len() >= MAX_POOLED_BUFFERS
-                || self.bytes + capacity > MAX_POOLED_BYTES)
+            && (self.buffers.len() >= MAX_POOLED_BUFFERS || self.bytes + capacity > max_bytes)
         {
             let oldest = self.buffers.remove(0);
             self.bytes -= oldest.capacity();
@@ -159,15 +156,18 @@ pub fn take_largest() -> Vec<u8> {
     POOL.with(|pool| pool.borrow_mut().take_largest(Instant::now()))
 }
 
-/// Gives a body buffer back to this worker's pool. Must run on a worker's runtime: the
-/// first buffer kept starts the task that empties the pool once it is idle.
-pub fn give_back(buf: Vec<u8>) {
+/// Gives a body buffer back to this worker's pool, which keeps at most `max_bytes` (the
+/// worker's body budget, `max_buffered_body_bytes`: the bodies held and the buffers kept
+/// for them each stay within it). Must run on a worker's runtime: the first buffer kept
+/// starts the task that empties the pool once it is idle.
+pub fn give_back(buf: Vec<u8>, max_bytes: u64) {
     if buf.capacity() < MIN_POOLED_BYTES {
         return;
     }
+    let max_bytes = usize::try_from(max_bytes).unwrap_or(usize::MAX);
     let start_trimmer = POOL.with(|pool| {
         let mut pool = pool.borrow_mut();
-        pool.give(buf, Instant::now());
+        pool.give(buf, Instant::now(), max_bytes);
         let start = !pool.trimming && pool.bytes() > 0;
         pool.trimming |= start;
         start
@@ -247,6 +247,7 @@ mod tests {
     use super::*;
 
     const MB: usize = 1024 * 1024;
+    const LIMIT: usize = 64 * MB;
 
     #[test]
     fn takes_the_smallest_buffer_that_fits_and_keeps_its_pages() {
@@ -256,8 +257,8 @@ mod tests {
         assert!(big.capacity() >= 8 * MB);
         big.extend_from_slice(&[7; 100]);
         let big_at = big.as_ptr();
-        pool.give(big, now);
-        pool.give(Vec::with_capacity(MB), now);
+        pool.give(big, now, LIMIT);
+        pool.give(Vec::with_capacity(MB), now, LIMIT);
         assert_eq!(pool.bytes(), 9 * MB);
         let small = pool.take(MB / 2, now);
         assert_eq!(small.capacity(), MB);
@@ -269,8 +270,8 @@ mod tests {
         // Nothing large enough left: a new buffer of exactly the length asked for.
         assert_eq!(pool.take(3 * MB, now).capacity(), 3 * MB);
         // A body of unknown length gets the largest.
-        pool.give(Vec::with_capacity(2 * MB), now);
-        pool.give(Vec::with_capacity(MB), now);
+        pool.give(Vec::with_capacity(2 * MB), now, LIMIT);
+        pool.give(Vec::with_capacity(MB), now, LIMIT);
         assert_eq!(pool.take_largest(now).capacity(), 2 * MB);
         assert_eq!(pool.take_largest(now).capacity(), MB);
         assert_eq!(pool.take_largest(now).capacity(), 0);
@@ -280,16 +281,19 @@ mod tests {
     fn is_bounded_in_buffers_and_bytes() {
         let now = Instant::now();
         let mut pool = BodyPool::default();
-        for _ in 0..10 {
-            pool.give(Vec::with_capacity(MB), now);
+        for _ in 0..MAX_POOLED_BUFFERS + 3 {
+            pool.give(Vec::with_capacity(MB), now, LIMIT);
         }
         assert_eq!(pool.bytes(), MAX_POOLED_BUFFERS * MB);
-        pool.give(Vec::with_capacity(MAX_POOLED_BYTES - MB), now);
-        assert!(pool.bytes() <= MAX_POOLED_BYTES);
+        pool.give(Vec::with_capacity(LIMIT - 2 * MB), now, LIMIT);
+        assert_eq!(pool.bytes(), LIMIT);
+        // A smaller budget since: the oldest make room.
+        pool.give(Vec::with_capacity(MB), now, 3 * MB);
+        assert_eq!(pool.bytes(), MB);
         // Too small or too large to keep.
         let mut pool = BodyPool::default();
-        pool.give(Vec::with_capacity(MIN_POOLED_BYTES - 1), now);
-        pool.give(Vec::with_capacity(MAX_POOLED_BYTES + 1), now);
+        pool.give(Vec::with_capacity(MIN_POOLED_BYTES - 1), now, LIMIT);
+        pool.give(Vec::with_capacity(LIMIT + 1), now, LIMIT);
         assert_eq!(pool.bytes(), 0);
     }
 
@@ -297,11 +301,11 @@ mod tests {
     fn is_emptied_when_idle() {
         let now = Instant::now();
         let mut pool = BodyPool::default();
-        pool.give(Vec::with_capacity(MB), now);
+        pool.give(Vec::with_capacity(MB), now, LIMIT);
         assert!(!pool.trim(now + POOL_IDLE / 2));
         assert_eq!(pool.bytes(), MB);
         let _ = pool.take(MB, now + POOL_IDLE / 2);
-        pool.give(Vec::with_capacity(MB), now + POOL_IDLE / 2);
+        pool.give(Vec::with_capacity(MB), now + POOL_IDLE / 2, LIMIT);
         assert!(!pool.trim(now + POOL_IDLE));
         assert!(pool.trim(now + POOL_IDLE * 2));
         assert_eq!(pool.bytes(), 0);

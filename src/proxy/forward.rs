@@ -192,7 +192,7 @@ pub async fn forward(
     let (inspected_head, buffered) = match inspected {
         Some(inspected) => {
             if let Some(decoded) = inspected.decoded {
-                body::give_back(decoded);
+                body::give_back(decoded, worker.limits.max_buffered_body_bytes);
             }
             (Some(inspected.head), Some(inspected.raw))
         }
@@ -243,7 +243,7 @@ pub async fn forward(
     }
     let mut buffered = match buffered {
         Some(small) if small.len() <= COALESCE_BODY_BYTES => {
-            body::give_back(small);
+            body::give_back(small, worker.limits.max_buffered_body_bytes);
             None
         }
         buffered => buffered,
@@ -270,7 +270,7 @@ pub async fn forward(
                 let sent_body = match buffered.take() {
                     Some(raw) => {
                         let (result, raw) = write_all(&mut conn.stream, raw, write_timeout).await;
-                        body::give_back(raw);
+                        body::give_back(raw, worker.limits.max_buffered_body_bytes);
                         result.map_err(|e| BodyError::Upstream(upstream_error(&e)))
                     }
                     None if body_read => Ok(()),
