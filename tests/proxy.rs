@@ -500,3 +500,125 @@ fn shutdown_lets_in_flight_requests_finish() {
         "still accepting after shutdown"
     );
 }
+
+/// A response body no byte of which is where a shifted or repeated copy would put it.
+fn patterned_body(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 + i / 251) as u8).collect()
+}
+
+fn length_response(body: &[u8]) -> Vec<u8> {
+    let mut response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    response.extend_from_slice(body);
+    response
+}
+
+/// Response bodies around and far above the splice threshold, on one keep-alive client
+/// connection and one pooled node connection: every byte arrives, in order, and the next
+/// response on both connections is intact (nothing of the node's next bytes was taken).
+/// CI runs this file on the epoll driver too.
+#[test]
+fn large_response_bodies_are_spliced_byte_for_byte() {
+    use ringfence::proxy::splice::{spliced_responses, SPLICE_MIN_BYTES};
+    let threshold = SPLICE_MIN_BYTES as usize;
+    let sizes = [
+        threshold - 1,
+        threshold,
+        threshold + 1,
+        1024 * 1024 + 7,
+        5 * 1024 * 1024 + 3,
+        100,
+    ];
+    let upstream = StubUpstream::start(move |req| {
+        let path = req.head_text().split(' ').nth(1).unwrap_or("").to_string();
+        let len: usize = path.trim_start_matches("/bytes/").parse().unwrap_or(0);
+        if path.starts_with("/slow/") {
+            // The head alone first: the gateway's buffer holds no body byte.
+            let len: usize = path.trim_start_matches("/slow/").parse().unwrap();
+            let body = patterned_body(len);
+            let whole = length_response(&body);
+            let head_len = whole.len() - body.len();
+            return Reply::Steps(vec![
+                Step::Write(whole[..head_len].to_vec()),
+                Step::Sleep(Duration::from_millis(50)),
+                Step::Write(whole[head_len..].to_vec()),
+            ]);
+        }
+        Reply::Bytes(length_response(&patterned_body(len)))
+    });
+    let gateway = start_gateway("splice", &upstream.url(), ALLOW_ALL, "");
+    let mut client = Client::connect(gateway.local_addrs()[0]);
+    let before = spliced_responses();
+    let mut expect_spliced = 0;
+    for (i, &size) in sizes.iter().chain(&[threshold * 3]).enumerate() {
+        let path = if i == sizes.len() {
+            format!("/slow/{size}")
+        } else {
+            format!("/bytes/{size}")
+        };
+        client.send(format!("GET {path} HTTP/1.1\r\nHost: es\r\n\r\n").as_bytes());
+        let response = client.read_response(false);
+        assert_eq!(response.status, 200, "{path}");
+        assert_eq!(response.header("content-length"), Some(size.to_string()));
+        assert!(
+            response.body == patterned_body(size),
+            "{path}: body differs"
+        );
+        expect_spliced += usize::from(size >= threshold);
+    }
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 1);
+    // Other tests in this process may splice too: at least these were.
+    let spliced = (spliced_responses() - before) as usize;
+    assert!(
+        spliced >= expect_spliced,
+        "{spliced} of {expect_spliced} spliced"
+    );
+    // A HEAD answer says a large length and has no body: nothing to splice, nothing hangs.
+    client.send(b"HEAD /bytes/1000000 HTTP/1.1\r\nHost: es\r\n\r\n");
+    let head = client.read_response(true);
+    assert_eq!(head.status, 200);
+}
+
+/// A node that ends a large body early, or stalls in it, after part of it was spliced: the
+/// client's connection is reset (its response is cut), never ended as if complete.
+#[test]
+fn a_spliced_body_cut_short_resets_the_client() {
+    let size = 4 * 1024 * 1024;
+    let body = patterned_body(size);
+    let whole = length_response(&body);
+    let cut = whole.len() - body.len() + size / 3;
+    for (name, last) in [
+        ("close", Step::Close),
+        ("reset", Step::Reset),
+        ("stall", Step::Sleep(Duration::from_secs(3))),
+    ] {
+        let part = whole[..cut].to_vec();
+        let steps = std::sync::Mutex::new(Some(vec![
+            Step::Write(part),
+            Step::Sleep(Duration::from_millis(50)),
+            last,
+        ]));
+        let node = StubUpstream::start(move |_| match steps.lock().unwrap().take() {
+            Some(steps) => Reply::Steps(steps),
+            None => Reply::Bytes(ok_json("{\"replayed\":true}")),
+        });
+        let gateway = start_gateway(
+            &format!("splice-cut-{name}"),
+            &node.url(),
+            ALLOW_ALL,
+            &limits_yaml(&[("upstream_response_timeout_ms", 500)]),
+        );
+        let mut client = Client::connect(gateway.local_addrs()[0]);
+        client.send(b"GET /big HTTP/1.1\r\nHost: es\r\n\r\n");
+        let (bytes, ending) = client.read_until_end();
+        assert!(bytes.starts_with(b"HTTP/1.1 200 OK\r\n"), "{name}");
+        assert_eq!(ending, PeerState::Reset, "{name}: {} bytes", bytes.len());
+        assert!(bytes.len() < whole.len(), "{name}");
+        // What arrived is a prefix of the body, in order.
+        assert_eq!(&bytes[..], &whole[..bytes.len()], "{name}");
+        assert_eq!(node.count("/big"), 1, "{name}");
+    }
+}

@@ -75,7 +75,7 @@ pub use aliases::{parse_aliases, AliasAction, AliasActionKind};
 pub use bulk::{scan_bulk, scan_bulk_encoded, BulkItem, BulkOp, BulkScanner, BulkSummary};
 pub use context_ids::{response_id, scan_context_ids, scan_search_pit, ContextIds, IdScan};
 pub use error::BodyError;
-pub use inflate::{inflate_to_vec, ContentEncoding, Inflater};
+pub use inflate::{inflate_into, inflate_to_vec, inflated_size_hint, ContentEncoding, Inflater};
 pub use json::MAX_JSON_DEPTH;
 pub use lookups::{scan_lookups, scan_lookups_within, scan_msearch_lookups, SearchBody, ANY_INDEX};
 pub use mget::{scan_mget, MgetSummary, MgetTarget};

@@ -490,6 +490,14 @@ impl<K: Copy + Eq + std::hash::Hash> FirstSeen<K> {
 
     /// Adds the pair unless it is there already.
     fn add(&mut self, name: &str, kind: K) {
+        // Items of a batch mostly repeat the last pair: no hash for those.
+        if self
+            .pairs
+            .last()
+            .is_some_and(|(n, k)| *k == kind && n == name)
+        {
+            return;
+        }
         let hash = self.hasher.hash_one((name, kind));
         let pairs = &self.pairs;
         let same = |&(h, at): &(u64, usize)| {

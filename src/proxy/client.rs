@@ -627,10 +627,7 @@ async fn read_body(
         if fed.done {
             break;
         }
-        match pace
-            .fill(client.buf, client.stream, body.received_bytes())
-            .await
-        {
+        match super::body::fill(&mut body, &pace, client.buf, client.stream).await {
             Ok(_) => {}
             Err(BodyReadError::TooSlow) => {
                 let denial = ClientError::BodyTimeout.into();

@@ -20,7 +20,7 @@ use crate::acl::es_rules::EsView;
 use crate::acl::request::MalformedAuthorization;
 use crate::acl::{ByBasic, Decision, Pending, Request, Verifier, DEFAULT_FORBIDDEN_MESSAGE};
 use crate::es::body::BodyError;
-use crate::es::body::{inflate_to_vec, ContentEncoding};
+use crate::es::body::{inflate_into, inflated_size_hint, ContentEncoding};
 use crate::es::index_name::{decode_part, IndexExpr};
 use crate::es::metadata::ClusterMetadata;
 use crate::es::rewrite::{narrow_target, narrow_templates, rewrite_mget, rewrite_msearch};
@@ -548,6 +548,10 @@ fn check_inspectable_media_type(
     })
 }
 
+/// How many times its compressed length a deflate body is guessed to inflate to (JSON logs
+/// compress 5-20 times).
+const INFLATE_RATIO_GUESS: u64 = 8;
+
 /// Inflates a body read for the decision per its `Content-Encoding`, bounded by `max`
 /// bytes. `Ok(None)`: the payload is `data` itself.
 pub fn decode_for_inspection(
@@ -571,10 +575,15 @@ pub fn decode_for_inspection(
     }
     let encoding = ContentEncoding::from_header(head.header(head_buf, "content-encoding"))
         .map_err(Denial::from)?;
-    match encoding {
-        ContentEncoding::Identity => Ok(None),
-        encoding => inflate_to_vec(encoding, data, max)
-            .map(Some)
-            .map_err(Denial::from),
+    if encoding == ContentEncoding::Identity {
+        return Ok(None);
     }
+    // Room for all of it once (from the worker's pool), not a buffer grown by doubling; a
+    // gzip body says how long it is, other bodies get a guess, and both are only hints.
+    let hint = inflated_size_hint(encoding, data)
+        .unwrap_or_else(|| (data.len() as u64).saturating_mul(INFLATE_RATIO_GUESS))
+        .min(max);
+    let mut out = super::body::take(usize::try_from(hint).unwrap_or(0));
+    inflate_into(encoding, data, max, &mut out).map_err(Denial::from)?;
+    Ok(Some(out))
 }

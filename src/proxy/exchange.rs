@@ -331,10 +331,22 @@ impl BodyCollector {
     /// payload. A `Content-Length` above the limit is the caller's to refuse before the
     /// body is read (the answer then does not need to close the connection).
     pub fn new(framing: BodyFraming, max_body_bytes: u64) -> BodyCollector {
+        // A `Content-Length` body gets room for all of it at once, from the worker's pool:
+        // it is read straight into it, never moved (`body::fill`). A chunked body's length is
+        // unknown: it and its payload start in the largest pooled buffers, if any.
+        let (raw, data) = match framing {
+            BodyFraming::Length(n) => {
+                let len = n.min(max_body_bytes);
+                let raw = super::body::take(usize::try_from(len).unwrap_or(usize::MAX));
+                (raw, Vec::new())
+            }
+            BodyFraming::Chunked => (super::body::take_largest(), super::body::take_largest()),
+            BodyFraming::None => (Vec::new(), Vec::new()),
+        };
         BodyCollector {
             framing,
-            raw: Vec::new(),
-            data: Vec::new(),
+            raw,
+            data,
             decoder: ChunkedDecoder::new(),
             max_body_bytes,
         }
@@ -375,6 +387,22 @@ impl BodyCollector {
                 })
             }
         }
+    }
+
+    /// How many bytes a `Content-Length` body still misses (`None` for other framings).
+    pub fn missing_length_bytes(&self) -> Option<usize> {
+        match self.framing {
+            BodyFraming::Length(n) => {
+                let missing = n.saturating_sub(self.raw.len() as u64);
+                Some(usize::try_from(missing).unwrap_or(usize::MAX))
+            }
+            _ => None,
+        }
+    }
+
+    /// The body as received so far, for a read that appends to it (`body::fill`).
+    pub fn raw_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.raw
     }
 
     /// Bytes held so far (for the worker's body budget).

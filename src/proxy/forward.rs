@@ -21,12 +21,14 @@
 //! ends a client connection whose response was cut: with a close-delimited body (an HTTP/1.0
 //! client, or a node that sends no length) a FIN would make the cut response look complete.
 
+use super::body;
 use super::buffer::{write_all, BodyPace, BodyReadError};
 use super::client::{respond, ClientSide, Worker};
 use super::decide::Inspected;
 use super::denial::Denial;
 use super::exchange::UpstreamLeg;
 use super::search_contexts::AfterResponse;
+use super::splice::{self, SpliceError};
 use super::stream::Stream;
 use super::upstream::UpstreamConn;
 use crate::http::chunked::ChunkedDecoder;
@@ -188,7 +190,12 @@ pub async fn forward(
         answered: None,
     });
     let (inspected_head, buffered) = match inspected {
-        Some(inspected) => (Some(inspected.head), Some(inspected.raw)),
+        Some(inspected) => {
+            if let Some(decoded) = inspected.decoded {
+                body::give_back(decoded, worker.limits.max_buffered_body_bytes);
+            }
+            (Some(inspected.head), Some(inspected.raw))
+        }
         None => (None, None),
     };
     let mut replay = Replay::for_request(head);
@@ -234,7 +241,13 @@ pub async fn forward(
         }
         None => {}
     }
-    let mut buffered = buffered.filter(|body| body.len() > COALESCE_BODY_BYTES);
+    let mut buffered = match buffered {
+        Some(small) if small.len() <= COALESCE_BODY_BYTES => {
+            body::give_back(small, worker.limits.max_buffered_body_bytes);
+            None
+        }
+        buffered => buffered,
+    };
     // Whether the client's body has left the client connection completely; if not, a failure
     // must close it (the rest of the body would otherwise be read as the next request).
     let mut body_done = body_read
@@ -255,8 +268,9 @@ pub async fn forward(
             Err(_) => Err(Failed::before_response(UpstreamError::ClosedEarly)),
             Ok(_) => {
                 let sent_body = match buffered.take() {
-                    Some(body) => {
-                        let (result, _) = write_all(&mut conn.stream, body, write_timeout).await;
+                    Some(raw) => {
+                        let (result, raw) = write_all(&mut conn.stream, raw, write_timeout).await;
+                        body::give_back(raw, worker.limits.max_buffered_body_bytes);
                         result.map_err(|e| BodyError::Upstream(upstream_error(&e)))
                     }
                     None if body_read => Ok(()),
@@ -571,17 +585,64 @@ async fn relay_length(
 ) -> Result<(), Broken> {
     let mut left = length - coalesce(client, conn, length);
     flush(client).await?;
+    let plain = matches!(
+        (&conn.stream, &*client.stream),
+        (Stream::Plain(_), Stream::Plain(_))
+    );
+    if length >= splice::SPLICE_MIN_BYTES && plain && splice::available() {
+        // What the node's buffer holds already goes first; the rest is spliced.
+        let buffered = left.min(conn.buf.len() as u64) as usize;
+        write_buffered(client, conn, buffered).await?;
+        left -= buffered as u64;
+        if let (Stream::Plain(upstream), Stream::Plain(downstream), true) =
+            (&mut conn.stream, &mut *client.stream, left > 0)
+        {
+            let mut moved = 0;
+            let write_timeout = client.write_timeout;
+            let spliced = splice::relay(
+                upstream,
+                downstream,
+                left,
+                timeout,
+                write_timeout,
+                &mut moved,
+            )
+            .await;
+            client.exchange.bytes_out += moved;
+            match spliced {
+                Ok(()) => return Ok(()),
+                // Nothing moved: copied below.
+                Err(SpliceError::Unavailable) => {}
+                Err(SpliceError::Client) => return Err(Broken::Client),
+                Err(SpliceError::Upstream(error)) => return Err(Broken::Upstream(error)),
+            }
+        }
+    }
     while left > 0 {
         if conn.buf.is_empty() {
             fill_body(conn, timeout).await?;
         }
         let take = left.min(conn.buf.len() as u64) as usize;
-        conn.buf
-            .write_prefix(client.stream, take, client.write_timeout)
-            .await
-            .map_err(|_| Broken::Client)?;
+        write_buffered(client, conn, take).await?;
         left -= take as u64;
     }
+    Ok(())
+}
+
+/// Writes the first `n` bytes of the node connection's buffer to the client.
+async fn write_buffered(
+    client: &mut ClientSide<'_>,
+    conn: &mut UpstreamConn,
+    n: usize,
+) -> Result<(), Broken> {
+    if n == 0 {
+        return Ok(());
+    }
+    conn.buf
+        .write_prefix(client.stream, n, client.write_timeout)
+        .await
+        .map_err(|_| Broken::Client)?;
+    client.exchange.bytes_out += n as u64;
     Ok(())
 }
 
@@ -615,10 +676,7 @@ async fn relay_chunked(
                     flush(client).await?;
                 } else {
                     flush(client).await?;
-                    conn.buf
-                        .write_prefix(client.stream, progress.consumed, client.write_timeout)
-                        .await
-                        .map_err(|_| Broken::Client)?;
+                    write_buffered(client, conn, progress.consumed).await?;
                 }
                 progress
             };
@@ -639,13 +697,8 @@ async fn relay_until_close(
 ) -> Result<(), Broken> {
     flush(client).await?;
     loop {
-        if !conn.buf.is_empty() {
-            let all = conn.buf.len();
-            conn.buf
-                .write_prefix(client.stream, all, client.write_timeout)
-                .await
-                .map_err(|_| Broken::Client)?;
-        }
+        let all = conn.buf.len();
+        write_buffered(client, conn, all).await?;
         // Only a clean close ends this body; a reset or a stall cuts it.
         match conn.buf.fill(&mut conn.stream, timeout).await {
             Ok(0) => return Ok(()),

@@ -8,6 +8,7 @@
 //! All state is per worker thread (`Rc`, `Cell`), except the record of scroll and
 //! point-in-time owners (`search_contexts`): a scroll opened on one core continues on another.
 
+mod body;
 mod buffer;
 pub mod catch;
 pub mod client;
@@ -23,6 +24,7 @@ mod forward;
 pub mod metadata;
 mod pool;
 pub mod search_contexts;
+pub mod splice;
 pub mod stream;
 pub mod upstream;
 

@@ -119,6 +119,57 @@ pub struct BulkScanner<'d> {
     default_index: Option<&'d str>,
     framer: Framer,
     summary: BulkSummary,
+    last: LastAction,
+}
+
+/// Action lines longer than this are always parsed (kept, they would cost a copy each).
+const MAX_REMEMBERED_ACTION_BYTES: usize = 256;
+
+/// The last action line that named an item, and what it said. Logstash and Beats write the
+/// same action line before every document of a batch; a line byte for byte equal to the
+/// last one reads the same (an action line's item depends only on its bytes and the path's
+/// default index, fixed per scanner), so it is compared instead of parsed again.
+#[derive(Debug, Default)]
+struct LastAction {
+    /// Empty: nothing remembered.
+    line: Vec<u8>,
+    op: Option<BulkOp>,
+    index: String,
+    pipeline: Option<String>,
+}
+
+impl LastAction {
+    #[inline]
+    fn item(&self, line: u32, bytes: &[u8]) -> Option<BulkItem<'_>> {
+        match self.op {
+            Some(op) if self.line == bytes => Some(BulkItem {
+                line,
+                op,
+                index: &self.index,
+                pipeline: self.pipeline.as_deref(),
+            }),
+            _ => None,
+        }
+    }
+
+    fn remember(&mut self, bytes: &[u8], item: &BulkItem<'_>) {
+        if bytes.len() > MAX_REMEMBERED_ACTION_BYTES {
+            self.op = None;
+            return;
+        }
+        self.line.clear();
+        self.line.extend_from_slice(bytes);
+        self.op = Some(item.op);
+        self.index.clear();
+        self.index.push_str(item.index);
+        match (&mut self.pipeline, item.pipeline) {
+            (Some(kept), Some(name)) => {
+                kept.clear();
+                kept.push_str(name);
+            }
+            (kept, name) => *kept = name.map(str::to_string),
+        }
+    }
 }
 
 impl<'d> BulkScanner<'d> {
@@ -128,6 +179,7 @@ impl<'d> BulkScanner<'d> {
             default_index,
             framer: Framer::default(),
             summary: BulkSummary::default(),
+            last: LastAction::default(),
         }
     }
 
@@ -140,9 +192,16 @@ impl<'d> BulkScanner<'d> {
     ) -> Result<(), BodyError> {
         let default_index = self.default_index;
         let summary = &mut self.summary;
+        let last = &mut self.last;
         self.framer.feed(chunk, |line, bytes| {
+            if let Some(item) = last.item(line, bytes) {
+                summary.count(item.op, item.pipeline.is_some());
+                each(item);
+                return Ok(next_after(item.op));
+            }
             action_line(line, bytes, default_index, &mut |item| {
                 summary.count(item.op, item.pipeline.is_some());
+                last.remember(bytes, &item);
                 each(item);
             })
         })
@@ -302,11 +361,17 @@ fn action_line(
         index,
         pipeline: pipeline.as_deref(),
     });
-    Ok(if op == BulkOp::Delete {
+    Ok(next_after(op))
+}
+
+/// What follows an action line: a source line, except after `delete`.
+#[inline]
+fn next_after(op: BulkOp) -> Next {
+    if op == BulkOp::Delete {
         Next::Meta
     } else {
         Next::Skip
-    })
+    }
 }
 
 #[cfg(test)]

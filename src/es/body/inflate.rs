@@ -218,7 +218,21 @@ impl Inflater {
         if let Some(err) = self.failed {
             return Err(err);
         }
-        let result = self.feed_inner(input, &mut sink);
+        let result = self.feed_inner(input, &mut Out::Sink(&mut sink));
+        if let Err(err) = result {
+            self.failed = Some(err);
+        }
+        result
+    }
+
+    /// Decodes the next compressed chunk straight into the spare room of `out` (grown when
+    /// full, never by more than the limit still allows), with no copy through the
+    /// inflater's own buffer. Errors are sticky.
+    pub fn feed_into(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), BodyError> {
+        if let Some(err) = self.failed {
+            return Err(err);
+        }
+        let result = self.feed_inner(input, &mut Out::Vec(out));
         if let Err(err) = result {
             self.failed = Some(err);
         }
@@ -241,11 +255,7 @@ impl Inflater {
         }
     }
 
-    fn feed_inner(
-        &mut self,
-        mut input: &[u8],
-        sink: &mut dyn FnMut(&[u8]) -> Result<(), BodyError>,
-    ) -> Result<(), BodyError> {
+    fn feed_inner(&mut self, mut input: &[u8], out: &mut Out<'_>) -> Result<(), BodyError> {
         self.total_in += input.len() as u64;
         while !input.is_empty() {
             match &mut self.state {
@@ -254,7 +264,13 @@ impl Inflater {
                     if self.total_out > self.max_out {
                         return Err(BodyError::InflatedTooLarge);
                     }
-                    return sink(input);
+                    return match out {
+                        Out::Sink(sink) => sink(input),
+                        Out::Vec(v) => {
+                            v.extend_from_slice(input);
+                            Ok(())
+                        }
+                    };
                 }
                 State::GzipHeader(header) => {
                     let (used, done) = header.advance(input)?;
@@ -276,12 +292,12 @@ impl Inflater {
                         let zlib = cmf_flg & 0x7800 == 0x7800 && cmf_flg % 31 == 0;
                         self.decompress = Some(Decompress::new(zlib));
                         self.state = State::Inflate { gzip: false };
-                        self.inflate(&[b0], false, sink)?;
+                        self.inflate(&[b0], false, out)?;
                     }
                 },
                 State::Inflate { gzip } => {
                     let gzip = *gzip;
-                    input = self.inflate(input, gzip, sink)?;
+                    input = self.inflate(input, gzip, out)?;
                 }
                 State::GzipTrailer { bytes, len } => {
                     let take = (8 - *len).min(input.len());
@@ -311,35 +327,57 @@ impl Inflater {
         &mut self,
         mut input: &'i [u8],
         gzip: bool,
-        sink: &mut dyn FnMut(&[u8]) -> Result<(), BodyError>,
+        out: &mut Out<'_>,
     ) -> Result<&'i [u8], BodyError> {
         let Some(decompress) = self.decompress.as_mut() else {
             return Err(BodyError::CorruptCompressed);
         };
         loop {
             let (in_before, out_before) = (decompress.total_in(), decompress.total_out());
-            let status = decompress
-                .decompress(input, &mut self.out, FlushDecompress::None)
-                .map_err(|_| BodyError::CorruptCompressed)?;
+            // Where this round's output starts in the caller's buffer, and the room it had.
+            let (start, room) = match out {
+                Out::Sink(_) => (0, self.out.len()),
+                Out::Vec(v) => {
+                    if v.len() == v.capacity() {
+                        // Double, but never past what the limit still allows (+1 to see it
+                        // passed).
+                        let allowed = self
+                            .max_out
+                            .saturating_sub(self.total_out)
+                            .saturating_add(1);
+                        let allowed = usize::try_from(allowed).unwrap_or(usize::MAX);
+                        v.reserve_exact(v.len().max(INFLATE_CHUNK_BYTES).min(allowed));
+                    }
+                    (v.len(), v.capacity() - v.len())
+                }
+            };
+            let status = match out {
+                Out::Sink(_) => decompress.decompress(input, &mut self.out, FlushDecompress::None),
+                Out::Vec(v) => decompress.decompress_vec(input, v, FlushDecompress::None),
+            }
+            .map_err(|_| BodyError::CorruptCompressed)?;
             let used = usize::try_from(decompress.total_in() - in_before)
                 .map_err(|_| BodyError::CorruptCompressed)?;
             let produced = usize::try_from(decompress.total_out() - out_before)
                 .map_err(|_| BodyError::CorruptCompressed)?;
             input = input.get(used..).ok_or(BodyError::CorruptCompressed)?;
             if produced > 0 {
-                let out = self
-                    .out
-                    .get(..produced)
-                    .ok_or(BodyError::CorruptCompressed)?;
                 self.total_out += produced as u64;
                 if self.total_out > self.max_out {
                     return Err(BodyError::InflatedTooLarge);
                 }
+                let piece = match out {
+                    Out::Sink(_) => self.out.get(..produced),
+                    Out::Vec(v) => v.get(start..start + produced),
+                }
+                .ok_or(BodyError::CorruptCompressed)?;
                 if gzip {
-                    self.crc.update(out);
+                    self.crc.update(piece);
                     self.member_out += produced as u64;
                 }
-                sink(out)?;
+                if let Out::Sink(sink) = out {
+                    sink(&self.out[..produced])?;
+                }
             }
             if status == Status::StreamEnd {
                 self.state = if gzip {
@@ -352,7 +390,7 @@ impl Inflater {
                 };
                 return Ok(input);
             }
-            if produced == self.out.len() {
+            if produced == room {
                 continue; // the decoder may hold more output
             }
             if input.is_empty() {
@@ -365,6 +403,14 @@ impl Inflater {
     }
 }
 
+/// Where inflated bytes go.
+enum Out<'a> {
+    /// Through the inflater's own buffer, piece by piece.
+    Sink(&'a mut dyn FnMut(&[u8]) -> Result<(), BodyError>),
+    /// Straight into the spare room of a buffer.
+    Vec(&'a mut Vec<u8>),
+}
+
 /// Decodes a whole body into memory (for the small JSON bodies: mget, reindex, aliases,
 /// templates), bounded by `max_inflated_bytes`.
 pub fn inflate_to_vec(
@@ -373,13 +419,37 @@ pub fn inflate_to_vec(
     max_inflated_bytes: u64,
 ) -> Result<Vec<u8>, BodyError> {
     let mut out = Vec::new();
-    let mut inflater = Inflater::new(encoding, max_inflated_bytes);
-    inflater.feed(body, |piece| {
-        out.extend_from_slice(piece);
-        Ok(())
-    })?;
-    inflater.finish()?;
+    inflate_into(encoding, body, max_inflated_bytes, &mut out)?;
     Ok(out)
+}
+
+/// Decodes a whole body, appending it to `out` (a buffer the caller reserved, see
+/// [`inflated_size_hint`]), bounded by `max_inflated_bytes`.
+pub fn inflate_into(
+    encoding: ContentEncoding,
+    body: &[u8],
+    max_inflated_bytes: u64,
+    out: &mut Vec<u8>,
+) -> Result<(), BodyError> {
+    let mut inflater = Inflater::new(encoding, max_inflated_bytes);
+    inflater.feed_into(body, out)?;
+    inflater.finish()?;
+    Ok(())
+}
+
+/// What a complete body says its inflated length is, to reserve room for it once: a gzip
+/// body ends with the length of its (last) member modulo 2^32 (ISIZE, RFC 1952 §2.3.1).
+/// Only a hint: the client wrote it, and it is checked only while inflating. `None` for
+/// other encodings.
+pub fn inflated_size_hint(encoding: ContentEncoding, body: &[u8]) -> Option<u64> {
+    match (encoding, body.len().checked_sub(4)) {
+        (ContentEncoding::Gzip, Some(at)) => {
+            let mut isize = [0u8; 4];
+            isize.copy_from_slice(&body[at..]);
+            Some(u64::from(u32::from_le_bytes(isize)))
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -392,3 +392,72 @@ fn mutations_never_panic_and_splits_agree() {
         assert_eq!(run_chunks(&[&body[..cut], &body[cut..]], Some("d")), whole);
     }
 }
+
+/// Each item as a scanner of its own line reads it: what a repeated action line must give.
+fn run_each_line_alone(body: &str, default: Option<&str>) -> Result<Vec<Item>, BodyError> {
+    let mut items = Vec::new();
+    let mut lines = body.split_inclusive('\n').enumerate().peekable();
+    while let Some((at, line)) = lines.next() {
+        let mut alone = line.to_string();
+        // Its source line goes along (or the scanner would say it is missing).
+        let mut extra = 0;
+        if let Some((_, next)) = lines.peek() {
+            if !line.starts_with("{\"delete\"") && !line.trim().is_empty() {
+                alone.push_str(next);
+                extra = 1;
+            }
+        }
+        for _ in 0..extra {
+            lines.next();
+        }
+        for (line, op, index, pipeline) in run(alone.as_bytes(), default)? {
+            items.push((line + at as u32, op, index, pipeline));
+        }
+    }
+    Ok(items)
+}
+
+#[test]
+fn repeated_action_lines_read_as_if_parsed_each_time() {
+    let body = "{\"index\":{\"_index\":\"logs-1\"}}\n{\"a\":1}\n\
+                {\"index\":{\"_index\":\"logs-1\"}}\n{\"a\":2}\n\
+                {\"index\":{\"_index\":\"logs-1\"}} \n{\"a\":3}\n\
+                {\"index\":{\"_index\":\"logs-2\"}}\n{\"a\":4}\n\
+                {\"index\":{\"_index\":\"logs-1\"}}\n{\"a\":5}\n\
+                {\"delete\":{\"_index\":\"logs-1\",\"_id\":\"1\"}}\n\
+                {\"delete\":{\"_index\":\"logs-1\",\"_id\":\"1\"}}\n\
+                {\"create\":{\"_index\":\"logs-1\",\"pipeline\":\"p\"}}\n{}\n\
+                {\"create\":{\"_index\":\"logs-1\",\"pipeline\":\"p\"}}\n{}\n\
+                {\"create\":{\"_index\":\"logs-1\"}}\n{}\n\
+                {\"create\":{\"_index\":\"logs-1\"}}\n{}\n\
+                {\"index\":{\"op_type\":\"create\"}}\n{}\n\
+                {\"index\":{\"op_type\":\"create\"}}\n{}\n";
+    let whole = run(body.as_bytes(), Some("dflt")).unwrap();
+    assert_eq!(whole, run_each_line_alone(body, Some("dflt")).unwrap());
+    assert_eq!(whole.len(), 13);
+    assert_eq!(whole[1], it(3, Index, "logs-1"));
+    assert_eq!(whole[6], it(12, Delete, "logs-1"));
+    assert_eq!(whole[8], (15, Create, "logs-1".into(), Some("p".into())));
+    assert_eq!(whole[9], it(17, Create, "logs-1"));
+    assert_eq!(whole[12], it(23, Create, "dflt"));
+    assert_split_invariant(body.as_bytes(), Some("dflt"));
+    let summary = scan_bulk(body.as_bytes(), Some("dflt"), |_| {}).unwrap();
+    assert_eq!((summary.index, summary.create, summary.delete), (5, 6, 2));
+    assert_eq!(summary.with_pipeline, 2);
+}
+
+#[test]
+fn a_repeated_line_that_is_an_error_stays_an_error() {
+    // The first line is refused: nothing is remembered, the body fails at line 1.
+    let body = "{\"index\":{\"_index\":\"a\",\"bogus\":1}}\n{}\n{\"index\":{\"_index\":\"a\",\"bogus\":1}}\n{}\n";
+    assert_eq!(
+        run(body.as_bytes(), None),
+        Err(BodyError::UnknownParameter { line: 1 })
+    );
+    // A good line, then one that differs by a byte and is wrong.
+    let body = "{\"index\":{\"_index\":\"a\"}}\n{}\n{\"index\":{\"_index\":\"a\"}}}\n{}\n";
+    assert_eq!(
+        run(body.as_bytes(), None),
+        Err(BodyError::UnexpectedJson { line: 3 })
+    );
+}

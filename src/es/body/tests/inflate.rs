@@ -270,3 +270,61 @@ fn netty_zlib_sniffing() {
     assert_eq!((0x5885u16) % 31, 0);
     assert!(inflate_to_vec(ContentEncoding::Deflate, &z5, 100).is_err());
 }
+
+#[test]
+fn inflating_into_a_buffer_reads_the_same_in_any_pieces() {
+    let data = sample();
+    for (enc, packed) in [
+        (ContentEncoding::Gzip, gzip(&data)),
+        (ContentEncoding::Deflate, zlib(&data)),
+        (ContentEncoding::Deflate, raw(&data)),
+        (ContentEncoding::Identity, data.clone()),
+    ] {
+        // No room reserved, room for a part, room for all: the same bytes.
+        for reserved in [0, 1000, data.len()] {
+            for piece in [7, 4096, packed.len()] {
+                let mut out = Vec::with_capacity(reserved);
+                let mut inflater = Inflater::new(enc, u64::MAX);
+                for chunk in packed.chunks(piece) {
+                    inflater.feed_into(chunk, &mut out).unwrap();
+                }
+                assert_eq!(inflater.finish(), Ok(data.len() as u64));
+                assert!(out == data, "{enc:?} reserved {reserved} pieces of {piece}");
+            }
+        }
+    }
+    // A corrupt CRC is caught the same way.
+    let mut bad = gzip(&data);
+    let at = bad.len() - 8;
+    bad[at] ^= 1;
+    let mut out = Vec::new();
+    assert_eq!(
+        inflate_into(ContentEncoding::Gzip, &bad, u64::MAX, &mut out),
+        Err(BodyError::CorruptCompressed)
+    );
+}
+
+#[test]
+fn a_bomb_inflating_into_a_buffer_grows_it_no_further_than_the_limit() {
+    let mut e = GzEncoder::new(Vec::new(), Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..64 {
+        e.write_all(&zeros).unwrap();
+    }
+    let bomb = e.finish().unwrap();
+    let mut out = Vec::new();
+    let r = inflate_into(ContentEncoding::Gzip, &bomb, 1 << 20, &mut out);
+    assert_eq!(r, Err(BodyError::InflatedTooLarge));
+    assert!(out.capacity() <= (1 << 20) + 1, "{}", out.capacity());
+    // A size hint that lies (ISIZE says 4 GiB) is capped by the caller, and the limit
+    // holds whatever room was reserved.
+    assert_eq!(
+        inflated_size_hint(ContentEncoding::Gzip, &[0, 0, 0, 0xff, 0xff, 0xff, 0xff]),
+        Some(u64::from(u32::MAX))
+    );
+    assert_eq!(inflated_size_hint(ContentEncoding::Deflate, &bomb), None);
+    let mut roomy = Vec::with_capacity(4 << 20);
+    let r = inflate_into(ContentEncoding::Gzip, &bomb, 1 << 20, &mut roomy);
+    assert_eq!(r, Err(BodyError::InflatedTooLarge));
+    assert!(roomy.capacity() <= 4 << 20);
+}
