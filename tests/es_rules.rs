@@ -1033,3 +1033,69 @@ fn pipeline_definitions_that_may_reroute_are_refused_before_the_node() {
         "the definition is forwarded unchanged"
     );
 }
+
+/// A `_bulk` body of about `len` bytes whose documents say `tag`, into `index`.
+fn tagged_bulk(len: usize, tag: char, index: &str) -> Vec<u8> {
+    let mut body = Vec::with_capacity(len + 200);
+    let mut n = 0;
+    while body.len() < len {
+        body.extend_from_slice(format!("{{\"index\":{{\"_index\":\"{index}\"}}}}\n").as_bytes());
+        let pad: String = std::iter::repeat_n(tag, 40 + n % 60).collect();
+        body.extend_from_slice(format!("{{\"n\":{n},\"tag\":\"{pad}\"}}\n").as_bytes());
+        n += 1;
+    }
+    body
+}
+
+/// Large inspected bodies on one connection reuse the worker's body buffers: each one
+/// reaches the node exactly as sent (nothing of a longer body before it, nothing of the
+/// request after it), a denied one never does, and pipelined bodies stay apart.
+#[test]
+fn large_inspected_bodies_reach_the_node_exactly_as_sent() {
+    let (upstream, gateway) = gateway("pooled-bodies");
+    let addr = gateway.local_addrs()[0];
+    let mut client = Client::connect(addr);
+    let ndjson = "Content-Type: application/x-ndjson\r\n";
+    let long = tagged_bulk(900 * 1024, 'a', "logstash-1");
+    let short = tagged_bulk(300 * 1024, 'b', "logstash-2");
+    let denied = tagged_bulk(500 * 1024, 'c', "secret");
+    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+    gz.write_all(&tagged_bulk(800 * 1024, 'd', "logstash-3"))
+        .unwrap();
+    let gzipped = gz.finish().unwrap();
+    let mut expected = Vec::new();
+    for (body, extra, status) in [
+        (&long, ndjson, 200),
+        (&short, ndjson, 200),
+        (&denied, ndjson, 403),
+        (&gzipped, "Content-Encoding: gzip\r\n", 200),
+        (&short, ndjson, 200),
+    ] {
+        client.send(&request("POST", "/_bulk", "logstash", extra, body));
+        let response = client.read_response(false);
+        assert_eq!(
+            response.status,
+            status,
+            "{}",
+            String::from_utf8_lossy(&response.body)
+        );
+        if status == 200 {
+            expected.push(body.clone());
+        }
+    }
+    // Two requests in one write: the first body's end is where the second request starts.
+    let mut two = request("POST", "/_bulk", "logstash", ndjson, &long);
+    two.extend_from_slice(&request("POST", "/_bulk", "logstash", ndjson, &short));
+    client.send(&two);
+    for _ in 0..2 {
+        assert_eq!(client.read_response(false).status, 200);
+    }
+    expected.push(long.clone());
+    expected.push(short.clone());
+    let received = upstream.requests();
+    assert_eq!(received.len(), expected.len());
+    for (i, (got, want)) in received.iter().zip(&expected).enumerate() {
+        assert_eq!(got.body_len, want.len() as u64, "request {i}");
+        assert!(got.body == *want, "request {i}: the body differs");
+    }
+}
