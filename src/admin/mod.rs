@@ -48,13 +48,12 @@ pub struct AdminServer {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Binds `addr` and serves the admin endpoints on a new thread.
+/// Serves the admin endpoints of a bound `listener` on a new thread.
 pub fn start(
-    addr: SocketAddr,
+    listener: TcpListener,
     registry: Arc<Registry>,
     readiness: ReadinessCheck,
 ) -> io::Result<AdminServer> {
-    let listener = TcpListener::bind(addr)?;
     let local_addr = listener.local_addr()?;
     let stopping = Arc::new(AtomicBool::new(false));
     let thread = std::thread::Builder::new()

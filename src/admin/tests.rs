@@ -35,7 +35,8 @@ fn server(policy_loaded: Arc<AtomicBool>, registry: Arc<Registry>) -> AdminServe
         policy_loaded: policy_loaded.load(Ordering::Relaxed),
         upstream_up: check.any_upstream_up(),
     });
-    start("127.0.0.1:0".parse().unwrap(), registry, readiness).unwrap()
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    start(listener, registry, readiness).unwrap()
 }
 
 #[test]

@@ -126,6 +126,18 @@ impl Gateway {
             None
         };
         let tls_failures = Arc::new(HandshakeFailures::default());
+        // The admin port is bound first: once the gateway's own ports take connections,
+        // `/ready` and `/metrics` answer too (a probe that connects is never refused).
+        let admin_listener = match &settings.admin {
+            Some(admin) => Some((
+                admin.listen,
+                std::net::TcpListener::bind(admin.listen).map_err(io_error(format!(
+                    "cannot listen on {} (gateway.admin)",
+                    admin.listen
+                )))?,
+            )),
+            None => None,
+        };
         let (addrs, mut per_worker) =
             listener::bind_all(&settings.listen, workers).map_err(io_error("cannot listen"))?;
         let cores = if settings.pin_workers {
@@ -219,13 +231,11 @@ impl Gateway {
                 .map_err(io_error("cannot start a worker thread"))?;
             threads.push(thread);
         }
-        let admin = match &settings.admin {
-            Some(admin) => {
+        let admin = match admin_listener {
+            Some((listen, listener)) => {
                 let readiness = readiness(Arc::clone(&policy), Arc::clone(&metrics));
-                let server =
-                    crate::admin::start(admin.listen, Arc::clone(&metrics), readiness).map_err(
-                        io_error(format!("cannot listen on {} (gateway.admin)", admin.listen)),
-                    )?;
+                let server = crate::admin::start(listener, Arc::clone(&metrics), readiness)
+                    .map_err(io_error(format!("cannot serve {listen} (gateway.admin)")))?;
                 info!(addr = %server.local_addr(), "admin listener (/metrics, /health, /ready)");
                 Some(server)
             }
