@@ -244,14 +244,14 @@ pub async fn shutdown(stream: &mut Stream) {
 /// Closes a connection the client may still be sending on: answer first, then read and
 /// discard for a moment so the kernel does not reset the connection (and destroy the answer
 /// in flight) because unread bytes were pending at close. RFC 9112 §9.6.
-pub async fn linger_close(mut stream: Stream, mut buf: ReadBuf) {
+pub async fn linger_close(stream: &mut Stream, buf: &mut ReadBuf) {
     const LINGER: Duration = Duration::from_millis(2000);
     const LINGER_BYTES: usize = 4 * 1024 * 1024;
-    shutdown(&mut stream).await;
+    shutdown(stream).await;
     let drain = async {
         let mut discarded = 0;
         while discarded < LINGER_BYTES {
-            match buf.fill(&mut stream, LINGER).await {
+            match buf.fill(stream, LINGER).await {
                 Ok(n) if n > 0 => {
                     discarded += n;
                     buf.consume(buf.len());

@@ -144,18 +144,18 @@ impl Drop for InFlight<'_> {
 }
 
 /// Counts a client connection as open while alive (the `connections_open` gauge).
-struct OpenConnection<'a>(&'a WorkerMetrics);
+struct OpenConnection(Rc<Worker>);
 
-impl<'a> OpenConnection<'a> {
-    fn count(metrics: &'a WorkerMetrics) -> OpenConnection<'a> {
-        metrics.connection_opened();
-        OpenConnection(metrics)
+impl OpenConnection {
+    fn count(worker: Rc<Worker>) -> OpenConnection {
+        worker.metrics.connection_opened();
+        OpenConnection(worker)
     }
 }
 
-impl Drop for OpenConnection<'_> {
+impl Drop for OpenConnection {
     fn drop(&mut self) {
-        self.0.connection_closed();
+        self.0.metrics.connection_closed();
     }
 }
 
@@ -221,34 +221,43 @@ enum HeadRead {
     Fault(Fault),
 }
 
-/// Serves one accepted connection until it closes, after a TLS handshake when `tls` is set.
-/// A panic while serving a request ends only this connection: it gets a 500 if nothing of
-/// its answer was sent yet.
-pub async fn serve(
+/// A connection admitted at accept, not yet served.
+pub struct Accepted {
+    pub worker: Rc<Worker>,
+    pub tcp: TcpStream,
+    pub peer: SocketAddr,
+    /// The listener's TLS configuration when it speaks TLS (current at accept).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// What a connection keeps between its requests, in one allocation: an idle connection's
+/// task holds a pointer to it and its wait for the next bytes, nothing more.
+struct Session {
     worker: Rc<Worker>,
-    tcp: TcpStream,
-    peer: SocketAddr,
-    tls: Option<Arc<rustls::ServerConfig>>,
-) {
-    let _open = OpenConnection::count(&worker.metrics);
-    let Ok(local) = tcp.local_addr() else {
+    stream: Stream,
+    buf: ReadBuf,
+    connection: Connection,
+}
+
+/// Serves one accepted connection until it closes, after a TLS handshake when it came to a
+/// TLS listener. A panic while serving a request ends only this connection: it gets a 500
+/// if nothing of its answer was sent yet.
+///
+/// Every argument of an `async fn` is stored twice in its state (as argument and as local),
+/// for as long as the connection lives; hence one boxed argument, and the connection's state
+/// in a [`Session`] box rather than in locals.
+pub async fn serve(accepted: Box<Accepted>) {
+    let _open = OpenConnection::count(Rc::clone(&accepted.worker));
+    // Boxed: the opening's state (a TLS handshake's) would otherwise size the whole task.
+    let Some(mut session) = Box::pin(open_session(accepted)).await else {
         return;
     };
-    let (mut stream, certificate_dn) = match tls {
-        None => (Stream::Plain(tcp), None),
-        // Boxed: a handshake's state is large, and only TLS connections need it.
-        Some(config) => match Box::pin(handshake(&worker, tcp, peer, local, config)).await {
-            Some(established) => established,
-            None => return,
-        },
-    };
-    let connection = Connection {
-        peer,
-        peer_ip: peer.ip().to_canonical().to_string(),
-        local,
-        certificate_dn,
-    };
-    let mut buf = ReadBuf::new();
+    let Session {
+        worker,
+        stream,
+        buf,
+        connection,
+    } = &mut *session;
     // Requests served in a row from bytes the client had already sent (pipelining).
     let mut pipelined: u32 = 0;
     // The first head must be complete within the head timeout of the connection's start.
@@ -262,12 +271,12 @@ pub async fn serve(
                 Some(at) => at.saturating_duration_since(Instant::now()),
                 None => worker.limits.idle_timeout,
             };
-            match deadline::timeout(wait, wait_readable(&mut stream)).await {
+            match deadline::timeout(wait, wait_readable(stream)).await {
                 Ok(Ok(())) => {}
                 Err(_) if head_deadline.is_some() => {
                     let fault = ClientError::HeadTimeout.into();
                     Box::pin(async {
-                        refuse_head(&worker, &mut stream, &buf, fault, peer, local).await;
+                        refuse_head(worker, stream, buf, fault, connection).await;
                         linger_close(stream, buf).await;
                     })
                     .await;
@@ -282,12 +291,12 @@ pub async fn serve(
             .unwrap_or_else(|| Instant::now() + worker.limits.header_timeout);
         // Boxed: the state of a request in progress is allocated per request.
         let next = Box::pin(next_request(
-            &worker,
-            &mut stream,
-            &mut buf,
+            worker,
+            stream,
+            buf,
             head_deadline,
             pipelined,
-            &connection,
+            connection,
         ))
         .await;
         pipelined = if buf.is_empty() { 0 } else { pipelined + 1 };
@@ -300,6 +309,34 @@ pub async fn serve(
             }
         }
     }
+}
+
+/// The connection's session: after a TLS handshake if it came to a TLS listener (`None` when
+/// the handshake failed or the socket is already gone).
+async fn open_session(accepted: Box<Accepted>) -> Option<Box<Session>> {
+    let Accepted {
+        worker,
+        tcp,
+        peer,
+        tls,
+    } = *accepted;
+    let local = tcp.local_addr().ok()?;
+    let (stream, certificate_dn) = match tls {
+        None => (Stream::Plain(tcp), None),
+        // Boxed: a handshake's state is large, and only TLS connections need it.
+        Some(config) => Box::pin(handshake(&worker, tcp, peer, local, config)).await?,
+    };
+    Some(Box::new(Session {
+        worker,
+        stream,
+        buf: ReadBuf::new(),
+        connection: Connection {
+            peer,
+            peer_ip: peer.ip().to_canonical().to_string(),
+            local,
+            certificate_dn,
+        },
+    }))
 }
 
 /// Reads the next head (complete by `head_deadline`) and serves it; a head that cannot be
@@ -316,15 +353,7 @@ async fn next_request(
         HeadRead::Head(head) => head,
         HeadRead::Closed => return Next::Close,
         HeadRead::Fault(fault) => {
-            refuse_head(
-                worker,
-                stream,
-                buf,
-                fault,
-                connection.peer,
-                connection.local,
-            )
-            .await;
+            refuse_head(worker, stream, buf, fault, connection).await;
             return Next::Linger;
         }
     };
@@ -353,9 +382,9 @@ async fn refuse_head(
     stream: &mut Stream,
     buf: &ReadBuf,
     fault: Fault,
-    peer: SocketAddr,
-    local: SocketAddr,
+    connection: &Connection,
 ) {
+    let Connection { peer, local, .. } = *connection;
     let seen = worker
         .records_details()
         .then(|| Seen::capture_refused(buf.data(), worker.next_request_id()))
@@ -780,7 +809,24 @@ pub async fn respond_without_body(
 
 #[cfg(test)]
 mod tests {
-    use super::RequestIds;
+    use super::{serve, RequestIds, Session};
+    use std::mem::size_of;
+
+    /// The size of what `f` returns, without calling it.
+    fn size_of_output<A, R>(_: impl Fn(A) -> R) -> usize {
+        size_of::<R>()
+    }
+
+    #[test]
+    fn an_idle_connection_holds_a_small_task_and_session() {
+        // Between requests a connection costs its task (this future, plus the runtime's task
+        // header) and its session; with 10,000 idle keep-alive connections every byte here is
+        // 10 kB (tuning/README.md, "Idle connections"). A request's state is boxed per request.
+        let task = size_of_output(serve);
+        let session = size_of::<Session>();
+        assert!(task <= 320, "the connection's future grew to {task} bytes");
+        assert!(session <= 256, "a session grew to {session} bytes");
+    }
 
     #[test]
     fn request_ids_count_up_after_their_worker_prefix() {

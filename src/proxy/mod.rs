@@ -28,7 +28,7 @@ pub mod splice;
 pub mod stream;
 pub mod upstream;
 
-pub use client::{serve, Worker};
+pub use client::{serve, Accepted, Worker};
 pub use completion::connection as connection_event;
 pub use credentials::{Credentials, SharedCredentials};
 pub use search_contexts::SearchContexts;

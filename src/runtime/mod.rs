@@ -20,7 +20,7 @@ use crate::metrics::{Registry, WorkerMetrics};
 use crate::proxy::catch::{self, guarded, WORKER_THREAD_PREFIX};
 use crate::proxy::client::RequestIds;
 use crate::proxy::{
-    connection_event, serve, Credentials, NodeAddress, SearchContexts, SharedCredentials,
+    connection_event, serve, Accepted, Credentials, NodeAddress, SearchContexts, SharedCredentials,
     Upstreams, Worker,
 };
 use crate::snapshot::{LocalPolicy, PolicyStore, Snapshot};
@@ -30,6 +30,7 @@ use crate::tls::server::ServerTls;
 use crate::tls::TlsError;
 use admission::{AddressLimit, Admission, Refused};
 use arc_swap::ArcSwap;
+use futures_util::FutureExt;
 use ip_filter::IpFilter;
 use monoio::net::TcpListener;
 use std::cell::Cell;
@@ -567,10 +568,10 @@ async fn accept_connections(
                     let worker = Rc::clone(worker);
                     // The configuration current at accept serves the whole connection.
                     let tls = tls.map(ServerTls::config);
-                    monoio::spawn(async move {
-                        let _permit = permit;
-                        let _ = guarded("connection", serve(worker, stream, peer, tls)).await;
-                    });
+                    let accepted = Box::new(Accepted { worker, tcp: stream, peer, tls });
+                    // A combinator, not an `async` block: that would hold the connection's
+                    // future and everything it captured side by side for its whole life.
+                    monoio::spawn(guarded("connection", serve(accepted)).map(move |_| drop(permit)));
                 }
                 Err(e) => {
                     // Out of file descriptors or similar: back off instead of spinning;
