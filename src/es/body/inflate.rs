@@ -19,12 +19,15 @@
 //!   error: Netty ignores them, so rejecting is the safe side.
 //! - A truncated stream is an error at `finish` (Netty would hand Elasticsearch the prefix).
 
-use flate2::{Crc, Decompress, FlushDecompress, Status};
+use crc32fast::Hasher as Crc;
+use flate2::{Decompress, FlushDecompress, Status};
 
 use super::error::BodyError;
 
 /// Size of the inflater's single output buffer.
 const INFLATE_CHUNK_BYTES: usize = 32 * 1024;
+/// Compressed bytes inflated at a time into a caller's buffer (a few hundred KiB of output).
+const INFLATE_INPUT_SLICE_BYTES: usize = 32 * 1024;
 
 /// A request body's `Content-Encoding`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -309,7 +312,7 @@ impl Inflater {
                         let crc = u32::from_le_bytes([c0, c1, c2, c3]);
                         let size = u32::from_le_bytes([s0, s1, s2, s3]);
                         // ISIZE is the length modulo 2^32 (RFC 1952 §2.3.1).
-                        if crc != self.crc.sum() || size != self.member_out as u32 {
+                        if crc != self.crc.clone().finalize() || size != self.member_out as u32 {
                             return Err(BodyError::CorruptCompressed);
                         }
                         self.state = State::Done;
@@ -353,7 +356,12 @@ impl Inflater {
             };
             let status = match out {
                 Out::Sink(_) => decompress.decompress(input, &mut self.out, FlushDecompress::None),
-                Out::Vec(v) => decompress.decompress_vec(input, v, FlushDecompress::None),
+                // A slice of the input at a time: its output is checksummed while it is still
+                // in the cache.
+                Out::Vec(v) => {
+                    let slice = &input[..input.len().min(INFLATE_INPUT_SLICE_BYTES)];
+                    decompress.decompress_vec(slice, v, FlushDecompress::None)
+                }
             }
             .map_err(|_| BodyError::CorruptCompressed)?;
             let used = usize::try_from(decompress.total_in() - in_before)
