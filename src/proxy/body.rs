@@ -10,9 +10,10 @@
 //! worker's pool, and the socket reads go straight into it (`fill`): the bytes are copied
 //! once, by the kernel.
 //!
-//! The pool is per worker thread (ARCHITECTURE rule 3), bounded in buffers and bytes, and
-//! emptied when no body came by for [`POOL_IDLE`]: memory taken by a burst of large bulks
-//! goes back to the system once the burst is over. A reused buffer still holds an earlier
+//! The pool is per worker thread (ARCHITECTURE rule 3), bounded in buffers and by the
+//! worker's body budget (`max_buffered_body_bytes`), and emptied when no body came by for
+//! [`POOL_IDLE`]: memory taken by a burst of large bulks goes back to the system once the
+//! burst is over. A reused buffer still holds an earlier
 //! request's bytes past its length; only the bytes a read wrote are ever visible (`Vec`'s
 //! length), so nothing of one request can leak into another.
 //!
@@ -201,8 +202,7 @@ pub async fn fill(
     stream: &mut Stream,
 ) -> Result<usize, BodyReadError> {
     let received = collector.received_bytes();
-    let raw = collector.raw_mut();
-    let room = raw.capacity() - raw.len();
+    let room = collector.raw_mut().spare_capacity_mut().len();
     let missing = match collector.missing_length_bytes() {
         // The collector reserved room for the whole body (unless the system could not give
         // that much at once: then it is read as any other body).
