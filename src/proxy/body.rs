@@ -22,6 +22,7 @@
 //! the buffer back once the body went out.
 
 use super::buffer::{BodyPace, BodyReadError, ReadBuf};
+use super::deadline;
 use super::exchange::BodyCollector;
 use super::stream::Stream;
 use monoio::buf::IoBufMut;
@@ -224,13 +225,13 @@ pub async fn fill(
             let read = tcp.read(body.slice_mut(start..end));
             // A timeout drops the read and the buffer with it: the connection is answered
             // 408 and closed, and the body is never used.
-            let (result, slice) = monoio::time::timeout(timeout, read)
+            let (result, slice) = deadline::timeout(timeout, read)
                 .await
                 .map_err(|_| BodyReadError::TooSlow)?;
             *raw = slice.into_inner();
             result
         }
-        Stream::Tls(tls) => monoio::time::timeout(timeout, tls.read_into(raw, missing))
+        Stream::Tls(tls) => deadline::timeout(timeout, tls.read_into(raw, missing))
             .await
             .map_err(|_| BodyReadError::TooSlow)?,
     };

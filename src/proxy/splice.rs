@@ -22,6 +22,7 @@
 //! available (`EINVAL` and the like), the first attempt says so before any byte moved and
 //! the body is copied; the worker then stops trying.
 
+use super::deadline;
 use crate::http::UpstreamError;
 use monoio::net::TcpStream;
 use nix::errno::Errno;
@@ -177,7 +178,7 @@ async fn into_pipe(
             Ok(n) => return Ok(n),
             Err(Errno::EAGAIN) => {
                 let left = deadline.saturating_duration_since(Instant::now());
-                monoio::time::timeout(left, upstream.readable(false))
+                deadline::timeout(left, upstream.readable(false))
                     .await
                     .map_err(|_| Failure::TimedOut)?
                     .map_err(|_| Failure::Other)?;
@@ -202,7 +203,7 @@ async fn out_of_pipe(
             Ok(n) => return Ok(n),
             Err(Errno::EAGAIN) => {
                 let left = deadline.saturating_duration_since(Instant::now());
-                monoio::time::timeout(left, client.writable(false))
+                deadline::timeout(left, client.writable(false))
                     .await
                     .map_err(|_| Failure::TimedOut)?
                     .map_err(|_| Failure::Other)?;

@@ -119,6 +119,9 @@ class Result:
     p99_ms: float
     non_2xx: int
     cpu_us_per_req: float | None = None
+    # The user-space share of cpu_us_per_req (what the proxy's own code costs; the rest is
+    # the kernel's socket work).
+    user_us_per_req: float | None = None
     p999_ms: float | None = None
     notes: list[str] = field(default_factory=list)
     # The proxy's CPU use during the measurement, in cores.
@@ -317,8 +320,9 @@ backend b
 
     # -- measuring ---------------------------------------------------------------------
     @staticmethod
-    def cpu_ticks(proc: subprocess.Popen) -> int:
-        """utime + stime of the process and its children (nginx workers), in clock ticks."""
+    def cpu_ticks(proc: subprocess.Popen, user_only: bool = False) -> int:
+        """utime + stime (or utime alone) of the process and its children (nginx workers), in
+        clock ticks."""
         total = 0
         pids = [str(proc.pid)]
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
@@ -328,7 +332,7 @@ backend b
         for pid in pids:
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])
+                total += int(fields[11]) + (0 if user_only else int(fields[12]))
             except (FileNotFoundError, IndexError):
                 pass
         return total
@@ -408,13 +412,18 @@ backend b
     def measure(self, name: str, port: int, proxy: subprocess.Popen | None, **wrk_args) -> Result:
         # Warm up connections and caches first (cached credentials, pooled upstream sockets).
         self.wrk(port, duration=2, **{k: v for k, v in wrk_args.items() if k != "duration"}).wait()
-        before = self.cpu_ticks(proxy) if proxy else 0
+        ticks = lambda: (self.cpu_ticks(proxy), self.cpu_ticks(proxy, user_only=True))
+        before = ticks() if proxy else (0, 0)
         out = self.wrk(port, **wrk_args).communicate()[0]
-        after = self.cpu_ticks(proxy) if proxy else 0
+        after = ticks() if proxy else (0, 0)
         result = parse_wrk(name, out)
         if proxy and result.rps:
-            result.proxy_busy = (after - before) / CLOCK_TICKS / (wrk_args.get("duration") or self.duration)
+            seconds = wrk_args.get("duration") or self.duration
+            result.proxy_busy = (after[0] - before[0]) / CLOCK_TICKS / seconds
             result.cpu_us_per_req = result.proxy_busy / result.rps * 1e6
+            user_busy = (after[1] - before[1]) / CLOCK_TICKS / seconds
+            result.user_us_per_req = user_busy / result.rps * 1e6
+            result.notes.append(f"user {result.user_us_per_req:.1f} µs/req")
         return result
 
 
@@ -487,7 +496,28 @@ def scenario_proxy(h: Harness) -> list[Result]:
     results.append(h.measure("haproxy (http-reuse always)", HAPROXY_PORT, ha))
     h.stop(ha)
     h.stop(upstream)
+    compare_cpu(results)
     return results
+
+
+def compare_cpu(results: list[Result]) -> None:
+    """Notes on each ringfence row: its CPU per request (total and user) as a ratio of
+    haproxy's and nginx's in the same run (issue 13's targets: user <= 0.4x and total <= 0.8x
+    haproxy's, total <= 0.6x nginx's)."""
+    def reference(prefix: str) -> Result | None:
+        return next((r for r in results if r.name.startswith(prefix) and r.cpu_us_per_req), None)
+    haproxy, nginx = reference("haproxy"), reference("nginx")
+    for r in results:
+        if not r.name.startswith("ringfence") or not r.cpu_us_per_req:
+            continue
+        ratios = []
+        if haproxy:
+            ratios.append(f"{r.cpu_us_per_req / haproxy.cpu_us_per_req:.2f}x haproxy")
+            if r.user_us_per_req is not None and haproxy.user_us_per_req:
+                ratios.append(f"user {r.user_us_per_req / haproxy.user_us_per_req:.2f}x haproxy")
+        if nginx:
+            ratios.append(f"{r.cpu_us_per_req / nginx.cpu_us_per_req:.2f}x nginx")
+        r.notes.insert(0, "**" + ", ".join(ratios) + "**")
 
 
 def scenario_audit(h: Harness) -> list[Result]:
