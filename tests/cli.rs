@@ -352,3 +352,67 @@ fn unknown_log_formats_are_refused() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// `ringfence run --config <file>` as a child process, with its stderr captured.
+fn spawn_run(config: &std::path::Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_ringfence"))
+        .args(["run", "--config", config.to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_second_gateway_on_a_served_address_refuses_to_start() {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+    let config = |name: &str, listen: &str| {
+        write_config(
+            name,
+            &format!(
+                "gateway:\n  listen: {listen}\n  upstreams: [\"http://127.0.0.1:1\"]\n  workers: 2\nreadonlyrest:\n  enable: false\n"
+            ),
+        )
+    };
+    let first = support::Binary::start(&config("first-owner.yml", "127.0.0.1:0"));
+    let served = first.addr.to_string();
+    // The same address, and the wildcard that covers it: neither may share the port.
+    for (name, listen) in [
+        ("second-same.yml", served.clone()),
+        (
+            "second-wildcard.yml",
+            format!("0.0.0.0:{}", first.addr.port()),
+        ),
+    ] {
+        let mut second = spawn_run(&config(name, &listen));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = second.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                second.kill().unwrap();
+                panic!("a second gateway on {listen} started beside the one serving {served}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        second
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert!(!status.success(), "{stderr}");
+        assert!(stderr.contains("in use by another process"), "{stderr}");
+    }
+    // The first gateway still answers (its listener was not disturbed).
+    let reply = support::roundtrip(
+        first.addr,
+        b"GET /_ringfence/none HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert!(reply.status > 0, "{}", first.log());
+}

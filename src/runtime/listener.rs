@@ -1,4 +1,8 @@
 //! Listening sockets: one per worker and per address, spread by `SO_REUSEPORT`.
+//!
+//! `SO_REUSEPORT` would as readily let a second process (a second gateway, with another
+//! policy) bind the same address and take a share of its connections without a word; so an
+//! address something else already listens on is refused first ([`refuse_if_served`]).
 
 use crate::config::ListenAddress;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -23,6 +27,7 @@ pub fn bind_all(
     let mut bound = Vec::with_capacity(addresses.len());
     let mut per_worker: Vec<Vec<Listener>> = (0..workers).map(|_| Vec::new()).collect();
     for address in addresses {
+        refuse_if_served(address.addr)?;
         let first = bind(address.addr)?;
         let actual = first.local_addr()?;
         per_worker[0].push(Listener {
@@ -38,6 +43,31 @@ pub fn bind_all(
         bound.push(actual);
     }
     Ok((bound, per_worker))
+}
+
+/// Fails when some socket already listens on `address` (or on a wildcard covering it): a
+/// probe without `SO_REUSEPORT` cannot share the port with it. `SO_REUSEADDR` lets the probe
+/// past connections of an earlier run still in TIME_WAIT, never past a listener.
+fn refuse_if_served(address: SocketAddr) -> io::Result<()> {
+    if address.port() == 0 {
+        return Ok(());
+    }
+    let probe = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    probe.set_reuse_address(true)?;
+    match probe.bind(&address.into()) {
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!(
+                "{address} is in use by another process (another gateway still running?); \
+                 two processes would split its connections between them"
+            ),
+        )),
+        other => other,
+    }
 }
 
 fn bind(address: SocketAddr) -> io::Result<std::net::TcpListener> {
