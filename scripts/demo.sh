@@ -10,6 +10,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
+# Built first: the node would otherwise sit idle through the build (minutes, the first time).
+cargo build --release --locked --bin ringfence
+
 started_backend=0
 if ! scripts/backend.sh status --port 9200 >/dev/null 2>&1; then
     scripts/backend.sh start --port 9200
@@ -22,7 +25,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build --release --locked --bin ringfence
 echo "Ringfence on http://127.0.0.1:9201 (users: admin/admin-secret, logstash/logstash, reader/reader)"
 # Not exec: the trap must run after the gateway exits.
 target/release/ringfence run --config examples/gateway.yml

@@ -15,7 +15,22 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 now() { date +%s; }
-phase() { echo; echo "== $1"; }
+# Each phase's time is printed when the next begins, and all of them at the end.
+timings=()
+t_phase=""
+phase_name=""
+end_phase() {
+    if [[ -n "$phase_name" ]]; then
+        timings+=("$(printf '%5d s  %s' $(( $(now) - t_phase )) "$phase_name")")
+        echo "-- $phase_name: $(( $(now) - t_phase )) s"
+    fi
+}
+phase() {
+    end_phase
+    phase_name="$1"
+    t_phase="$(now)"
+    echo; echo "== $1"
+}
 t_start="$(now)"
 
 phase "tools the unit tests drive (openssl and keytool make the TLS keystores they read)"
@@ -31,6 +46,29 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 openssl version
 keytool -help 2>&1 | head -1
+
+phase "ports of the end-to-end phases are free (or held by this project's own nodes)"
+# Checked first: a clash found only when the end-to-end phase starts would come after some
+# 20 minutes of compiling. A node that scripts/backend.sh started is reused; anything else
+# listening on these ports (the demo's gateway on 9201, say) stops the run here.
+clashes=()
+for entry in opensearch:"${E2E_PORT:-9200}" elasticsearch:"${E2E_ES_PORT:-9201}" \
+    opensearch:9202 opensearch-secured:"${E2E_SECURED_PORT:-9203}" \
+    gateway:"${E2E_GATEWAY_PORT:-9280}" gateway:"${E2E_ES_GATEWAY_PORT:-9281}" \
+    gateway-admin:9380 gateway-admin:9381; do
+    flavor="${entry%%:*}" port="${entry##*:}"
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        if [[ "$flavor" == gateway* ]] ||
+            ! scripts/backend.sh status --flavor "$flavor" --port "$port" >/dev/null 2>&1; then
+            clashes+=("$port (wanted for $flavor)")
+        fi
+    fi
+done
+if [[ ${#clashes[@]} -gt 0 ]]; then
+    echo "something else listens on 127.0.0.1 port ${clashes[*]}: stop it first" \
+        "(scripts/demo.sh's gateway holds 9201)" >&2
+    exit 1
+fi
 
 phase "format and lints"
 cargo fmt --all -- --check
@@ -55,9 +93,9 @@ cargo build --release --locked --bin ringfence
 E2E_BUILD= tests/e2e/run.sh "$@"
 
 phase "OpenSearch's YAML REST suite through the gateway"
-t_yaml="$(now)"
 tests/yaml-rest/run.sh
-echo "yaml-rest phase: $(( $(now) - t_yaml )) s"
+end_phase
 
 echo
+printf '%s\n' "${timings[@]}"
 echo "all tests passed in $(( $(now) - t_start )) s"

@@ -152,9 +152,19 @@ fn apply_overrides(
 }
 
 fn check(path: PathBuf) -> ExitCode {
-    let result = Config::load(&path).and_then(|config| {
-        ringfence::snapshot::Snapshot::load(&config.policy_source, 1).map(|s| (config, s))
-    });
+    // Both files' errors at once: the ACL is read even when the gateway section has errors.
+    let (config, policy_source) = Config::load_and_policy_source(&path);
+    let snapshot = policy_source.map(|source| ringfence::snapshot::Snapshot::load(&source, 1));
+    let result = match (config, snapshot) {
+        (Ok(config), Some(Ok(snapshot))) => Ok((config, snapshot)),
+        (config, snapshot) => {
+            let mut errors = config.err().map(|e| e.0).unwrap_or_default();
+            if let Some(Err(policy_errors)) = snapshot {
+                errors.extend(policy_errors.0);
+            }
+            Err(ringfence::config::ConfigErrors(errors))
+        }
+    };
     match result {
         Ok((config, snapshot)) => {
             let tls_errors = check_tls(&config);

@@ -43,6 +43,47 @@ fn check_reports_every_error_with_file_line_and_column() {
 }
 
 #[test]
+fn check_reports_the_acl_errors_with_the_gateway_errors() {
+    // One mistake in each section, and one in the ACL file a second config points to: every
+    // one is reported by one `check`, not the next only after the first is fixed.
+    let acl = write_config(
+        "both-acl.yml",
+        "readonlyrest:\n  access_control_rules:\n  - name: a\n    auth_kye: \"u:p\"\n",
+    );
+    let inline = write_config(
+        "both-inline.yml",
+        "gateway:\n  listen: \"127.0.0.1:9201\"\n  upstreams: [\"http://127.0.0.1:9200\"]\n  workres: 2\nreadonlyrest:\n  access_control_rules:\n  - name: a\n    auth_kye: \"u:p\"\n",
+    );
+    let with_file = write_config(
+        "both-file.yml",
+        &format!(
+            "gateway:\n  listen: \"127.0.0.1:9201\"\n  upstreams: [\"http://127.0.0.1:9200\"]\n  workres: 2\n  acl_file: {}\n",
+            acl.display()
+        ),
+    );
+    for (config, acl_file) in [(&inline, &inline), (&with_file, &acl)] {
+        let output = ringfence(&["check", "--config", config.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(
+            stderr.contains(&format!(
+                "{}:4:3: unknown key `workres` in gateway",
+                config.display()
+            )),
+            "{stderr}"
+        );
+        let rule_error = stderr
+            .lines()
+            .find(|line| line.contains("auth_kye"))
+            .unwrap_or_else(|| panic!("no error about the ACL's `auth_kye`:\n{stderr}"));
+        assert!(
+            rule_error.starts_with(&format!("{}:", acl_file.display())),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
 fn check_reads_the_keystore_and_refuses_jks_with_the_command_that_converts_it() {
     let dir = std::env::temp_dir().join(format!("ringfence-cli-jks-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

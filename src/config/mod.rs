@@ -50,6 +50,24 @@ impl PolicySource {
 impl Config {
     /// Reads and validates the main configuration file (not yet the ACL: see [`read_policy`]).
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        Config::load_noting_policy(path, &mut None)
+    }
+
+    /// Like [`Config::load`], and where the ACL is to be read from even when the file has
+    /// errors (`None` when that cannot be told): `check` reports the ACL's errors together
+    /// with the gateway section's.
+    pub fn load_and_policy_source(
+        path: &Path,
+    ) -> (Result<Config, ConfigErrors>, Option<PolicySource>) {
+        let mut source = None;
+        let config = Config::load_noting_policy(path, &mut source);
+        (config, source)
+    }
+
+    fn load_noting_policy(
+        path: &Path,
+        source: &mut Option<PolicySource>,
+    ) -> Result<Config, ConfigErrors> {
         let root = read_yaml(path)?;
         let mut d = Diagnostics::new(path);
         let base_dir = path.parent().unwrap_or(Path::new("."));
@@ -67,6 +85,9 @@ impl Config {
             }
         }
         let Some((mut gateway, listen_entries)) = gateway else {
+            if inline_policy {
+                *source = Some(PolicySource::Inline(path.to_path_buf()));
+            }
             d.error(&root, "the `gateway:` section is missing");
             return Err(d.finish(()).unwrap_err());
         };
@@ -89,6 +110,9 @@ impl Config {
                 PolicySource::Inline(path.to_path_buf())
             }
         };
+        if inline_policy || gateway.acl_file.is_some() {
+            *source = Some(policy_source.clone());
+        }
         // Only explicit `http://` listeners can do without knowing the `ssl` section.
         let needs_ssl = listen_entries
             .iter()
