@@ -183,6 +183,9 @@ fn check(path: PathBuf) -> ExitCode {
                     warning.message
                 );
             }
+            for warning in ringfence::config::exposure::warnings(&config.gateway, &snapshot.acl) {
+                eprintln!("{}: warning: {warning}", path.display());
+            }
             println!(
                 "{}: OK (policy from {})",
                 path.display(),

@@ -120,7 +120,47 @@ fn check_accepts_the_examples() {
             String::from_utf8_lossy(&output.stderr)
         );
         assert!(String::from_utf8_lossy(&output.stdout).contains("OK"));
+        // Least privilege: nothing in them for `check` to warn about.
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("warning"), "{example}: {stderr}");
     }
+}
+
+#[test]
+fn check_warns_about_a_gateway_open_to_the_network() {
+    let acl = "readonlyrest:\n  access_control_rules:\n  - name: anyone\n    methods: [GET]\n  - name: probes\n    hosts: [\"10.0.0.0/8\"]\n    uri_re: [\"^/_cluster/health$\"]\n  - name: alice\n    auth_key: \"alice:secret\"\n";
+    let open = write_config(
+        "exposed.yml",
+        &format!(
+            "gateway:\n  listen: \"0.0.0.0:9201\"\n  upstreams: [\"http://127.0.0.1:9200\"]\n{acl}"
+        ),
+    );
+    let output = ringfence(&["check", "--config", open.to_str().unwrap()]);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        output.status.success(),
+        "warnings do not fail check: {stderr}"
+    );
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains(": warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 3, "{stderr}");
+    assert!(
+        warnings[0].contains("plain HTTP") && warnings[0].contains("clear text"),
+        "{stderr}"
+    );
+    assert!(warnings[1].contains("no gateway.ip_filter"), "{stderr}");
+    // `probes` is limited by `hosts`, `alice` authenticates: only `anyone` is named.
+    assert!(warnings[2].contains("block `anyone`"), "{stderr}");
+    // The same ACL on loopback: nothing to warn about.
+    let local = write_config(
+        "loopback.yml",
+        &format!("gateway:\n  listen: \"127.0.0.1:9201\"\n  upstreams: [\"http://127.0.0.1:9200\"]\n{acl}"),
+    );
+    let output = ringfence(&["check", "--config", local.to_str().unwrap()]);
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8(output.stderr).unwrap(), "");
 }
 
 #[test]

@@ -97,6 +97,21 @@ pub struct Block {
     pub(crate) rules: Vec<Rule>,
 }
 
+impl Block {
+    /// Whether a request must prove who sends it to match: an authentication rule, a
+    /// `groups` rule (its users authenticate) or `api_keys`.
+    pub fn authenticates(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| matches!(r, Rule::Auth(_) | Rule::Groups(_) | Rule::ApiKeys(_)))
+    }
+
+    /// Whether the block matches only some client addresses (a `hosts` rule).
+    pub fn restricts_clients(&self) -> bool {
+        self.rules.iter().any(|r| matches!(r, Rule::Hosts { .. }))
+    }
+}
+
 /// What the ACL says about one request. Borrows from the ACL and the request.
 #[derive(Debug, Clone)]
 pub enum Decision<'r> {

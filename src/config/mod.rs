@@ -7,6 +7,7 @@
 //! `readonlyrest:` node into an [`crate::acl::Acl`].
 
 pub mod error;
+pub mod exposure;
 pub mod gateway;
 pub mod policy;
 pub mod yaml;
