@@ -13,7 +13,14 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(
     name = "ringfence",
     version,
-    about = "Security gateway for Elasticsearch and OpenSearch"
+    about = "Security gateway for Elasticsearch and OpenSearch",
+    after_help = "Examples:
+  ringfence run --config /etc/ringfence/gateway.yml
+  ringfence run --config examples/gateway.yml --listen 127.0.0.1:9201 --upstream http://127.0.0.1:9200
+  ringfence check --config /etc/ringfence/gateway.yml
+  printf %s 'the-password' | ringfence hash sha256 --user logstash
+  ringfence classify GET '/logs-*/_search?size=1'
+  ringfence classify POST /_bulk --body bulk.ndjson"
 )]
 struct Cli {
     #[command(subcommand)]

@@ -170,8 +170,26 @@ fn version_and_help() {
         .unwrap()
         .starts_with("ringfence "));
     let help = String::from_utf8(ringfence(&["help"]).stdout).unwrap();
-    for command in ["run", "check"] {
-        assert!(help.contains(command), "{help}");
+    // Every command the help lists has an example under "Examples:".
+    let commands: Vec<&str> = help
+        .split("Commands:")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .unwrap_or_else(|| panic!("no Commands: section\n{help}"))
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .collect();
+    assert_eq!(commands, ["run", "check", "hash", "classify"], "{help}");
+    let examples = help
+        .split("Examples:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no Examples: section\n{help}"));
+    for command in commands {
+        assert!(
+            examples.contains(&format!("ringfence {command} ")),
+            "no example of `{command}`:\n{help}"
+        );
     }
 }
 
@@ -496,4 +514,58 @@ fn a_second_gateway_on_a_served_address_refuses_to_start() {
         b"GET /_ringfence/none HTTP/1.1\r\nHost: x\r\n\r\n",
     );
     assert!(reply.status > 0, "{}", first.log());
+}
+
+#[test]
+fn install_script_puts_binary_config_and_unit_in_place() {
+    let root = std::env::temp_dir().join(format!("ringfence-install-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let install = |expect_config_kept: bool| {
+        let output = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/install.sh"))
+            .env("DESTDIR", &root)
+            .env("RINGFENCE_BIN", env!("CARGO_BIN_EXE_ringfence"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        // The installed binary checked the installed config.
+        assert!(stdout.contains("gateway.yml: OK"), "{stdout}");
+        assert_eq!(stdout.contains("keeping the existing"), expect_config_kept);
+    };
+    install(false);
+    let installed = |path: &str| root.join(path);
+    let binary = std::fs::read(installed("usr/local/bin/ringfence")).unwrap();
+    assert_eq!(
+        binary,
+        std::fs::read(env!("CARGO_BIN_EXE_ringfence")).unwrap()
+    );
+    let unit = std::fs::read_to_string(installed("etc/systemd/system/ringfence.service")).unwrap();
+    assert!(
+        unit.contains("ExecStart=/usr/local/bin/ringfence run --config /etc/ringfence/gateway.yml")
+    );
+    let config = installed("etc/ringfence/gateway.yml");
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        std::fs::read_to_string("examples/gateway.yml").unwrap()
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&config).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
+    // A second run keeps an operator's edited config.
+    std::fs::write(
+        &config,
+        "# edited\n".to_string() + &std::fs::read_to_string("examples/gateway.yml").unwrap(),
+    )
+    .unwrap();
+    install(true);
+    assert!(std::fs::read_to_string(&config)
+        .unwrap()
+        .starts_with("# edited\n"));
+    std::fs::remove_dir_all(&root).unwrap();
 }
