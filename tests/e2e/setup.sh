@@ -3,7 +3,8 @@
 #   tests/e2e/.venv            opensearch-py, elasticsearch-py 7.13.4, pytest, requests
 #   tests/e2e/.venv-benchmark  opensearch-benchmark (own venv: it needs opensearch-py<3)
 #   tests/e2e/node_modules     elasticdump (package-lock.json)
-#   Debian packages            curl, rsyslog, rsyslog-elasticsearch (only when missing)
+#   Debian packages            curl, rsyslog, rsyslog-elasticsearch, podman and runc (the
+#                              image test, test_image.py) (only when missing)
 # Idempotent: each part records a hash of its pin file and is skipped while that matches.
 set -euo pipefail
 
@@ -15,7 +16,7 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 install_debian_packages() {
     local missing=() pkg
-    for pkg in curl rsyslog rsyslog-elasticsearch; do
+    for pkg in curl rsyslog rsyslog-elasticsearch podman runc; do
         if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
             missing+=("$pkg")
         fi
