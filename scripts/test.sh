@@ -8,7 +8,10 @@
 #      real clients (curl, opensearch-py, elasticsearch-py, opensearch-benchmark,
 #      elasticdump, rsyslog) - see tests/e2e/run.sh;
 #   5. OpenSearch's own YAML REST suite through the gateway, against failures known to happen
-#      on the node itself - see tests/yaml-rest/run.sh.
+#      on the node itself - see tests/yaml-rest/run.sh;
+#   6. README's first command, scripts/demo.sh, answers README's quick start
+#      (tests/e2e/test_readme.py).
+# Before any of it: the ports of steps 4 and 6 must be free. Each phase's time is printed.
 # Arguments go to pytest in step 4.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -94,6 +97,26 @@ E2E_BUILD= tests/e2e/run.sh "$@"
 
 phase "OpenSearch's YAML REST suite through the gateway"
 tests/yaml-rest/run.sh
+
+phase "README's first command (scripts/demo.sh) answers README's quick start"
+demo_log="$(mktemp)"
+scripts/demo.sh >"$demo_log" 2>&1 &
+demo=$!
+for _ in $(seq 600); do
+    (exec 3<>/dev/tcp/127.0.0.1/9201) 2>/dev/null && break
+    kill -0 "$demo" 2>/dev/null || break
+    sleep 0.5
+done
+status=0
+(cd tests/e2e && E2E_README_DEMO=1 E2E_GATEWAY_CONTROL=1 .venv/bin/pytest -q \
+    test_readme.py -k quick_start) || status=$?
+# SIGTERM to the gateway: it drains and exits 0, and demo.sh then stops the node it started.
+pkill -TERM -P "$demo" -x ringfence || true
+wait "$demo" || status=$?
+if [[ "$status" != 0 ]]; then
+    cat "$demo_log" >&2
+    exit "$status"
+fi
 end_phase
 
 echo
