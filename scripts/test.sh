@@ -58,10 +58,10 @@ clashes=()
 for entry in opensearch:"${E2E_PORT:-9200}" elasticsearch:"${E2E_ES_PORT:-9201}" \
     opensearch:9202 opensearch-secured:"${E2E_SECURED_PORT:-9203}" \
     gateway:"${E2E_GATEWAY_PORT:-9280}" gateway:"${E2E_ES_GATEWAY_PORT:-9281}" \
-    gateway-admin:9380 gateway-admin:9381; do
+    gateway-admin:9380 gateway-admin:9381 demo-admin:9290; do
     flavor="${entry%%:*}" port="${entry##*:}"
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        if [[ "$flavor" == gateway* ]] ||
+        if [[ "$flavor" == gateway* || "$flavor" == demo* ]] ||
             ! scripts/backend.sh status --flavor "$flavor" --port "$port" >/dev/null 2>&1; then
             clashes+=("$port (wanted for $flavor)")
         fi
