@@ -52,13 +52,7 @@ fn refuse_if_served(address: SocketAddr) -> io::Result<()> {
     if address.port() == 0 {
         return Ok(());
     }
-    let probe = Socket::new(
-        Domain::for_address(address),
-        Type::STREAM,
-        Some(Protocol::TCP),
-    )?;
-    probe.set_reuse_address(true)?;
-    match probe.bind(&address.into()) {
+    match reusable_socket(address)?.bind(&address.into()) {
         Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(io::Error::new(
             io::ErrorKind::AddrInUse,
             format!(
@@ -71,12 +65,7 @@ fn refuse_if_served(address: SocketAddr) -> io::Result<()> {
 }
 
 fn bind(address: SocketAddr) -> io::Result<std::net::TcpListener> {
-    let socket = Socket::new(
-        Domain::for_address(address),
-        Type::STREAM,
-        Some(Protocol::TCP),
-    )?;
-    socket.set_reuse_address(true)?;
+    let socket = reusable_socket(address)?;
     socket.set_reuse_port(true)?;
     // Accepted sockets inherit TCP_NODELAY from the listener on Linux: no syscall per accept.
     socket.set_nodelay(true)?;
@@ -84,4 +73,15 @@ fn bind(address: SocketAddr) -> io::Result<std::net::TcpListener> {
     socket.bind(&address.into())?;
     socket.listen(BACKLOG)?;
     Ok(socket.into())
+}
+
+/// A TCP socket for `address`'s family with `SO_REUSEADDR` set.
+fn reusable_socket(address: SocketAddr) -> io::Result<Socket> {
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    Ok(socket)
 }
