@@ -72,7 +72,7 @@ def run_curl(command: str, url: str) -> tuple[int, dict[str, str]]:
     argv += ["-s", "-o", "/dev/null", "-D", "-", "--max-time", "15"]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, f"{command}: curl exit {out.returncode}: {out.stderr}"
-    head = out.stdout.split("\r\n")
+    head = out.stdout.splitlines()
     status = int(head[0].split()[1])
     headers = {}
     for line in head[1:]:
