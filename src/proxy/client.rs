@@ -248,7 +248,8 @@ struct Session {
 /// in a [`Session`] box rather than in locals.
 pub async fn serve(accepted: Box<Accepted>) {
     let _open = OpenConnection::count(Rc::clone(&accepted.worker));
-    // Boxed: the opening's state (a TLS handshake's) would otherwise size the whole task.
+    // Boxed: the opening's state (a TLS handshake's is large) would otherwise size the
+    // whole task, for the connection's life.
     let Some(mut session) = Box::pin(open_session(accepted)).await else {
         return;
     };
@@ -323,8 +324,7 @@ async fn open_session(accepted: Box<Accepted>) -> Option<Box<Session>> {
     let local = tcp.local_addr().ok()?;
     let (stream, certificate_dn) = match tls {
         None => (Stream::Plain(tcp), None),
-        // Boxed: a handshake's state is large, and only TLS connections need it.
-        Some(config) => Box::pin(handshake(&worker, tcp, peer, local, config)).await?,
+        Some(config) => handshake(&worker, tcp, peer, local, config).await?,
     };
     Some(Box::new(Session {
         worker,
