@@ -13,9 +13,9 @@
 //! The pool is per worker thread (ARCHITECTURE rule 3), bounded in buffers and by the
 //! worker's body budget (`max_buffered_body_bytes`), and emptied when no body came by for
 //! [`POOL_IDLE`]: memory taken by a burst of large bulks goes back to the system once the
-//! burst is over. A reused buffer still holds an earlier
-//! request's bytes past its length; only the bytes a read wrote are ever visible (`Vec`'s
-//! length), so nothing of one request can leak into another.
+//! burst is over. A reused buffer still holds an earlier request's bytes past its length;
+//! only the bytes a read wrote are ever visible (`Vec`'s length), so nothing of one request
+//! can leak into another.
 //!
 //! Where it sits: `client::read_body` calls [`fill`] instead of `BodyPace::fill` while it
 //! collects a body (`exchange::BodyCollector` takes its buffer here), and `forward` gives
