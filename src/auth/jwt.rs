@@ -301,11 +301,11 @@ fn times_hold(claims: &serde_json::Value, now: f64) -> bool {
 }
 
 fn decoding_key(family: SignatureFamily, text: &str) -> Result<DecodingKey, KeyError> {
-    let text = text.trim();
-    if text.is_empty() {
+    if text.trim().is_empty() {
         return Err(KeyError::Empty);
     }
     let (pem, label) = match family {
+        // The secret's exact bytes, as ReadonlyREST takes them (no trimming).
         SignatureFamily::Hmac => return Ok(DecodingKey::from_secret(text.as_bytes())),
         SignatureFamily::Rsa => (public_key_pem(text)?, "RSA"),
         SignatureFamily::Ec => (public_key_pem(text)?, "EC"),
@@ -324,6 +324,7 @@ fn decoding_key(family: SignatureFamily, text: &str) -> Result<DecodingKey, KeyE
 /// form) wrapped as a `PUBLIC KEY` PEM for `jsonwebtoken` to parse.
 fn public_key_pem(text: &str) -> Result<String, KeyError> {
     use base64::Engine;
+    let text = text.trim();
     if text.contains("-----BEGIN") {
         return Ok(text.to_string());
     }
