@@ -16,6 +16,7 @@ pub mod block_audit;
 pub mod es_rules;
 pub mod groups;
 pub mod indices;
+pub mod jwt;
 pub mod kibana;
 pub mod network;
 pub mod pattern;
@@ -291,6 +292,7 @@ impl Acl {
             users: &self.users,
             user: None,
             groups: None,
+            jwt: None,
         };
         let not_matched = |bad_credentials, index_not_found| BlockResult::NotMatched {
             bad_credentials,
@@ -307,6 +309,13 @@ impl Acl {
                     if groups.is_some() {
                         session.groups = groups;
                     }
+                }
+                Outcome::Token { user, token } => {
+                    if let Some(user) = user {
+                        by_basic = ByBasic(false);
+                        session.user = Some(Cow::Owned(user));
+                    }
+                    session.jwt = Some(token);
                 }
                 Outcome::Narrowed(indices) => narrowed = Some(indices),
                 Outcome::NoMatch => return not_matched(false, false),

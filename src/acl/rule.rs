@@ -8,11 +8,13 @@
 use super::es_rules::{ActionsRule, NameKind, NamesRule};
 use super::groups::{GroupsLogic, UsersSection};
 use super::indices::{IndicesRule, Narrowing};
+use super::jwt::JwtRule;
 use super::kibana::KibanaRule;
 use super::network::{client_behind_proxies, leftmost_forwarded_for, HostPattern};
 use super::pattern::{Glob, ValuePattern};
 use super::request::Request;
 use super::variable::{Resolve, Template};
+use crate::auth::jwt::{ClaimPath, JwtDefinition, VerifiedToken};
 use crate::auth::key::{AuthKey, Cost, Verdict};
 use ipnet::IpNet;
 use std::borrow::Cow;
@@ -51,9 +53,17 @@ pub struct Pending {
     pub cache_ttl: Option<std::time::Duration>,
 }
 
-/// Answers for expensive hashes that were already computed (the per-core cache).
+/// Answers for expensive hashes that were already computed (the per-core cache), and
+/// JWT verifications.
 pub trait Verifier {
     fn cached(&self, key_id: u32, user: &str, password: &str) -> Option<Verdict>;
+
+    /// `token` verified against `definition`, or `None` when it is refused. This default
+    /// verifies every time; the proxy's per-core verifier remembers verifications
+    /// (`auth::jwt::cache`): an RSA or ECDSA check costs tens of microseconds.
+    fn jwt(&self, definition: &JwtDefinition, token: &str) -> Option<Arc<VerifiedToken>> {
+        definition.verify(token).ok().map(Arc::new)
+    }
 }
 
 /// A verifier that knows nothing (every expensive hash is pending).
@@ -75,6 +85,12 @@ pub enum Outcome<'r> {
     /// The user this rule authenticated (and its groups, from a `users` entry), and whether
     /// the request's Basic credentials were what proved it.
     Authenticated(Cow<'r, str>, Option<&'r [String]>, ByBasic),
+    /// A JWT rule verified the request's token: the user it names (`None` for
+    /// `jwt_authorization`, which authenticates nobody), and the token for `@{jwt:...}`.
+    Token {
+        user: Option<String>,
+        token: Arc<VerifiedToken>,
+    },
     Pending(Pending),
     /// The indices are in the body, which has not been read yet.
     NeedsBody,
@@ -104,6 +120,8 @@ pub enum AuthRule {
     /// `certificate_authentication`: the user is the first capture group of `pattern` in
     /// the subject DN of the verified client certificate.
     Certificate { pattern: regex::Regex },
+    /// `jwt_authentication` (no groups) and `jwt_auth` (with groups).
+    Jwt(JwtRule),
 }
 
 /// `certificate_authentication: true`: the first CN of the subject DN. Anchored at an RDN
@@ -119,6 +137,9 @@ impl AuthRule {
             // A static token stands for the user name configured with it.
             AuthRule::Token { username, .. } => Some(username),
             AuthRule::Certificate { pattern } => certificate_user(pattern, req.certificate_dn?),
+            // Only a verified token names a user; the decoder keeps JWT rules out of the
+            // `users` section, the one caller that asks before checking.
+            AuthRule::Jwt(_) => None,
         }
     }
 
@@ -187,6 +208,7 @@ impl AuthRule {
                     None => Outcome::NoMatch,
                 }
             }
+            AuthRule::Jwt(rule) => rule.authenticate(req, verifier, from),
         }
     }
 }
@@ -251,6 +273,8 @@ pub enum Rule {
     ApiKeys(Vec<Box<[u8]>>),
     Auth(AuthRule),
     Groups(GroupsLogic),
+    /// `jwt_authorization`: the token's groups (its block has another authentication rule).
+    JwtAuthorization(JwtRule),
     Users(Vec<ValuePattern>),
     Actions(ActionsRule),
     Indices(IndicesRule),
@@ -289,6 +313,7 @@ impl Rule {
             Rule::Auth(AuthRule::Proxy { .. }) => "proxy_auth",
             Rule::Auth(AuthRule::Token { .. }) => "token_authentication",
             Rule::Auth(AuthRule::Certificate { .. }) => "certificate_authentication",
+            Rule::Auth(AuthRule::Jwt(rule)) | Rule::JwtAuthorization(rule) => rule.rule_name,
             Rule::Groups(_) => "groups",
             Rule::Users(_) => "users",
             Rule::Actions(_) => "actions",
@@ -332,7 +357,7 @@ impl Rule {
             Rule::Kibana(k) if k.reads_indices() => Phase::Indices,
             _ if needs_user => Phase::User,
             Rule::Auth(_) => Phase::Authentication,
-            Rule::Groups(_) => Phase::Authorization,
+            Rule::Groups(_) | Rule::JwtAuthorization(_) => Phase::Authorization,
             Rule::Users(_) => Phase::User,
             _ => Phase::Request,
         }
@@ -403,6 +428,7 @@ impl Rule {
             }
             Rule::Auth(auth) => auth.check(req, s.verifier, s),
             Rule::Groups(logic) => s.users.authenticate(logic, req, s.verifier, s),
+            Rule::JwtAuthorization(rule) => rule.authorize(req, s.verifier, s),
             Rule::Users(patterns) => match &s.user {
                 Some(user) => yes(patterns.iter().any(|p| p.matches(user, s))),
                 None => Outcome::NoMatch,
@@ -422,6 +448,8 @@ pub struct Session<'r> {
     pub users: &'r UsersSection,
     pub user: Option<Cow<'r, str>>,
     pub groups: Option<&'r [String]>,
+    /// The token a JWT rule of the block verified (`@{jwt:...}` reads it).
+    pub jwt: Option<Arc<VerifiedToken>>,
 }
 
 impl Resolve for Session<'_> {
@@ -440,5 +468,9 @@ impl Resolve for Session<'_> {
 
     fn certificate_dn(&self) -> Option<&str> {
         self.req.certificate_dn
+    }
+
+    fn jwt_claim(&self, path: &ClaimPath) -> Option<Cow<'_, str>> {
+        self.jwt.as_deref()?.claim_text(path)
     }
 }

@@ -956,3 +956,5 @@ fn certificate_authentication_errors_are_positioned() {
     )
     .is_ok());
 }
+
+mod jwt;

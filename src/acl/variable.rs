@@ -1,11 +1,13 @@
 //! Runtime variables in rule values: `@{user}`, `@{acl:user}`, `@{header:X}` (and the legacy
 //! `@{X}`), `@{acl:current_group}`, `@{acl:certificate_dn}` (the verified client
-//! certificate's subject DN), and `@explode{...}` to turn one comma-separated value
+//! certificate's subject DN), `@{jwt:claim.path}` (a claim of the token a JWT rule of the
+//! block verified), and `@explode{...}` to turn one comma-separated value (or a JWT array)
 //! into several. A value without variables compiles to plain text and costs nothing per
 //! request; with variables it is resolved per request from the request and the user the
 //! block's authentication rule established. Functions such as `#{to_lowercase}` are applied
 //! after resolving.
 
+use crate::auth::jwt::ClaimPath;
 use std::borrow::Cow;
 
 /// One piece of a value.
@@ -22,6 +24,8 @@ enum Var {
     Header(String),
     CurrentGroup,
     CertificateDn,
+    /// A claim of the verified JWT.
+    Jwt(ClaimPath),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +50,10 @@ pub trait Resolve {
     fn current_group(&self) -> Option<&str>;
     /// The subject DN of the verified client certificate, if any.
     fn certificate_dn(&self) -> Option<&str> {
+        None
+    }
+    /// A claim of the token a JWT rule of the block verified, as text.
+    fn jwt_claim(&self, _path: &ClaimPath) -> Option<Cow<'_, str>> {
         None
     }
 }
@@ -123,11 +131,12 @@ impl Template {
         }
     }
 
-    /// Whether resolving needs the authenticated user (the rule runs after authentication).
+    /// Whether resolving needs the authenticated user or the verified JWT (the rule runs
+    /// after authentication and authorization).
     pub fn needs_user(&self) -> bool {
         self.parts
             .iter()
-            .any(|p| matches!(p, Part::Var(Var::User | Var::CurrentGroup, _)))
+            .any(|p| matches!(p, Part::Var(Var::User | Var::CurrentGroup | Var::Jwt(_), _)))
     }
 
     /// Resolves to one or more values (several only with `@explode`). Empty when a variable
@@ -139,19 +148,23 @@ impl Template {
         let mut prefix = String::new();
         let mut exploded: Option<(Vec<String>, String)> = None;
         for part in &self.parts {
+            // A variable's value, for `piece` to borrow within this iteration.
+            let resolved: Cow<str>;
             let piece: Cow<str> = match part {
                 Part::Text(text) => Cow::Borrowed(text),
                 Part::Var(var, functions) => {
                     let value = match var {
-                        Var::User => from.user(),
-                        Var::Header(name) => from.header(name),
-                        Var::CurrentGroup => from.current_group(),
-                        Var::CertificateDn => from.certificate_dn(),
+                        Var::User => from.user().map(Cow::Borrowed),
+                        Var::Header(name) => from.header(name).map(Cow::Borrowed),
+                        Var::CurrentGroup => from.current_group().map(Cow::Borrowed),
+                        Var::CertificateDn => from.certificate_dn().map(Cow::Borrowed),
+                        Var::Jwt(path) => from.jwt_claim(path),
                     };
                     let Some(value) = value else {
                         return Vec::new();
                     };
-                    let value = apply(value, functions);
+                    resolved = value;
+                    let value = apply(&resolved, functions);
                     if self.explode && exploded.is_none() {
                         let items = value
                             .split(',')
@@ -189,10 +202,8 @@ fn parse_var(name: &str) -> Result<Var, String> {
         _ => {
             if let Some(header) = name.strip_prefix("header:") {
                 Var::Header(header.trim().to_ascii_lowercase())
-            } else if name.starts_with("jwt:") {
-                return Err(format!(
-                    "variable `@{{{name}}}` needs JWT authentication, which is not supported yet"
-                ));
+            } else if let Some(path) = name.strip_prefix("jwt:") {
+                Var::Jwt(ClaimPath::parse(path.trim())?)
             } else if name.starts_with("acl:") || name.starts_with("env:") || name.contains(':') {
                 return Err(format!("unknown variable `@{{{name}}}`"));
             } else if name.is_empty() {
@@ -238,6 +249,9 @@ mod tests {
         fn certificate_dn(&self) -> Option<&str> {
             Some("CN=alice,O=Example")
         }
+        fn jwt_claim(&self, path: &ClaimPath) -> Option<Cow<'_, str>> {
+            (*path == ClaimPath::parse("org.tenants").unwrap()).then_some(Cow::Borrowed("t1,t2"))
+        }
     }
 
     fn resolve(text: &str) -> Vec<String> {
@@ -266,6 +280,10 @@ mod tests {
             resolve("dn=@{acl:certificate_dn}"),
             ["dn=CN=alice,O=Example"]
         );
+        assert_eq!(resolve("x_@{jwt:$.org.tenants}"), ["x_t1,t2"]);
+        assert_eq!(resolve("x_@explode{jwt:org.tenants}"), ["x_t1", "x_t2"]);
+        assert!(resolve("@{jwt:org.missing}").is_empty());
+        assert!(Template::parse("@{jwt:sub}", false).unwrap().needs_user());
         assert!(!Template::parse("@{acl:certificate_dn}", false)
             .unwrap()
             .needs_user());
@@ -283,7 +301,8 @@ mod tests {
     #[test]
     fn rejects_what_it_cannot_do() {
         for bad in [
-            "@{jwt:a.b}",
+            "@{jwt:a[0]}",
+            "@{jwt:}",
             "@{acl:nothing}",
             "@{user",
             "@explode{user}",

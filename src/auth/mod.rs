@@ -7,9 +7,11 @@
 //! `key` holds the pure verifiers; `cache` and `throttle::KnownGood` are per worker and
 //! lock-free; `throttle::SharedLimiter` is one failure budget for the process (no lock
 //! while nothing is blocked); `pool` is the one shared, bounded set of hashing threads
-//! (ARCHITECTURE rule 4).
+//! (ARCHITECTURE rule 4). `jwt` verifies JSON Web Tokens (cheap enough to run on the
+//! worker, and remembered per core by `jwt::cache`).
 
 pub mod cache;
+pub mod jwt;
 pub mod key;
 pub mod pool;
 pub mod throttle;

@@ -112,6 +112,11 @@ impl Diagnostics {
         self.errors.is_empty()
     }
 
+    /// Errors recorded so far (a decoder compares counts to learn whether a part failed).
+    pub fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+
     /// Adds errors found in another file (for example an included `acl_file`).
     pub fn extend(&mut self, other: Diagnostics) {
         self.errors.extend(other.errors);

@@ -23,6 +23,10 @@
 //! Verify (expensive key)    verify(..)                    throttles a miss itself
 //! ```
 //!
+//! JWT verifications are remembered per core too ([`TokenCache`], keyed by the same keyed
+//! hash of the token): an RSA or ECDSA check costs tens of microseconds, done inline on a
+//! miss (no pool round trip is worth it at that cost).
+//!
 //! (`decide` calls these through [`CredentialGate`].) A failure repeating the same user and
 //! password within the failure window counts once per core: a client stuck on a stale
 //! password is one mistake, not a guessing attack, and must not block its address.
@@ -39,6 +43,8 @@ use super::decide::CredentialGate;
 use super::denial::{Denial, Throttle};
 use crate::acl::{Pending, Verifier};
 use crate::auth::cache::{CacheSettings, CredentialCache, KeyedHasher};
+use crate::auth::jwt::cache::TokenCache;
+use crate::auth::jwt::{JwtDefinition, VerifiedToken};
 use crate::auth::key::Verdict;
 use crate::auth::pool::HashPool;
 use crate::auth::throttle::{
@@ -65,6 +71,8 @@ const REVALIDATE_GRACE: Duration = Duration::from_secs(2);
 pub struct Credentials {
     hasher: KeyedHasher,
     cache: RefCell<CredentialCache>,
+    /// JWT verifications under the current policy.
+    tokens: RefCell<TokenCache>,
     /// Shared by every worker: one failure budget for the process.
     limiter: Arc<SharedLimiter>,
     /// Credentials that authenticated on this core (keyed hashes, no passwords).
@@ -123,6 +131,7 @@ impl Credentials {
         Credentials {
             hasher: shared.hasher.clone(),
             cache: RefCell::new(CredentialCache::new(&cache_settings)),
+            tokens: RefCell::new(TokenCache::default()),
             limiter: Arc::clone(&shared.limiter),
             known_good: RefCell::new(KnownGood::new(MAX_KNOWN_GOOD, KNOWN_GOOD_TTL)),
             recent_failures: RefCell::new(KnownGood::new(MAX_KNOWN_GOOD, settings.failure_window)),
@@ -143,6 +152,7 @@ impl Credentials {
         if generation > current {
             self.generation.set(generation);
             self.cache.borrow_mut().clear();
+            self.tokens.borrow_mut().clear();
         }
         CachedVerifier {
             credentials: self,
@@ -325,6 +335,30 @@ impl Verifier for CachedVerifier<'_> {
         let verdict = self.credentials.cache.borrow().get(&tag, Instant::now());
         self.credentials.metrics.credential_cache(verdict.is_some());
         verdict
+    }
+
+    fn jwt(&self, definition: &JwtDefinition, token: &str) -> Option<Arc<VerifiedToken>> {
+        if !self.usable {
+            return definition.verify(token).ok().map(Arc::new);
+        }
+        // The same keyed hash as Basic credentials (the token's text is never kept), with
+        // the definition's number in place of a key's.
+        let tag =
+            self.credentials
+                .hasher
+                .tag(key_identity(self.generation, definition.id), "jwt", token);
+        let now = Instant::now();
+        if let Some(cached) = self.credentials.tokens.borrow().get(&tag, now) {
+            return cached;
+        }
+        let verified = definition.verify(token).ok().map(Arc::new);
+        self.credentials.tokens.borrow_mut().insert(
+            tag,
+            verified.clone(),
+            now,
+            std::time::SystemTime::now(),
+        );
+        verified
     }
 }
 

@@ -305,6 +305,14 @@ impl Verifier for OwnFirst<'_> {
             None => self.cache.cached(key_id, user, password),
         }
     }
+
+    fn jwt(
+        &self,
+        definition: &crate::auth::jwt::JwtDefinition,
+        token: &str,
+    ) -> Option<std::sync::Arc<crate::auth::jwt::VerifiedToken>> {
+        self.cache.jwt(definition, token)
+    }
 }
 
 /// A request body being collected for inspection: kept exactly as received (it is

@@ -742,7 +742,7 @@ readonlyrest:
         ],
     );
     // `@{user}` in the index needs an authentication rule (BlockValidator
-    // .validateRequirementsForRulesUsingVariables); unsupported variables are errors.
+    // .validateRequirementsForRulesUsingVariables); `@{jwt:...}` needs a JWT rule.
     assert_errors(
         r#"
 readonlyrest:
@@ -755,7 +755,7 @@ readonlyrest:
 "#,
         &[
             "readonlyrest.yml:5:26: block `a`: this rule reads the authenticated user",
-            "readonlyrest.yml:8:42: block `b`: rule `kibana`: variable `@{jwt:tenant}` needs JWT authentication",
+            "readonlyrest.yml:8:42: block `b`: @{jwt:...} reads the token a JWT rule verified, so the block needs jwt_authentication",
         ],
     );
     // Only blocks hold kibana rules.

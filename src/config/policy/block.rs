@@ -1,6 +1,7 @@
 //! One `access_control_rules` entry: its name, `type`, block settings (audit settings in
 //! `block_audit`) and rules, checked together (one authentication rule, `@{user}` needs one,
-//! forbid blocks match on overlap).
+//! `jwt_authorization` needs one, `@{jwt:...}` needs a JWT rule, forbid blocks match on
+//! overlap).
 
 use super::block_audit::AuditKeys;
 use super::kibana::{self, KibanaKeys};
@@ -8,7 +9,7 @@ use super::{At, Decoder};
 use crate::acl::rule::{AuthRule, Rule};
 use crate::acl::{Block, Policy};
 use crate::config::error::entries;
-use crate::config::yaml::Node;
+use crate::config::yaml::{Node, NodeKind};
 
 impl Decoder<'_> {
     pub(super) fn blocks(&mut self, node: &Node) -> Vec<Block> {
@@ -57,6 +58,8 @@ impl Decoder<'_> {
         let mut has_auth = false;
         let mut auth_rule_nodes = Vec::new();
         let mut needs_user: Option<&Node> = None;
+        let mut authorization_node: Option<&Node> = None;
+        let mut has_jwt_rule = false;
         let mut rule_keys = 0;
         // `kibana` and its deprecated siblings merge into one rule once the block is read.
         let mut kibana = KibanaKeys::default();
@@ -103,6 +106,13 @@ impl Decoder<'_> {
                             auth_rule_nodes.push(key_node);
                         }
                         has_auth |= matches!(rule, Rule::Auth(_) | Rule::Groups(_));
+                        if matches!(rule, Rule::JwtAuthorization(_)) {
+                            authorization_node.get_or_insert(key_node);
+                        }
+                        has_jwt_rule |= matches!(
+                            rule,
+                            Rule::Auth(AuthRule::Jwt(_)) | Rule::JwtAuthorization(_)
+                        );
                         if rule.reads_user() {
                             needs_user.get_or_insert(key_node);
                         }
@@ -147,6 +157,18 @@ impl Decoder<'_> {
             self.d.error(
                 node,
                 format!("block `{name}`: this rule reads the authenticated user (@{{user}} or `users`), so the block needs an authentication rule"),
+            );
+        }
+        if let (Some(node), false) = (authorization_node, has_auth) {
+            self.d.error(
+                node,
+                format!("block `{name}`: an authorization rule needs an authentication rule in the same block"),
+            );
+        }
+        if let (Some(node), false) = (first_jwt_variable(node), has_jwt_rule) {
+            self.d.error(
+                node,
+                format!("block `{name}`: @{{jwt:...}} reads the token a JWT rule verified, so the block needs jwt_authentication, jwt_auth or jwt_authorization"),
             );
         }
         if rule_keys == 0 {
@@ -214,5 +236,14 @@ impl Decoder<'_> {
             format!("block `{block}`: type must be allow, forbid or {{policy, response_message}}"),
         );
         Policy::Allow
+    }
+}
+
+/// The first value under `node` that uses `@{jwt:...}` (or `@explode{jwt:...}`).
+fn first_jwt_variable(node: &Node) -> Option<&Node> {
+    match &node.kind {
+        NodeKind::Scalar { value, .. } => value.contains("{jwt:").then_some(node),
+        NodeKind::Seq(items) => items.iter().find_map(first_jwt_variable),
+        NodeKind::Map(entries) => entries.iter().find_map(|(_, v)| first_jwt_variable(v)),
     }
 }

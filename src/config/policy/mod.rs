@@ -8,9 +8,11 @@
 //!
 //! ```text
 //! readonlyrest: ─▶ startup_variables ─▶ compile (sections, settings, proxy_auth_configs)
+//!                                          ├─ jwt       the `jwt:` definitions
 //!                                          ├─ users     the `users:` section
 //!                                          └─ block     each access_control_rules entry
 //!                                               ├─ rule     one rule key → acl::rule::Rule
+//!                                               ├─ jwt      the JWT rules
 //!                                               └─ kibana   the Kibana keys, merged
 //! ```
 //!
@@ -19,6 +21,7 @@
 
 mod block;
 mod block_audit;
+mod jwt;
 mod kibana;
 mod rule;
 mod startup_variables;
@@ -46,7 +49,6 @@ const SETTINGS_KEYS: &[&str] = &[
 /// would need them is an error.
 const IGNORED_SECTIONS: &[&str] = &[
     "ldaps",
-    "jwt",
     "ror_kbn",
     "external_authentication_service_configs",
     "user_groups_providers",
@@ -127,10 +129,12 @@ fn compile_acl(root: &Node, d: &mut Diagnostics) -> Acl {
         host_names: Vec::new(),
         next_key_id: 0,
         duplicate_detection: true,
+        jwt: jwt::JwtDefinitions::default(),
     };
     let mut mode = Mode::Enabled;
     let mut blocks_node = None;
     let mut users_node = None;
+    let mut jwt_node = None;
     for (key, key_node, value) in entries(root, "readonlyrest", decoder.d) {
         match key {
             "enable" => match value.as_bool() {
@@ -142,6 +146,7 @@ fn compile_acl(root: &Node, d: &mut Diagnostics) -> Acl {
             },
             "access_control_rules" => blocks_node = Some(value),
             "users" => users_node = Some(value),
+            "jwt" => jwt_node = Some(value),
             "global_settings" => {
                 for (key, key_node, value) in entries(value, "global_settings", decoder.d) {
                     if SETTINGS_KEYS.contains(&key) {
@@ -167,6 +172,7 @@ fn compile_acl(root: &Node, d: &mut Diagnostics) -> Acl {
                     "users",
                     "global_settings",
                     "proxy_auth_configs",
+                    "jwt",
                 ]
                 .into_iter()
                 .chain(SETTINGS_KEYS.iter().copied())
@@ -177,6 +183,10 @@ fn compile_acl(root: &Node, d: &mut Diagnostics) -> Acl {
                 decoder.d.unknown_key(key_node, "readonlyrest", &known);
             }
         }
+    }
+    // Before the rules that name the definitions, wherever the section is in the file.
+    if let Some(node) = jwt_node {
+        decoder.jwt_definitions(node);
     }
     let users = users_node.map(|n| decoder.users(n)).unwrap_or_default();
     let blocks = match blocks_node {
@@ -206,8 +216,10 @@ struct Decoder<'d> {
     /// `proxy_auth_configs`: name -> lower-case user header.
     proxy_configs: HashMap<String, String>,
     host_names: Vec<Arc<HostName>>,
+    /// Also numbers the `jwt` definitions (the per-core token cache keys by it).
     next_key_id: u32,
     duplicate_detection: bool,
+    jwt: jwt::JwtDefinitions,
 }
 
 /// Where a rule is written, for error messages.

@@ -21,9 +21,6 @@ use std::sync::Arc;
 
 /// Rules ReadonlyREST has that Ringfence does not implement (yet).
 const UNSUPPORTED_RULES: &[&str] = &[
-    "jwt_auth",
-    "jwt_authentication",
-    "jwt_authorization",
     "ldap_auth",
     "ldap_authentication",
     "ldap_authorization",
@@ -48,6 +45,7 @@ impl Decoder<'_> {
             "proxy_auth" => self.proxy_auth(at, value).map(Rule::Auth),
             "token_authentication" => self.token(at, value).map(Rule::Auth),
             "certificate_authentication" => self.certificate(at, value).map(Rule::Auth),
+            "jwt_authentication" | "jwt_auth" | "jwt_authorization" => self.jwt_rule(at, value),
             "groups" if value.as_map().is_some() => {
                 self.groups_extended(at, value).map(Rule::Groups)
             }
@@ -284,7 +282,7 @@ impl Decoder<'_> {
         Some(AuthRule::Certificate { pattern })
     }
 
-    fn groups_extended(&mut self, at: At, value: &Node) -> Option<GroupsLogic> {
+    pub(super) fn groups_extended(&mut self, at: At, value: &Node) -> Option<GroupsLogic> {
         let mut positive = None;
         let mut negative = None;
         for (key, key_node, v) in entries(value, "groups", self.d) {

@@ -66,6 +66,12 @@ impl Decoder<'_> {
                 }
                 "groups" => groups = self.local_groups(at, value),
                 _ => match self.rule(at, key_node, value) {
+                    // Only a verified token names its user, and an entry is chosen by the
+                    // user a request presents before anything is verified.
+                    Some(Rule::Auth(AuthRule::Jwt(_))) => self.d.error(
+                        key_node,
+                        format!("{block}: `{key}` is not supported in the users section by Ringfence (use it in a block)"),
+                    ),
                     Some(Rule::Auth(rule)) => {
                         if auth.is_some() {
                             self.d.error(

@@ -155,3 +155,34 @@ fn the_same_wrong_password_again_counts_once() {
     a.record_failure(ip(1), "logstash", "another");
     assert!(shared.limiter.any_blocked());
 }
+
+#[test]
+fn verified_tokens_are_remembered_per_policy() {
+    use crate::auth::jwt::{ClaimPath, JwtClaims, SignatureFamily};
+    let (_shared, a, _) = two_workers(&settings(20, 3));
+    let claims = JwtClaims {
+        user_claim: Some(ClaimPath::parse("sub").unwrap()),
+        ..JwtClaims::default()
+    };
+    let secret = "a-shared-secret-of-at-least-32-bytes!";
+    let definition = JwtDefinition::new("j".into(), 1, SignatureFamily::Hmac, secret, claims)
+        .expect("an HMAC definition");
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &serde_json::json!({"sub": "alice"}),
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap();
+    let verified = a.verifier(1).jwt(&definition, &token).expect("verified");
+    assert_eq!(verified.claims["sub"], "alice");
+    assert!(a.verifier(1).jwt(&definition, "not.a.token").is_none());
+    assert_eq!(a.tokens.borrow().len(), 2, "one verified, one refused");
+    let again = a
+        .verifier(1)
+        .jwt(&definition, &token)
+        .expect("from the cache");
+    assert!(Arc::ptr_eq(&verified, &again), "the cached verification");
+    // A new policy: definition numbers mean other definitions now.
+    a.verifier(2);
+    assert!(a.tokens.borrow().is_empty());
+}
