@@ -14,4 +14,5 @@ pub mod cache;
 pub mod jwt;
 pub mod key;
 pub mod pool;
+pub mod remote;
 pub mod throttle;
