@@ -4,19 +4,63 @@
 //! (issue #309). Here only the definitions whose `username` patterns match the user the
 //! request presents are considered, so a wrong password costs at most one hash per
 //! matching definition, usually one.
+//!
+//! An entry whose user is authenticated by an identity service (`ldap_auth`, or an
+//! authentication rule with `ldap_authorization` / `groups_provider_authorization`) can
+//! map the service's groups to local ones (`groups: [{local: [external patterns]}]`): the
+//! user is in each local group one of whose patterns matches one of its external groups.
 
 use super::pattern::{Glob, ValuePattern};
+use super::remote::RemoteRule;
 use super::request::Request;
 use super::rule::{AuthRule, Outcome, Verifier};
 use super::variable::Resolve;
+use std::borrow::Cow;
 
 /// One entry of the `users` section.
 #[derive(Debug, Clone)]
 pub struct UserDef {
     pub usernames: Vec<Glob>,
-    /// Local group ids.
-    pub groups: Vec<String>,
+    pub groups: LocalGroups,
     pub auth: AuthRule,
+    /// `ldap_authorization` or `groups_provider_authorization` beside `auth`: the
+    /// external groups come from it.
+    pub authorization: Option<RemoteRule>,
+}
+
+/// The local groups of an entry's user.
+#[derive(Debug, Clone)]
+pub enum LocalGroups {
+    /// Every one of these, once authenticated.
+    Fixed(Vec<String>),
+    /// Those whose external patterns match one of the user's external groups.
+    Mapped(Vec<GroupMapping>),
+}
+
+/// One local group and the external groups that stand for it.
+#[derive(Debug, Clone)]
+pub struct GroupMapping {
+    pub local: String,
+    pub external: Vec<Glob>,
+}
+
+impl LocalGroups {
+    fn of<'a>(&'a self, external: &[String]) -> Cow<'a, [String]> {
+        match self {
+            LocalGroups::Fixed(groups) => Cow::Borrowed(groups),
+            LocalGroups::Mapped(mappings) => Cow::Owned(
+                mappings
+                    .iter()
+                    .filter(|m| {
+                        external
+                            .iter()
+                            .any(|group| m.external.iter().any(|p| p.matches(group)))
+                    })
+                    .map(|m| m.local.clone())
+                    .collect(),
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -131,17 +175,33 @@ impl UsersSection {
             let Some(presented) = def.auth.presented_user(req) else {
                 continue;
             };
-            if !def.usernames.iter().any(|u| u.matches(presented))
-                || !logic.satisfied_by(&def.groups, from)
-            {
+            if !def.usernames.iter().any(|u| u.matches(presented)) {
                 continue;
             }
-            match def.auth.check(req, verifier, from) {
-                Outcome::Authenticated(user, _, by_basic) => {
-                    return Outcome::Authenticated(user, Some(&def.groups), by_basic)
+            // Fixed groups are known before any credential check: skip the check.
+            if let LocalGroups::Fixed(groups) = &def.groups {
+                if !logic.satisfied_by(groups, from) {
+                    continue;
                 }
-                pending @ Outcome::Pending(_) => return pending,
-                _ => {}
+            }
+            let (user, external, by_basic) = match def.auth.check(req, verifier, from) {
+                Outcome::Authenticated(user, external, by_basic) => (user, external, by_basic),
+                wait @ (Outcome::Pending(_) | Outcome::Ask(_) | Outcome::Unavailable(_)) => {
+                    return wait
+                }
+                _ => continue,
+            };
+            let external = match &def.authorization {
+                None => external.unwrap_or_default(),
+                Some(rule) => match rule.authorize(&user, verifier, from) {
+                    Outcome::Authorized(groups) => Cow::Owned(groups),
+                    wait @ (Outcome::Ask(_) | Outcome::Unavailable(_)) => return wait,
+                    _ => continue,
+                },
+            };
+            let local = def.groups.of(&external);
+            if logic.satisfied_by(&local, from) {
+                return Outcome::Authenticated(user, Some(local), by_basic);
             }
         }
         outcome

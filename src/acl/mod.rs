@@ -20,6 +20,7 @@ pub mod jwt;
 pub mod kibana;
 pub mod network;
 pub mod pattern;
+pub mod remote;
 pub mod request;
 pub mod rule;
 pub mod variable;
@@ -33,7 +34,9 @@ pub use block_audit::{BlockAudit, BlockSinks};
 pub use request::{Basic, Request};
 pub use rule::{ByBasic, NoCache, Pending, Verifier};
 
+use crate::auth::remote::{Answer, Question, Unavailable};
 use groups::UsersSection;
+use remote::Ask;
 use network::HostName;
 use rule::{AuthRule, Outcome, Rule, Session};
 use std::borrow::Cow;
@@ -152,6 +155,13 @@ pub enum Decision<'r> {
     /// An expensive hash must be verified first; evaluate again (from the [`Resume`]) once
     /// it is known.
     Verify(Pending, Resume),
+    /// An identity service must answer first; evaluate again (from the [`Resume`]) once
+    /// its answer is known.
+    Ask(Ask, Resume),
+    /// An identity service the decision depends on could not answer: a forbid block that
+    /// needed it, or no block matched while one that needed it might have (fail closed:
+    /// 503, never an allow).
+    Unavailable(Unavailable),
     /// The decision depends on indices named in the body: read it, then evaluate again
     /// (from the [`Resume`]).
     ReadBody(Resume),
@@ -168,18 +178,22 @@ enum BlockResult<'r> {
         index_not_found: bool,
     },
     Pending(Pending),
+    Ask(Ask),
+    Unavailable(Unavailable),
     NeedsBody,
 }
 
 /// Where an evaluation that stopped for a hash or for the body picks up again: every block
 /// before `block` was tried and did not match on rules that need neither (a rule that needs
 /// an unknown hash or the body stops the walk at its own block), so neither can change them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resume {
     block: usize,
     /// What the blocks before it said about the credentials and the indices.
     bad_credentials: bool,
     index_not_found: bool,
+    /// The first identity service a block before it could not ask.
+    unavailable: Option<Unavailable>,
 }
 
 impl Acl {
@@ -211,11 +225,13 @@ impl Acl {
         }
         let mut bad_credentials = resume.bad_credentials;
         let mut index_not_found = resume.index_not_found;
+        let mut unavailable = resume.unavailable;
         for (position, block) in self.blocks.iter().enumerate().skip(resume.block) {
-            let stopped = Resume {
+            let stopped = || Resume {
                 block: position,
                 bad_credentials,
                 index_not_found,
+                unavailable: unavailable.clone(),
             };
             match self.evaluate_block(block, req, verifier) {
                 BlockResult::Matched(user, narrowed, by_basic) => {
@@ -256,9 +272,21 @@ impl Acl {
                     bad_credentials |= bad;
                     index_not_found |= missing;
                 }
-                BlockResult::Pending(pending) => return Decision::Verify(pending, stopped),
-                BlockResult::NeedsBody => return Decision::ReadBody(stopped),
+                BlockResult::Pending(pending) => return Decision::Verify(pending, stopped()),
+                BlockResult::Ask(ask) => return Decision::Ask(ask, stopped()),
+                BlockResult::NeedsBody => return Decision::ReadBody(stopped()),
+                // A forbid block that cannot be decided denies (rule 5); an allow block
+                // that cannot be decided does not allow, and later blocks may still.
+                BlockResult::Unavailable(reason) => match block.policy {
+                    Policy::Forbid { .. } => return Decision::Unavailable(reason),
+                    Policy::Allow => {
+                        unavailable.get_or_insert(reason);
+                    }
+                },
             }
+        }
+        if let Some(reason) = unavailable {
+            return Decision::Unavailable(reason);
         }
         let rejected = bad_credentials && !self.recognises(req, verifier);
         let credentials_rejected = rejected && req.basic.is_some();
@@ -310,6 +338,7 @@ impl Acl {
                         session.groups = groups;
                     }
                 }
+                Outcome::Authorized(groups) => session.groups = Some(Cow::Owned(groups)),
                 Outcome::Token { user, token } => {
                     if let Some(user) = user {
                         by_basic = ByBasic(false);
@@ -322,6 +351,8 @@ impl Acl {
                 Outcome::BadCredentials => return not_matched(true, false),
                 Outcome::IndexNotFound => return not_matched(false, true),
                 Outcome::Pending(pending) => return BlockResult::Pending(pending),
+                Outcome::Ask(ask) => return BlockResult::Ask(ask),
+                Outcome::Unavailable(reason) => return BlockResult::Unavailable(reason),
                 Outcome::NeedsBody => return BlockResult::NeedsBody,
             }
         }
@@ -361,6 +392,17 @@ impl Acl {
                     }
                 };
                 verdict == Some(crate::auth::key::Verdict::Match)
+            }
+            AuthRule::Remote(rule) => {
+                let question = Question::Authenticate {
+                    user: basic.user.clone(),
+                    password: basic.password.clone(),
+                    with_groups: rule.with_groups,
+                };
+                matches!(
+                    verifier.remote(rule.service_id, &question),
+                    Some(Ok(Answer::Known { .. }))
+                )
             }
             _ => false,
         })

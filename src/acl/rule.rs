@@ -12,10 +12,12 @@ use super::jwt::JwtRule;
 use super::kibana::KibanaRule;
 use super::network::{client_behind_proxies, leftmost_forwarded_for, HostPattern};
 use super::pattern::{Glob, ValuePattern};
+use super::remote::{Ask, RemoteRule};
 use super::request::Request;
 use super::variable::{Resolve, Template};
 use crate::auth::jwt::{ClaimPath, JwtDefinition, VerifiedToken};
 use crate::auth::key::{AuthKey, Cost, Verdict};
+use crate::auth::remote::{Answer, Question, Unavailable};
 use ipnet::IpNet;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -64,6 +66,12 @@ pub trait Verifier {
     fn jwt(&self, definition: &JwtDefinition, token: &str) -> Option<Arc<VerifiedToken>> {
         definition.verify(token).ok().map(Arc::new)
     }
+
+    /// The answer of the identity service numbered `service_id` to `question`, if it is
+    /// known (cached, or asked for this request); `None` makes the rule ask.
+    fn remote(&self, _service_id: u32, _question: &Question) -> Option<Result<Answer, Unavailable>> {
+        None
+    }
 }
 
 /// A verifier that knows nothing (every expensive hash is pending).
@@ -82,9 +90,12 @@ pub enum Outcome<'r> {
     /// Credentials were missing or wrong for a rule that reads `Authorization: Basic`
     /// (counts towards answering 401 instead of 403).
     BadCredentials,
-    /// The user this rule authenticated (and its groups, from a `users` entry), and whether
-    /// the request's Basic credentials were what proved it.
-    Authenticated(Cow<'r, str>, Option<&'r [String]>, ByBasic),
+    /// The user this rule authenticated (and its groups, from a `users` entry or an
+    /// identity service), and whether the request's Basic credentials were what proved it.
+    Authenticated(Cow<'r, str>, Option<Cow<'r, [String]>>, ByBasic),
+    /// An authorization rule found the authenticated user's groups (from a service) to
+    /// satisfy it: they are the block's groups from here on.
+    Authorized(Vec<String>),
     /// A JWT rule verified the request's token: the user it names (`None` for
     /// `jwt_authorization`, which authenticates nobody), and the token for `@{jwt:...}`.
     Token {
@@ -92,6 +103,10 @@ pub enum Outcome<'r> {
         token: Arc<VerifiedToken>,
     },
     Pending(Pending),
+    /// An identity service must answer first.
+    Ask(Ask),
+    /// An identity service needed to decide could not answer: never a match.
+    Unavailable(Unavailable),
     /// The indices are in the body, which has not been read yet.
     NeedsBody,
     /// Matches once the request names only what is granted (a narrowed read).
@@ -122,6 +137,8 @@ pub enum AuthRule {
     Certificate { pattern: regex::Regex },
     /// `jwt_authentication` (no groups) and `jwt_auth` (with groups).
     Jwt(JwtRule),
+    /// `ldap_authentication`, `ldap_auth`, `external_authentication`.
+    Remote(RemoteRule),
 }
 
 /// `certificate_authentication: true`: the first CN of the subject DN. Anchored at an RDN
@@ -132,7 +149,9 @@ impl AuthRule {
     /// The user name the request claims for this rule, before any check.
     pub fn presented_user<'r>(&'r self, req: &'r Request<'r>) -> Option<&'r str> {
         match self {
-            AuthRule::Key { .. } => req.basic.as_ref().map(|b| b.user.as_str()),
+            AuthRule::Key { .. } | AuthRule::Remote(_) => {
+                req.basic.as_ref().map(|b| b.user.as_str())
+            }
             AuthRule::Proxy { header, .. } => req.header(header),
             // A static token stands for the user name configured with it.
             AuthRule::Token { username, .. } => Some(username),
@@ -144,7 +163,7 @@ impl AuthRule {
     }
 
     pub fn uses_basic(&self) -> bool {
-        matches!(self, AuthRule::Key { .. })
+        matches!(self, AuthRule::Key { .. } | AuthRule::Remote(_))
     }
 
     pub fn check<'r>(
@@ -209,6 +228,7 @@ impl AuthRule {
                 }
             }
             AuthRule::Jwt(rule) => rule.authenticate(req, verifier, from),
+            AuthRule::Remote(rule) => rule.authenticate(req, verifier, from),
         }
     }
 }
@@ -275,6 +295,9 @@ pub enum Rule {
     Groups(GroupsLogic),
     /// `jwt_authorization`: the token's groups (its block has another authentication rule).
     JwtAuthorization(JwtRule),
+    /// `ldap_authorization`, `groups_provider_authorization`: the authenticated user's
+    /// groups, from a service.
+    RemoteGroups(RemoteRule),
     Users(Vec<ValuePattern>),
     Actions(ActionsRule),
     Indices(IndicesRule),
@@ -314,6 +337,7 @@ impl Rule {
             Rule::Auth(AuthRule::Token { .. }) => "token_authentication",
             Rule::Auth(AuthRule::Certificate { .. }) => "certificate_authentication",
             Rule::Auth(AuthRule::Jwt(rule)) | Rule::JwtAuthorization(rule) => rule.rule_name,
+            Rule::Auth(AuthRule::Remote(rule)) | Rule::RemoteGroups(rule) => rule.rule_name,
             Rule::Groups(_) => "groups",
             Rule::Users(_) => "users",
             Rule::Actions(_) => "actions",
@@ -357,7 +381,9 @@ impl Rule {
             Rule::Kibana(k) if k.reads_indices() => Phase::Indices,
             _ if needs_user => Phase::User,
             Rule::Auth(_) => Phase::Authentication,
-            Rule::Groups(_) | Rule::JwtAuthorization(_) => Phase::Authorization,
+            Rule::Groups(_) | Rule::JwtAuthorization(_) | Rule::RemoteGroups(_) => {
+                Phase::Authorization
+            }
             Rule::Users(_) => Phase::User,
             _ => Phase::Request,
         }
@@ -429,6 +455,10 @@ impl Rule {
             Rule::Auth(auth) => auth.check(req, s.verifier, s),
             Rule::Groups(logic) => s.users.authenticate(logic, req, s.verifier, s),
             Rule::JwtAuthorization(rule) => rule.authorize(req, s.verifier, s),
+            Rule::RemoteGroups(rule) => match &s.user {
+                Some(user) => rule.authorize(user, s.verifier, s),
+                None => Outcome::NoMatch,
+            },
             Rule::Users(patterns) => match &s.user {
                 Some(user) => yes(patterns.iter().any(|p| p.matches(user, s))),
                 None => Outcome::NoMatch,
@@ -447,7 +477,7 @@ pub struct Session<'r> {
     pub verifier: &'r dyn Verifier,
     pub users: &'r UsersSection,
     pub user: Option<Cow<'r, str>>,
-    pub groups: Option<&'r [String]>,
+    pub groups: Option<Cow<'r, [String]>>,
     /// The token a JWT rule of the block verified (`@{jwt:...}` reads it).
     pub jwt: Option<Arc<VerifiedToken>>,
 }
@@ -463,7 +493,7 @@ impl Resolve for Session<'_> {
 
     fn current_group(&self) -> Option<&str> {
         let group = self.req.header("x-ror-current-group")?;
-        self.groups?.iter().any(|g| g == group).then_some(group)
+        self.groups.as_ref()?.iter().any(|g| g == group).then_some(group)
     }
 
     fn certificate_dn(&self) -> Option<&str> {

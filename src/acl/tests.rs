@@ -84,6 +84,8 @@ fn summary(decision: Decision<'_>) -> String {
         }
         Decision::Unauthorized { .. } => "401".to_string(),
         Decision::Verify(p, _) => format!("verify:{}", p.key_id),
+        Decision::Ask(ask, _) => format!("ask:{}:{:?}", ask.service.name(), ask.question),
+        Decision::Unavailable(u) => format!("503:{}", u.reason),
         Decision::ReadBody(_) => "read-body".to_string(),
         Decision::IndexNotFound => "404".to_string(),
     }
@@ -566,7 +568,7 @@ readonlyrest:
   - name: four
     indices: ["logs-@{user}"]
   - name: one
-    ldap_auth: {name: l, groups: [g]}
+    ror_kbn_auth: {name: l, groups: [g]}
   - type: allow
     uri_re: ["(unclosed"]
 "#,
@@ -579,7 +581,7 @@ readonlyrest:
         "readonlyrest.yml:11:5: block `three`: this rule reads the authenticated user",
         "readonlyrest.yml:13:5: block `four`: this rule reads the authenticated user",
         "readonlyrest.yml:14:11: duplicate block name `one`",
-        "readonlyrest.yml:15:5: block `one`: rule `ldap_auth`: this ReadonlyREST rule is not supported by Ringfence yet",
+        "readonlyrest.yml:15:5: block `one`: rule `ror_kbn_auth`: this ReadonlyREST rule is not supported by Ringfence yet",
         "readonlyrest.yml:16:5: a block needs a `name`",
         "readonlyrest.yml:17:14: block `?`: rule `uri_re`: invalid regular expression `(unclosed`: unclosed group",
     ];
@@ -958,3 +960,4 @@ fn certificate_authentication_errors_are_positioned() {
 }
 
 mod jwt;
+mod remote;

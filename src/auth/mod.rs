@@ -10,6 +10,7 @@
 //! (ARCHITECTURE rule 4). `jwt` verifies JSON Web Tokens (cheap enough to run on the
 //! worker, and remembered per core by `jwt::cache`).
 
+pub mod bounded;
 pub mod cache;
 pub mod jwt;
 pub mod key;

@@ -22,6 +22,7 @@
 //! grants a group; a forbid block that cannot be decided because of it denies.
 
 pub mod breaker;
+pub mod cache;
 
 pub use breaker::CircuitBreaker;
 

@@ -23,6 +23,7 @@
 //! the upstream credentials), the rest is what the client sent on the connection (a head
 //! and whatever follows it).
 
+use crate::auth::remote::{Answer, Unavailable};
 use super::oracle::{grants, overlaps, touched};
 use crate::acl::NoCache;
 use crate::config::{yaml, Diagnostics};
@@ -233,6 +234,19 @@ pub fn whole_path(data: &[u8]) {
             Verdict::Verify(_, pending, user, password) => {
                 let verdict = pending.key.verify(user.as_bytes(), password.as_bytes());
                 exchange.verified(pending.key_id, verdict);
+            }
+            // No network here: the input chooses what the identity service says.
+            Verdict::Ask(_, ask) => {
+                let answer = match metadata_selector & 0x60 {
+                    0x00 => Ok(Answer::Rejected),
+                    0x20 => Err(Unavailable {
+                        reason: "fuzz: down".into(),
+                    }),
+                    _ => Ok(Answer::Known {
+                        groups: vec!["fuzz".into(), "ops".into()],
+                    }),
+                };
+                exchange.answered(ask.service_id, ask.question, answer);
             }
             Verdict::Forward {
                 target,

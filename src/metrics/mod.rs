@@ -48,6 +48,8 @@ pub enum Outcome {
     Throttled,
     /// A queue was full (hash pool, buffered bodies): 503 at once.
     Busy,
+    /// An identity service (LDAP, external authentication or groups) could not answer.
+    IdentityServiceUnavailable,
     /// No valid policy has loaded yet.
     NotStarted,
     /// The cluster could not be reached or answered badly.
@@ -56,7 +58,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 14] = [
+    pub const ALL: [Outcome; 15] = [
         Outcome::Allowed,
         Outcome::ClientFraming,
         Outcome::Route,
@@ -68,6 +70,7 @@ impl Outcome {
         Outcome::ContextMissing,
         Outcome::Throttled,
         Outcome::Busy,
+        Outcome::IdentityServiceUnavailable,
         Outcome::NotStarted,
         Outcome::Upstream,
         Outcome::Internal,
@@ -86,6 +89,7 @@ impl Outcome {
             Outcome::ContextMissing => "context_missing",
             Outcome::Throttled => "throttled",
             Outcome::Busy => "busy",
+            Outcome::IdentityServiceUnavailable => "identity_service_unavailable",
             Outcome::NotStarted => "not_started",
             Outcome::Upstream => "upstream",
             Outcome::Internal => "internal",

@@ -593,6 +593,16 @@ async fn handle(worker: &Rc<Worker>, client: &mut ClientSide<'_>, head: &Request
                     .body_read(body, worker.audit_wants_content()),
                 Err(next) => return next,
             },
+            Verdict::Ask(generation, ask) => {
+                let (service_id, question) = (ask.service_id, ask.question.clone());
+                match worker.credentials.ask(generation, ask, ip).await {
+                    Ok(answer) => client.exchange.answered(service_id, question, answer),
+                    Err(denial) => {
+                        let body_read = client.exchange.body_was_read();
+                        return respond(worker, client, head, denial, body_read).await;
+                    }
+                }
+            }
             Verdict::Verify(generation, pending, user, password) => {
                 let credentials = &worker.credentials;
                 if credentials.accept_known(generation, pending.key_id, &user, &password) {

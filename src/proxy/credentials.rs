@@ -41,8 +41,11 @@
 
 use super::decide::CredentialGate;
 use super::denial::{Denial, Throttle};
+use crate::acl::remote::Ask;
 use crate::acl::{Pending, Verifier};
-use crate::auth::cache::{CacheSettings, CredentialCache, KeyedHasher};
+use crate::auth::remote::cache::{AnswerCache, Cached};
+use crate::auth::remote::{Answer, Question, Unavailable};
+use crate::auth::cache::{CacheSettings, CacheTag, CredentialCache, KeyedHasher};
 use crate::auth::jwt::cache::TokenCache;
 use crate::auth::jwt::{JwtDefinition, VerifiedToken};
 use crate::auth::key::Verdict;
@@ -73,6 +76,8 @@ pub struct Credentials {
     cache: RefCell<CredentialCache>,
     /// JWT verifications under the current policy.
     tokens: RefCell<TokenCache>,
+    /// Identity-service answers under the current policy.
+    answers: RefCell<AnswerCache>,
     /// Shared by every worker: one failure budget for the process.
     limiter: Arc<SharedLimiter>,
     /// Credentials that authenticated on this core (keyed hashes, no passwords).
@@ -132,6 +137,7 @@ impl Credentials {
             hasher: shared.hasher.clone(),
             cache: RefCell::new(CredentialCache::new(&cache_settings)),
             tokens: RefCell::new(TokenCache::default()),
+            answers: RefCell::new(AnswerCache::default()),
             limiter: Arc::clone(&shared.limiter),
             known_good: RefCell::new(KnownGood::new(MAX_KNOWN_GOOD, KNOWN_GOOD_TTL)),
             recent_failures: RefCell::new(KnownGood::new(MAX_KNOWN_GOOD, settings.failure_window)),
@@ -153,6 +159,7 @@ impl Credentials {
             self.generation.set(generation);
             self.cache.borrow_mut().clear();
             self.tokens.borrow_mut().clear();
+            self.answers.borrow_mut().clear();
         }
         CachedVerifier {
             credentials: self,
@@ -245,6 +252,47 @@ impl Credentials {
                 .insert(tag, verdict, ttl, Instant::now());
         }
         Ok(verdict)
+    }
+
+    /// Asks an identity service the ACL's question (unless the caller is throttled), and
+    /// caches the answer if the policy it was asked under is still current. A service that
+    /// cannot answer is an answer too (`Err(Unavailable)`), cached briefly; `Err(Denial)`
+    /// is only a throttled caller.
+    pub async fn ask(&self, generation: u64, ask: Ask, ip: IpAddr) -> Result<Cached, Denial> {
+        let tag = self.answer_tag(generation, ask.service_id, &ask.question);
+        // Only a password is a guess worth throttling; a known user's answer being
+        // refreshed is not one.
+        if let Question::Authenticate { user, password, .. } = &ask.question {
+            let known = matches!(
+                self.answers.borrow().get(&tag, Instant::now()),
+                Some(Ok(Answer::Known { .. }))
+            );
+            if !known {
+                self.throttle(ip, user, password, Instant::now())?;
+            }
+        }
+        let answer = ask.service.ask(ask.question).await;
+        if self.generation.get() == generation {
+            self.answers
+                .borrow_mut()
+                .insert(tag, answer.clone(), ask.cache_ttl, Instant::now());
+        }
+        Ok(answer)
+    }
+
+    /// The cache tag of a question to a service. The question's kind is part of the key:
+    /// a user's groups, asked without a password, must never answer a password check.
+    fn answer_tag(&self, generation: u64, service_id: u32, question: &Question) -> CacheTag {
+        let (kind, user, password) = match question {
+            Question::Authenticate {
+                user,
+                password,
+                with_groups,
+            } => (1 + u32::from(*with_groups), user.as_str(), password.as_str()),
+            Question::Groups { user } => (3, user.as_str(), ""),
+        };
+        let id = service_id | kind << 30;
+        self.hasher.tag(key_identity(generation, id), user, password)
     }
 
     /// Counts one failed login against the address and the user, for the whole process.
@@ -359,6 +407,24 @@ impl Verifier for CachedVerifier<'_> {
             std::time::SystemTime::now(),
         );
         verified
+    }
+
+    fn remote(&self, service_id: u32, question: &Question) -> Option<Result<Answer, Unavailable>> {
+        self.remote_answer(service_id, question)
+    }
+}
+
+impl CachedVerifier<'_> {
+    fn remote_answer(&self, service_id: u32, question: &Question) -> Option<Cached> {
+        if !self.usable {
+            return None;
+        }
+        let tag = self
+            .credentials
+            .answer_tag(self.generation, service_id, question);
+        let answer = self.credentials.answers.borrow().get(&tag, Instant::now());
+        self.credentials.metrics.credential_cache(answer.is_some());
+        answer
     }
 }
 

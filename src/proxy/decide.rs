@@ -18,6 +18,7 @@ use super::exchange::Decided;
 use super::search_contexts::{AfterResponse, Checked, MissingContext, Owner, SearchContexts};
 use crate::acl::es_rules::EsView;
 use crate::acl::request::MalformedAuthorization;
+use crate::acl::remote::Ask;
 use crate::acl::{ByBasic, Decision, Pending, Request, Verifier, DEFAULT_FORBIDDEN_MESSAGE};
 use crate::es::body::BodyError;
 use crate::es::body::{inflate_into, inflated_size_hint, ContentEncoding};
@@ -124,6 +125,8 @@ pub enum Verdict {
     /// Check these Basic credentials against the pending key (of the policy with this
     /// generation), then decide again.
     Verify(u64, Pending, String, String),
+    /// Ask an identity service (for the policy with this generation), then decide again.
+    Ask(u64, Ask),
 }
 
 /// Decides `head` (parsed from `buf`). `inspected` is the body, once read; `verifier`
@@ -222,7 +225,7 @@ pub fn decide(
     }
     let decision = snapshot
         .acl
-        .evaluate_from(&request, verifier, decided.resume);
+        .evaluate_from(&request, verifier, decided.resume.clone());
     decided.record(&decision, &request, &targets, ctx.details, ctx.record_user);
     if let Some(basic) = &request.basic {
         match decision {
@@ -358,6 +361,13 @@ pub fn decide(
         Decision::ReadBody(_) => {
             Verdict::Deny(Denial::Internal("the ACL asked for the body twice"))
         }
+        Decision::Ask(ask, resume) => {
+            decided.resume = resume;
+            Verdict::Ask(snapshot.generation, ask)
+        }
+        Decision::Unavailable(unavailable) => Verdict::Deny(Denial::Unavailable {
+            reason: unavailable.reason,
+        }),
         Decision::Verify(pending, resume) => match &request.basic {
             Some(basic) => {
                 decided.resume = resume;

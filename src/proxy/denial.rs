@@ -47,6 +47,9 @@ pub enum Denial {
         reason: &'static str,
         delay: Option<Duration>,
     },
+    /// An identity service (LDAP, an external authentication or groups service) the
+    /// decision needs could not answer: down, slow, or its circuit open.
+    Unavailable { reason: String },
     /// No valid policy has loaded yet.
     NotStarted { status: u16 },
     /// The node failed; the cause is kept.
@@ -171,6 +174,10 @@ impl Denial {
                 delay: *delay,
                 ..Answer::plain(503, "es_rejected_execution_exception", reason.to_string())
             },
+            Denial::Unavailable { reason } => Answer {
+                headers: vec![("retry-after", "1".to_string())],
+                ..Answer::plain(503, "authentication_service_unavailable_exception", reason.clone())
+            },
             Denial::NotStarted { status } => Answer {
                 status: *status,
                 ..forbidden(
@@ -196,7 +203,7 @@ impl Denial {
             Denial::IndexNotFound { .. } => 404,
             Denial::Throttled(t) if t.as_unauthorized => 401,
             Denial::Throttled(_) => 429,
-            Denial::Busy { .. } => 503,
+            Denial::Busy { .. } | Denial::Unavailable { .. } => 503,
             Denial::NotStarted { status } => *status,
             Denial::Upstream(e) => Fault::Upstream(*e).status(),
             Denial::Internal(_) => 500,
@@ -215,6 +222,7 @@ impl Denial {
             Denial::IndexNotFound { .. } => Outcome::IndexNotFound,
             Denial::Throttled(_) => Outcome::Throttled,
             Denial::Busy { .. } => Outcome::Busy,
+            Denial::Unavailable { .. } => Outcome::IdentityServiceUnavailable,
             Denial::NotStarted { .. } => Outcome::NotStarted,
             Denial::Upstream(_) => Outcome::Upstream,
             Denial::Internal(_) => Outcome::Internal,
@@ -247,6 +255,7 @@ impl Denial {
             Denial::Upstream(_) => (EventType::AccessGranted, FinalState::Errored),
             Denial::Body { .. }
             | Denial::Busy { .. }
+            | Denial::Unavailable { .. }
             | Denial::NotStarted { .. }
             | Denial::Internal(_) => (denied, FinalState::Errored),
         }

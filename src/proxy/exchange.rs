@@ -27,6 +27,8 @@ use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::{with_rewritten_body, BodyFraming, RequestHead};
 use crate::http::ClientError;
 use smallvec::SmallVec;
+use crate::auth::remote::cache::Cached;
+use crate::auth::remote::Question;
 use std::time::Instant;
 
 /// A safety net on decision rounds for one request: one to learn the body is needed, one
@@ -43,6 +45,8 @@ pub struct Exchange {
     /// Verdicts of this request's own hash checks, consulted before the cache, so that a
     /// request never depends on the cache keeping what it just computed.
     verdicts: SmallVec<[(u32, HashVerdict); 4]>,
+    /// Answers of the identity services this request asked, likewise.
+    answers: Vec<(u32, Question, Cached)>,
     rounds: usize,
     /// When its head was complete.
     pub started: Instant,
@@ -139,6 +143,7 @@ impl Exchange {
         Exchange {
             inspected: None,
             verdicts: SmallVec::new(),
+            answers: Vec::new(),
             rounds: 0,
             started,
             decided: Decided::default(),
@@ -167,6 +172,7 @@ impl Exchange {
         }
         let verifier = OwnFirst {
             own: &self.verdicts,
+            answers: &self.answers,
             cache,
         };
         let head_buf = match &self.inspected {
@@ -179,6 +185,15 @@ impl Exchange {
             // would loop.
             Verdict::Verify(_, pending, _, _)
                 if self.verdicts.iter().any(|(id, _)| *id == pending.key_id) =>
+            {
+                undecidable()
+            }
+            // Likewise a question this request already had answered.
+            Verdict::Ask(_, ask)
+                if self
+                    .answers
+                    .iter()
+                    .any(|(id, q, _)| *id == ask.service_id && *q == ask.question) =>
             {
                 undecidable()
             }
@@ -217,6 +232,11 @@ impl Exchange {
     /// A pending key was checked.
     pub fn verified(&mut self, key_id: u32, verdict: HashVerdict) {
         self.verdicts.push((key_id, verdict));
+    }
+
+    /// An identity service answered a question of this request.
+    pub fn answered(&mut self, service_id: u32, question: Question, answer: Cached) {
+        self.answers.push((service_id, question, answer));
     }
 
     /// Whether the body has been read from the connection (and must not be read again): a
@@ -292,9 +312,10 @@ fn undecidable() -> Verdict {
     Verdict::Deny(Denial::Internal("the request could not be decided"))
 }
 
-/// This request's own verdicts first, then the cache.
+/// This request's own verdicts and answers first, then the cache.
 struct OwnFirst<'a> {
     own: &'a [(u32, HashVerdict)],
+    answers: &'a [(u32, Question, Cached)],
     cache: &'a dyn Verifier,
 }
 
@@ -312,6 +333,17 @@ impl Verifier for OwnFirst<'_> {
         token: &str,
     ) -> Option<std::sync::Arc<crate::auth::jwt::VerifiedToken>> {
         self.cache.jwt(definition, token)
+    }
+
+    fn remote(&self, service_id: u32, question: &Question) -> Option<Cached> {
+        match self
+            .answers
+            .iter()
+            .find(|(id, q, _)| *id == service_id && q == question)
+        {
+            Some((_, _, answer)) => Some(answer.clone()),
+            None => self.cache.remote(service_id, question),
+        }
     }
 }
 

@@ -124,6 +124,8 @@ fn decide(acl: &Acl, c: &Call<'_>) -> String {
         Decision::Forbid { .. } => "deny".to_string(),
         Decision::Unauthorized { .. } => "401".to_string(),
         Decision::Verify(..) => "verify".to_string(),
+        Decision::Ask(..) => "ask".to_string(),
+        Decision::Unavailable(_) => "503".to_string(),
         Decision::ReadBody(_) => "read-body".to_string(),
         Decision::IndexNotFound => "404".to_string(),
     }

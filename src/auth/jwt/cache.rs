@@ -14,8 +14,8 @@
 //! bounded tables, so a flood of random tokens can never push a good one out.
 
 use super::VerifiedToken;
+use crate::auth::bounded::BoundedTable;
 use crate::auth::cache::CacheTag;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -30,42 +30,20 @@ pub const MAX_TOKEN_ENTRIES: usize = 4_096;
 /// What a cached verification said.
 pub type Cached = Option<Arc<VerifiedToken>>;
 
-#[derive(Debug)]
-struct Entry {
-    token: Cached,
-    expires_at: Instant,
-}
-
-#[derive(Debug, Default)]
-struct Table {
-    map: HashMap<CacheTag, Entry>,
-}
-
-impl Table {
-    /// Inserts, first making room when full: expired entries go; if none had, the whole
-    /// table goes (a table only fills under a flood of distinct tokens, when every entry is
-    /// as good as any other; clearing is O(1) amortised over the inserts that filled it).
-    fn insert(&mut self, tag: CacheTag, entry: Entry, now: Instant) {
-        if self.map.len() >= MAX_TOKEN_ENTRIES && !self.map.contains_key(&tag) {
-            self.map.retain(|_, e| e.expires_at > now);
-            if self.map.len() >= MAX_TOKEN_ENTRIES {
-                self.map.clear();
-            }
-        }
-        self.map.insert(tag, entry);
-    }
-
-    fn get(&self, tag: &CacheTag, now: Instant) -> Option<Cached> {
-        let entry = self.map.get(tag)?;
-        (entry.expires_at > now).then(|| entry.token.clone())
-    }
-}
-
 /// One worker's JWT verifications.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TokenCache {
-    verified: Table,
-    refused: Table,
+    verified: BoundedTable<Cached>,
+    refused: BoundedTable<Cached>,
+}
+
+impl Default for TokenCache {
+    fn default() -> TokenCache {
+        TokenCache {
+            verified: BoundedTable::new(MAX_TOKEN_ENTRIES),
+            refused: BoundedTable::new(MAX_TOKEN_ENTRIES),
+        }
+    }
 }
 
 impl TokenCache {
@@ -97,36 +75,28 @@ impl TokenCache {
                 let Some(expires_at) = now.checked_add(ttl) else {
                     return;
                 };
-                self.refused.map.remove(&tag);
-                let entry = Entry {
-                    token: Some(verified),
-                    expires_at,
-                };
-                self.verified.insert(tag, entry, now);
+                self.refused.remove(&tag);
+                self.verified.insert(tag, Some(verified), expires_at, now);
             }
             None => {
                 let Some(expires_at) = now.checked_add(REFUSED_TTL) else {
                     return;
                 };
-                self.verified.map.remove(&tag);
-                let entry = Entry {
-                    token: None,
-                    expires_at,
-                };
-                self.refused.insert(tag, entry, now);
+                self.verified.remove(&tag);
+                self.refused.insert(tag, None, expires_at, now);
             }
         }
     }
 
     /// Forgets everything (a new policy: definition ids now mean other definitions).
     pub fn clear(&mut self) {
-        self.verified.map.clear();
-        self.refused.map.clear();
+        self.verified.clear();
+        self.refused.clear();
     }
 
     /// Stored entries, expired ones not yet evicted included.
     pub fn len(&self) -> usize {
-        self.verified.map.len() + self.refused.map.len()
+        self.verified.len() + self.refused.len()
     }
 
     pub fn is_empty(&self) -> bool {

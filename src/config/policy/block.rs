@@ -106,7 +106,7 @@ impl Decoder<'_> {
                             auth_rule_nodes.push(key_node);
                         }
                         has_auth |= matches!(rule, Rule::Auth(_) | Rule::Groups(_));
-                        if matches!(rule, Rule::JwtAuthorization(_)) {
+                        if matches!(rule, Rule::JwtAuthorization(_) | Rule::RemoteGroups(_)) {
                             authorization_node.get_or_insert(key_node);
                         }
                         has_jwt_rule |= matches!(

@@ -39,19 +39,6 @@ const DEFINITION_KEYS: &[&str] = &[
     "external_validator",
 ];
 
-/// The groups keys a JWT rule accepts beside `name`, as in a block (deprecated aliases too).
-const GROUPS_KEYS: &[&str] = &[
-    "groups",
-    "groups_any_of",
-    "groups_or",
-    "roles",
-    "groups_all_of",
-    "groups_and",
-    "roles_and",
-    "groups_not_any_of",
-    "groups_not_all_of",
-];
-
 /// The compiled `jwt:` section.
 #[derive(Debug, Default)]
 pub(super) struct JwtDefinitions {
@@ -217,23 +204,17 @@ impl Decoder<'_> {
                         self.d.unknown_key(key_node, at.rule, &["name"]);
                         continue;
                     }
-                    "groups" if v.as_map().is_some() => self.groups_extended(at, v),
-                    "groups" | "groups_any_of" | "groups_or" | "roles" => {
-                        self.patterns(at, v).map(GroupsLogic::AnyOf)
-                    }
-                    "groups_all_of" | "groups_and" | "roles_and" => {
-                        self.patterns(at, v).map(GroupsLogic::AllOf)
-                    }
-                    "groups_not_any_of" => self.patterns(at, v).map(GroupsLogic::NotAnyOf),
-                    "groups_not_all_of" => self.patterns(at, v).map(GroupsLogic::NotAllOf),
-                    _ => {
-                        let known: Vec<&str> = ["name"]
-                            .into_iter()
-                            .chain(GROUPS_KEYS.iter().copied())
-                            .collect();
-                        self.d.unknown_key(key_node, at.rule, &known);
-                        continue;
-                    }
+                    _ => match self.groups_condition(at, key, v) {
+                        Some(logic) => logic,
+                        None => {
+                            let known: Vec<&str> = ["name"]
+                                .into_iter()
+                                .chain(super::rule::GROUPS_KEYS.iter().copied())
+                                .collect();
+                            self.d.unknown_key(key_node, at.rule, &known);
+                            continue;
+                        }
+                    },
                 };
                 if let Some(logic) = logic {
                     if groups.replace((logic, key_node)).is_some() {

@@ -21,8 +21,10 @@
 
 mod block;
 mod block_audit;
+mod duration;
 mod jwt;
 mod kibana;
+mod remote;
 mod rule;
 mod startup_variables;
 mod users;
@@ -33,6 +35,7 @@ use crate::acl::{Acl, Mode, Settings};
 use crate::audit::AuditSettings;
 use crate::config::error::{entries, Diagnostics};
 use crate::config::yaml::Node;
+pub(crate) use duration::parse_duration;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -130,6 +133,7 @@ fn compile_acl(root: &Node, d: &mut Diagnostics) -> Acl {
         next_key_id: 0,
         duplicate_detection: true,
         jwt: jwt::JwtDefinitions::default(),
+        remote_ids: HashMap::new(),
     };
     let mut mode = Mode::Enabled;
     let mut blocks_node = None;
@@ -220,6 +224,8 @@ struct Decoder<'d> {
     next_key_id: u32,
     duplicate_detection: bool,
     jwt: jwt::JwtDefinitions,
+    /// The numbers given to the identity services the rules name (by the same counter).
+    remote_ids: HashMap<(remote::ServiceKind, String), u32>,
 }
 
 /// Where a rule is written, for error messages.

@@ -21,21 +21,52 @@ use std::sync::Arc;
 
 /// Rules ReadonlyREST has that Ringfence does not implement (yet).
 const UNSUPPORTED_RULES: &[&str] = &[
-    "ldap_auth",
-    "ldap_authentication",
-    "ldap_authorization",
     "ror_kbn_auth",
     "ror_kbn_authentication",
     "ror_kbn_authorization",
-    "external_authentication",
-    "groups_provider_authorization",
     "filter",
     "fields",
     "response_fields",
     "session_max_idle",
 ];
 
+/// The groups keys a rule with a groups condition accepts (`jwt_auth`, `ldap_auth`, ...),
+/// deprecated aliases included, as in a block.
+pub(super) const GROUPS_KEYS: &[&str] = &[
+    "groups",
+    "groups_any_of",
+    "groups_or",
+    "roles",
+    "groups_all_of",
+    "groups_and",
+    "roles_and",
+    "groups_not_any_of",
+    "groups_not_all_of",
+];
+
 impl Decoder<'_> {
+    /// One groups key of a rule's map: `None` when `key` is not a groups key, `Some(None)`
+    /// when it is and its value had errors (reported).
+    pub(super) fn groups_condition(
+        &mut self,
+        at: At,
+        key: &str,
+        value: &Node,
+    ) -> Option<Option<GroupsLogic>> {
+        Some(match key {
+            "groups" if value.as_map().is_some() => self.groups_extended(at, value),
+            "groups" | "groups_any_of" | "groups_or" | "roles" => {
+                self.patterns(at, value).map(GroupsLogic::AnyOf)
+            }
+            "groups_all_of" | "groups_and" | "roles_and" => {
+                self.patterns(at, value).map(GroupsLogic::AllOf)
+            }
+            "groups_not_any_of" => self.patterns(at, value).map(GroupsLogic::NotAnyOf),
+            "groups_not_all_of" => self.patterns(at, value).map(GroupsLogic::NotAllOf),
+            _ => return None,
+        })
+    }
+
     pub(super) fn rule(&mut self, at: At, key_node: &Node, value: &Node) -> Option<Rule> {
         let name = at.rule;
         if let Some(kind) = KeyKind::from_rule_name(name) {
@@ -46,6 +77,11 @@ impl Decoder<'_> {
             "token_authentication" => self.token(at, value).map(Rule::Auth),
             "certificate_authentication" => self.certificate(at, value).map(Rule::Auth),
             "jwt_authentication" | "jwt_auth" | "jwt_authorization" => self.jwt_rule(at, value),
+            "ldap_authentication"
+            | "ldap_auth"
+            | "ldap_authorization"
+            | "external_authentication"
+            | "groups_provider_authorization" => self.remote_rule(at, value),
             "groups" if value.as_map().is_some() => {
                 self.groups_extended(at, value).map(Rule::Groups)
             }

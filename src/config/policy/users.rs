@@ -1,7 +1,21 @@
 //! The `users:` section: user definitions that blocks reach through `groups` rules.
+//!
+//! An entry has one authentication rule, and may add an authorization rule that asks an
+//! identity service for the user's groups (`ldap_authorization`,
+//! `groups_provider_authorization`); with external groups (that rule, or `ldap_auth`) its
+//! `groups` may map them to local ones:
+//!
+//! ```yaml
+//! - username: "*"
+//!   groups:
+//!   - devops: ["ldap_role_ops", "ldap_*_devops"]          # local: [external patterns]
+//!   - local_group: {id: developers, name: Developers}
+//!     external_group_ids: ["ldap_role_dev"]
+//!   ldap_auth: {name: ldap1, groups_any_of: ["ldap_*"]}
+//! ```
 
 use super::{At, Decoder};
-use crate::acl::groups::{UserDef, UsersSection};
+use crate::acl::groups::{GroupMapping, LocalGroups, UserDef, UsersSection};
 use crate::acl::pattern::Glob;
 use crate::acl::rule::{AuthRule, Rule};
 use crate::config::error::entries;
@@ -34,8 +48,9 @@ impl Decoder<'_> {
 
     fn user_def(&mut self, node: &Node) -> Option<UserDef> {
         let mut usernames = None;
-        let mut groups = Vec::new();
+        let mut groups = LocalGroups::Fixed(Vec::new());
         let mut auth: Option<(AuthRule, &Node)> = None;
+        let mut authorization = None;
         let label = node
             .get("username")
             .and_then(|u| {
@@ -72,6 +87,14 @@ impl Decoder<'_> {
                         key_node,
                         format!("{block}: `{key}` is not supported in the users section by Ringfence (use it in a block)"),
                     ),
+                    Some(Rule::RemoteGroups(rule)) => {
+                        if authorization.replace(rule).is_some() {
+                            self.d.error(
+                                key_node,
+                                format!("{block}: at most one authorization rule is allowed"),
+                            );
+                        }
+                    }
                     Some(Rule::Auth(rule)) => {
                         if auth.is_some() {
                             self.d.error(
@@ -94,7 +117,7 @@ impl Decoder<'_> {
                 .error(node, format!("{block}: `username` is required"));
             return None;
         };
-        let Some((auth, auth_node)) = auth else {
+        let Some((mut auth, auth_node)) = auth else {
             self.d.error(node, format!("{block}: one authentication rule is required (auth_key, auth_key_sha256, proxy_auth, ...)"));
             return None;
         };
@@ -105,29 +128,84 @@ impl Decoder<'_> {
                 }
             }
         }
+        if let LocalGroups::Mapped(_) = groups {
+            match &mut auth {
+                // The service's groups are what the mapping reads: ask for them.
+                AuthRule::Remote(rule) if rule.rule_name == "ldap_auth" => rule.with_groups = true,
+                _ if authorization.is_some() => {}
+                _ => self.d.error(node, format!("{block}: mapping groups to external ones needs external groups: use ldap_auth, or add ldap_authorization or groups_provider_authorization")),
+            }
+        }
         Some(UserDef {
             usernames,
             groups,
             auth,
+            authorization,
         })
     }
 
-    /// `groups: [g1, g2]` or `[{id: g1, name: "Group 1"}]`.
-    fn local_groups(&mut self, at: At, value: &Node) -> Vec<String> {
+    /// `groups: [g1, g2]` or `[{id: g1, name: "Group 1"}]` (fixed), or a mapping from
+    /// external groups: `[{local: [external, ...]}]` or
+    /// `[{local_group: {id, name}, external_group_ids: [...]}]`. One entry uses one form.
+    fn local_groups(&mut self, at: At, value: &Node) -> LocalGroups {
         let Some(items) = value.as_seq() else {
             self.d.error(value, at.msg("must be a list"));
-            return Vec::new();
+            return LocalGroups::Fixed(Vec::new());
         };
-        let mut groups = Vec::new();
+        let mut fixed = Vec::new();
+        let mut mapped = Vec::new();
         for item in items {
             if let Some(id) = item.as_str().filter(|_| !item.is_null()) {
-                groups.push(id.to_string());
-            } else if let Some(id) = item.get("id").and_then(Node::as_str) {
-                groups.push(id.to_string());
-            } else {
-                self.d.error(item, at.msg("group mapping to external groups needs LDAP/JWT/external authorization, which is not supported yet; use group ids"));
+                fixed.push(id.to_string());
+            } else if let (Some(id), None) = (
+                item.get("id").and_then(Node::as_str),
+                item.get("external_group_ids"),
+            ) {
+                fixed.push(id.to_string());
+            } else if let Some(mapping) = self.group_mapping(at, item) {
+                mapped.push(mapping);
             }
         }
-        groups
+        match (fixed.is_empty(), mapped.is_empty()) {
+            (_, true) => LocalGroups::Fixed(fixed),
+            (true, false) => LocalGroups::Mapped(mapped),
+            (false, false) => {
+                self.d.error(value, at.msg("either group ids or mappings to external groups, not both"));
+                LocalGroups::Fixed(fixed)
+            }
+        }
+    }
+
+    /// `{local: [external patterns]}` or `{local_group: {id, name}, external_group_ids: [...]}`.
+    fn group_mapping(&mut self, at: At, item: &Node) -> Option<GroupMapping> {
+        let (local, external) = match (item.get("local_group"), item.get("external_group_ids")) {
+            (Some(local), Some(external)) => {
+                let id = local.get("id").and_then(Node::as_str).or_else(|| local.as_str());
+                let Some(id) = id else {
+                    self.d.error(local, at.msg("local_group needs an `id`"));
+                    return None;
+                };
+                (id.to_string(), external)
+            }
+            _ => match item.as_map() {
+                Some([(key, external)]) => match key.as_str() {
+                    Some(local) => (local.to_string(), external),
+                    None => {
+                        self.d.error(key, at.msg("a local group id must be a string"));
+                        return None;
+                    }
+                },
+                _ => {
+                    self.d.error(item, at.msg("a group is an id, `{id, name}`, `{local: [external groups]}` or `{local_group: {id, name}, external_group_ids: [...]}`"));
+                    return None;
+                }
+            },
+        };
+        let external = self
+            .strings(at, external)?
+            .into_iter()
+            .map(|(text, _)| Glob::new(&text))
+            .collect();
+        Some(GroupMapping { local, external })
     }
 }
