@@ -71,6 +71,11 @@ impl RemoteRule {
         let Some(basic) = &req.basic else {
             return Outcome::BadCredentials;
         };
+        // Never asked: to an LDAP server a simple bind with an empty password is an
+        // anonymous bind, which succeeds (RFC 4513 5.1.2).
+        if basic.password.is_empty() {
+            return Outcome::BadCredentials;
+        }
         let question = Question::Authenticate {
             user: basic.user.clone(),
             password: basic.password.clone(),

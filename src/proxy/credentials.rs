@@ -44,7 +44,9 @@ use super::denial::{Denial, Throttle};
 use crate::acl::remote::Ask;
 use crate::acl::{Pending, Verifier};
 use crate::auth::remote::cache::{AnswerCache, Cached};
-use crate::auth::remote::{Answer, Question, Unavailable};
+use crate::auth::remote::{Answer, PendingAnswer, Question, Unavailable};
+use futures_util::future::{FutureExt, Shared};
+use std::collections::HashMap;
 use crate::auth::cache::{CacheSettings, CacheTag, CredentialCache, KeyedHasher};
 use crate::auth::jwt::cache::TokenCache;
 use crate::auth::jwt::{JwtDefinition, VerifiedToken};
@@ -78,6 +80,9 @@ pub struct Credentials {
     tokens: RefCell<TokenCache>,
     /// Identity-service answers under the current policy.
     answers: RefCell<AnswerCache>,
+    /// Questions on their way to a service from this core: a burst of requests with the
+    /// same credentials (a client opening many connections) asks once.
+    asking: RefCell<HashMap<CacheTag, Shared<PendingAnswer>>>,
     /// Shared by every worker: one failure budget for the process.
     limiter: Arc<SharedLimiter>,
     /// Credentials that authenticated on this core (keyed hashes, no passwords).
@@ -138,6 +143,7 @@ impl Credentials {
             cache: RefCell::new(CredentialCache::new(&cache_settings)),
             tokens: RefCell::new(TokenCache::default()),
             answers: RefCell::new(AnswerCache::default()),
+            asking: RefCell::new(HashMap::new()),
             limiter: Arc::clone(&shared.limiter),
             known_good: RefCell::new(KnownGood::new(MAX_KNOWN_GOOD, KNOWN_GOOD_TTL)),
             recent_failures: RefCell::new(KnownGood::new(MAX_KNOWN_GOOD, settings.failure_window)),
@@ -271,7 +277,21 @@ impl Credentials {
                 self.throttle(ip, user, password, Instant::now())?;
             }
         }
-        let answer = ask.service.ask(ask.question).await;
+        let flight = self.asking.borrow().get(&tag).cloned();
+        let answer = match flight {
+            Some(flight) => flight.await,
+            None => {
+                let flight = ask.service.ask(ask.question).shared();
+                self.asking.borrow_mut().insert(tag, flight.clone());
+                // Removed however this ends, a dropped connection included: a finished
+                // flight left in the map would answer every later question with its result.
+                let _landed = Landed {
+                    asking: &self.asking,
+                    tag,
+                };
+                flight.await
+            }
+        };
         if self.generation.get() == generation {
             self.answers
                 .borrow_mut()
@@ -338,6 +358,18 @@ impl Credentials {
             as_unauthorized: self.throttled_status == 401,
             delay: THROTTLED_DELAY.min(retry_after),
         })
+    }
+}
+
+/// Takes a question's flight out of the map when its asker is done with it.
+struct Landed<'a> {
+    asking: &'a RefCell<HashMap<CacheTag, Shared<PendingAnswer>>>,
+    tag: CacheTag,
+}
+
+impl Drop for Landed<'_> {
+    fn drop(&mut self) {
+        self.asking.borrow_mut().remove(&self.tag);
     }
 }
 

@@ -124,8 +124,10 @@ fn ldap_rules_authenticate_and_check_groups() {
     assert_eq!(decide_with(&acl, &as_user("morgan", "pw3"), d), "forbid:-:Forbidden by ReadonlyREST");
     let public = req("GET", "/public/_search", &[("Authorization", &basic_value("morgan", "pw3"))]);
     assert_eq!(decide_with(&acl, &public, d), "allow:anyone from the directory:morgan");
-    // A wrong password and no credentials ask for credentials.
+    // A wrong password, an empty one (never sent to the directory: a simple bind without
+    // a password is anonymous, and succeeds) and no credentials ask for credentials.
     assert_eq!(decide_with(&acl, &as_user("cartman", "wrong"), d), "401");
+    assert_eq!(decide(&acl, &as_user("cartman", "")), "401");
     assert_eq!(decide_with(&acl, &req("GET", "/logs/_search", &[]), d), "401");
 }
 
