@@ -13,6 +13,7 @@
 pub mod cache;
 pub mod jwt;
 pub mod key;
+pub mod ldap;
 pub mod pool;
 pub mod remote;
 pub mod throttle;
