@@ -14,6 +14,7 @@ pub mod bounded;
 pub mod cache;
 pub mod jwt;
 pub mod key;
+pub mod ldap;
 pub mod pool;
 pub mod remote;
 pub mod throttle;

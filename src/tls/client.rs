@@ -79,7 +79,8 @@ fn build(
 }
 
 /// The system bundle; certificates webpki cannot parse are skipped (bundles carry a few).
-fn system_roots(path: &Path) -> Result<RootCertStore, TlsError> {
+/// Also the roots of `ldaps://` directories (`auth::ldap`).
+pub fn system_roots(path: &Path) -> Result<RootCertStore, TlsError> {
     if !path.exists() {
         return Err(TlsError::NoSystemRoots {
             path: path.to_path_buf(),

@@ -9,6 +9,7 @@
 //! ```text
 //! readonlyrest: ─▶ startup_variables ─▶ compile (sections, settings, proxy_auth_configs)
 //!                                          ├─ jwt       the `jwt:` definitions
+//!                                          ├─ ldap      the `ldaps:` definitions
 //!                                          ├─ users     the `users:` section
 //!                                          └─ block     each access_control_rules entry
 //!                                               ├─ rule     one rule key → acl::rule::Rule
@@ -24,6 +25,7 @@ mod block_audit;
 mod duration;
 mod jwt;
 mod kibana;
+mod ldap;
 mod remote;
 mod rule;
 mod startup_variables;
@@ -51,7 +53,6 @@ const SETTINGS_KEYS: &[&str] = &[
 /// accepted (a warning says they are ignored) so existing files load, and any rule that
 /// would need them is an error.
 const IGNORED_SECTIONS: &[&str] = &[
-    "ldaps",
     "ror_kbn",
     "external_authentication_service_configs",
     "user_groups_providers",
@@ -125,20 +126,12 @@ fn block_audit_node<'n>(root: &'n Node, name: &str) -> Option<&'n Node> {
 }
 
 fn compile_acl(root: &Node, d: &mut Diagnostics) -> Acl {
-    let mut decoder = Decoder {
-        d,
-        settings: Settings::default(),
-        proxy_configs: HashMap::new(),
-        host_names: Vec::new(),
-        next_key_id: 0,
-        duplicate_detection: true,
-        jwt: jwt::JwtDefinitions::default(),
-        remote_ids: HashMap::new(),
-    };
+    let mut decoder = Decoder::new(d);
     let mut mode = Mode::Enabled;
     let mut blocks_node = None;
     let mut users_node = None;
     let mut jwt_node = None;
+    let mut ldap_node = None;
     for (key, key_node, value) in entries(root, "readonlyrest", decoder.d) {
         match key {
             "enable" => match value.as_bool() {
@@ -151,6 +144,7 @@ fn compile_acl(root: &Node, d: &mut Diagnostics) -> Acl {
             "access_control_rules" => blocks_node = Some(value),
             "users" => users_node = Some(value),
             "jwt" => jwt_node = Some(value),
+            "ldaps" => ldap_node = Some(value),
             "global_settings" => {
                 for (key, key_node, value) in entries(value, "global_settings", decoder.d) {
                     if SETTINGS_KEYS.contains(&key) {
@@ -177,6 +171,7 @@ fn compile_acl(root: &Node, d: &mut Diagnostics) -> Acl {
                     "global_settings",
                     "proxy_auth_configs",
                     "jwt",
+                    "ldaps",
                 ]
                 .into_iter()
                 .chain(SETTINGS_KEYS.iter().copied())
@@ -191,6 +186,9 @@ fn compile_acl(root: &Node, d: &mut Diagnostics) -> Acl {
     // Before the rules that name the definitions, wherever the section is in the file.
     if let Some(node) = jwt_node {
         decoder.jwt_definitions(node);
+    }
+    if let Some(node) = ldap_node {
+        decoder.ldap_definitions(node);
     }
     let users = users_node.map(|n| decoder.users(n)).unwrap_or_default();
     let blocks = match blocks_node {
@@ -224,8 +222,25 @@ struct Decoder<'d> {
     next_key_id: u32,
     duplicate_detection: bool,
     jwt: jwt::JwtDefinitions,
+    ldap: ldap::LdapDefinitions,
     /// The numbers given to the identity services the rules name (by the same counter).
     remote_ids: HashMap<(remote::ServiceKind, String), u32>,
+}
+
+impl<'d> Decoder<'d> {
+    fn new(d: &'d mut Diagnostics) -> Decoder<'d> {
+        Decoder {
+            d,
+            settings: Settings::default(),
+            proxy_configs: HashMap::new(),
+            host_names: Vec::new(),
+            next_key_id: 0,
+            duplicate_detection: true,
+            jwt: jwt::JwtDefinitions::default(),
+            ldap: ldap::LdapDefinitions::default(),
+            remote_ids: HashMap::new(),
+        }
+    }
 }
 
 /// Where a rule is written, for error messages.
