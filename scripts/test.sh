@@ -36,10 +36,12 @@ phase() {
 }
 t_start="$(now)"
 
-phase "tools the unit tests drive (openssl and keytool make the TLS keystores they read)"
+phase "tools the unit tests drive (openssl and keytool make the TLS keystores they read; slapd serves the LDAP tests)"
 missing=()
 command -v openssl >/dev/null || missing+=(openssl)
 command -v keytool >/dev/null || missing+=(openjdk-17-jdk-headless)
+# tests/ldap.rs runs a throwaway slapd (tests/support/slapd.rs) and fails without one.
+[[ -x /usr/sbin/slapd && -x /usr/sbin/slapadd ]] || missing+=(slapd ldap-utils)
 if [[ ${#missing[@]} -gt 0 ]]; then
     sudo=()
     [[ $(id -u) -eq 0 ]] || sudo=(sudo)
@@ -49,6 +51,7 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 openssl version
 keytool -help 2>&1 | head -1
+/usr/sbin/slapd -VV 2>&1 | head -1
 
 phase "ports of the end-to-end phases are free (or held by this project's own nodes)"
 # Checked first: a clash found only when the end-to-end phase starts would come after some

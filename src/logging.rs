@@ -13,6 +13,9 @@ use tracing_subscriber::EnvFilter;
 /// The filter when `RUST_LOG` is unset or invalid.
 const DEFAULT_FILTER: &str = "info";
 
+/// rustls's own log lines, whatever `RUST_LOG` says (see `init`).
+const RUSTLS_DIRECTIVE: &str = "rustls=error";
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LogFormat {
@@ -38,8 +41,15 @@ impl FromStr for LogFormat {
 /// Installs the process-wide subscriber. Only the first call in a process installs one;
 /// later calls change nothing.
 pub fn init(format: LogFormat) {
-    let filter =
+    let mut filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    // ldap3 turns on rustls's `logging` feature (Cargo features add up), and `log` records
+    // reach this subscriber: without this, rustls would warn once per TLS client that
+    // sends an IP address as its server name. Handshake failures are logged by the
+    // gateway itself (rate-limited), so rustls's own lines are cut to errors.
+    if let Ok(rustls) = RUSTLS_DIRECTIVE.parse() {
+        filter = filter.add_directive(rustls);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
