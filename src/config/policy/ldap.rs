@@ -118,13 +118,6 @@ pub(super) struct LdapDefinitions {
     broken: Vec<String>,
 }
 
-#[cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "called by the ldap_* rules' decoder (config::policy::rule)"
-    )
-)]
 impl LdapDefinitions {
     pub(super) fn find(&self, name: &str) -> Option<Arc<LdapService>> {
         self.compiled
@@ -571,7 +564,7 @@ impl Decoder<'_> {
                         format!("ldaps `{name}`: circuit_breaker.max_retries must be a positive number"),
                     ),
                 },
-                "reset_duration" => match parse_duration(value) {
+                "reset_duration" => match value.as_str().and_then(super::parse_duration) {
                     Some(duration) if !duration.is_zero() => reset_duration = duration,
                     _ => self.d.error(
                         value,
@@ -638,7 +631,7 @@ impl Decoder<'_> {
                 None
             }
             (Some(node), None) => {
-                let duration = parse_duration(node);
+                let duration = node.as_str().and_then(super::parse_duration);
                 if duration.is_none() {
                     self.d.error(
                         node,
@@ -660,25 +653,6 @@ impl Decoder<'_> {
             (None, None) => None,
         }
     }
-}
-
-/// ReadonlyREST's duration spellings: a number of seconds, or a number and a unit
-/// (`ms`, `s`/`sec`/`seconds`, `m`/`min`/`minutes`, `h`/`hours`), with or without a space.
-fn parse_duration(node: &Node) -> Option<Duration> {
-    let text = node.as_str()?.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number.parse().ok().filter(|n: &f64| n.is_finite())?;
-    let scale = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "s" | "sec" | "secs" | "second" | "seconds" => 1.0,
-        "ms" | "milli" | "millis" | "millisecond" | "milliseconds" => 0.001,
-        "m" | "min" | "mins" | "minute" | "minutes" => 60.0,
-        "h" | "hour" | "hours" => 3600.0,
-        _ => return None,
-    };
-    Duration::try_from_secs_f64(number * scale).ok()
 }
 
 /// `ldap://host[:port][/]` or `ldaps://host[:port][/]`; IPv6 literals in brackets.

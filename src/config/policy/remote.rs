@@ -165,8 +165,14 @@ impl Decoder<'_> {
     ) -> Option<(Arc<dyn RemoteService>, u32)> {
         let (found, broken, known, section): (Option<Arc<dyn RemoteService>>, bool, String, &str) =
             match kind {
+                ServiceKind::Ldap => (
+                    self.ldap.find(name).map(|s| s as Arc<dyn RemoteService>),
+                    self.ldap.is_broken(name),
+                    self.ldap.names(),
+                    "ldaps",
+                ),
                 _ => (None, false, String::new(), "TEMP"),
-            };
+                        };
         let Some(service) = found else {
             if !broken {
                 self.d.error(
