@@ -8,9 +8,11 @@
 //! lock-free; `throttle::SharedLimiter` is one failure budget for the process (no lock
 //! while nothing is blocked); `pool` is the one shared, bounded set of hashing threads
 //! (ARCHITECTURE rule 4). `jwt` verifies JSON Web Tokens (cheap enough to run on the
-//! worker, and remembered per core by `jwt::cache`).
+//! worker, and remembered per core by `jwt::cache`). `remote` is the contract of the identity
+//! services asked over the network; `external` holds the HTTP ones.
 
 pub mod cache;
+pub mod external;
 pub mod jwt;
 pub mod key;
 pub mod pool;

@@ -73,7 +73,10 @@ impl CircuitBreaker {
 
     /// The service could not be reached or did not answer in time.
     pub fn failure(&self, now: Instant) {
-        let failures = self.failures.fetch_add(1, Ordering::AcqRel).saturating_add(1);
+        let failures = self
+            .failures
+            .fetch_add(1, Ordering::AcqRel)
+            .saturating_add(1);
         if failures >= self.max_retries {
             let until = self
                 .nanos(now)

@@ -9,6 +9,8 @@
 //! ```text
 //! readonlyrest: ─▶ startup_variables ─▶ compile (sections, settings, proxy_auth_configs)
 //!                                          ├─ jwt       the `jwt:` definitions
+//!                                          ├─ external  external_authentication_service_configs,
+//!                                          │            user_groups_providers
 //!                                          ├─ users     the `users:` section
 //!                                          └─ block     each access_control_rules entry
 //!                                               ├─ rule     one rule key → acl::rule::Rule
@@ -21,6 +23,7 @@
 
 mod block;
 mod block_audit;
+mod external;
 mod jwt;
 mod kibana;
 mod rule;
@@ -50,8 +53,6 @@ const SETTINGS_KEYS: &[&str] = &[
 const IGNORED_SECTIONS: &[&str] = &[
     "ldaps",
     "ror_kbn",
-    "external_authentication_service_configs",
-    "user_groups_providers",
     "impersonation",
     "variables_function_aliases",
     "ssl_internode",
@@ -122,19 +123,13 @@ fn block_audit_node<'n>(root: &'n Node, name: &str) -> Option<&'n Node> {
 }
 
 fn compile_acl(root: &Node, d: &mut Diagnostics) -> Acl {
-    let mut decoder = Decoder {
-        d,
-        settings: Settings::default(),
-        proxy_configs: HashMap::new(),
-        host_names: Vec::new(),
-        next_key_id: 0,
-        duplicate_detection: true,
-        jwt: jwt::JwtDefinitions::default(),
-    };
+    let mut decoder = Decoder::new(d);
     let mut mode = Mode::Enabled;
     let mut blocks_node = None;
     let mut users_node = None;
     let mut jwt_node = None;
+    let mut external_authentication_node = None;
+    let mut groups_providers_node = None;
     for (key, key_node, value) in entries(root, "readonlyrest", decoder.d) {
         match key {
             "enable" => match value.as_bool() {
@@ -147,6 +142,8 @@ fn compile_acl(root: &Node, d: &mut Diagnostics) -> Acl {
             "access_control_rules" => blocks_node = Some(value),
             "users" => users_node = Some(value),
             "jwt" => jwt_node = Some(value),
+            "external_authentication_service_configs" => external_authentication_node = Some(value),
+            "user_groups_providers" => groups_providers_node = Some(value),
             "global_settings" => {
                 for (key, key_node, value) in entries(value, "global_settings", decoder.d) {
                     if SETTINGS_KEYS.contains(&key) {
@@ -173,6 +170,8 @@ fn compile_acl(root: &Node, d: &mut Diagnostics) -> Acl {
                     "global_settings",
                     "proxy_auth_configs",
                     "jwt",
+                    "external_authentication_service_configs",
+                    "user_groups_providers",
                 ]
                 .into_iter()
                 .chain(SETTINGS_KEYS.iter().copied())
@@ -187,6 +186,12 @@ fn compile_acl(root: &Node, d: &mut Diagnostics) -> Acl {
     // Before the rules that name the definitions, wherever the section is in the file.
     if let Some(node) = jwt_node {
         decoder.jwt_definitions(node);
+    }
+    if let Some(node) = external_authentication_node {
+        decoder.external_authentication_definitions(node);
+    }
+    if let Some(node) = groups_providers_node {
+        decoder.groups_provider_definitions(node);
     }
     let users = users_node.map(|n| decoder.users(n)).unwrap_or_default();
     let blocks = match blocks_node {
@@ -220,6 +225,7 @@ struct Decoder<'d> {
     next_key_id: u32,
     duplicate_detection: bool,
     jwt: jwt::JwtDefinitions,
+    external: external::ExternalDefinitions,
 }
 
 /// Where a rule is written, for error messages.
@@ -232,6 +238,21 @@ struct At<'a> {
 impl At<'_> {
     fn msg(&self, message: impl std::fmt::Display) -> String {
         format!("block `{}`: rule `{}`: {message}", self.block, self.rule)
+    }
+}
+
+impl<'d> Decoder<'d> {
+    fn new(d: &'d mut Diagnostics) -> Decoder<'d> {
+        Decoder {
+            d,
+            settings: Settings::default(),
+            proxy_configs: HashMap::new(),
+            host_names: Vec::new(),
+            next_key_id: 0,
+            duplicate_detection: true,
+            jwt: jwt::JwtDefinitions::default(),
+            external: external::ExternalDefinitions::default(),
+        }
     }
 }
 
