@@ -13,6 +13,12 @@ use tracing_subscriber::EnvFilter;
 /// The filter when `RUST_LOG` is unset or invalid.
 const DEFAULT_FILTER: &str = "info";
 
+/// Added unless `RUST_LOG` names rustls itself. ureq (the HTTP client of `auth::external`)
+/// turns on rustls's `log` output, which the gateway otherwise builds without: rustls would
+/// warn once per connection from any client that sends an IP as its server name, and the
+/// gateway logs handshake failures itself, rate-limited per address.
+const RUSTLS_QUIET: &str = "rustls=off";
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LogFormat {
@@ -38,8 +44,13 @@ impl FromStr for LogFormat {
 /// Installs the process-wide subscriber. Only the first call in a process installs one;
 /// later calls change nothing.
 pub fn init(format: LogFormat) {
-    let filter =
+    let mut filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    if !std::env::var("RUST_LOG").is_ok_and(|v| v.contains("rustls")) {
+        if let Ok(quiet) = RUSTLS_QUIET.parse() {
+            filter = filter.add_directive(quiet);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -58,6 +58,8 @@ mod queue;
 
 pub use json_path::{JsonPath, JsonPathError};
 pub use queue::QUEUE_CAPACITY;
+/// The header types of [`GroupsProviderConfig`] (ureq's `http` crate).
+pub use ureq::http::{HeaderName, HeaderValue};
 
 use crate::auth::remote::{
     self, Answer, CircuitBreaker, PendingAnswer, Question, RemoteService, Unavailable,
@@ -66,7 +68,7 @@ use base64::Engine;
 use queue::{Exchange, Outcome, Queue};
 use std::fmt;
 use std::time::Duration;
-use ureq::http::{HeaderName, HeaderValue, Response, Uri};
+use ureq::http::{Response, Uri};
 use ureq::Agent;
 
 /// ReadonlyREST's `connection_timeout_in_sec` default.
