@@ -217,7 +217,7 @@ fn a_slow_service_is_unavailable_after_the_request_timeout() {
     let reason = unavailable(block_on(service.ask(authenticate("alice", "secret"))));
     let took = started.elapsed();
     assert!(
-        took >= Duration::from_millis(250) && took < Duration::from_millis(1500),
+        took >= Duration::from_millis(250) && took < Duration::from_millis(2500),
         "{took:?}"
     );
     assert!(reason.contains("no answer in time"), "{reason}");
@@ -285,11 +285,17 @@ fn a_full_queue_is_unavailable_at_once_and_abandoned_questions_are_not_sent() {
     assert!(reason.contains("too many questions waiting"), "{reason}");
     drop(queued);
     assert_eq!(block_on(first), known(&[]));
-    // The thread skips the questions whose askers gave up.
-    assert_eq!(
-        block_on(service.ask(authenticate("alice", "secret"))),
-        known(&[])
-    );
+    // The thread skips the questions whose askers gave up (they hold their places in the
+    // queue until it gets to them, a moment after the first answer).
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let answer = loop {
+        let answer = block_on(service.ask(authenticate("alice", "secret")));
+        if answer.is_ok() || Instant::now() > deadline {
+            break answer;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(answer, known(&[]));
     assert_eq!(server.count(), 2);
 }
 
@@ -321,6 +327,11 @@ fn threads_start_on_the_first_question_and_end_when_the_service_is_dropped() {
         block_on(service.ask(authenticate("alice", "secret"))),
         known(&[])
     );
+    // A new thread takes its name when it first runs.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while threads_named("ringfence-ext-Z") < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert_eq!(threads_named("ringfence-ext-Z"), 3);
     let answer = service.ask(authenticate("alice", "secret"));
     drop(service);
