@@ -43,7 +43,7 @@ impl FromStr for LogFormat {
 pub fn init(format: LogFormat) {
     let mut filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    // ldap3 turns on rustls's `logging` feature (Cargo features add up), and `log` records
+    // ldap3 and ureq turn on rustls's `logging` feature (Cargo features add up), and `log` records
     // reach this subscriber: without this, rustls would warn once per TLS client that
     // sends an IP address as its server name. Handshake failures are logged by the
     // gateway itself (rate-limited), so rustls's own lines are cut to errors.

@@ -10,10 +10,11 @@
 //! (ARCHITECTURE rule 4). `jwt` verifies JSON Web Tokens (cheap enough to run on the
 //! worker, and remembered per core by `jwt::cache`). `remote` is the contract of the
 //! identity services asked over the network; `ldap` answers it from LDAP directories,
-//! on a thread of its own per definition.
+//! `external` from HTTP services, each on threads of its own per definition.
 
 pub mod bounded;
 pub mod cache;
+pub mod external;
 pub mod jwt;
 pub mod key;
 pub mod ldap;

@@ -10,6 +10,8 @@
 //! readonlyrest: ─▶ startup_variables ─▶ compile (sections, settings, proxy_auth_configs)
 //!                                          ├─ jwt       the `jwt:` definitions
 //!                                          ├─ ldap      the `ldaps:` definitions
+//!                                          ├─ external  external_authentication_service_configs,
+//!                                          │            user_groups_providers
 //!                                          ├─ users     the `users:` section
 //!                                          └─ block     each access_control_rules entry
 //!                                               ├─ rule     one rule key → acl::rule::Rule
@@ -23,6 +25,7 @@
 mod block;
 mod block_audit;
 mod duration;
+mod external;
 mod jwt;
 mod kibana;
 mod ldap;
@@ -54,8 +57,6 @@ const SETTINGS_KEYS: &[&str] = &[
 /// would need them is an error.
 const IGNORED_SECTIONS: &[&str] = &[
     "ror_kbn",
-    "external_authentication_service_configs",
-    "user_groups_providers",
     "impersonation",
     "variables_function_aliases",
     "ssl_internode",
@@ -132,6 +133,8 @@ fn compile_acl(root: &Node, d: &mut Diagnostics) -> Acl {
     let mut users_node = None;
     let mut jwt_node = None;
     let mut ldap_node = None;
+    let mut external_authentication_node = None;
+    let mut groups_providers_node = None;
     for (key, key_node, value) in entries(root, "readonlyrest", decoder.d) {
         match key {
             "enable" => match value.as_bool() {
@@ -145,6 +148,8 @@ fn compile_acl(root: &Node, d: &mut Diagnostics) -> Acl {
             "users" => users_node = Some(value),
             "jwt" => jwt_node = Some(value),
             "ldaps" => ldap_node = Some(value),
+            "external_authentication_service_configs" => external_authentication_node = Some(value),
+            "user_groups_providers" => groups_providers_node = Some(value),
             "global_settings" => {
                 for (key, key_node, value) in entries(value, "global_settings", decoder.d) {
                     if SETTINGS_KEYS.contains(&key) {
@@ -172,6 +177,8 @@ fn compile_acl(root: &Node, d: &mut Diagnostics) -> Acl {
                     "proxy_auth_configs",
                     "jwt",
                     "ldaps",
+                    "external_authentication_service_configs",
+                    "user_groups_providers",
                 ]
                 .into_iter()
                 .chain(SETTINGS_KEYS.iter().copied())
@@ -189,6 +196,12 @@ fn compile_acl(root: &Node, d: &mut Diagnostics) -> Acl {
     }
     if let Some(node) = ldap_node {
         decoder.ldap_definitions(node);
+    }
+    if let Some(node) = external_authentication_node {
+        decoder.external_authentication_definitions(node);
+    }
+    if let Some(node) = groups_providers_node {
+        decoder.groups_provider_definitions(node);
     }
     let users = users_node.map(|n| decoder.users(n)).unwrap_or_default();
     let blocks = match blocks_node {
@@ -223,6 +236,7 @@ struct Decoder<'d> {
     duplicate_detection: bool,
     jwt: jwt::JwtDefinitions,
     ldap: ldap::LdapDefinitions,
+    external: external::ExternalDefinitions,
     /// The numbers given to the identity services the rules name (by the same counter).
     remote_ids: HashMap<(remote::ServiceKind, String), u32>,
 }
@@ -238,6 +252,7 @@ impl<'d> Decoder<'d> {
             duplicate_detection: true,
             jwt: jwt::JwtDefinitions::default(),
             ldap: ldap::LdapDefinitions::default(),
+            external: external::ExternalDefinitions::default(),
             remote_ids: HashMap::new(),
         }
     }

@@ -171,8 +171,23 @@ impl Decoder<'_> {
                     self.ldap.names(),
                     "ldaps",
                 ),
-                _ => (None, false, String::new(), "TEMP"),
-                        };
+                ServiceKind::ExternalAuthentication => (
+                    self.external
+                        .authentication(name)
+                        .map(|s| s as Arc<dyn RemoteService>),
+                    self.external.is_broken(name),
+                    self.external.authentication_names(),
+                    "external_authentication_service_configs",
+                ),
+                ServiceKind::GroupsProvider => (
+                    self.external
+                        .groups_provider(name)
+                        .map(|s| s as Arc<dyn RemoteService>),
+                    self.external.is_broken(name),
+                    self.external.groups_provider_names(),
+                    "user_groups_providers",
+                ),
+            };
         let Some(service) = found else {
             if !broken {
                 self.d.error(
