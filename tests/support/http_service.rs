@@ -1,7 +1,10 @@
 //! A real HTTP/1.1 service on 127.0.0.1 for the external-service tests: a std thread
 //! accepts, each connection gets its own thread (so a slow answer delays no other), the
 //! request line and headers are parsed by hand, and a handler picks the reply. Every
-//! request is recorded. Each reply closes its connection.
+//! request is recorded. Each reply closes its connection. Use from any test file with
+//! `#[path = "support/http_service.rs"] mod http_service;`.
+
+#![allow(dead_code, reason = "each test file uses a different part")]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

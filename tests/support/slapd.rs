@@ -1,6 +1,7 @@
-//! A throwaway OpenLDAP server for the LDAP tests: `slapd.conf` and an mdb database in a
-//! temporary directory, loaded with `tests/ldap/fixture.ldif` by `slapadd`, served on
-//! `ldap://127.0.0.1:<free port>/` by a child `slapd`, killed on drop.
+//! A throwaway OpenLDAP server for the LDAP tests: `tests/ldap/slapd.sh` (also used by the
+//! LDAP benchmark) writes `slapd.conf` and an mdb database in a temporary directory, loaded
+//! with `tests/ldap/fixture.ldif` by `slapadd`, and runs `slapd` on
+//! `ldap://127.0.0.1:<free port>/` as a child, killed on drop.
 //!
 //! Needs Debian's `slapd` and `ldap-utils` (scripts/test.sh installs them). Without them
 //! the test fails, naming the packages: an LDAP test that skips would pass while testing
@@ -23,14 +24,13 @@ pub const ROOT_PASSWORD: &str = "admin-secret";
 
 const SLAPD: &str = "/usr/sbin/slapd";
 const SLAPADD: &str = "/usr/sbin/slapadd";
-const SCHEMAS: &str = "/etc/ldap/schema";
-const MODULES: &str = "/usr/lib/ldap";
 /// How long slapd may take to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Slapd {
     dir: PathBuf,
     port: u16,
+    ldif: PathBuf,
     child: Option<Child>,
 }
 
@@ -54,24 +54,11 @@ impl Slapd {
         let dir =
             std::env::temp_dir().join(format!("ringfence-slapd-{}-{port}", std::process::id()));
         let _fresh = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("data")).expect("slapd temporary directory");
-        std::fs::write(dir.join("slapd.conf"), config(&dir)).expect("slapd.conf");
-        let output = Command::new(SLAPADD)
-            .arg("-f")
-            .arg(dir.join("slapd.conf"))
-            .arg("-l")
-            .arg(ldif)
-            .output()
-            .expect("running slapadd");
-        assert!(
-            output.status.success(),
-            "slapadd {} failed: {}",
-            ldif.display(),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        std::fs::create_dir_all(&dir).expect("slapd temporary directory");
         let mut slapd = Slapd {
             dir,
             port,
+            ldif: ldif.to_path_buf(),
             child: None,
         };
         slapd.start_again();
@@ -100,13 +87,11 @@ impl Slapd {
     pub fn start_again(&mut self) {
         self.stop();
         let log = std::fs::File::create(self.dir.join("slapd.log")).expect("slapd.log");
-        let child = Command::new(SLAPD)
-            .arg("-d")
-            .arg("0")
-            .arg("-f")
-            .arg(self.dir.join("slapd.conf"))
-            .arg("-h")
-            .arg(format!("ldap://127.0.0.1:{}/", self.port))
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ldap/slapd.sh");
+        let child = Command::new(script)
+            .arg(&self.dir)
+            .arg(self.port.to_string())
+            .arg(&self.ldif)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -140,28 +125,6 @@ impl Drop for Slapd {
         self.stop();
         let _removed = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// The schemas the fixture needs, the mdb database, and the memberof overlay (which
-/// defines `memberOf`; values come from the LDIF, as slapadd bypasses overlays).
-fn config(dir: &Path) -> String {
-    let dir = dir.display();
-    format!(
-        "include {SCHEMAS}/core.schema\n\
-         include {SCHEMAS}/cosine.schema\n\
-         include {SCHEMAS}/inetorgperson.schema\n\
-         modulepath {MODULES}\n\
-         moduleload back_mdb\n\
-         moduleload memberof\n\
-         pidfile {dir}/slapd.pid\n\
-         database mdb\n\
-         maxsize 16777216\n\
-         suffix \"{SUFFIX}\"\n\
-         rootdn \"{ROOT_DN}\"\n\
-         rootpw {ROOT_PASSWORD}\n\
-         directory {dir}/data\n\
-         overlay memberof\n"
-    )
 }
 
 /// A port nothing listens on now (the kernel's pick, released at once).
