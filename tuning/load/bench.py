@@ -43,6 +43,10 @@ Scenarios:
   openloop each proxy's capacity (wrk, 64 connections), then the open-loop generator
           (loadgen, latency from the scheduled time) at 50, 70 and 90% of it: p50, p99, p99.9
   scaling ringfence with 1 and 2 workers: req/s and CPU per request, pinned and unpinned
+  ldap    ldap_auth against a real slapd (tests/ldap/slapd.sh, 1,000 users in one group,
+          random user per request): warm (answers cached per core) and cold (cache_ttl 0:
+          every request is a user search, a bind and a group search), against plain
+          auth_key; the proxy's and slapd's CPU per request
 Needs wrk, nginx, haproxy and openssl (Debian packages; tuning/load/run.sh installs them),
 and for the new scenarios the generator in tuning/loadgen (run.sh builds it).
 """
@@ -72,6 +76,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RINGFENCE = Path(os.environ.get("RINGFENCE_BIN", ROOT / "target" / "release" / "ringfence"))
 LOADGEN = Path(os.environ.get("LOADGEN_BIN", ROOT / "tuning" / "loadgen" / "target" / "release" / "loadgen"))
 UPSTREAM_PORT, RINGFENCE_PORT, NGINX_PORT, HAPROXY_PORT = 18080, 18201, 18202, 18203
+LDAP_PORT = 18389
 PROXY_CPU, LOAD_CPU = "0", "1"
 # How every process the harness starts is scheduled (--rt). Hostile clients get
 # ATTACK_PRIORITY, below the client that measures, so that on the shared load CPU the
@@ -569,6 +574,76 @@ def scenario_auth(h: Harness) -> list[Result]:
     results.append(h.measure("nginx auth_basic, same $6$ rounds=65535 hash", NGINX_PORT, ng,
                              headers={"Authorization": basic("test", "test")}))
     h.stop(ng)
+    h.stop(upstream)
+    return results
+
+
+LDAP_USERS = 1000
+
+
+def ldap_fixture(path: Path) -> Path:
+    """A directory of LDAP_USERS users (u0000..., password pw-<n>), all in group `readers`."""
+    people = "".join(
+        f"dn: uid=u{n:04},ou=People,dc=example,dc=com\nobjectClass: inetOrgPerson\n"
+        f"uid: u{n:04}\ncn: u{n:04}\nsn: bench\nuserPassword: pw-{n}\n\n" for n in range(LDAP_USERS))
+    members = "".join(f"uniqueMember: uid=u{n:04},ou=People,dc=example,dc=com\n"
+                      for n in range(LDAP_USERS))
+    path.write_text(
+        "dn: dc=example,dc=com\nobjectClass: dcObject\nobjectClass: organization\no: Bench\n"
+        "dc: example\n\n"
+        "dn: ou=People,dc=example,dc=com\nobjectClass: organizationalUnit\nou: People\n\n"
+        "dn: ou=Groups,dc=example,dc=com\nobjectClass: organizationalUnit\nou: Groups\n\n"
+        + people +
+        f"dn: cn=readers,ou=Groups,dc=example,dc=com\nobjectClass: groupOfUniqueNames\n"
+        f"cn: readers\n{members}")
+    return path
+
+
+def ldap_users_script(path: Path) -> Path:
+    """A wrk script sending the Basic credentials of a random directory user per request."""
+    values = [basic(f"u{n:04}", f"pw-{n}") for n in range(LDAP_USERS)]
+    path.write_text(
+        "local creds = {" + ",".join(f'"{v}"' for v in values) + "}\n"
+        "math.randomseed(7)\n"
+        "request = function()\n"
+        "  return wrk.format('GET', '/', {['Authorization'] = creds[math.random(#creds)]})\n"
+        "end\n")
+    return path
+
+
+def scenario_ldap(h: Harness) -> list[Result]:
+    results = []
+    upstream = h.upstream()
+    data = h.dir / "slapd"
+    shutil.rmtree(data, ignore_errors=True)
+    slapd = h.start([str(ROOT / "tests" / "ldap" / "slapd.sh"), str(data), str(LDAP_PORT),
+                     str(ldap_fixture(h.dir / "bench.ldif"))], LOAD_CPU, LDAP_PORT, "slapd")
+    script = ldap_users_script(h.dir / "ldap-users.lua")
+    definition = (f"  ldaps:\n  - name: ldap1\n    host: 127.0.0.1\n    port: {LDAP_PORT}\n"
+                  "    ssl_enabled: false\n    bind_dn: \"cn=admin,dc=example,dc=com\"\n"
+                  "    bind_password: admin-secret\n"
+                  "    search_user_base_DN: \"ou=People,dc=example,dc=com\"\n"
+                  "    search_groups_base_DN: \"ou=Groups,dc=example,dc=com\"\n"
+                  "    connection_pool_size: 16\n")
+    for label, ttl in (("warm: answers cached per core", ""), ("cold: cache_ttl 0", ", cache_ttl: 0")):
+        acl = ("  access_control_rules:\n  - name: plain\n    auth_key: \"test:test\"\n"
+               f"  - name: directory\n    ldap_auth: {{name: ldap1, groups_any_of: [\"readers\"]{ttl}}}\n"
+               + definition)
+        rf = h.ringfence(acl, "ringfence-ldap")
+        if not results:
+            results.append(h.measure("ringfence auth_key (plain), reference", RINGFENCE_PORT, rf,
+                                     headers={"Authorization": basic("test", "test")}))
+        before = h.cpu_ticks(slapd)
+        result = h.measure(f"ringfence ldap_auth, {LDAP_USERS} random users, {label}", RINGFENCE_PORT,
+                           rf, script=script)
+        # slapd's CPU over the warm-up and the measurement (measure's warm-up is 2 s).
+        slapd_seconds = (h.cpu_ticks(slapd) - before) / CLOCK_TICKS
+        requests = result.rps * (h.duration + 2)
+        if requests:
+            result.notes.append(f"slapd {slapd_seconds / requests * 1e6:.1f} µs/req")
+        results.append(result)
+        h.stop(rf)
+    h.stop(slapd)
     h.stop(upstream)
     return results
 
@@ -1372,7 +1447,7 @@ def machine() -> dict[str, str]:
 SCENARIOS = {"proxy": scenario_proxy, "audit": scenario_audit, "auth": scenario_auth, "flood": scenario_flood,
              "hostile": scenario_hostile, "attack": scenario_attack, "tls": scenario_tls,
              "idle": scenario_idle, "bulk": scenario_bulk, "large": scenario_large,
-             "openloop": scenario_openloop, "scaling": scenario_scaling}
+             "openloop": scenario_openloop, "scaling": scenario_scaling, "ldap": scenario_ldap}
 # Scenarios that run the Rust generator (tuning/loadgen).
 NEEDS_LOADGEN = {"bulk", "large", "openloop"}
 
