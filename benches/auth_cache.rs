@@ -80,7 +80,13 @@ fn remote_answers(c: &mut Criterion) {
     let hasher = KeyedHasher::from_key([0x5a; 32]);
     let now = Instant::now();
     let mut cache = AnswerCache::default();
-    let groups = |n: u32| vec![format!("team-{}", n % 50), "logstash".into(), "readers".into()];
+    let groups = |n: u32| {
+        vec![
+            format!("team-{}", n % 50),
+            "logstash".into(),
+            "readers".into(),
+        ]
+    };
     for n in 0..ENTRIES {
         let tag = hasher.tag(KEY_ID, &user(n), &password(n));
         let answer = Ok(Answer::Known { groups: groups(n) });
@@ -90,7 +96,9 @@ fn remote_answers(c: &mut Criterion) {
     let hit_tag = hasher.tag(KEY_ID, &hit_user, &hit_password);
     assert_eq!(
         cache.get(&hit_tag, now),
-        Some(Ok(Answer::Known { groups: groups(4242) }))
+        Some(Ok(Answer::Known {
+            groups: groups(4242)
+        }))
     );
     let mut group = c.benchmark_group("remote_answers");
     group.bench_function("hit_path_tag_and_get_10k", |b| {

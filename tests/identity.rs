@@ -4,11 +4,11 @@
 //! upstream. Allowed users are forwarded, and answered from the worker's cache while the
 //! directory is down; everything else is refused and never reaches the upstream.
 
-mod support;
 #[path = "support/http_service.rs"]
 mod http_service;
 #[path = "support/slapd.rs"]
 mod slapd;
+mod support;
 
 use base64::Engine;
 use http_service::{HttpService, Reply};
@@ -129,41 +129,114 @@ fn ldap_and_external_users_through_the_gateway() {
     let addr = gateway.local_addrs()[0];
 
     // cartman: group1 and group2 (admins); bong: group3 through group1 (nested readers).
-    assert_decided(addr, &upstream, &get("/any/_search", Some(("cartman", "user1"))), 200);
-    assert_decided(addr, &upstream, &get("/logs-1/_search", Some(("bong", "user2"))), 200);
+    assert_decided(
+        addr,
+        &upstream,
+        &get("/any/_search", Some(("cartman", "user1"))),
+        200,
+    );
+    assert_decided(
+        addr,
+        &upstream,
+        &get("/logs-1/_search", Some(("bong", "user2"))),
+        200,
+    );
     // cartman is in group5 (through group2): the forbid block.
-    let forbidden = assert_decided(addr, &upstream, &get("/secret/_search", Some(("cartman", "user1"))), 403);
-    assert_eq!(forbidden.json()["error"]["reason"], "Forbidden by ReadonlyREST");
+    let forbidden = assert_decided(
+        addr,
+        &upstream,
+        &get("/secret/_search", Some(("cartman", "user1"))),
+        403,
+    );
+    assert_eq!(
+        forbidden.json()["error"]["reason"],
+        "Forbidden by ReadonlyREST"
+    );
     // bong reads only logs-*; morgan is in no group; wrong and empty passwords.
-    assert_ne!(roundtrip(addr, &get("/other/_search", Some(("bong", "user2")))).status, 200);
-    assert_decided(addr, &upstream, &get("/logs-1/_search", Some(("morgan", "user3"))), 403);
-    for (user, password) in [("cartman", "wrong"), ("cartman", ""), ("*", "user1"), ("nobody", "x")] {
-        let refused = assert_decided(addr, &upstream, &get("/any/_search", Some((user, password))), 401);
+    assert_ne!(
+        roundtrip(addr, &get("/other/_search", Some(("bong", "user2")))).status,
+        200
+    );
+    assert_decided(
+        addr,
+        &upstream,
+        &get("/logs-1/_search", Some(("morgan", "user3"))),
+        403,
+    );
+    for (user, password) in [
+        ("cartman", "wrong"),
+        ("cartman", ""),
+        ("*", "user1"),
+        ("nobody", "x"),
+    ] {
+        let refused = assert_decided(
+            addr,
+            &upstream,
+            &get("/any/_search", Some((user, password))),
+            401,
+        );
         assert!(refused.header("www-authenticate").is_some(), "{user}");
     }
     // External: alice authenticates at the service and is in ops.
-    assert_decided(addr, &upstream, &get("/any/_search", Some(("alice", "wonderland"))), 200);
-    assert_decided(addr, &upstream, &get("/any/_search", Some(("alice", "nope"))), 401);
+    assert_decided(
+        addr,
+        &upstream,
+        &get("/any/_search", Some(("alice", "wonderland"))),
+        200,
+    );
+    assert_decided(
+        addr,
+        &upstream,
+        &get("/any/_search", Some(("alice", "nope"))),
+        401,
+    );
     let asked = services.count();
 
     // The directory goes down: users answered before are served from the worker's cache
     // (the test gateway has one worker: every connection lands on the core that cached
     // them)...
     directory.stop();
-    assert_decided(addr, &upstream, &get("/any/_search", Some(("cartman", "user1"))), 200);
-    assert_decided(addr, &upstream, &get("/any/_search", Some(("alice", "wonderland"))), 200);
+    assert_decided(
+        addr,
+        &upstream,
+        &get("/any/_search", Some(("cartman", "user1"))),
+        200,
+    );
+    assert_decided(
+        addr,
+        &upstream,
+        &get("/any/_search", Some(("alice", "wonderland"))),
+        200,
+    );
     assert_eq!(services.count(), asked, "alice came from the cache");
     // ...anyone else gets a clear 503 at once, and requests that need no directory pass.
     let started = Instant::now();
-    let down = assert_decided(addr, &upstream, &get("/logs-1/_search", Some(("stan", "user4"))), 503);
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
-    let reason = down.json()["error"]["reason"].as_str().unwrap_or_default().to_string();
+    let down = assert_decided(
+        addr,
+        &upstream,
+        &get("/logs-1/_search", Some(("stan", "user4"))),
+        503,
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let reason = down.json()["error"]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(reason.starts_with("LDAP ldap1: "), "{reason}");
     assert!(!reason.contains("user4"), "no password in {reason}");
     assert_decided(addr, &upstream, &get("/_cluster/health", None), 200);
 
     // Back up: after the breaker's reset, stan (in no group) is answered by the directory.
     directory.start_again();
-    let back = eventually(addr, &get("/logs-1/_search", Some(("stan", "user4"))), 403, Duration::from_secs(10));
+    let back = eventually(
+        addr,
+        &get("/logs-1/_search", Some(("stan", "user4"))),
+        403,
+        Duration::from_secs(10),
+    );
     assert_eq!(back.status, 403, "{}", back.json());
 }

@@ -36,8 +36,8 @@ pub use rule::{ByBasic, NoCache, Pending, Verifier};
 
 use crate::auth::remote::{Answer, Question, Unavailable};
 use groups::UsersSection;
-use remote::Ask;
 use network::HostName;
+use remote::Ask;
 use rule::{AuthRule, Outcome, Rule, Session};
 use std::borrow::Cow;
 use std::sync::Arc;

@@ -100,7 +100,12 @@ impl RemoteRule {
 
     /// `ldap_authorization`, `groups_provider_authorization`: the groups of `user` (whom
     /// another rule of the block authenticated).
-    pub fn authorize(&self, user: &str, verifier: &dyn Verifier, from: &dyn Resolve) -> Outcome<'static> {
+    pub fn authorize(
+        &self,
+        user: &str,
+        verifier: &dyn Verifier,
+        from: &dyn Resolve,
+    ) -> Outcome<'static> {
         let question = Question::Groups {
             user: user.to_string(),
         };

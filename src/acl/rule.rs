@@ -69,7 +69,11 @@ pub trait Verifier {
 
     /// The answer of the identity service numbered `service_id` to `question`, if it is
     /// known (cached, or asked for this request); `None` makes the rule ask.
-    fn remote(&self, _service_id: u32, _question: &Question) -> Option<Result<Answer, Unavailable>> {
+    fn remote(
+        &self,
+        _service_id: u32,
+        _question: &Question,
+    ) -> Option<Result<Answer, Unavailable>> {
         None
     }
 }
@@ -493,7 +497,11 @@ impl Resolve for Session<'_> {
 
     fn current_group(&self) -> Option<&str> {
         let group = self.req.header("x-ror-current-group")?;
-        self.groups.as_ref()?.iter().any(|g| g == group).then_some(group)
+        self.groups
+            .as_ref()?
+            .iter()
+            .any(|g| g == group)
+            .then_some(group)
     }
 
     fn certificate_dn(&self) -> Option<&str> {

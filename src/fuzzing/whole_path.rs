@@ -23,9 +23,9 @@
 //! the upstream credentials), the rest is what the client sent on the connection (a head
 //! and whatever follows it).
 
-use crate::auth::remote::{Answer, Unavailable};
 use super::oracle::{grants, overlaps, touched};
 use crate::acl::NoCache;
+use crate::auth::remote::{Answer, Unavailable};
 use crate::config::{yaml, Diagnostics};
 use crate::es::body::{inflate_to_vec, ContentEncoding};
 use crate::es::index_name::decode_part;

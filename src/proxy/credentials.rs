@@ -43,22 +43,22 @@ use super::decide::CredentialGate;
 use super::denial::{Denial, Throttle};
 use crate::acl::remote::Ask;
 use crate::acl::{Pending, Verifier};
-use crate::auth::remote::cache::{AnswerCache, Cached};
-use crate::auth::remote::{Answer, PendingAnswer, Question, Unavailable};
-use futures_util::future::{FutureExt, Shared};
-use std::collections::HashMap;
 use crate::auth::cache::{CacheSettings, CacheTag, CredentialCache, KeyedHasher};
 use crate::auth::jwt::cache::TokenCache;
 use crate::auth::jwt::{JwtDefinition, VerifiedToken};
 use crate::auth::key::Verdict;
 use crate::auth::pool::HashPool;
+use crate::auth::remote::cache::{AnswerCache, Cached};
+use crate::auth::remote::{Answer, PendingAnswer, Question, Unavailable};
 use crate::auth::throttle::{
     KnownGood, SharedLimiter, ThrottleScope, ThrottleSettings, Throttled, KNOWN_GOOD_TTL,
     MAX_KNOWN_GOOD,
 };
 use crate::config::AuthSettings;
 use crate::metrics::WorkerMetrics;
+use futures_util::future::{FutureExt, Shared};
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -308,11 +308,16 @@ impl Credentials {
                 user,
                 password,
                 with_groups,
-            } => (1 + u32::from(*with_groups), user.as_str(), password.as_str()),
+            } => (
+                1 + u32::from(*with_groups),
+                user.as_str(),
+                password.as_str(),
+            ),
             Question::Groups { user } => (3, user.as_str(), ""),
         };
         let id = service_id | kind << 30;
-        self.hasher.tag(key_identity(generation, id), user, password)
+        self.hasher
+            .tag(key_identity(generation, id), user, password)
     }
 
     /// Counts one failed login against the address and the user, for the whole process.

@@ -176,7 +176,11 @@ impl Denial {
             },
             Denial::Unavailable { reason } => Answer {
                 headers: vec![("retry-after", "1".to_string())],
-                ..Answer::plain(503, "authentication_service_unavailable_exception", reason.clone())
+                ..Answer::plain(
+                    503,
+                    "authentication_service_unavailable_exception",
+                    reason.clone(),
+                )
             },
             Denial::NotStarted { status } => Answer {
                 status: *status,

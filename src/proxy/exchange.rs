@@ -20,6 +20,8 @@ use super::decide::{body_from_query, decide, decode_for_inspection, Context, Ins
 use super::denial::Denial;
 use crate::acl::{Decision, Request, Resume, Verifier};
 use crate::auth::key::Verdict as HashVerdict;
+use crate::auth::remote::cache::Cached;
+use crate::auth::remote::Question;
 use crate::es::rewrite::without_params;
 use crate::es::route::query_param;
 use crate::es::target::Targets;
@@ -27,8 +29,6 @@ use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::{with_rewritten_body, BodyFraming, RequestHead};
 use crate::http::ClientError;
 use smallvec::SmallVec;
-use crate::auth::remote::cache::Cached;
-use crate::auth::remote::Question;
 use std::time::Instant;
 
 /// A safety net on decision rounds for one request: one to learn the body is needed, one

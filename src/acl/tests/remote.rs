@@ -99,7 +99,11 @@ fn decide_with(acl: &Acl, r: &Req, verifier: &dyn Verifier) -> String {
 }
 
 fn as_user(user: &str, password: &str) -> Req {
-    req("GET", "/logs/_search", &[("Authorization", &basic_value(user, password))])
+    req(
+        "GET",
+        "/logs/_search",
+        &[("Authorization", &basic_value(user, password))],
+    )
 }
 
 #[test]
@@ -118,26 +122,42 @@ fn ldap_rules_authenticate_and_check_groups() {
 "#,
     );
     let d = &DIRECTORY;
-    assert_eq!(decide_with(&acl, &as_user("cartman", "pw1"), d), "allow:admins:cartman");
-    assert_eq!(decide_with(&acl, &as_user("bong", "pw2"), d), "allow:group1 readers:bong");
+    assert_eq!(
+        decide_with(&acl, &as_user("cartman", "pw1"), d),
+        "allow:admins:cartman"
+    );
+    assert_eq!(
+        decide_with(&acl, &as_user("bong", "pw2"), d),
+        "allow:group1 readers:bong"
+    );
     // Known, in no group: only the last block, for its index (others look missing).
     assert_eq!(decide_with(&acl, &as_user("morgan", "pw3"), d), "404");
-    let public = req("GET", "/public/_search", &[("Authorization", &basic_value("morgan", "pw3"))]);
-    assert_eq!(decide_with(&acl, &public, d), "allow:anyone from the directory:morgan");
+    let public = req(
+        "GET",
+        "/public/_search",
+        &[("Authorization", &basic_value("morgan", "pw3"))],
+    );
+    assert_eq!(
+        decide_with(&acl, &public, d),
+        "allow:anyone from the directory:morgan"
+    );
     // A wrong password, an empty one (never sent to the directory: a simple bind without
     // a password is anonymous, and succeeds) and no credentials ask for credentials.
     assert_eq!(decide_with(&acl, &as_user("cartman", "wrong"), d), "401");
     assert_eq!(decide(&acl, &as_user("cartman", "")), "401");
-    assert_eq!(decide_with(&acl, &req("GET", "/logs/_search", &[]), d), "401");
+    assert_eq!(
+        decide_with(&acl, &req("GET", "/logs/_search", &[]), d),
+        "401"
+    );
 }
 
 #[test]
 fn an_unknown_answer_asks_the_service() {
-    let acl = policy("  - name: admins\n    ldap_auth: {name: ldap1, groups_any_of: [\"group1\"]}\n");
+    let acl =
+        policy("  - name: admins\n    ldap_auth: {name: ldap1, groups_any_of: [\"group1\"]}\n");
     let summary = decide(&acl, &as_user("cartman", "pw1"));
     assert_eq!(
-        summary,
-        "ask:ldap1:Authenticate { user: \"cartman\", with_groups: true, .. }",
+        summary, "ask:ldap1:Authenticate { user: \"cartman\", with_groups: true, .. }",
         "the password never shows in a question's Debug"
     );
 }
@@ -161,7 +181,11 @@ fn an_unavailable_service_never_allows_and_a_forbid_block_that_needs_it_denies()
         "503:LDAP ldap1: cannot connect"
     );
     // A later block that needs no directory still allows.
-    let health = req("GET", "/_cluster/health", &[("Authorization", &basic_value("cartman", "pw1"))]);
+    let health = req(
+        "GET",
+        "/_cluster/health",
+        &[("Authorization", &basic_value("cartman", "pw1"))],
+    );
     assert_eq!(decide_with(&allow_first, &health, &down), "allow:health:-");
     let forbid_first = policy(
         r#"
@@ -178,7 +202,10 @@ fn an_unavailable_service_never_allows_and_a_forbid_block_that_needs_it_denies()
         "503:LDAP ldap1: cannot connect"
     );
     // With the directory up: cartman is no intern, so the health block decides.
-    assert_eq!(decide_with(&forbid_first, &health, &DIRECTORY), "allow:health:-");
+    assert_eq!(
+        decide_with(&forbid_first, &health, &DIRECTORY),
+        "allow:health:-"
+    );
 }
 
 #[test]
@@ -194,10 +221,19 @@ fn external_authentication_and_a_groups_provider() {
 "#,
     );
     let d = &DIRECTORY;
-    assert_eq!(decide_with(&acl, &as_user("cartman", "pw1"), d), "allow:group2 via provider:cartman");
-    assert_eq!(decide_with(&acl, &as_user("bong", "pw2"), d), "forbid:-:Forbidden by ReadonlyREST");
+    assert_eq!(
+        decide_with(&acl, &as_user("cartman", "pw1"), d),
+        "allow:group2 via provider:cartman"
+    );
+    assert_eq!(
+        decide_with(&acl, &as_user("bong", "pw2"), d),
+        "forbid:-:Forbidden by ReadonlyREST"
+    );
     let proxied = req("GET", "/logs/_search", &[("X-Forwarded-User", "proxied")]);
-    assert_eq!(decide_with(&acl, &proxied, d), "allow:proxied users with group2:proxied");
+    assert_eq!(
+        decide_with(&acl, &proxied, d),
+        "allow:proxied users with group2:proxied"
+    );
 }
 
 #[test]
@@ -219,10 +255,19 @@ fn users_entries_map_external_groups_to_local_ones() {
 {DEFINITIONS}"#
     ));
     let d = &DIRECTORY;
-    assert_eq!(decide_with(&acl, &as_user("cartman", "pw1"), d), "allow:devops:cartman");
-    assert_eq!(decide_with(&acl, &as_user("bong", "pw2"), d), "allow:developers:bong");
+    assert_eq!(
+        decide_with(&acl, &as_user("cartman", "pw1"), d),
+        "allow:devops:cartman"
+    );
+    assert_eq!(
+        decide_with(&acl, &as_user("bong", "pw2"), d),
+        "allow:developers:bong"
+    );
     // In the directory, but in no group the entry's ldap_auth accepts.
-    assert_eq!(decide_with(&acl, &as_user("morgan", "pw3"), d), "forbid:-:Forbidden by ReadonlyREST");
+    assert_eq!(
+        decide_with(&acl, &as_user("morgan", "pw3"), d),
+        "forbid:-:Forbidden by ReadonlyREST"
+    );
     assert_eq!(decide_with(&acl, &as_user("cartman", "nope"), d), "401");
 }
 
@@ -241,8 +286,14 @@ fn users_entries_with_an_authorization_rule_and_fixed_groups() {
 {DEFINITIONS}"#
     ));
     let d = &DIRECTORY;
-    assert_eq!(decide_with(&acl, &as_user("cartman", "pw1"), d), "allow:admins:cartman");
-    assert_eq!(decide_with(&acl, &as_user("bong", "pw2"), d), "forbid:-:Forbidden by ReadonlyREST");
+    assert_eq!(
+        decide_with(&acl, &as_user("cartman", "pw1"), d),
+        "allow:admins:cartman"
+    );
+    assert_eq!(
+        decide_with(&acl, &as_user("bong", "pw2"), d),
+        "forbid:-:Forbidden by ReadonlyREST"
+    );
 }
 
 #[test]

@@ -44,12 +44,20 @@ impl Default for AnswerCache {
 
 impl AnswerCache {
     pub fn get(&self, tag: &CacheTag, now: Instant) -> Option<Cached> {
-        self.known.get(tag, now).or_else(|| self.other.get(tag, now))
+        self.known
+            .get(tag, now)
+            .or_else(|| self.other.get(tag, now))
     }
 
     /// Remembers an answer given at `now`; `known_ttl` is how long a known user's answer
     /// is good for (`None`: [`DEFAULT_KNOWN_TTL`]; zero: not cached).
-    pub fn insert(&mut self, tag: CacheTag, answer: Cached, known_ttl: Option<Duration>, now: Instant) {
+    pub fn insert(
+        &mut self,
+        tag: CacheTag,
+        answer: Cached,
+        known_ttl: Option<Duration>,
+        now: Instant,
+    ) {
         let (table, other, ttl) = match &answer {
             Ok(Answer::Known { .. }) => (
                 &mut self.known,
@@ -111,13 +119,19 @@ mod tests {
         cache.insert(tag(3), down.clone(), None, now);
         cache.insert(tag(4), known(), None, now);
         cache.insert(tag(5), known(), Some(Duration::ZERO), now);
-        assert_eq!(cache.get(&tag(1), now + Duration::from_secs(29)), Some(known()));
+        assert_eq!(
+            cache.get(&tag(1), now + Duration::from_secs(29)),
+            Some(known())
+        );
         assert_eq!(cache.get(&tag(1), now + Duration::from_secs(30)), None);
         assert_eq!(cache.get(&tag(2), now), Some(Ok(Answer::Rejected)));
         assert_eq!(cache.get(&tag(2), now + REJECTED_TTL), None);
         assert_eq!(cache.get(&tag(3), now), Some(down));
         assert_eq!(cache.get(&tag(3), now + UNAVAILABLE_TTL), None);
-        assert_eq!(cache.get(&tag(4), now + DEFAULT_KNOWN_TTL - Duration::from_secs(1)), Some(known()));
+        assert_eq!(
+            cache.get(&tag(4), now + DEFAULT_KNOWN_TTL - Duration::from_secs(1)),
+            Some(known())
+        );
         assert_eq!(cache.get(&tag(5), now), None, "cache_ttl 0 caches nothing");
     }
 
@@ -132,7 +146,11 @@ mod tests {
         assert!(cache.len() <= MAX_ANSWER_ENTRIES + 1);
         assert_eq!(cache.get(&tag(0), now), Some(known()));
         cache.insert(tag(0), Ok(Answer::Rejected), None, now);
-        assert_eq!(cache.get(&tag(0), now), Some(Ok(Answer::Rejected)), "a newer answer replaces");
+        assert_eq!(
+            cache.get(&tag(0), now),
+            Some(Ok(Answer::Rejected)),
+            "a newer answer replaces"
+        );
         cache.clear();
         assert!(cache.is_empty());
     }

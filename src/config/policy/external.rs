@@ -154,25 +154,9 @@ fn names<'a>(names: impl Iterator<Item = &'a str>, section: &str) -> String {
 /// A positive duration: a number of seconds, or a number and a unit ("500 ms", "10s",
 /// "2 min", "1 hour"), as ReadonlyREST reads durations.
 fn duration(node: &Node) -> Result<Duration, String> {
-    let text = node
-        .as_str()
-        .filter(|_| !node.is_null())
-        .unwrap_or("")
-        .trim();
-    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
-    let amount: u64 = text[..digits]
-        .parse()
-        .map_err(|_| "must be a number of seconds, or a number and a unit (ms, s, min, h)")?;
-    let unit = text[digits..].trim().to_ascii_lowercase();
-    let seconds = |factor: u64| Duration::from_secs(amount.saturating_mul(factor));
-    let parsed = match unit.as_str() {
-        "" | "s" | "sec" | "secs" | "second" | "seconds" => seconds(1),
-        "ms" | "milli" | "millis" | "millisecond" | "milliseconds" => Duration::from_millis(amount),
-        "m" | "min" | "mins" | "minute" | "minutes" => seconds(60),
-        "h" | "hour" | "hours" => seconds(3600),
-        "d" | "day" | "days" => seconds(86_400),
-        _ => return Err(format!("unknown duration unit `{unit}` (ms, s, min, h, d)")),
-    };
+    let text = node.as_str().filter(|_| !node.is_null()).unwrap_or("");
+    let parsed = super::parse_duration(text)
+        .ok_or("must be a number of seconds, or a number and a unit (ms, s, min, h)")?;
     if parsed.is_zero() {
         return Err("must be more than zero".to_string());
     }

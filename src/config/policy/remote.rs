@@ -87,26 +87,26 @@ impl Decoder<'_> {
                 match key {
                     _ if key == name_key => match v.as_str().filter(|_| !v.is_null()) {
                         Some(text) => name = Some((text.to_string(), v)),
-                        None => self.d.error(v, at.msg(format!("{name_key} must be a string"))),
+                        None => self
+                            .d
+                            .error(v, at.msg(format!("{name_key} must be a string"))),
                     },
                     "cache_ttl" | "cache_ttl_in_sec" => cache_ttl = self.ttl(at, v),
-                    _ if usage != Use::Authentication => {
-                        match self.groups_condition(at, key, v) {
-                            Some(Some(logic)) => {
-                                if groups.replace((logic, key_node)).is_some() {
-                                    self.d.error(key_node, at.msg("only one groups condition (use `groups: {any_of|all_of: [...], not_any_of|not_all_of: [...]}` to combine two)"));
-                                }
-                            }
-                            Some(None) => {}
-                            None => {
-                                let known: Vec<&str> = [name_key, "cache_ttl"]
-                                    .into_iter()
-                                    .chain(super::rule::GROUPS_KEYS.iter().copied())
-                                    .collect();
-                                self.d.unknown_key(key_node, at.rule, &known);
+                    _ if usage != Use::Authentication => match self.groups_condition(at, key, v) {
+                        Some(Some(logic)) => {
+                            if groups.replace((logic, key_node)).is_some() {
+                                self.d.error(key_node, at.msg("only one groups condition (use `groups: {any_of|all_of: [...], not_any_of|not_all_of: [...]}` to combine two)"));
                             }
                         }
-                    }
+                        Some(None) => {}
+                        None => {
+                            let known: Vec<&str> = [name_key, "cache_ttl"]
+                                .into_iter()
+                                .chain(super::rule::GROUPS_KEYS.iter().copied())
+                                .collect();
+                            self.d.unknown_key(key_node, at.rule, &known);
+                        }
+                    },
                     _ => self
                         .d
                         .unknown_key(key_node, at.rule, &[name_key, "cache_ttl"]),

@@ -87,14 +87,13 @@ impl Decoder<'_> {
                         key_node,
                         format!("{block}: `{key}` is not supported in the users section by Ringfence (use it in a block)"),
                     ),
-                    Some(Rule::RemoteGroups(rule)) => {
-                        if authorization.replace(rule).is_some() {
-                            self.d.error(
-                                key_node,
-                                format!("{block}: at most one authorization rule is allowed"),
-                            );
-                        }
+                    Some(Rule::RemoteGroups(_)) if authorization.is_some() => {
+                        self.d.error(
+                            key_node,
+                            format!("{block}: at most one authorization rule is allowed"),
+                        );
                     }
+                    Some(Rule::RemoteGroups(rule)) => authorization = Some(rule),
                     Some(Rule::Auth(rule)) => {
                         if auth.is_some() {
                             self.d.error(
@@ -170,7 +169,10 @@ impl Decoder<'_> {
             (_, true) => LocalGroups::Fixed(fixed),
             (true, false) => LocalGroups::Mapped(mapped),
             (false, false) => {
-                self.d.error(value, at.msg("either group ids or mappings to external groups, not both"));
+                self.d.error(
+                    value,
+                    at.msg("either group ids or mappings to external groups, not both"),
+                );
                 LocalGroups::Fixed(fixed)
             }
         }
@@ -180,7 +182,10 @@ impl Decoder<'_> {
     fn group_mapping(&mut self, at: At, item: &Node) -> Option<GroupMapping> {
         let (local, external) = match (item.get("local_group"), item.get("external_group_ids")) {
             (Some(local), Some(external)) => {
-                let id = local.get("id").and_then(Node::as_str).or_else(|| local.as_str());
+                let id = local
+                    .get("id")
+                    .and_then(Node::as_str)
+                    .or_else(|| local.as_str());
                 let Some(id) = id else {
                     self.d.error(local, at.msg("local_group needs an `id`"));
                     return None;
@@ -191,7 +196,8 @@ impl Decoder<'_> {
                 Some([(key, external)]) => match key.as_str() {
                     Some(local) => (local.to_string(), external),
                     None => {
-                        self.d.error(key, at.msg("a local group id must be a string"));
+                        self.d
+                            .error(key, at.msg("a local group id must be a string"));
                         return None;
                     }
                 },
