@@ -358,10 +358,11 @@ fn durations() {
         ("500 ms", Duration::from_millis(500)),
         ("1 minute", Duration::from_secs(60)),
         ("2h", Duration::from_secs(7200)),
+        ("1.5", Duration::from_millis(1500)),
     ] {
         assert_eq!(duration(&node(text)), Ok(expected), "{text}");
     }
-    for text in ["0", "0 ms", "-1", "1.5", "ten", "5 fortnights", "~", "[1]"] {
+    for text in ["0", "0 ms", "-1", "ten", "5 fortnights", "~", "[1]"] {
         assert!(duration(&node(text)).is_err(), "{text}");
     }
 }
