@@ -2,13 +2,16 @@
 //! `jwt:` definition of `readonlyrest.yml`, compiled, and the verification of a token
 //! against it.
 //!
-//! Owns: [`JwtDefinition`] (the compiled definition: key, accepted algorithms, claims,
-//! header), [`VerifiedToken`] (a token whose signature and times checked out) and
-//! [`ClaimPath`] (a dotted path into the payload, `realm_access.roles`).
+//! Owns: [`JwtDefinition`] (the compiled definition: key or key set, accepted algorithms,
+//! audience and issuer, claims, header), [`VerifiedToken`] (a token whose signature and
+//! claims checked out) and [`ClaimPath`] (a dotted path into the payload,
+//! `realm_access.roles`).
 //!
 //! Must not: do IO, or hand-write any cryptography. Signatures and times are checked by
 //! the `jsonwebtoken` crate; this module only picks what it accepts. Caching verified
-//! tokens per core is `auth::jwt::cache`, used through `acl::Verifier::jwt`.
+//! tokens per core is `auth::jwt::cache`, used through `acl::Verifier::jwt`. Key sets
+//! (`jwks_file`, `jwks_url`; Ringfence extensions) are `auth::jwt::jwks`, and fetching
+//! one from a URL, on a thread of its own, is `auth::jwt::fetcher`.
 //!
 //! ```text
 //! acl rule ─▶ JwtDefinition::token (header, prefix) ─▶ Verifier::jwt
@@ -20,11 +23,19 @@
 //!   presented to an RSA definition (the public key used as an HMAC secret) is refused,
 //!   and `none` is not even an algorithm `jsonwebtoken` can parse.
 //! - `exp` and `nbf` are checked when present, with [`CLOCK_LEEWAY_SECS`] of leeway;
-//!   ReadonlyREST requires neither. No audience or issuer check (ReadonlyREST has none).
+//!   ReadonlyREST requires neither. `aud` and `iss` are checked only when the definition
+//!   names an `audience` or `issuer` (Ringfence extensions; ReadonlyREST has neither), and
+//!   then a token without the claim is refused.
+//! - With a key set, the token's header `kid` picks the key (`auth::jwt::jwks`); the
+//!   header's `alg` must still be of the configured family.
 
 pub mod cache;
+pub mod fetcher;
+pub mod jwks;
 
+use fetcher::Fetcher;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jwks::KeySet;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -62,6 +73,15 @@ impl SignatureFamily {
             SignatureFamily::Hmac => vec![HS256, HS384, HS512],
             SignatureFamily::Rsa => vec![RS256, RS384, RS512, PS256, PS384, PS512],
             SignatureFamily::Ec => vec![ES256, ES384],
+        }
+    }
+
+    /// The name `signature_algo` gives the family.
+    pub fn label(self) -> &'static str {
+        match self {
+            SignatureFamily::Hmac => "HMAC",
+            SignatureFamily::Rsa => "RSA",
+            SignatureFamily::Ec => "EC",
         }
     }
 }
@@ -166,6 +186,28 @@ impl VerifiedToken {
 pub enum TokenRejected {
     /// Bad signature, wrong algorithm family, malformed token, expired or not yet valid.
     Invalid,
+    /// `aud` or `iss` missing, or not one the definition accepts.
+    WrongAudienceOrIssuer,
+    /// The header names a `kid` the key set does not hold.
+    UnknownKeyId,
+    /// A `jwks_url` whose keys were never fetched (yet): fail closed.
+    NoKeys,
+}
+
+/// Where a definition's keys come from (the `signature_key` form is [`JwtDefinition::new`]).
+#[derive(Debug)]
+pub enum JwksSource {
+    /// `jwks_file`: read by the config decoder, again on each policy reload.
+    File(KeySet),
+    /// `jwks_url`: fetched, and fetched again, by a thread of its own.
+    Url(Fetcher),
+}
+
+/// The keys a definition checks signatures with.
+enum Keys {
+    /// `signature_key`.
+    Static(DecodingKey),
+    Jwks(JwksSource),
 }
 
 /// One compiled `jwt:` entry.
@@ -173,8 +215,12 @@ pub struct JwtDefinition {
     pub name: String,
     /// Unique within one compiled policy: the per-core cache keys tokens by it.
     pub id: u32,
-    key: DecodingKey,
+    keys: Keys,
     validation: Validation,
+    /// Empty: `aud` is not checked.
+    audience: Vec<String>,
+    /// Empty: `iss` is not checked.
+    issuer: Vec<String>,
     pub user_claim: Option<ClaimPath>,
     pub group_ids_claim: Option<ClaimPath>,
     /// Lower case.
@@ -187,8 +233,17 @@ impl fmt::Debug for JwtDefinition {
         f.debug_struct("JwtDefinition")
             .field("name", &self.name)
             .field("id", &self.id)
-            .field("key", &"***")
+            .field(
+                "keys",
+                &match &self.keys {
+                    Keys::Static(_) => "***",
+                    Keys::Jwks(JwksSource::File(_)) => "jwks_file",
+                    Keys::Jwks(JwksSource::Url(_)) => "jwks_url",
+                },
+            )
             .field("algorithms", &self.validation.algorithms)
+            .field("audience", &self.audience)
+            .field("issuer", &self.issuer)
             .field("user_claim", &self.user_claim)
             .field("group_ids_claim", &self.group_ids_claim)
             .field("header_name", &self.header_name)
@@ -206,6 +261,10 @@ pub struct JwtClaims {
     pub header_name: Option<String>,
     /// `None`: [`DEFAULT_HEADER_PREFIX`].
     pub header_prefix: Option<String>,
+    /// `audience`: the token's `aud` must hold one of them (empty: not checked).
+    pub audience: Vec<String>,
+    /// `issuer`: the token's `iss` must be one of them (empty: not checked).
+    pub issuer: Vec<String>,
 }
 
 impl JwtDefinition {
@@ -220,6 +279,35 @@ impl JwtDefinition {
         claims: JwtClaims,
     ) -> Result<JwtDefinition, KeyError> {
         let key = decoding_key(family, signature_key)?;
+        Ok(JwtDefinition::compile(
+            name,
+            id,
+            family,
+            Keys::Static(key),
+            claims,
+        ))
+    }
+
+    /// Compiles a definition whose keys are a JWK Set (`jwks_file` or `jwks_url`). The
+    /// family restricts the token's `alg` as with a `signature_key`; the config decoder
+    /// refuses HMAC here.
+    pub fn with_jwks(
+        name: String,
+        id: u32,
+        family: SignatureFamily,
+        source: JwksSource,
+        claims: JwtClaims,
+    ) -> JwtDefinition {
+        JwtDefinition::compile(name, id, family, Keys::Jwks(source), claims)
+    }
+
+    fn compile(
+        name: String,
+        id: u32,
+        family: SignatureFamily,
+        keys: Keys,
+        claims: JwtClaims,
+    ) -> JwtDefinition {
         let mut validation = Validation::new(family.algorithms()[0]);
         validation.algorithms = family.algorithms();
         // `exp` is checked when present, never required (ReadonlyREST requires none).
@@ -228,11 +316,13 @@ impl JwtDefinition {
         validation.validate_nbf = true;
         validation.validate_aud = false;
         validation.leeway = CLOCK_LEEWAY_SECS;
-        Ok(JwtDefinition {
+        JwtDefinition {
             name,
             id,
-            key,
+            keys,
             validation,
+            audience: claims.audience,
+            issuer: claims.issuer,
             user_claim: claims.user_claim,
             group_ids_claim: claims.group_ids_claim,
             header_name: claims
@@ -242,7 +332,7 @@ impl JwtDefinition {
             header_prefix: claims
                 .header_prefix
                 .unwrap_or_else(|| DEFAULT_HEADER_PREFIX.to_string()),
-        })
+        }
     }
 
     /// The token in the request's header, after the prefix. The prefix is compared without
@@ -265,21 +355,90 @@ impl JwtDefinition {
         &self.header_name
     }
 
-    /// Checks the signature (with an algorithm of the configured family only), `exp` and
-    /// `nbf`. Total: any input is an `Ok` or an `Err`, never a panic.
+    /// Checks the signature (with an algorithm of the configured family only), `exp`,
+    /// `nbf`, and `aud` and `iss` when configured. Total: any input is an `Ok` or an
+    /// `Err`, never a panic. With a `jwks_url` the first call starts the fetching thread
+    /// (`auth::jwt::fetcher`); it never waits for it.
     pub fn verify(&self, token: &str) -> Result<VerifiedToken, TokenRejected> {
-        let data = jsonwebtoken::decode::<serde_json::Value>(token, &self.key, &self.validation)
-            .map_err(|_| TokenRejected::Invalid)?;
+        let claims = match &self.keys {
+            Keys::Static(key) => self.decode(token, key)?,
+            Keys::Jwks(JwksSource::File(set)) => self.decode_with_set(token, set)?,
+            Keys::Jwks(JwksSource::Url(fetcher)) => {
+                let set = fetcher.current().ok_or(TokenRejected::NoKeys)?;
+                let decoded = self.decode_with_set(token, &set);
+                if matches!(decoded, Err(TokenRejected::UnknownKeyId)) {
+                    // Perhaps a rotated key: the fetcher rate-limits these.
+                    fetcher.ask_refresh();
+                }
+                decoded?
+            }
+        };
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64();
-        if !times_hold(&data.claims, now) {
+        if !times_hold(&claims, now) {
             return Err(TokenRejected::Invalid);
         }
-        Ok(VerifiedToken {
-            claims: data.claims,
-        })
+        let audience_holds = one_of(claims.get("aud"), &self.audience, Arrays::Allowed);
+        let issuer_holds = one_of(claims.get("iss"), &self.issuer, Arrays::Refused);
+        if !audience_holds || !issuer_holds {
+            return Err(TokenRejected::WrongAudienceOrIssuer);
+        }
+        Ok(VerifiedToken { claims })
+    }
+
+    fn decode(&self, token: &str, key: &DecodingKey) -> Result<serde_json::Value, TokenRejected> {
+        jsonwebtoken::decode::<serde_json::Value>(token, key, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|_| TokenRejected::Invalid)
+    }
+
+    /// The token checked against the keys of `set` its header picks (`auth::jwt::jwks`).
+    fn decode_with_set(
+        &self,
+        token: &str,
+        set: &KeySet,
+    ) -> Result<serde_json::Value, TokenRejected> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRejected::Invalid)?;
+        if !self.validation.algorithms.contains(&header.alg) {
+            return Err(TokenRejected::Invalid);
+        }
+        let kid = header.kid.as_deref();
+        if kid.is_some_and(|kid| !set.knows(kid)) {
+            return Err(TokenRejected::UnknownKeyId);
+        }
+        let claims = set
+            .keys_for(header.alg, kid)
+            .find_map(|key| self.decode(token, key).ok());
+        claims.ok_or(TokenRejected::Invalid)
+    }
+}
+
+/// Whether a claim may be an array of strings: `aud` may (RFC 7519 §4.1.3), `iss` is one
+/// string (§4.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arrays {
+    Allowed,
+    Refused,
+}
+
+/// Whether `claim` is, or with [`Arrays::Allowed`] holds, one of `accepted`, compared
+/// exactly; no accepted values: yes, whatever the claim.
+fn one_of(claim: Option<&serde_json::Value>, accepted: &[String], arrays: Arrays) -> bool {
+    use serde_json::Value;
+    if accepted.is_empty() {
+        return true;
+    }
+    let is_accepted = |value: &Value| {
+        value
+            .as_str()
+            .is_some_and(|v| accepted.iter().any(|a| a == v))
+    };
+    match claim {
+        Some(Value::Array(values)) if arrays == Arrays::Allowed => values.iter().any(is_accepted),
+        Some(value) => is_accepted(value),
+        None => false,
     }
 }
 

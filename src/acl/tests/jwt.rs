@@ -1,5 +1,6 @@
 //! The JWT rules with tokens signed here: an HMAC secret, and an RSA and an EC key pair
-//! generated once per run (no key material is checked in).
+//! generated once per run (no key material is checked in). Key sets (`jwks_file`,
+//! `jwks_url`) are written here from those keys' public components.
 
 use super::*;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
@@ -15,6 +16,18 @@ struct Keys {
     ec_private: EncodingKey,
     ec_public_pem: String,
     other_ec_private: EncodingKey,
+    /// The RSA public key's modulus and exponent, base64url (a JWK's `n` and `e`).
+    rsa_n: String,
+    rsa_e: String,
+    /// The EC public keys as uncompressed points (`04 || x || y`).
+    ec_point: Vec<u8>,
+    other_ec_point: Vec<u8>,
+}
+
+/// base64url without padding, as JWK members are written (RFC 7518 §6).
+fn b64url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// RSA-2048 generation takes a while: once for every test of the module.
@@ -23,6 +36,7 @@ fn keys() -> &'static Keys {
     KEYS.get_or_init(|| {
         use rsa::pkcs1::EncodeRsaPrivateKey;
         use rsa::pkcs8::{EncodePublicKey, LineEnding};
+        use rsa::traits::PublicKeyParts;
         let rsa = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
         let rsa_public = rsa.to_public_key();
         let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
@@ -34,6 +48,10 @@ fn keys() -> &'static Keys {
             ec_private: EncodingKey::from_ec_der(&ec.serialize_der()),
             ec_public_pem: ec.public_key_pem(),
             other_ec_private: EncodingKey::from_ec_der(&other_ec.serialize_der()),
+            rsa_n: b64url(&rsa_public.n().to_bytes_be()),
+            rsa_e: b64url(&rsa_public.e().to_bytes_be()),
+            ec_point: ec.public_key_raw().to_vec(),
+            other_ec_point: other_ec.public_key_raw().to_vec(),
         }
     })
 }
@@ -399,4 +417,323 @@ readonlyrest:
     }
     // The key itself is never echoed.
     assert!(errors.iter().all(|e| !e.contains("bm90IGEga2V5")));
+}
+
+/// A JWK of the test's RSA public key with these extra members (`kid`, `use`, `alg`).
+fn rsa_jwk(extra: serde_json::Value) -> serde_json::Value {
+    let k = keys();
+    let mut jwk = json!({"kty": "RSA", "n": k.rsa_n, "e": k.rsa_e});
+    jwk.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    jwk
+}
+
+/// A P-256 JWK of the uncompressed point `point`, with a `kid`.
+fn ec_jwk(point: &[u8], kid: &str) -> serde_json::Value {
+    json!({"kty": "EC", "crv": "P-256", "kid": kid, "x": b64url(&point[1..33]), "y": b64url(&point[33..65])})
+}
+
+/// Writes `content` to a file of its own in the temporary folder; returns its path.
+fn temp_file(name: &str, content: &str) -> String {
+    let path =
+        std::env::temp_dir().join(format!("ringfence-jwks-{}-{name}.json", std::process::id()));
+    std::fs::write(&path, content).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// Signs `claims` with `alg` and a header naming `kid` (if any).
+fn sign_kid(
+    alg: Algorithm,
+    key: &EncodingKey,
+    kid: Option<&str>,
+    claims: serde_json::Value,
+) -> String {
+    let mut header = Header::new(alg);
+    header.kid = kid.map(str::to_string);
+    encode(&header, &claims, key).unwrap()
+}
+
+/// The RSA set: an encryption key and an RS256 signing key (the same public key, by
+/// different `kid`s), an HMAC secret and an RSA-OAEP key, both skipped.
+fn rsa_set_file() -> String {
+    let set = json!({"keys": [
+        rsa_jwk(json!({"kid": "enc-1", "use": "enc"})),
+        rsa_jwk(json!({"kid": "rsa-1", "use": "sig", "alg": "RS256"})),
+        {"kty": "oct", "kid": "hmac", "k": b64url(SECRET.as_bytes())},
+        rsa_jwk(json!({"kid": "wrap", "alg": "RSA-OAEP"})),
+    ]});
+    temp_file("rsa", &set.to_string())
+}
+
+fn jwks_policy() -> String {
+    let k = keys();
+    let ec_set = json!({"keys": [ec_jwk(&k.ec_point, "ec-1"), ec_jwk(&k.other_ec_point, "ec-2")]});
+    format!(
+        r#"
+readonlyrest:
+  access_control_rules:
+  - name: rsa set
+    jwt_authentication: rsa_set
+    headers: ["x-which:rsa"]
+  - name: ec set
+    jwt_authentication: ec_set
+    headers: ["x-which:ec"]
+  - name: audience
+    jwt_authentication: audience
+    headers: ["x-which:aud"]
+  jwt:
+  - name: rsa_set
+    signature_algo: RSA
+    jwks_file: "{}"
+    user_claim: sub
+  - name: ec_set
+    signature_algo: EC
+    jwks_file: "{}"
+    user_claim: sub
+  - name: audience
+    signature_algo: EC
+    jwks_file: "{}"
+    audience: [es-gateway, other]
+    issuer: "https://idp.example.com/"
+    user_claim: sub
+"#,
+        rsa_set_file(),
+        temp_file("ec", &ec_set.to_string()),
+        temp_file(
+            "ec-one",
+            &json!({"keys": [ec_jwk(&k.ec_point, "ec-1")]}).to_string()
+        ),
+    )
+}
+
+#[test]
+fn jwks_files_pick_the_key_by_kid_and_skip_keys_not_for_signing() {
+    let k = keys();
+    let acl = compile(&jwks_policy());
+    let to = |which: &str, token: &str| {
+        decide(&acl, &get(&[bearer(token), ("X-Which", which.to_string())]))
+    };
+    let claims = json!({"sub": "svc", "exp": now() + 60});
+    let rs = |alg, kid| sign_kid(alg, &k.rsa_private, kid, claims.clone());
+    assert_eq!(
+        to("rsa", &rs(Algorithm::RS256, Some("rsa-1"))),
+        "allow:rsa set:svc"
+    );
+    // Without `kid`: every usable key is tried.
+    assert_eq!(to("rsa", &rs(Algorithm::RS256, None)), "allow:rsa set:svc");
+    // The key's `alg` is RS256: a PS256 signature by the same key is refused.
+    assert_eq!(to("rsa", &rs(Algorithm::PS256, Some("rsa-1"))), NO_MATCH);
+    assert_eq!(to("rsa", &rs(Algorithm::PS256, None)), NO_MATCH);
+    // The same public key published for encryption (`use: enc`) or RSA-OAEP is skipped.
+    assert_eq!(to("rsa", &rs(Algorithm::RS256, Some("enc-1"))), NO_MATCH);
+    assert_eq!(to("rsa", &rs(Algorithm::RS256, Some("wrap"))), NO_MATCH);
+    assert_eq!(to("rsa", &rs(Algorithm::RS256, Some("unknown"))), NO_MATCH);
+    // The set's `oct` secret never verifies an HMAC token.
+    let secret = EncodingKey::from_secret(SECRET.as_bytes());
+    let hs = sign_kid(Algorithm::HS256, &secret, Some("hmac"), claims.clone());
+    assert_eq!(to("rsa", &hs), NO_MATCH);
+    let expired = sign_kid(
+        Algorithm::RS256,
+        &k.rsa_private,
+        Some("rsa-1"),
+        json!({"sub": "svc", "exp": now() - 60}),
+    );
+    assert_eq!(to("rsa", &expired), NO_MATCH);
+
+    // EC: the `kid` picks the key; a signature by the other key under that `kid` fails.
+    let es = |key, kid| sign_kid(Algorithm::ES256, key, kid, claims.clone());
+    assert_eq!(
+        to("ec", &es(&k.ec_private, Some("ec-1"))),
+        "allow:ec set:svc"
+    );
+    assert_eq!(
+        to("ec", &es(&k.other_ec_private, Some("ec-2"))),
+        "allow:ec set:svc"
+    );
+    assert_eq!(to("ec", &es(&k.other_ec_private, None)), "allow:ec set:svc");
+    assert_eq!(to("ec", &es(&k.other_ec_private, Some("ec-1"))), NO_MATCH);
+    assert_eq!(to("ec", &rs(Algorithm::RS256, Some("ec-1"))), NO_MATCH);
+    for garbage in ["", "a.b.c", "e30.e30.", "x".repeat(5_000).as_str()] {
+        assert_eq!(to("ec", garbage), NO_MATCH, "{garbage:.20}");
+    }
+}
+
+#[test]
+fn audience_and_issuer_are_checked_when_configured() {
+    let k = keys();
+    let acl = compile(&jwks_policy());
+    let with = |extra: serde_json::Value| {
+        let mut claims =
+            json!({"sub": "svc", "aud": "es-gateway", "iss": "https://idp.example.com/"});
+        let object = claims.as_object_mut().unwrap();
+        for (name, value) in extra.as_object().unwrap() {
+            if value.is_null() {
+                object.remove(name);
+            } else {
+                object.insert(name.clone(), value.clone());
+            }
+        }
+        let token = sign_kid(Algorithm::ES256, &k.ec_private, Some("ec-1"), claims);
+        decide(
+            &acl,
+            &get(&[bearer(&token), ("X-Which", "aud".to_string())]),
+        )
+    };
+    assert_eq!(with(json!({})), "allow:audience:svc");
+    assert_eq!(with(json!({"aud": ["x", "other"]})), "allow:audience:svc");
+    for refused in [
+        json!({"aud": null}),
+        json!({"aud": "x"}),
+        json!({"aud": []}),
+        json!({"aud": ["ES-GATEWAY"]}),
+        json!({"aud": 1}),
+        json!({"iss": null}),
+        json!({"iss": "https://idp.example.com"}),
+        json!({"iss": ["https://idp.example.com/"]}),
+    ] {
+        assert_eq!(with(refused.clone()), NO_MATCH, "{refused}");
+    }
+    // Without `audience`/`issuer`, neither claim is looked at.
+    let token = sign_kid(
+        Algorithm::ES256,
+        &k.ec_private,
+        Some("ec-1"),
+        json!({"sub": "svc", "aud": "anyone", "iss": "anybody"}),
+    );
+    let to_ec = get(&[bearer(&token), ("X-Which", "ec".to_string())]);
+    assert_eq!(decide(&acl, &to_ec), "allow:ec set:svc");
+}
+
+#[test]
+fn a_jwks_url_is_fetched_only_when_a_token_needs_it() {
+    use crate::auth::jwt::fetcher::tests::{eventually, JwksServer, Reply};
+    let k = keys();
+    let server = JwksServer::start(Reply::json(
+        &json!({"keys": [ec_jwk(&k.ec_point, "ec-1")]}).to_string(),
+    ));
+    let acl = compile(&format!(
+        r#"
+readonlyrest:
+  access_control_rules:
+  - name: idp
+    jwt_authentication: idp
+  jwt:
+  - name: idp
+    signature_algo: EC
+    jwks_url: "{}"
+    jwks_refresh: 10 min
+    user_claim: sub
+"#,
+        server.url()
+    ));
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(server.hits(), 0, "compiling the policy fetches nothing");
+    let token = sign_kid(
+        Algorithm::ES256,
+        &k.ec_private,
+        Some("ec-1"),
+        json!({"sub": "svc"}),
+    );
+    assert!(eventually(5, || decide(&acl, &get(&[bearer(&token)]))
+        == "allow:idp:svc"));
+    let forged = sign_kid(
+        Algorithm::ES256,
+        &k.other_ec_private,
+        Some("ec-1"),
+        json!({"sub": "svc"}),
+    );
+    assert_eq!(decide(&acl, &get(&[bearer(&forged)])), NO_MATCH);
+    assert_eq!(server.hits(), 1);
+}
+
+#[test]
+fn jwks_config_errors_name_the_line_and_column() {
+    let rsa = rsa_set_file();
+    let not_a_set = temp_file("not-a-set", r#"{"x": 1}"#);
+    let errors = try_acl(&format!(
+        r#"
+readonlyrest:
+  access_control_rules:
+  - name: a
+    auth_key: "u:p"
+  jwt:
+  - name: both
+    signature_algo: RSA
+    signature_key: "x"
+    jwks_file: "{rsa}"
+  - name: missing_file
+    signature_algo: RSA
+    jwks_file: "/nonexistent/ringfence/jwks.json"
+  - name: not_a_set
+    signature_algo: RSA
+    jwks_file: "{not_a_set}"
+  - name: no_usable
+    signature_algo: EC
+    jwks_file: "{rsa}"
+  - name: bad_url
+    signature_algo: RSA
+    jwks_url: "ftp://idp.example.com/jwks"
+  - name: relative_url
+    signature_algo: RSA
+    jwks_url: "/jwks.json"
+  - name: bad_refresh
+    signature_algo: RSA
+    jwks_url: "https://idp.example.com/jwks"
+    jwks_refresh: soon
+  - name: zero_refresh
+    signature_algo: RSA
+    jwks_url: "https://idp.example.com/jwks"
+    jwks_refresh: 0
+  - name: refresh_without_url
+    signature_algo: RSA
+    jwks_file: "{rsa}"
+    jwks_refresh: 5 min
+  - name: hmac_set
+    jwks_file: "{rsa}"
+  - name: bad_audience
+    signature_algo: RSA
+    jwks_url: "https://idp.example.com/jwks"
+    audience: []
+    issuer: {{a: b}}
+  - name: fine
+    signature_algo: RSA
+    jwks_url: "http://idp.example.com:8080/jwks"
+    jwks_refresh: 60
+    audience: es-gateway
+    issuer: ["https://a/", "https://b/"]
+"#
+    ))
+    .unwrap_err();
+    let expected = [
+        "readonlyrest.yml:10:5: jwt `both`: give exactly one of signature_key, jwks_file and jwks_url",
+        "readonlyrest.yml:13:16: jwt `missing_file`: jwks_file `/nonexistent/ringfence/jwks.json` cannot be read",
+        "readonlyrest.yml:16:16: jwt `not_a_set`: jwks_file ",
+        "readonlyrest.yml:19:16: jwt `no_usable`: jwks_file ",
+        "readonlyrest.yml:22:15: jwt entry: jwks_url must be an absolute http:// or https:// URL",
+        "readonlyrest.yml:25:15: jwt entry: jwks_url must be an absolute http:// or https:// URL",
+        "readonlyrest.yml:29:19: jwt entry: jwks_refresh must be a duration",
+        "readonlyrest.yml:33:19: jwt entry: jwks_refresh must be a duration",
+        "readonlyrest.yml:37:5: jwt `refresh_without_url`: jwks_refresh needs jwks_url",
+        "readonlyrest.yml:39:16: jwt `hmac_set`: a key set (jwks_file, jwks_url) needs signature_algo RSA or EC",
+        "readonlyrest.yml:43:15: jwt entry: audience must be a non-empty string or a list of them",
+        "readonlyrest.yml:44:13: jwt entry: issuer must be a non-empty string or a list of them",
+    ];
+    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+    for (error, prefix) in errors.iter().zip(expected) {
+        assert!(
+            error.starts_with(prefix),
+            "{error}\n  expected to start with\n{prefix}"
+        );
+    }
+    assert!(
+        errors[2].ends_with("is not a JWK Set: it needs a `keys` array"),
+        "{}",
+        errors[2]
+    );
+    assert!(
+        errors[3].contains("has no usable EC signature key (4 keys in the set"),
+        "{}",
+        errors[3]
+    );
 }

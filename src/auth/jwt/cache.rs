@@ -12,6 +12,11 @@
 //! flood of one bad token costs one check per second per core, and a token that becomes
 //! valid, `nbf`, is not refused for long). Verified and refused tokens live in separately
 //! bounded tables, so a flood of random tokens can never push a good one out.
+//!
+//! Key rotation (`jwks_file` reloaded, `jwks_url` fetched again): a verified entry is not
+//! dropped when its key leaves the set; it is served until its TTL ends, so a token of a
+//! rotated-out key passes at most [`VERIFIED_TTL`] longer. A policy reload clears the
+//! cache anyway (new definition ids).
 
 use super::VerifiedToken;
 use crate::auth::bounded::BoundedTable;

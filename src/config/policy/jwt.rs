@@ -10,20 +10,38 @@
 //!   group_ids_claim: realm_access.roles   # aliases groups_claim, roles_claim
 //!   header_name: Authorization     # default
 //!   header_prefix: "Bearer "       # default
+//! - name: idp                      # Ringfence extensions (ReadonlyREST has none of these):
+//!   signature_algo: RSA            # RSA or EC with a key set
+//!   jwks_url: https://idp.example.com/.well-known/jwks.json   # or jwks_file: /etc/jwks.json
+//!   jwks_refresh: 5 min            # jwks_url only; the default
+//!   audience: es-gateway           # or a list: `aud` must hold one of them
+//!   issuer: "https://idp.example.com/"   # or a list: `iss` must be one of them
+//!   user_claim: sub
 //! ```
 //!
 //! Startup variables in `signature_key` are replaced before this runs (the whole section
 //! goes through `startup_variables`). A definition that does not compile is an error at its
 //! own line; the rules that name it then report nothing more about it.
+//!
+//! Exactly one of `signature_key`, `jwks_file` and `jwks_url`. A `jwks_file` (relative to
+//! the policy file's folder) is read here, so an unreadable or unusable one is an error at
+//! its line, and it is read again whenever the policy reloads (SIGHUP, or the watched file
+//! changing): that is how a file's keys rotate. A `jwks_url` is only checked here; nothing
+//! is fetched and no thread starts until a token needs its keys (`auth::jwt::fetcher`).
 
 use super::{At, Decoder};
 use crate::acl::groups::GroupsLogic;
 use crate::acl::jwt::JwtRule;
 use crate::acl::rule::{AuthRule, Rule};
-use crate::auth::jwt::{ClaimPath, JwtClaims, JwtDefinition, SignatureFamily};
+use crate::auth::jwt::fetcher::{
+    Fetcher, DEFAULT_JWKS_REFRESH, MAX_JWKS_REFRESH, MIN_JWKS_REFRESH,
+};
+use crate::auth::jwt::jwks::KeySet;
+use crate::auth::jwt::{ClaimPath, JwksSource, JwtClaims, JwtDefinition, SignatureFamily};
 use crate::config::error::entries;
 use crate::config::yaml::Node;
 use std::sync::Arc;
+use std::time::Duration;
 
 const DEFINITION_KEYS: &[&str] = &[
     "name",
@@ -37,7 +55,19 @@ const DEFINITION_KEYS: &[&str] = &[
     "header_name",
     "header_prefix",
     "external_validator",
+    "jwks_file",
+    "jwks_url",
+    "jwks_refresh",
+    "audience",
+    "issuer",
 ];
+
+/// Where a definition's keys come from, as written.
+enum KeyText<'n> {
+    SignatureKey(&'n str),
+    JwksFile(&'n str),
+    JwksUrl(&'n str),
+}
 
 /// The compiled `jwt:` section.
 #[derive(Debug, Default)]
@@ -86,7 +116,11 @@ impl Decoder<'_> {
         let section = "jwt entry";
         let mut name: Option<String> = None;
         let mut family = SignatureFamily::Hmac;
-        let mut key: Option<(&str, &Node)> = None;
+        let mut key: Option<(KeyText, &Node)> = None;
+        let mut key_sources: Vec<&Node> = Vec::new();
+        let mut refresh: Option<(Duration, &Node)> = None;
+        let mut family_node: Option<&Node> = None;
+        let mut url_written = false;
         let mut claims = JwtClaims::default();
         let mut group_ids_key: Option<&Node> = None;
         let mut none_algorithm = None;
@@ -95,14 +129,34 @@ impl Decoder<'_> {
             match (key_name, text) {
                 ("name", Some(text)) if !text.is_empty() => name = Some(text.to_string()),
                 ("signature_algo", Some(text)) => match SignatureFamily::parse(text) {
-                    Some(parsed) => family = parsed,
+                    Some(parsed) => {
+                        family = parsed;
+                        family_node = Some(value);
+                    }
                     None if text.eq_ignore_ascii_case("none") => none_algorithm = Some(value),
                     None => self.d.error(
                         value,
                         format!("jwt entry: signature_algo `{text}` must be HMAC, RSA or EC"),
                     ),
                 },
-                ("signature_key", Some(text)) => key = Some((text, value)),
+                ("signature_key", Some(text)) => {
+                    key_sources.push(key_node);
+                    key = Some((KeyText::SignatureKey(text), value));
+                }
+                ("jwks_file", Some(text)) if !text.trim().is_empty() => {
+                    key_sources.push(key_node);
+                    key = Some((KeyText::JwksFile(text.trim()), value));
+                }
+                ("jwks_url", Some(text)) => {
+                    key_sources.push(key_node);
+                    url_written = true;
+                    if let Some(url) = self.jwks_url(value, text) {
+                        key = Some((KeyText::JwksUrl(url), value));
+                    }
+                }
+                ("jwks_refresh", _) => refresh = self.jwks_refresh(value).map(|r| (r, key_node)),
+                ("audience", _) => claims.audience = self.jwt_texts(value, key_name),
+                ("issuer", _) => claims.issuer = self.jwt_texts(value, key_name),
                 ("user_claim", Some(text)) => claims.user_claim = self.claim_path(value, text),
                 ("group_ids_claim" | "groups_claim" | "roles_claim", Some(text)) => {
                     if group_ids_key.replace(key_node).is_some() {
@@ -144,27 +198,140 @@ impl Decoder<'_> {
             self.d
                 .error(item, format!("duplicate jwt definition name `{name}`"));
         }
+        if let [_, second, ..] = key_sources[..] {
+            self.d.error(
+                second,
+                format!("jwt `{name}`: give exactly one of signature_key, jwks_file and jwks_url"),
+            );
+        }
+        if let (Some((_, node)), false) = (refresh, url_written) {
+            self.d
+                .error(node, format!("jwt `{name}`: jwks_refresh needs jwks_url"));
+        }
         let Some((key_text, key_node)) = key else {
-            if none_algorithm.is_none() {
-                self.d
-                    .error(item, format!("jwt `{name}`: needs `signature_key`"));
+            if none_algorithm.is_none() && key_sources.is_empty() {
+                self.d.error(
+                    item,
+                    format!("jwt `{name}`: needs `signature_key` (or, beyond ReadonlyREST, `jwks_file` or `jwks_url`)"),
+                );
             }
             self.jwt.broken.push(name);
             return;
         };
+        if !matches!(key_text, KeyText::SignatureKey(_)) && family == SignatureFamily::Hmac {
+            self.d.error(
+                family_node.unwrap_or(key_node),
+                format!("jwt `{name}`: a key set (jwks_file, jwks_url) needs signature_algo RSA or EC: shared HMAC secrets (`oct` keys) from a key set are not supported"),
+            );
+        }
         if self.d.error_count() > errors_before {
             self.jwt.broken.push(name);
             return;
         }
-        self.next_key_id += 1;
-        match JwtDefinition::new(name.clone(), self.next_key_id, family, key_text, claims) {
-            Ok(definition) => self.jwt.compiled.push(Arc::new(definition)),
+        let id = self.next_key_id + 1;
+        let compiled = match key_text {
+            KeyText::SignatureKey(text) => {
+                JwtDefinition::new(name.clone(), id, family, text, claims)
+                    // The message never contains the key itself.
+                    .map_err(|e| e.to_string())
+            }
+            KeyText::JwksFile(path) => self.jwks_file(path, family).map(|set| {
+                JwtDefinition::with_jwks(name.clone(), id, family, JwksSource::File(set), claims)
+            }),
+            KeyText::JwksUrl(url) => {
+                let refresh = refresh.map_or(DEFAULT_JWKS_REFRESH, |(r, _)| r);
+                let fetcher = Fetcher::new(name.clone(), url.to_string(), refresh, family);
+                Ok(JwtDefinition::with_jwks(
+                    name.clone(),
+                    id,
+                    family,
+                    JwksSource::Url(fetcher),
+                    claims,
+                ))
+            }
+        };
+        match compiled {
+            Ok(definition) => {
+                self.next_key_id = id;
+                self.jwt.compiled.push(Arc::new(definition));
+            }
             Err(e) => {
-                // The message never contains the key itself.
                 self.d.error(key_node, format!("jwt `{name}`: {e}"));
                 self.jwt.broken.push(name);
             }
         }
+    }
+
+    /// The usable keys of the JWK Set in the file at `path` (relative: to the policy
+    /// file's folder), or why there are none.
+    fn jwks_file(&self, path: &str, family: SignatureFamily) -> Result<KeySet, String> {
+        let base = self.d.file().parent().unwrap_or(std::path::Path::new(""));
+        let full = base.join(path);
+        let bytes = std::fs::read(&full)
+            .map_err(|e| format!("jwks_file `{}` cannot be read: {e}", full.display()))?;
+        KeySet::parse(&bytes, family).map_err(|e| format!("jwks_file `{}` {e}", full.display()))
+    }
+
+    /// A `jwks_url`: an absolute `http` or `https` URL with a host.
+    fn jwks_url<'t>(&mut self, node: &Node, text: &'t str) -> Option<&'t str> {
+        let url = text.trim();
+        let parsed = url.parse::<ureq::http::Uri>().ok();
+        let fits = parsed.as_ref().is_some_and(|uri| {
+            let scheme = uri.scheme_str().map(str::to_ascii_lowercase);
+            matches!(scheme.as_deref(), Some("http" | "https"))
+                && uri.host().is_some_and(|h| !h.is_empty())
+        });
+        if !fits {
+            self.d.error(
+                node,
+                "jwt entry: jwks_url must be an absolute http:// or https:// URL",
+            );
+            return None;
+        }
+        Some(url)
+    }
+
+    /// `jwks_refresh`: a duration (`5 min`, `30 sec`, `60`) within the accepted bounds.
+    fn jwks_refresh(&mut self, node: &Node) -> Option<Duration> {
+        let refresh = node
+            .as_str()
+            .filter(|_| !node.is_null())
+            .and_then(crate::config::policy::parse_duration);
+        match refresh {
+            Some(r) if (MIN_JWKS_REFRESH..=MAX_JWKS_REFRESH).contains(&r) => Some(r),
+            _ => {
+                self.d.error(
+                    node,
+                    format!(
+                        "jwt entry: jwks_refresh must be a duration from {} s to {} s, such as `5 min`, `30 sec` or `60` (seconds)",
+                        MIN_JWKS_REFRESH.as_secs(),
+                        MAX_JWKS_REFRESH.as_secs()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `audience` or `issuer`: one non-empty string or a non-empty list of them.
+    fn jwt_texts(&mut self, node: &Node, key: &str) -> Vec<String> {
+        let text = |n: &Node| {
+            n.as_str()
+                .filter(|t| !n.is_null() && !t.is_empty())
+                .map(str::to_string)
+        };
+        let texts: Option<Vec<String>> = match node.as_seq() {
+            Some(items) if !items.is_empty() => items.iter().map(text).collect(),
+            Some(_) => None,
+            None => text(node).map(|t| vec![t]),
+        };
+        texts.unwrap_or_else(|| {
+            self.d.error(
+                node,
+                format!("jwt entry: {key} must be a non-empty string or a list of them"),
+            );
+            Vec::new()
+        })
     }
 
     fn claim_path(&mut self, node: &Node, text: &str) -> Option<ClaimPath> {
