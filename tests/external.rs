@@ -3,10 +3,13 @@
 //! make of each reply, and how they fail (service down, slow, failing, huge replies), the
 //! circuit breaker, the queue bound, and the threads' lifetime.
 
+#[path = "support/block_on.rs"]
+mod block_on;
 #[path = "support/http_service.rs"]
 mod http_service;
 
 use base64::Engine;
+use block_on::block_on;
 use http_service::{HttpService, Reply, Request};
 use ringfence::auth::external::{
     default_header, Endpoint, ExternalAuthConfig, ExternalAuthService, GroupsProviderConfig,
@@ -14,32 +17,9 @@ use ringfence::auth::external::{
     QUEUE_CAPACITY,
 };
 use ringfence::auth::remote::{Answer, Question, RemoteService, Unavailable};
-use std::future::Future;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
-
-struct Unpark(std::thread::Thread);
-
-impl Wake for Unpark {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-/// Waits for `future` on this thread (the services' futures are channel receivers).
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return output;
-        }
-        std::thread::park_timeout(Duration::from_millis(100));
-    }
-}
 
 fn authenticate(user: &str, password: &str) -> Question {
     Question::Authenticate {
@@ -173,6 +153,11 @@ fn a_failing_service_is_unavailable_not_a_wrong_password() {
         "{reason}"
     );
     assert!(!reason.contains("s3cr3t-pw"), "{reason}");
+    // A rate limit is no verdict on the password either (not a failed login).
+    let limited = HttpService::start(|_: &Request| Reply::Body(429, String::new()));
+    let service = auth_service("ext429", &limited.url("/"), HttpSettings::default());
+    let reason = unavailable(block_on(service.ask(authenticate("alice", "secret"))));
+    assert!(reason.contains("429"), "{reason}");
 }
 
 #[test]
@@ -366,6 +351,8 @@ fn groups_service() -> HttpService {
             Some("text") => Reply::Body(200, "not json".to_string()),
             Some("moved") => Reply::Body(302, String::new()),
             Some("broken") => Reply::Body(500, String::new()),
+            Some("limited") => Reply::Body(429, String::new()),
+            Some("token-expired") => Reply::Body(401, String::new()),
             _ => Reply::Body(404, r#"{"error":"no such user"}"#.to_string()),
         }
     })
@@ -423,18 +410,14 @@ fn groups_by_post_with_the_user_in_a_header_and_default_headers() {
         block_on(service.ask(groups_of("alice"))),
         known(&["g1", "2", "g3"])
     );
-    // A groups provider checks no password: authentication is answered with the groups.
-    assert_eq!(
-        block_on(service.ask(authenticate("alice", "any"))),
-        known(&["g1", "2", "g3"])
-    );
-    // A user name that cannot be a header value is not sent.
-    assert_eq!(
-        block_on(service.ask(groups_of("evil\r\nx-user: alice"))),
-        Ok(Answer::Rejected)
-    );
+    // A groups provider checks no password: never "authenticated" by it.
+    let reason = unavailable(block_on(service.ask(authenticate("alice", "any"))));
+    assert!(reason.contains("checks no passwords"), "{reason}");
+    // A user name that cannot be a header value is not sent: its groups are unknown.
+    let reason = unavailable(block_on(service.ask(groups_of("evil\r\nx-user: alice"))));
+    assert!(reason.contains("cannot be sent in a header"), "{reason}");
     let requests = server.requests();
-    assert_eq!(requests.len(), 2);
+    assert_eq!(requests.len(), 1);
     let request = &requests[0];
     assert_eq!(request.method, "POST");
     assert_eq!(request.target, "/groups");
@@ -459,6 +442,12 @@ fn what_each_groups_reply_means() {
     );
     let reason = unavailable(block_on(service.ask(groups_of("text"))));
     assert!(reason.contains("not JSON"), "{reason}");
+    // A 4xx other than 404 says nothing about the user (the gateway's own token refused, a
+    // rate limit): unknown groups, so that a forbid block never fails open.
+    for (user, status) in [("limited", "429"), ("token-expired", "401")] {
+        let reason = unavailable(block_on(service.ask(groups_of(user))));
+        assert!(reason.contains(status), "{reason}");
+    }
     let reason = unavailable(block_on(service.ask(groups_of("moved"))));
     assert!(
         reason.contains("302") && reason.contains("redirects"),

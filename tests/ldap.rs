@@ -5,9 +5,12 @@
 //! Tests run one at a time (`serial`): each starts its own slapd, and the last one
 //! counts the process's LDAP threads.
 
+#[path = "support/block_on.rs"]
+mod block_on;
 #[path = "support/slapd.rs"]
 mod slapd;
 
+use block_on::block_on;
 use ringfence::auth::ldap::{
     BindCredentials, GroupSearch, HaMode, LdapServer, LdapService, LdapSettings, UserSearch,
 };
@@ -16,9 +19,8 @@ use slapd::Slapd;
 use std::future::Future;
 use std::net::TcpListener;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::Thread;
+use std::sync::{Mutex, MutexGuard};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 const GROUPS: &str = "ou=Groups,dc=example,dc=com";
@@ -28,30 +30,9 @@ fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Wakes the thread that waits in `block_on`.
-struct Unpark(Thread);
-
-impl Wake for Unpark {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut context = Context::from_waker(&waker);
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
-            return output;
-        }
-        std::thread::park();
-    }
-}
-
 /// The answer if the future is complete at once (a full queue, an open circuit).
 fn ready_now(future: &mut PendingAnswer) -> Option<Result<Answer, Unavailable>> {
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let waker = block_on::waker();
     match Pin::new(future).poll(&mut Context::from_waker(&waker)) {
         Poll::Ready(answer) => Some(answer),
         Poll::Pending => None,
@@ -176,6 +157,11 @@ fn wrong_empty_unknown_ambiguous_and_injected_credentials_are_rejected() {
         ("cartman)(uid=*", "user1"),
         ("cartman)(|(uid=*", "user1"),
         ("c*", "user1"),
+        // Spellings the directory matches to cartman but the gateway's rules would not:
+        // only the directory's own spelling authenticates.
+        ("CARTMAN", "user1"),
+        (" cartman", "user1"),
+        ("ｃａｒｔｍａｎ", "user1"),
     ] {
         assert_eq!(
             authenticate(&ldap, user, password),

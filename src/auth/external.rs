@@ -21,6 +21,7 @@
 //! |---|---|
 //! | `success_status_code` (default 204) | `Known { groups: [] }` |
 //! | 5xx (other than the success code) | `Unavailable` (a failing service is not a wrong password; counts for the breaker) |
+//! | 407, 408, 429 (the service could not judge: a proxy, a timeout, a rate limit) | `Unavailable` (not a failed login) |
 //! | any other status (401, 403, 200 when 204 is expected, 3xx: not followed) | `Rejected` |
 //! | no connection, timeout, broken HTTP | `Unavailable` (counts for the breaker) |
 //!
@@ -30,14 +31,16 @@
 //! with the user name as the header `<auth_token_name>: <user>` or the URL-encoded query
 //! parameter `<auth_token_name>=<user>` (`auth_token_passed_as`), after the
 //! `default_headers` / `default_query_parameters` (POST sends no body, as ReadonlyREST).
-//! A groups provider never sees a password: an `Authenticate` question is answered as
-//! `Groups` for its user.
+//! A groups provider never sees a password: an `Authenticate` question is answered
+//! `Unavailable` (it cannot check one), and so is a user name that cannot be written in a
+//! header (the provider was not asked: its groups are unknown, not empty).
 //!
 //! | the service answers | [`Answer`] |
 //! |---|---|
 //! | 2xx with JSON | `Known { groups }`: the strings (numbers as text) `response_group_ids_json_path` selects; none selected is no groups |
 //! | 2xx, not JSON, or more than [`MAX_RESPONSE_BYTES`] | `Unavailable` (ReadonlyREST would see no groups; failing closed keeps a `groups_not_any_of` from allowing on a broken reply) |
-//! | 4xx (the user is unknown or refused) | `Rejected` (ReadonlyREST fails the rule on any non-2xx) |
+//! | 404 (the user is unknown) | `Rejected` (ReadonlyREST fails the rule on any non-2xx) |
+//! | any other 4xx (the gateway's own token refused, a rate limit, a timeout: nothing about the user) | `Unavailable`, so that a forbid block with a groups check never fails open |
 //! | 5xx, no connection, timeout | `Unavailable` (counts for the breaker) |
 //! | 1xx, 3xx (redirects are not followed) | `Unavailable` |
 //!
@@ -271,6 +274,8 @@ impl Exchange for BasicAuthExchange {
                 let status = response.status().as_u16();
                 if status == self.success_status {
                     Outcome::Reply(Ok(Answer::Known { groups: Vec::new() }))
+                } else if matches!(status, 407 | 408 | 429) {
+                    Outcome::Reply(Err(self.unavailable(format!("answered HTTP {status}"))))
                 } else if status >= 500 {
                     Outcome::Failure(self.unavailable(format!("answered HTTP {status}")))
                 } else {
@@ -373,7 +378,8 @@ impl RemoteService for GroupsProviderService {
         &self.config.name
     }
 
-    /// `Authenticate` is answered as `Groups`: the provider never checks a password.
+    /// `Authenticate` is answered `Unavailable` (by the exchange): the provider never
+    /// checks a password.
     fn ask(&self, question: Question) -> PendingAnswer {
         self.queue.ask(question)
     }
@@ -442,9 +448,17 @@ impl GroupsExchange {
             Err(e) => return Outcome::Failure(self.unavailable(describe(&e))),
         };
         match serde_json::from_slice::<serde_json::Value>(&body) {
-            Ok(json) => Outcome::Reply(Ok(Answer::Known {
-                groups: self.path.strings(&json),
-            })),
+            Ok(json) => {
+                let groups = self.path.strings(&json);
+                if groups.len() > remote::MAX_GROUPS {
+                    return Outcome::Reply(Err(self.unavailable(format!(
+                        "names {} groups, more than {} (every request would copy them)",
+                        groups.len(),
+                        remote::MAX_GROUPS
+                    ))));
+                }
+                Outcome::Reply(Ok(Answer::Known { groups }))
+            }
             Err(e) => Outcome::Reply(Err(
                 self.unavailable(format!("the response is not JSON ({e})"))
             )),
@@ -454,16 +468,24 @@ impl GroupsExchange {
 
 impl Exchange for GroupsExchange {
     fn run(&self, question: &Question) -> Outcome {
-        let user = question.user();
+        let Question::Groups { user } = question else {
+            // Never asked by a rule: a groups provider cannot check a password.
+            return Outcome::Reply(Err(self.unavailable("checks no passwords")));
+        };
         if matches!(self.token, TokenPassing::Header(_)) && HeaderValue::from_str(user).is_err() {
-            // A name that cannot be written in a header cannot be one the service knows.
-            return Outcome::Reply(Ok(Answer::Rejected));
+            // Not asked, so its groups are unknown (not none): fail closed.
+            return Outcome::Reply(Err(
+                self.unavailable("the user name cannot be sent in a header")
+            ));
         }
         match self.send(user) {
             Err(e) => Outcome::Failure(self.unavailable(describe(&e))),
             Ok(response) => match response.status().as_u16() {
                 200..=299 => self.groups(response),
-                400..=499 => Outcome::Reply(Ok(Answer::Rejected)),
+                404 => Outcome::Reply(Ok(Answer::Rejected)),
+                status @ 400..=499 => Outcome::Reply(Err(self.unavailable(format!(
+                    "answered HTTP {status}, which says nothing about the user"
+                )))),
                 status @ 500.. => {
                     Outcome::Failure(self.unavailable(format!("answered HTTP {status}")))
                 }

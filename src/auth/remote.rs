@@ -31,6 +31,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+/// The most groups an answer may name: a cached answer's groups are copied for every
+/// request that reads them. A service naming more is unavailable (never truncated: a group
+/// past a cut could be the one a forbid block looks for).
+pub const MAX_GROUPS: usize = 4_096;
+
 /// What a rule asks a service.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Question {
@@ -114,6 +119,16 @@ pub trait RemoteService: Send + Sync + fmt::Debug {
     /// The definition's `cache_ttl`: how long an answer may be reused (`None`: the
     /// gateway's default for remote answers).
     fn cache_ttl(&self) -> Option<Duration>;
+}
+
+/// The name of a service's thread: `prefix` and the definition's name, with anything but
+/// printable ASCII replaced (a NUL byte in a configured name would make `spawn` panic).
+pub fn thread_name(prefix: &str, name: &str) -> String {
+    let printable: String = name
+        .chars()
+        .map(|c| if c.is_ascii_graphic() { c } else { '_' })
+        .collect();
+    format!("{prefix}-{printable}")
 }
 
 /// An answer for a future that is already complete (a full queue, an open circuit).

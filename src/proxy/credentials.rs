@@ -80,6 +80,8 @@ pub struct Credentials {
     tokens: RefCell<TokenCache>,
     /// Identity-service answers under the current policy.
     answers: RefCell<AnswerCache>,
+    /// When this core last logged a service's failure (at most one line a second).
+    unavailable_logged: Cell<Option<Instant>>,
     /// Questions on their way to a service from this core: a burst of requests with the
     /// same credentials (a client opening many connections) asks once.
     asking: RefCell<HashMap<CacheTag, Shared<PendingAnswer>>>,
@@ -144,6 +146,7 @@ impl Credentials {
             tokens: RefCell::new(TokenCache::default()),
             answers: RefCell::new(AnswerCache::default()),
             asking: RefCell::new(HashMap::new()),
+            unavailable_logged: Cell::new(None),
             limiter: Arc::clone(&shared.limiter),
             known_good: RefCell::new(KnownGood::new(MAX_KNOWN_GOOD, KNOWN_GOOD_TTL)),
             recent_failures: RefCell::new(KnownGood::new(MAX_KNOWN_GOOD, settings.failure_window)),
@@ -292,12 +295,29 @@ impl Credentials {
                 flight.await
             }
         };
+        if let Err(unavailable) = &answer {
+            self.log_unavailable(unavailable);
+        }
         if self.generation.get() == generation {
             self.answers
                 .borrow_mut()
                 .insert(tag, answer.clone(), ask.cache_ttl, Instant::now());
         }
         Ok(answer)
+    }
+
+    /// The cause of a service's failure, for the operator (the client's 503 names only the
+    /// service): at most one line a second per core, however many requests it fails.
+    fn log_unavailable(&self, unavailable: &Unavailable) {
+        let now = Instant::now();
+        let recent = self
+            .unavailable_logged
+            .get()
+            .is_some_and(|at| now.duration_since(at) < Duration::from_secs(1));
+        if !recent {
+            self.unavailable_logged.set(Some(now));
+            tracing::warn!(reason = %unavailable.reason, "identity service unavailable");
+        }
     }
 
     /// The cache tag of a question to a service. The question's kind is part of the key:

@@ -174,14 +174,19 @@ impl Denial {
                 delay: *delay,
                 ..Answer::plain(503, "es_rejected_execution_exception", reason.to_string())
             },
-            Denial::Unavailable { reason } => Answer {
-                headers: vec![("retry-after", "1".to_string())],
-                ..Answer::plain(
-                    503,
-                    "authentication_service_unavailable_exception",
-                    reason.clone(),
-                )
-            },
+            // The cause names hosts, DNs and the directory's own words: it goes to the log
+            // (`proxy::credentials`); the client learns only which service failed.
+            Denial::Unavailable { reason } => {
+                let service = reason.split(": ").next().unwrap_or_default();
+                Answer {
+                    headers: vec![("retry-after", "1".to_string())],
+                    ..Answer::plain(
+                        503,
+                        "authentication_service_unavailable_exception",
+                        format!("{service} is unavailable; the gateway's log has the cause"),
+                    )
+                }
+            }
             Denial::NotStarted { status } => Answer {
                 status: *status,
                 ..forbidden(

@@ -76,6 +76,10 @@ const DEFINITIONS: &str = r#"
     port: 389
     search_user_base_DN: "ou=People,dc=example,dc=com"
     search_groups_base_DN: "ou=Groups,dc=example,dc=com"
+  - name: no-groups
+    host: 127.0.0.1
+    port: 389
+    search_user_base_DN: "ou=People,dc=example,dc=com"
   external_authentication_service_configs:
   - name: ext1
     authentication_endpoint: "http://127.0.0.1:8080/auth"
@@ -312,6 +316,8 @@ fn rule_errors_name_the_place() {
     groups_provider_authorization: {{user_groups_provider: gp1, groups_any_of: ["g"]}}
   - name: five
     external_authentication: {{service: ext1, cache_ttl: soon}}
+  - name: six
+    ldap_auth: {{name: no-groups, groups_not_any_of: ["banned"]}}
   users:
   - username: "*"
     groups: [{{devops: ["x"]}}]
@@ -320,13 +326,16 @@ fn rule_errors_name_the_place() {
     ))
     .unwrap_err()
     .join("\n");
+    // A definition without a group search gives every user no groups: a groups condition
+    // on it would let `groups_not_any_of` (or a forbid block) fail open.
     for expected in [
-        "readonlyrest.yml:4:23: block `one`: rule `ldap_auth`: `nope` names no ldaps definition (known: ldap1)",
+        "readonlyrest.yml:4:23: block `one`: rule `ldap_auth`: `nope` names no ldaps definition (known: ldap1, no-groups)",
         "readonlyrest.yml:6:25: block `two`: rule `ldap_authorization`: needs a groups condition",
         "readonlyrest.yml:9:40: unknown key `groups_any_of` in ldap_authentication",
         "readonlyrest.yml:11:5: block `four`: an authorization rule needs an authentication rule in the same block",
         "readonlyrest.yml:13:57: block `five`: rule `external_authentication`: cache_ttl must be a duration",
-        "readonlyrest.yml:15:13: users entry `*`: mapping groups to external ones needs external groups",
+        "block `six`: rule `ldap_auth`: ldaps `no-groups` has no group search (search_groups_base_DN), which a groups condition needs",
+        "readonlyrest.yml:17:13: users entry `*`: mapping groups to external ones needs external groups",
     ] {
         assert!(errors.contains(expected), "missing {expected:?} in:\n{errors}");
     }

@@ -262,13 +262,15 @@ impl JsonPath {
     /// number elements; anything else is skipped. Empty strings and repeats are dropped.
     pub fn strings(&self, root: &Value) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
+        // Repeats found by hash, not by scanning: a 1 MiB reply holds some 150,000 ids.
+        let mut seen = std::collections::HashSet::new();
         let mut push = |value: &Value| {
             let text = match value {
                 Value::String(s) => s.clone(),
                 Value::Number(n) => n.to_string(),
                 _ => return,
             };
-            if !text.is_empty() && !out.contains(&text) {
+            if !text.is_empty() && seen.insert(text.clone()) {
                 out.push(text);
             }
         };

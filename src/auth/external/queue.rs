@@ -73,7 +73,7 @@ impl<E: Exchange> Queue<E> {
     ) -> Queue<E> {
         Queue {
             label,
-            thread_name: format!("ringfence-ext-{name}"),
+            thread_name: crate::auth::remote::thread_name("ringfence-ext", name),
             threads: threads.max(1),
             breaker: Arc::new(breaker),
             exchange: Arc::new(exchange),

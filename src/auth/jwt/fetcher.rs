@@ -108,15 +108,11 @@ impl Fetcher {
             family: self.family,
             keys: Arc::clone(&self.keys),
         };
-        // A thread name with a NUL byte would make `spawn` panic: names are the config's,
-        // so only printable ASCII is kept.
-        let printable: String = self
-            .name
-            .chars()
-            .map(|c| if c.is_ascii_graphic() { c } else { '_' })
-            .collect();
         let spawned = std::thread::Builder::new()
-            .name(format!("ringfence-jwks-{printable}"))
+            .name(crate::auth::remote::thread_name(
+                "ringfence-jwks",
+                &self.name,
+            ))
             .spawn(move || job.run(&woken));
         if let Err(e) = spawned {
             // The receiver is gone with the closure: tokens stay refused (fail closed).

@@ -153,6 +153,14 @@ impl Directory {
         } else {
             Vec::new()
         };
+        if groups.len() > crate::auth::remote::MAX_GROUPS {
+            return Err(Failure::Refused(format!(
+                "`{}` is in {} groups, more than {}",
+                user.id,
+                groups.len(),
+                crate::auth::remote::MAX_GROUPS
+            )));
+        }
         Ok(Answer::Known { groups })
     }
 
@@ -202,9 +210,16 @@ impl Directory {
         let [found] = entries.as_slice() else {
             return Ok(None);
         };
+        // LDAP matching ignores case, spaces and Unicode width (`ADMIN`, ` admin `, full-width
+        // letters all find `admin`); the gateway's rules compare names exactly. Only the
+        // directory's own spelling authenticates, so that no variant slips past a `users`
+        // rule or a forbid block written for it.
+        if found.first(&users.id_attribute) != Some(user) {
+            return Ok(None);
+        }
         Ok(Some(User {
             dn: found.dn.clone(),
-            id: found.first(&users.id_attribute).unwrap_or(user).to_string(),
+            id: user.to_string(),
             group_dns: group_attribute
                 .map(|a| found.values(a).to_vec())
                 .unwrap_or_default(),
@@ -334,8 +349,15 @@ impl Directory {
             )
             .await?;
         match result.rc {
-            SUCCESS | SIZE_LIMIT_EXCEEDED | REFERRAL => {}
+            SUCCESS => {}
             NO_SUCH_OBJECT => return Ok(Vec::new()),
+            // A cut-off or redirected search is not the whole answer: a group past the cut
+            // could be the one a forbid block looks for (fail closed).
+            SIZE_LIMIT_EXCEEDED | REFERRAL => {
+                return Err(Failure::Refused(format!(
+                    "the search under `{base}` was incomplete: {result}"
+                )))
+            }
             _ => {
                 return Err(Failure::Refused(format!(
                     "the search under `{base}` failed: {result}"
@@ -551,8 +573,9 @@ fn pop_open<T>(idle: &mut Vec<T>, mut is_closed: impl FnMut(&mut T) -> bool) -> 
 /// Each entry's first `attribute` value, without repeats.
 fn ids(entries: &[Entry], attribute: &str) -> Vec<String> {
     let mut ids: Vec<String> = Vec::with_capacity(entries.len());
+    let mut seen = std::collections::HashSet::with_capacity(entries.len());
     for id in entries.iter().filter_map(|e| e.first(attribute)) {
-        if !ids.iter().any(|known| known == id) {
+        if seen.insert(id) {
             ids.push(id.to_string());
         }
     }

@@ -37,7 +37,10 @@ pub(super) fn start(shared: Arc<Shared>, capacity: usize) -> Result<flume::Sende
         .build()
         .map_err(|e| format!("cannot start its runtime: {e}"))?;
     std::thread::Builder::new()
-        .name(format!("ringfence-ldap-{}", shared.settings.name))
+        .name(crate::auth::remote::thread_name(
+            "ringfence-ldap",
+            &shared.settings.name,
+        ))
         .spawn(move || {
             let tasks = tokio::task::LocalSet::new();
             tasks.block_on(&runtime, serve(shared, receiver));

@@ -288,6 +288,17 @@ impl Decoder<'_> {
             );
             return None;
         }
+        let plain_remote = parsed.as_ref().is_some_and(|uri| {
+            uri.scheme_str()
+                .is_some_and(|s| s.eq_ignore_ascii_case("http"))
+                && !matches!(uri.host(), Some("127.0.0.1" | "localhost" | "[::1]"))
+        });
+        if plain_remote {
+            self.d.warn(
+                node,
+                "jwt entry: jwks_url over plain http: anyone on the path can hand the gateway keys of their own and forge tokens; use https",
+            );
+        }
         Some(url)
     }
 

@@ -61,6 +61,7 @@ const DEFINITION_KEYS: &[&str] = &[
     "host",
     "port",
     "hosts",
+    "servers",
     "ha",
     "ssl_enabled",
     "ssl_trust_all_certs",
@@ -193,6 +194,8 @@ impl Decoder<'_> {
                         .collect();
                     self.ldap_subsection(&mut keys, value, "ldaps entry groups", &nested)
                 }
+                // ReadonlyREST's older spelling of `hosts`.
+                "servers" => keys.found.push(("hosts", key, value)),
                 _ if DEFINITION_KEYS.contains(&name) => keys.found.push((name, key, value)),
                 _ if USER_KEYS.contains(&name)
                     || (GROUP_KEYS.contains(&name) && name != "mode") =>
@@ -290,6 +293,13 @@ impl Decoder<'_> {
             }
         }
         let servers = self.ldap_servers(item, name, keys, tls);
+        // A failover from ldaps:// to ldap:// would send the passwords in clear.
+        if servers.iter().any(|s| s.tls) && servers.iter().any(|s| !s.tls) {
+            self.d.error(
+                keys.get("hosts").unwrap_or(item),
+                at("hosts mixes ldap:// and ldaps:// servers: use one scheme for all"),
+            );
+        }
         let ha = match (keys.get("ha"), keys.get("hosts")) {
             (None, _) => HaMode::Failover,
             (Some(node), Some(_)) => match node.as_str() {
@@ -359,9 +369,8 @@ impl Decoder<'_> {
             .unwrap_or(DEFAULT_REQUEST_TIMEOUT);
         self.ldap_duration(keys, name, "connection_health_check_interval");
         self.ldap_duration(keys, name, "connection_max_age");
-        let cache_ttl = self
-            .ldap_duration(keys, name, "cache_ttl")
-            .filter(|ttl| !ttl.is_zero());
+        // `0` is kept: it turns the cache off (every request asks the directory).
+        let cache_ttl = self.ldap_duration(keys, name, "cache_ttl");
         let (max_retries, reset_duration) = self.ldap_circuit_breaker(keys, name);
         Some(LdapSettings {
             name: name.to_string(),

@@ -125,6 +125,11 @@ impl Decoder<'_> {
             return None;
         }
         let (service, service_id) = self.remote_service(at, kind, &name, name_node)?;
+        if kind == ServiceKind::Ldap && usage != Use::Authentication && !self.ldap_has_groups(&name)
+        {
+            self.d.error(name_node, at.msg(format!("ldaps `{name}` has no group search (search_groups_base_DN), which a groups condition needs")));
+            return None;
+        }
         let rule = RemoteRule {
             service,
             service_id,
@@ -137,6 +142,14 @@ impl Decoder<'_> {
             Use::Authorization => Rule::RemoteGroups(rule),
             _ => Rule::Auth(AuthRule::Remote(rule)),
         })
+    }
+
+    /// Whether the `ldaps` definition `name` searches groups: without a group search every
+    /// user would have none, and `groups_not_any_of` or a forbid block would fail open.
+    pub(super) fn ldap_has_groups(&self, name: &str) -> bool {
+        self.ldap
+            .find(name)
+            .is_some_and(|service| service.settings().groups.is_some())
     }
 
     /// `cache_ttl: 10 sec` (ReadonlyREST's duration forms) or a number of seconds.

@@ -130,6 +130,7 @@ impl Decoder<'_> {
         if let LocalGroups::Mapped(_) = groups {
             match &mut auth {
                 // The service's groups are what the mapping reads: ask for them.
+                // (Its groups condition already required a group search.)
                 AuthRule::Remote(rule) if rule.rule_name == "ldap_auth" => rule.with_groups = true,
                 _ if authorization.is_some() => {}
                 _ => self.d.error(node, format!("{block}: mapping groups to external ones needs external groups: use ldap_auth, or add ldap_authorization or groups_provider_authorization")),

@@ -351,3 +351,22 @@ fn startup_variables_reach_the_bind_password_and_no_thread_starts() {
         assert!(!name.starts_with("ringfence-ldap"), "{name}");
     }
 }
+
+#[test]
+fn servers_is_an_alias_of_hosts_and_one_scheme_serves_them_all() {
+    let servers = settings(
+        "- name: l\n  servers: [\"ldap://a:389\", \"ldap://b:1389\"]\n  search_user_base_DN: \"ou=People,dc=x\"\n",
+    )
+    .servers;
+    let hosts: Vec<(&str, u16)> = servers.iter().map(|s| (s.host.as_str(), s.port)).collect();
+    assert_eq!(hosts, [("a", 389), ("b", 1389)]);
+    let mixed = errors(
+        "- name: l\n  hosts: [\"ldaps://a\", \"ldap://b\"]\n  search_user_base_DN: \"ou=People,dc=x\"\n",
+    );
+    assert!(
+        mixed
+            .iter()
+            .any(|e| e.starts_with("3:10:") && e.contains("mixes ldap:// and ldaps://")),
+        "{mixed:?}"
+    );
+}
