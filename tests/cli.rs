@@ -112,8 +112,17 @@ fn check_reads_the_keystore_and_refuses_jks_with_the_command_that_converts_it() 
 
 #[test]
 fn check_accepts_the_examples() {
-    for example in ["examples/gateway.yml", "examples/gateway-acl-file.yml"] {
-        let output = ringfence(&["check", "--config", example]);
+    for example in [
+        "examples/gateway.yml",
+        "examples/gateway-acl-file.yml",
+        "examples/gateway-ldap.yml",
+    ] {
+        // The LDAP example reads its service account's password from the environment.
+        let output = Command::new(env!("CARGO_BIN_EXE_ringfence"))
+            .args(["check", "--config", example])
+            .env("LDAP_BIND_PASSWORD", "from-the-environment")
+            .output()
+            .unwrap();
         assert!(
             output.status.success(),
             "{example}: {}",

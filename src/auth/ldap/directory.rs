@@ -414,10 +414,11 @@ impl Directory {
                 member_is_dn,
             }) => {
                 let attributes = [id_attribute.as_str()];
-                if depth > 0 && self.is_active_directory(searcher).await? {
+                // The in-chain rule follows DNs: with members listed by id it does not apply.
+                if depth > 0 && *member_is_dn && self.is_active_directory(searcher).await? {
                     // One search: AD walks the whole chain (any depth).
                     let chain = format!(
-                        "(member:{MATCHING_RULE_IN_CHAIN}:={})",
+                        "({member_attribute}:{MATCHING_RULE_IN_CHAIN}:={})",
                         ldap_escape(&user.dn)
                     );
                     let found = self

@@ -107,16 +107,30 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 /// Whether `dn` lies under `base` (RDNs compared without case and without the spaces
-/// some servers put after the commas).
+/// some servers put after the commas). RDNs are split at unescaped commas only: the entry
+/// `cn=admins\,ou=Groups,dc=x` is directly under `dc=x`, not under `ou=Groups,dc=x`.
 pub(super) fn is_under(dn: &str, base: &str) -> bool {
-    let normal = |text: &str| -> String {
-        text.split(',')
-            .map(|rdn| rdn.trim().to_ascii_lowercase())
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    let (dn, base) = (normal(dn), normal(base));
-    base.is_empty() || dn == base || dn.ends_with(&format!(",{base}"))
+    let (dn, base) = (rdns(dn), rdns(base));
+    base.is_empty() || (dn.len() >= base.len() && dn[dn.len() - base.len()..] == base[..])
+}
+
+/// The RDNs of `dn`, trimmed and in lower case.
+fn rdns(dn: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut escaped = false;
+    for c in dn.chars() {
+        match c {
+            ',' if !escaped => out.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+        escaped = c == '\\' && !escaped;
+    }
+    out.push(current);
+    out.iter()
+        .map(|rdn| rdn.trim().to_ascii_lowercase())
+        .filter(|rdn| !rdn.is_empty())
+        .collect()
 }
 
 #[cfg(test)]
@@ -168,5 +182,9 @@ mod tests {
         assert!(is_under("cn=g,ou=Groups,dc=x", "ou=groups, dc=X"));
         assert!(!is_under("cn=g,ou=Other,dc=x", "ou=Groups,dc=x"));
         assert!(!is_under("cn=g,xou=Groups,dc=x", "ou=Groups,dc=x"));
+        // An escaped comma is part of its RDN: this entry is directly under dc=x.
+        assert!(!is_under(r"cn=admins\,ou=Groups,dc=x", "ou=Groups,dc=x"));
+        assert!(is_under(r"cn=a\,b,ou=Groups,dc=x", "ou=Groups,dc=x"));
+        assert!(is_under("dc=x", ""));
     }
 }
