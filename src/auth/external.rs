@@ -130,6 +130,7 @@ impl HttpSettings {
     fn agent(&self) -> Agent {
         let tls = ureq::tls::TlsConfig::builder()
             .provider(ureq::tls::TlsProvider::Rustls)
+            .root_certs(remote::https_roots())
             .disable_verification(!self.validate_certificates)
             .build();
         Agent::config_builder()

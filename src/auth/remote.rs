@@ -131,6 +131,24 @@ pub fn thread_name(prefix: &str, name: &str) -> String {
     format!("{prefix}-{printable}")
 }
 
+/// The certificates HTTPS services are checked against (external services, JWKS URLs): the
+/// system's bundle (`tls::client::SYSTEM_CA_BUNDLE`, where an internal CA is installed, as
+/// LDAP over TLS uses), or Mozilla's list when the system has none.
+pub fn https_roots() -> ureq::tls::RootCerts {
+    let bundle = std::path::Path::new(crate::tls::client::SYSTEM_CA_BUNDLE);
+    match crate::tls::keys::pem_certificates(bundle) {
+        Ok(certificates) if !certificates.is_empty() => {
+            ureq::tls::RootCerts::Specific(std::sync::Arc::new(
+                certificates
+                    .iter()
+                    .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
+                    .collect(),
+            ))
+        }
+        _ => ureq::tls::RootCerts::WebPki,
+    }
+}
+
 /// An answer for a future that is already complete (a full queue, an open circuit).
 pub fn ready(answer: Result<Answer, Unavailable>) -> PendingAnswer {
     Box::pin(std::future::ready(answer))

@@ -192,7 +192,13 @@ impl Job {
 /// A blocking client with timeouts and without redirects (a JWKS that moved is an error to
 /// fix in the configuration, not a hop to follow to wherever a reply points).
 fn agent() -> ureq::Agent {
+    let tls = ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::Rustls)
+        .root_certs(crate::auth::remote::https_roots())
+        .build();
     ureq::Agent::config_builder()
+        .tls_config(tls)
+        .proxy(None)
         .timeout_connect(Some(FETCH_TIMEOUT))
         .timeout_global(Some(FETCH_TIMEOUT))
         .max_redirects(0)
