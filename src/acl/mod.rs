@@ -34,7 +34,7 @@ pub use block_audit::{BlockAudit, BlockSinks};
 pub use request::{Basic, Request};
 pub use rule::{ByBasic, NoCache, Pending, Verifier};
 
-use crate::auth::remote::{Answer, Question, Unavailable};
+use crate::auth::remote::{Answer, Asked, Unavailable};
 use groups::UsersSection;
 use network::HostName;
 use remote::Ask;
@@ -394,13 +394,13 @@ impl Acl {
                 verdict == Some(crate::auth::key::Verdict::Match)
             }
             AuthRule::Remote(rule) => {
-                let question = Question::Authenticate {
-                    user: basic.user.clone(),
-                    password: basic.password.clone(),
+                let asked = Asked::Authenticate {
+                    user: &basic.user,
+                    password: &basic.password,
                     with_groups: rule.with_groups,
                 };
                 matches!(
-                    verifier.remote(rule.service_id, &question),
+                    verifier.remote(rule.service_id, asked),
                     Some(Ok(Answer::Known { .. }))
                 )
             }

@@ -12,7 +12,7 @@ use super::groups::GroupsLogic;
 use super::request::Request;
 use super::rule::{ByBasic, Outcome, Verifier};
 use super::variable::Resolve;
-use crate::auth::remote::{Answer, Question, RemoteService};
+use crate::auth::remote::{Answer, Asked, Question, RemoteService};
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,11 +44,11 @@ pub struct Ask {
 }
 
 impl RemoteRule {
-    fn ask(&self, question: Question) -> Outcome<'static> {
+    fn ask(&self, asked: Asked<'_>) -> Outcome<'static> {
         Outcome::Ask(Ask {
             service: Arc::clone(&self.service),
             service_id: self.service_id,
-            question,
+            question: asked.to_question(),
             cache_ttl: self.cache_ttl.or_else(|| self.service.cache_ttl()),
         })
     }
@@ -76,13 +76,13 @@ impl RemoteRule {
         if basic.password.is_empty() {
             return Outcome::BadCredentials;
         }
-        let question = Question::Authenticate {
-            user: basic.user.clone(),
-            password: basic.password.clone(),
+        let asked = Asked::Authenticate {
+            user: &basic.user,
+            password: &basic.password,
             with_groups: self.with_groups,
         };
-        match verifier.remote(self.service_id, &question) {
-            None => self.ask(question),
+        match verifier.remote(self.service_id, asked) {
+            None => self.ask(asked),
             Some(Err(unavailable)) => Outcome::Unavailable(unavailable),
             Some(Ok(Answer::Rejected)) => Outcome::BadCredentials,
             // Good credentials without the groups: a user who is simply not allowed here
@@ -106,11 +106,9 @@ impl RemoteRule {
         verifier: &dyn Verifier,
         from: &dyn Resolve,
     ) -> Outcome<'static> {
-        let question = Question::Groups {
-            user: user.to_string(),
-        };
-        match verifier.remote(self.service_id, &question) {
-            None => self.ask(question),
+        let asked = Asked::Groups { user };
+        match verifier.remote(self.service_id, asked) {
+            None => self.ask(asked),
             Some(Err(unavailable)) => Outcome::Unavailable(unavailable),
             Some(Ok(Answer::Known { groups })) if self.groups_hold(&groups, from) => {
                 Outcome::Authorized(groups)

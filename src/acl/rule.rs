@@ -17,7 +17,7 @@ use super::request::Request;
 use super::variable::{Resolve, Template};
 use crate::auth::jwt::{ClaimPath, JwtDefinition, VerifiedToken};
 use crate::auth::key::{AuthKey, Cost, Verdict};
-use crate::auth::remote::{Answer, Question, Unavailable};
+use crate::auth::remote::{Answer, Asked, Unavailable};
 use ipnet::IpNet;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -67,13 +67,9 @@ pub trait Verifier {
         definition.verify(token).ok().map(Arc::new)
     }
 
-    /// The answer of the identity service numbered `service_id` to `question`, if it is
+    /// The answer of the identity service numbered `service_id` to `asked`, if it is
     /// known (cached, or asked for this request); `None` makes the rule ask.
-    fn remote(
-        &self,
-        _service_id: u32,
-        _question: &Question,
-    ) -> Option<Result<Answer, Unavailable>> {
+    fn remote(&self, _service_id: u32, _asked: Asked<'_>) -> Option<Result<Answer, Unavailable>> {
         None
     }
 }

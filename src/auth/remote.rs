@@ -72,6 +72,55 @@ impl Question {
             Question::Authenticate { user, .. } | Question::Groups { user } => user,
         }
     }
+
+    /// The question, borrowed (how answers are looked up).
+    pub fn asked(&self) -> Asked<'_> {
+        match self {
+            Question::Authenticate {
+                user,
+                password,
+                with_groups,
+            } => Asked::Authenticate {
+                user,
+                password,
+                with_groups: *with_groups,
+            },
+            Question::Groups { user } => Asked::Groups { user },
+        }
+    }
+}
+
+/// A [`Question`] borrowed from the request: what the ACL looks up on every evaluation,
+/// without copying the credentials (only a question that must go out is owned).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Asked<'a> {
+    Authenticate {
+        user: &'a str,
+        password: &'a str,
+        with_groups: bool,
+    },
+    Groups {
+        user: &'a str,
+    },
+}
+
+impl Asked<'_> {
+    pub fn to_question(self) -> Question {
+        match self {
+            Asked::Authenticate {
+                user,
+                password,
+                with_groups,
+            } => Question::Authenticate {
+                user: user.to_string(),
+                password: password.to_string(),
+                with_groups,
+            },
+            Asked::Groups { user } => Question::Groups {
+                user: user.to_string(),
+            },
+        }
+    }
 }
 
 /// A service's answer.

@@ -49,7 +49,7 @@ use crate::auth::jwt::{JwtDefinition, VerifiedToken};
 use crate::auth::key::Verdict;
 use crate::auth::pool::HashPool;
 use crate::auth::remote::cache::{AnswerCache, Cached};
-use crate::auth::remote::{Answer, PendingAnswer, Question, Unavailable};
+use crate::auth::remote::{Answer, Asked, PendingAnswer, Question, Unavailable};
 use crate::auth::throttle::{
     KnownGood, SharedLimiter, ThrottleScope, ThrottleSettings, Throttled, KNOWN_GOOD_TTL,
     MAX_KNOWN_GOOD,
@@ -268,7 +268,7 @@ impl Credentials {
     /// cannot answer is an answer too (`Err(Unavailable)`), cached briefly; `Err(Denial)`
     /// is only a throttled caller.
     pub async fn ask(&self, generation: u64, ask: Ask, ip: IpAddr) -> Result<Cached, Denial> {
-        let tag = self.answer_tag(generation, ask.service_id, &ask.question);
+        let tag = self.answer_tag(generation, ask.service_id, ask.question.asked());
         // Only a password is a guess worth throttling; a known user's answer being
         // refreshed is not one.
         if let Question::Authenticate { user, password, .. } = &ask.question {
@@ -322,18 +322,14 @@ impl Credentials {
 
     /// The cache tag of a question to a service. The question's kind is part of the key:
     /// a user's groups, asked without a password, must never answer a password check.
-    fn answer_tag(&self, generation: u64, service_id: u32, question: &Question) -> CacheTag {
-        let (kind, user, password) = match question {
-            Question::Authenticate {
+    fn answer_tag(&self, generation: u64, service_id: u32, asked: Asked<'_>) -> CacheTag {
+        let (kind, user, password) = match asked {
+            Asked::Authenticate {
                 user,
                 password,
                 with_groups,
-            } => (
-                1 + u32::from(*with_groups),
-                user.as_str(),
-                password.as_str(),
-            ),
-            Question::Groups { user } => (3, user.as_str(), ""),
+            } => (1 + u32::from(with_groups), user, password),
+            Asked::Groups { user } => (3, user, ""),
         };
         let id = service_id | kind << 30;
         self.hasher
@@ -466,19 +462,19 @@ impl Verifier for CachedVerifier<'_> {
         verified
     }
 
-    fn remote(&self, service_id: u32, question: &Question) -> Option<Result<Answer, Unavailable>> {
-        self.remote_answer(service_id, question)
+    fn remote(&self, service_id: u32, asked: Asked<'_>) -> Option<Result<Answer, Unavailable>> {
+        self.remote_answer(service_id, asked)
     }
 }
 
 impl CachedVerifier<'_> {
-    fn remote_answer(&self, service_id: u32, question: &Question) -> Option<Cached> {
+    fn remote_answer(&self, service_id: u32, asked: Asked<'_>) -> Option<Cached> {
         if !self.usable {
             return None;
         }
         let tag = self
             .credentials
-            .answer_tag(self.generation, service_id, question);
+            .answer_tag(self.generation, service_id, asked);
         let answer = self.credentials.answers.borrow().get(&tag, Instant::now());
         self.credentials.metrics.credential_cache(answer.is_some());
         answer

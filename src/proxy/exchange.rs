@@ -21,7 +21,7 @@ use super::denial::Denial;
 use crate::acl::{Decision, Request, Resume, Verifier};
 use crate::auth::key::Verdict as HashVerdict;
 use crate::auth::remote::cache::Cached;
-use crate::auth::remote::Question;
+use crate::auth::remote::{Asked, Question};
 use crate::es::rewrite::without_params;
 use crate::es::route::query_param;
 use crate::es::target::Targets;
@@ -335,14 +335,14 @@ impl Verifier for OwnFirst<'_> {
         self.cache.jwt(definition, token)
     }
 
-    fn remote(&self, service_id: u32, question: &Question) -> Option<Cached> {
+    fn remote(&self, service_id: u32, asked: Asked<'_>) -> Option<Cached> {
         match self
             .answers
             .iter()
-            .find(|(id, q, _)| *id == service_id && q == question)
+            .find(|(id, q, _)| *id == service_id && q.asked() == asked)
         {
             Some((_, _, answer)) => Some(answer.clone()),
-            None => self.cache.remote(service_id, question),
+            None => self.cache.remote(service_id, asked),
         }
     }
 }

@@ -4,7 +4,7 @@
 //! network; the services themselves are tested against real servers in `tests/`).
 
 use super::*;
-use crate::auth::remote::{Answer, Question, Unavailable};
+use crate::auth::remote::{Answer, Asked, Unavailable};
 
 /// Answers every service from a table: `user:password` pairs, and each user's groups.
 struct Directory {
@@ -39,22 +39,22 @@ impl Verifier for Directory {
         None
     }
 
-    fn remote(&self, _: u32, question: &Question) -> Option<Result<Answer, Unavailable>> {
+    fn remote(&self, _: u32, asked: Asked<'_>) -> Option<Result<Answer, Unavailable>> {
         if self.down {
             return Some(Err(Unavailable {
                 reason: "LDAP ldap1: cannot connect".into(),
             }));
         }
-        Some(Ok(match question {
-            Question::Authenticate {
+        Some(Ok(match asked {
+            Asked::Authenticate {
                 user,
                 password,
                 with_groups,
             } => {
-                if !self.passwords.contains(&(user.as_str(), password.as_str())) {
+                if !self.passwords.contains(&(user, password)) {
                     Answer::Rejected
                 } else {
-                    let groups = if *with_groups {
+                    let groups = if with_groups {
                         self.groups_of(user)
                     } else {
                         Vec::new()
@@ -62,7 +62,7 @@ impl Verifier for Directory {
                     Answer::Known { groups }
                 }
             }
-            Question::Groups { user } => Answer::Known {
+            Asked::Groups { user } => Answer::Known {
                 groups: self.groups_of(user),
             },
         }))
